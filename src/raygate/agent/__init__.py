@@ -1,0 +1,1 @@
+"""The reference agent that raygate releases: retrieval, prompts, generators, the answer loop."""

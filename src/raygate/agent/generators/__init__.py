@@ -1,0 +1,13 @@
+"""Answer engines behind one protocol, chosen by the agent config's `generator.kind`."""
+
+from raygate.agent.generators.base import Generation, GenerationRequest, Generator
+from raygate.agent.generators.extractive import ExtractiveGenerator
+from raygate.config import GeneratorConfig
+
+
+def make_generator(config: GeneratorConfig) -> Generator:
+    """The generator a config names; heavy engines are imported only when chosen."""
+    return ExtractiveGenerator(config)
+
+
+__all__ = ["ExtractiveGenerator", "Generation", "GenerationRequest", "Generator", "make_generator"]

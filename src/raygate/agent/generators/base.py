@@ -1,0 +1,37 @@
+"""The generator protocol every answer engine implements, with its request and result types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from raygate.agent.corpus import Document
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a generator may read: the raw query, the rendered prompt, the documents."""
+
+    query: str
+    system: str
+    user: str
+    documents: tuple[Document, ...]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One answer with its accounting; None means the engine cannot know the figure."""
+
+    text: str
+    citations: tuple[str, ...]
+    abstained: bool
+    tokens_in: int | None
+    tokens_out: int | None
+    cost_usd: float | None
+
+
+class Generator(Protocol):
+    """Answers a batch of requests, one Generation per request, in order."""
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...

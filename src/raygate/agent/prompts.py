@@ -1,0 +1,69 @@
+"""Prompt bundle: versioned templates with ids, their variables, and strict rendering."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError
+
+from raygate.errors import PromptError
+from raygate.schemas import StrictModel, describe_validation_error
+
+BUILTIN_BUNDLE = Path(__file__).resolve().parent / "prompt_bundle.yaml"
+
+
+class PromptTemplate(StrictModel):
+    """A system and a user template; `{name}` fields are variables."""
+
+    id: str = Field(min_length=1, description="Template id.")
+    version: int = Field(ge=1, description="Template version.")
+    system: str = Field(description="System message template.")
+    user: str = Field(description="User message template.")
+
+    @property
+    def prompt_id(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def variables(self) -> set[str]:
+        """Names of every `{variable}` in the system and user templates."""
+        names = set()
+        for text in (self.system, self.user):
+            names |= {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        return names
+
+    def render(self, **values: str) -> tuple[str, str]:
+        """(system, user) with every variable bound; a missing one raises PromptError."""
+        missing = self.variables() - values.keys()
+        if missing:
+            raise PromptError(
+                f"prompt {self.prompt_id} needs variable(s) {', '.join(sorted(missing))}; "
+                f"got {', '.join(sorted(values)) or 'none'}"
+            )
+        return self.system.format(**values), self.user.format(**values)
+
+
+class PromptBundle(StrictModel):
+    """All templates an agent may use, keyed by id@version."""
+
+    templates: list[PromptTemplate] = Field(min_length=1, description="The templates.")
+
+    def get(self, template_id: str, version: int) -> PromptTemplate:
+        for template in self.templates:
+            if template.id == template_id and template.version == version:
+                return template
+        known = ", ".join(t.prompt_id for t in self.templates)
+        raise PromptError(
+            f"prompt {template_id}@{version} is not in the bundle; known templates: {known}"
+        )
+
+
+def load_prompt_bundle(path: str | Path = BUILTIN_BUNDLE) -> PromptBundle:
+    """Read and validate a prompt bundle YAML file."""
+    try:
+        return PromptBundle.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PromptError(f"cannot read prompt bundle {path}: {exc}") from None
+    except ValidationError as exc:
+        raise PromptError(f"{path}: {describe_validation_error(exc)}") from None

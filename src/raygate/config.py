@@ -1,0 +1,90 @@
+"""Agent configuration: the pydantic model behind `agents/*.yaml`, loaded and validated once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from raygate.errors import ConfigError
+from raygate.schemas import StrictModel, describe_validation_error
+
+
+class RetrieverConfig(StrictModel):
+    """How documents are found for a query."""
+
+    kind: Literal["bm25"] = Field("bm25", description="Retrieval method; 'bm25' (lexical).")
+    k: int = Field(4, ge=1, le=50, description="Documents retrieved per query (retriever_k).")
+    k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation.")
+    b: float = Field(0.75, ge=0, le=1, description="BM25 length normalization.")
+
+
+class PromptRef(StrictModel):
+    """Which template of the prompt bundle the agent renders."""
+
+    id: str = Field(min_length=1, description="Template id in the prompt bundle.")
+    version: int = Field(ge=1, description="Template version; the pair id@version is immutable.")
+
+
+class ExtractiveGeneratorConfig(StrictModel):
+    """Deterministic extractive answers from 'Field: value' facts; no weights, no cost."""
+
+    kind: Literal["extractive"] = Field(description="Generator kind.")
+    min_field_overlap: float = Field(
+        0.5, ge=0, le=1, description="Share of a fact's field words the query must contain."
+    )
+    min_subject_overlap: float = Field(
+        0.75, ge=0, le=1, description="Share of a document title's words the query must contain."
+    )
+
+
+GeneratorConfig = Annotated[ExtractiveGeneratorConfig, Field(discriminator="kind")]
+
+
+class AgentConfig(StrictModel):
+    """One releasable agent: retrieval, prompt, generator and seed."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Agent name; used in model ids."
+    )
+    description: str = Field("", description="What this configuration changes and why.")
+    retriever: RetrieverConfig = Field(default_factory=RetrieverConfig)
+    prompt: PromptRef
+    generator: GeneratorConfig
+    corpus: str = Field(
+        "builtin",
+        description="'builtin' for the shipped knowledge base, or a JSONL path (relative to "
+        "the config file).",
+    )
+    seed: int = Field(0, description="Seed for every random choice the agent makes.")
+
+    def content_hash(self) -> str:
+        """Hash of the validated config, stable across YAML formatting."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_agent_config(path: str | Path) -> AgentConfig:
+    """Read and validate an agent YAML file; a relative corpus path becomes absolute."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"agent config {path} does not exist; pass a YAML file such as agents/v1.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        config = AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe_validation_error(exc)}") from None
+    if config.corpus != "builtin" and not Path(config.corpus).is_absolute():
+        config = config.model_copy(update={"corpus": str((path.parent / config.corpus).resolve())})
+    return config

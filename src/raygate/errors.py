@@ -1,0 +1,49 @@
+"""The one raygate error tree; every message says what was wrong and how to fix it."""
+
+
+class RaygateError(Exception):
+    """Base of every error raygate raises on purpose; the CLI prints it as one line."""
+
+
+class ConfigError(RaygateError):
+    """An agent config, policy or other YAML input is malformed."""
+
+
+class GoldSetError(RaygateError):
+    """A gold-set file is missing or has a malformed line."""
+
+
+class CorpusError(RaygateError):
+    """A corpus file is missing or has a malformed document."""
+
+
+class PromptError(RaygateError):
+    """A prompt template is unknown or has an unbound variable."""
+
+
+class InputError(RaygateError):
+    """Prediction input rows do not match the predict() schema."""
+
+
+class RegistryError(RaygateError):
+    """A model registry operation failed."""
+
+
+class UnknownModelError(RegistryError):
+    """No registered model has the requested name."""
+
+
+class UnknownAliasError(RegistryError):
+    """The registered model has no such alias."""
+
+
+class UnknownVersionError(RegistryError):
+    """The registered model has no such version."""
+
+
+class RollbackError(RegistryError):
+    """Rollback is impossible: no recorded previous version, or history was changed outside."""
+
+
+class ModelLoadError(RaygateError):
+    """A model URI could not be resolved or loaded."""

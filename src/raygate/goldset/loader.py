@@ -1,0 +1,106 @@
+"""Read gold sets by built-in name or path, validating every line and hashing the content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from raygate.errors import GoldSetError
+from raygate.goldset.schema import GoldRow
+from raygate.schemas import describe_validation_error
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BUILTIN_GOLDSETS = ("smoke", "dev")
+
+
+@dataclass(frozen=True)
+class GoldSetInfo:
+    """What identifies a gold set: its name and content hash, with row counts."""
+
+    name: str
+    path: Path
+    content_hash: str
+    rows: int
+    categories: dict[str, int]
+
+
+@dataclass(frozen=True)
+class GoldSet:
+    """A validated gold set held in memory (fine up to a few hundred thousand rows)."""
+
+    info: GoldSetInfo
+    rows: tuple[GoldRow, ...]
+
+
+def resolve_goldset(source: str | Path) -> tuple[str, Path]:
+    """A built-in name ('smoke', 'dev') or a JSONL path → (name, path)."""
+    if str(source) in BUILTIN_GOLDSETS:
+        return str(source), DATA_DIR / f"{source}.jsonl"
+    path = Path(source)
+    if path.is_file():
+        return path.stem, path
+    raise GoldSetError(
+        f"gold set '{source}' is neither a built-in name ({', '.join(BUILTIN_GOLDSETS)}) "
+        "nor an existing file; pass a JSONL path with one {id, query, expected} object a line"
+    )
+
+
+def scan_goldset(source: str | Path) -> GoldSetInfo:
+    """Validate every line and hash the content without keeping the rows (streams)."""
+    return _read(source, keep=None)
+
+
+def load_goldset(source: str | Path) -> GoldSet:
+    """Validate every line and return the rows with the set's name and content hash."""
+    rows: list[GoldRow] = []
+    info = _read(source, keep=rows)
+    return GoldSet(info=info, rows=tuple(rows))
+
+
+def _read(source: str | Path, keep: list[GoldRow] | None) -> GoldSetInfo:
+    name, path = resolve_goldset(source)
+    digest = hashlib.sha256()
+    categories: Counter[str] = Counter()
+    count = 0
+    for row in _validated_rows(path):
+        canonical = json.dumps(row.model_dump(exclude_none=True), sort_keys=True, ensure_ascii=False)
+        digest.update(canonical.encode("utf-8") + b"\n")
+        categories[row.category or "uncategorized"] += 1
+        count += 1
+        if keep is not None:
+            keep.append(row)
+    if count == 0:
+        raise GoldSetError(f"{path}: the gold set is empty; add one JSON object a line")
+    return GoldSetInfo(name, path, "sha256:" + digest.hexdigest(), count, dict(sorted(categories.items())))
+
+
+def _validated_rows(path: Path) -> Iterator[GoldRow]:
+    first_line_of: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            row = _parse(path, lineno, line)
+            if row.id in first_line_of:
+                raise GoldSetError(
+                    f"{path}:{lineno}: field 'id': duplicate id '{row.id}' "
+                    f"(first on line {first_line_of[row.id]}); ids must be unique"
+                )
+            first_line_of[row.id] = lineno
+            yield row
+
+
+def _parse(path: Path, lineno: int, line: str) -> GoldRow:
+    try:
+        return GoldRow.model_validate_json(line)
+    except ValidationError as exc:
+        raise GoldSetError(
+            f"{path}:{lineno}: {describe_validation_error(exc)}; each line is one JSON object "
+            "with id, query, expected and optionally relevant_ids, category, metadata"
+        ) from None

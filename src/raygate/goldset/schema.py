@@ -1,0 +1,36 @@
+"""One gold-set line: a question, its acceptable answers, and optionally gold documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from raygate.schemas import StrictModel
+
+# Categories raygate scores specially; any other lower-case category is kept as a label.
+KNOWN_CATEGORIES = ("factual", "numeric", "multi_hop", "unanswerable", "pii", "disallowed")
+
+
+class GoldRow(StrictModel):
+    """A gold example; unknown keys are errors (put free-form data under `metadata`)."""
+
+    id: str = Field(min_length=1, description="Unique id of the example within its gold set.")
+    query: str = Field(min_length=1, description="The question sent to the model as `query`.")
+    expected: list[str] = Field(
+        min_length=1, description="Acceptable answers; a single string is taken as a list of one."
+    )
+    relevant_ids: list[str] | None = Field(
+        None, description="Ids of documents that hold the answer (for hit@k, context precision)."
+    )
+    category: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description=f"Lower-case label; scored specially when one of {', '.join(KNOWN_CATEGORIES)}.",
+    )
+    metadata: dict[str, Any] | None = Field(None, description="Free-form data, kept as is.")
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _one_answer_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value

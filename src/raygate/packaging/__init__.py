@@ -1,0 +1,1 @@
+"""The agent as an MLflow pyfunc: signature, artifacts, logging, and loading by alias."""

@@ -1,0 +1,112 @@
+"""The stable predict() schema: pydantic models for input and output rows, parsed at the edge."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from raygate.constants import INPUT_OPTIONAL_FIELDS, INPUT_QUERY
+from raygate.errors import InputError
+
+
+class StrictModel(BaseModel):
+    """A boundary model: unknown fields are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PredictInput(StrictModel):
+    """One request row, as a caller sends it."""
+
+    query: str = Field(min_length=1, description="The user's question or instruction.")
+    request_id: str | None = Field(None, description="Caller's id for this request; echoed back.")
+    user_id: str | None = Field(None, description="Stable user id (sticky routing, rate limits).")
+    session_id: str | None = Field(None, description="Conversation id; groups turns of one user.")
+
+
+class PredictOutput(StrictModel):
+    """One answer row. Field names and types are a contract: add fields, never remove or retype."""
+
+    request_id: str = Field(description="The caller's request_id, or a generated one.")
+    answer: str = Field(description="The answer text shown to the user.")
+    citations: list[str] = Field(description="Ids of the documents the answer is drawn from.")
+    retrieved_ids: list[str] = Field(description="Ids of the documents retrieved, best first.")
+    refused: bool = Field(description="True when the agent declined to answer on purpose.")
+    safety_flags: list[str] = Field(description="Every safety decision taken on this request.")
+    tokens_in: int | None = Field(description="Prompt tokens read by the generator; None if unknown.")
+    tokens_out: int | None = Field(description="Tokens produced by the generator; None if unknown.")
+    cost_usd: float | None = Field(description="Cost of this request in USD; None if unknown.")
+    latency_ms_total: float = Field(description="Wall time spent answering this row, in ms.")
+    model_id: str = Field(description="The model that answered, as name@version.")
+    prompt_id: str = Field(description="The prompt template used, as id@version.")
+    trace_id: str = Field(description="Trace id of this request (32 hex digits).")
+    error: str | None = Field(description="Why this row failed, or None when it succeeded.")
+
+
+INPUT_FIELDS = (INPUT_QUERY, *INPUT_OPTIONAL_FIELDS)
+OUTPUT_FIELDS = tuple(PredictOutput.model_fields)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first error of a pydantic ValidationError as "field 'a.b': message (got ...)"."""
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return f"not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})"
+    if not first["loc"]:
+        return f"{first['msg'].lower()} (got {type(first['input']).__name__})"
+    field = ".".join(str(p) for p in first["loc"])
+    got = "" if first["type"] in ("missing", "extra_forbidden") else f" (got {first['input']!r})"
+    hint = {"extra_forbidden": "; remove it or check its spelling", "missing": ""}.get(first["type"], "")
+    return f"field '{field}': {first['msg']}{got}{hint}"
+
+
+def parse_predict_input(data: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[PredictInput]:
+    """Validate a DataFrame or a list of dicts into request rows, or raise one clear InputError."""
+    if isinstance(data, pd.DataFrame):
+        _check_columns(list(data.columns))
+        records = data.to_dict(orient="records")
+    elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        records = list(data)
+    else:
+        raise InputError(
+            f"predict() takes a pandas DataFrame or a list of dicts, not {type(data).__name__}; "
+            f"pass e.g. [{{'query': 'What is the return window?'}}]"
+        )
+    return [_parse_row(i, record) for i, record in enumerate(records)]
+
+
+def _check_columns(columns: list[Any]) -> None:
+    if INPUT_QUERY not in columns:
+        raise InputError(
+            f"input has no '{INPUT_QUERY}' column (columns: {', '.join(map(str, columns)) or 'none'});"
+            f" name the column holding the question '{INPUT_QUERY}'"
+        )
+    unknown = [str(c) for c in columns if c not in INPUT_FIELDS]
+    if unknown:
+        raise InputError(
+            f"input has unknown column(s) {', '.join(unknown)}; allowed: {', '.join(INPUT_FIELDS)}"
+        )
+
+
+def _parse_row(index: int, record: Any) -> PredictInput:
+    if not isinstance(record, Mapping):
+        raise InputError(
+            f"input row {index} is a {type(record).__name__}, not a dict; "
+            f"send {{'{INPUT_QUERY}': '...'}} per row"
+        )
+    cleaned = {k: (None if _is_missing(v) else v) for k, v in record.items()}
+    try:
+        return PredictInput.model_validate(cleaned)
+    except ValidationError as exc:
+        raise InputError(
+            f"input row {index}: {describe_validation_error(exc)}; each row needs a non-empty "
+            f"'{INPUT_QUERY}' string (optional: {', '.join(INPUT_OPTIONAL_FIELDS)})"
+        ) from None
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,41 @@
+"""Where MLflow lives: tracking/registry URI (default: SQLite under RAYGATE_HOME) and experiment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from raygate.constants import DEFAULT_EXPERIMENT, DEFAULT_HOME, ENV_EXPERIMENT, ENV_HOME
+
+
+def raygate_home() -> Path:
+    """Local work directory for the embedded default: $RAYGATE_HOME or ./.raygate."""
+    return Path(os.environ.get(ENV_HOME, DEFAULT_HOME)).resolve()
+
+
+def tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI, or a SQLite store under the work directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{raygate_home() / 'mlflow.db'}"
+
+
+def configure_mlflow() -> str:
+    """Point MLflow at raygate's store and experiment; returns the tracking URI.
+
+    With a SQLite store, artifacts go beside the database rather than into ./mlruns of
+    whatever directory the command ran in.
+    """
+    import mlflow
+
+    uri = tracking_uri()
+    location = None
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///")).resolve()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        location = (database.parent / "artifacts").as_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    name = os.environ.get(ENV_EXPERIMENT, DEFAULT_EXPERIMENT)
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=location)
+    mlflow.set_experiment(name)
+    return uri
