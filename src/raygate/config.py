@@ -72,13 +72,17 @@ def load_agent_config(path: str | Path) -> AgentConfig:
     """Read and validate an agent YAML file; a relative corpus path becomes absolute."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"agent config {path} does not exist; pass a YAML file such as agents/v1.yaml")
+        raise ConfigError(
+            f"agent config {path} does not exist; pass a YAML file such as agents/v1.yaml"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(
+            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
     try:

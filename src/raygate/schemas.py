@@ -37,7 +37,9 @@ class PredictOutput(StrictModel):
     retrieved_ids: list[str] = Field(description="Ids of the documents retrieved, best first.")
     refused: bool = Field(description="True when the agent declined to answer on purpose.")
     safety_flags: list[str] = Field(description="Every safety decision taken on this request.")
-    tokens_in: int | None = Field(description="Prompt tokens read by the generator; None if unknown.")
+    tokens_in: int | None = Field(
+        description="Prompt tokens read by the generator; None if unknown."
+    )
     tokens_out: int | None = Field(description="Tokens produced by the generator; None if unknown.")
     cost_usd: float | None = Field(description="Cost of this request in USD; None if unknown.")
     latency_ms_total: float = Field(description="Wall time spent answering this row, in ms.")
@@ -60,7 +62,9 @@ def describe_validation_error(exc: ValidationError) -> str:
         return f"{first['msg'].lower()} (got {type(first['input']).__name__})"
     field = ".".join(str(p) for p in first["loc"])
     got = "" if first["type"] in ("missing", "extra_forbidden") else f" (got {first['input']!r})"
-    hint = {"extra_forbidden": "; remove it or check its spelling", "missing": ""}.get(first["type"], "")
+    hint = {"extra_forbidden": "; remove it or check its spelling", "missing": ""}.get(
+        first["type"], ""
+    )
     return f"field '{field}': {first['msg']}{got}{hint}"
 
 
@@ -81,9 +85,10 @@ def parse_predict_input(data: pd.DataFrame | Sequence[Mapping[str, Any]]) -> lis
 
 def _check_columns(columns: list[Any]) -> None:
     if INPUT_QUERY not in columns:
+        present = ", ".join(map(str, columns)) or "none"
         raise InputError(
-            f"input has no '{INPUT_QUERY}' column (columns: {', '.join(map(str, columns)) or 'none'});"
-            f" name the column holding the question '{INPUT_QUERY}'"
+            f"input has no '{INPUT_QUERY}' column (columns: {present}); "
+            f"name the column holding the question '{INPUT_QUERY}'"
         )
     unknown = [str(c) for c in columns if c not in INPUT_FIELDS]
     if unknown:

@@ -31,7 +31,9 @@ class BM25Retriever:
     @classmethod
     def build(cls, documents: Sequence[Document], k1: float, b: float) -> BM25Retriever:
         index = bm25s.BM25(k1=k1, b=b)
-        index.index([content_tokens(f"{d.title}\n{d.text}") for d in documents], show_progress=False)
+        index.index(
+            [content_tokens(f"{d.title}\n{d.text}") for d in documents], show_progress=False
+        )
         return cls(documents, index)
 
     @classmethod

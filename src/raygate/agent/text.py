@@ -6,9 +6,57 @@ import re
 _TOKEN = re.compile(r"\$?[a-z0-9]+(?:[.\-/][a-z0-9]+)*")
 
 STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from had has have how i in is it its me my
-    of on or please the their there this to was what when where which who why will with you your
-    tell about much many long""".split()
+    (
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "please",
+        "the",
+        "their",
+        "there",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+        "tell",
+        "about",
+        "much",
+        "many",
+        "long",
+    )
 )
 
 

@@ -146,7 +146,9 @@ def build_catalog(rng: random.Random) -> Catalog:
         return_days={c: rng.choice((14, 30, 45, 60)) for c in CATEGORIES},
         restocking_pct={c: rng.choice((0, 5, 10, 15)) for c in CATEGORIES},
         repair_days={c: rng.randint(5, 20) for c in CATEGORIES},
-        shipping={r: (rng.randint(2, 7), rng.randint(1, 2), rng.choice((9, 12, 15, 19))) for r in REGIONS},
+        shipping={
+            r: (rng.randint(2, 7), rng.randint(1, 2), rng.choice((9, 12, 15, 19))) for r in REGIONS
+        },
         reset_minutes={t.name: rng.choice((2, 5, 10, 15, 20)) for t in PRODUCT_TYPES},
         student_discount_pct=rng.choice((10, 15, 20)),
     )

@@ -67,33 +67,61 @@ def _category_policy_docs(catalog: Catalog) -> list[dict[str, str]]:
     docs = []
     for cat in CATEGORIES:
         slug = cat.lower()
-        docs.append(_doc(f"pol-return-{slug}", f"Return policy for {cat} products", "policy", {
-            "Return window": f"{catalog.return_days[cat]} days",
-            "Restocking fee": f"{catalog.restocking_pct[cat]}%",
-            "Refund method": "the original payment method",
-        }, ["Items must be returned with all accessories and the proof of purchase."]))
-        docs.append(_doc(f"pol-warranty-{slug}", f"Warranty claims for {cat} products", "policy", {
-            "Repair turnaround": f"{catalog.repair_days[cat]} business days",
-            "Claim channel": "the support portal or any authorised retailer",
-        }, ["A claim needs the serial number and a short description of the fault."]))
+        docs.append(
+            _doc(
+                f"pol-return-{slug}",
+                f"Return policy for {cat} products",
+                "policy",
+                {
+                    "Return window": f"{catalog.return_days[cat]} days",
+                    "Restocking fee": f"{catalog.restocking_pct[cat]}%",
+                    "Refund method": "the original payment method",
+                },
+                ["Items must be returned with all accessories and the proof of purchase."],
+            )
+        )
+        docs.append(
+            _doc(
+                f"pol-warranty-{slug}",
+                f"Warranty claims for {cat} products",
+                "policy",
+                {
+                    "Repair turnaround": f"{catalog.repair_days[cat]} business days",
+                    "Claim channel": "the support portal or any authorised retailer",
+                },
+                ["A claim needs the serial number and a short description of the fault."],
+            )
+        )
     return docs
 
 
 def _shipping_doc(region: str, catalog: Catalog) -> dict[str, str]:
     standard, express, fee = catalog.shipping[region]
     slug = region.lower().replace(" ", "-")
-    return _doc(f"pol-ship-{slug}", f"Shipping to {region}", "policy", {
-        "Standard delivery": f"{standard} business days",
-        "Express delivery": f"{express} business day{'s' if express > 1 else ''}",
-        "Express fee": f"${fee}.00",
-    }, ["Orders placed before 14:00 local time leave the warehouse the same day."])
+    return _doc(
+        f"pol-ship-{slug}",
+        f"Shipping to {region}",
+        "policy",
+        {
+            "Standard delivery": f"{standard} business days",
+            "Express delivery": f"{express} business day{'s' if express > 1 else ''}",
+            "Express fee": f"${fee}.00",
+        },
+        ["Orders placed before 14:00 local time leave the warehouse the same day."],
+    )
 
 
 def _student_doc(catalog: Catalog) -> dict[str, str]:
-    return _doc("pol-student", "Student discount", "policy", {
-        "Student discount": f"{catalog.student_discount_pct}%",
-        "Eligibility": "students with a valid student card",
-    }, ["The student discount applies to the list price of any single product."])
+    return _doc(
+        "pol-student",
+        "Student discount",
+        "policy",
+        {
+            "Student discount": f"{catalog.student_discount_pct}%",
+            "Eligibility": "students with a valid student card",
+        },
+        ["The student discount applies to the list price of any single product."],
+    )
 
 
 def _procedure_docs(catalog: Catalog) -> list[dict[str, str]]:
@@ -101,18 +129,44 @@ def _procedure_docs(catalog: Catalog) -> list[dict[str, str]]:
     for ptype in PRODUCT_TYPES:
         slug = ptype.name.lower().replace(" ", "-")
         noun = ptype.name.lower()
-        docs.append(_doc(f"proc-reset-{slug}", f"Reset procedure for the {ptype.name}", "procedure", {
-            "Applies to": f"all {ptype.name} models",
-            "Reset time": f"{catalog.reset_minutes[ptype.name]} minutes",
-            "Tools needed": "a paperclip" if ptype.category in ("Audio", "Networking") else "none",
-        }, [f"Step 1: Switch the {noun} off and unplug it.",
-            "Step 2: Hold the reset button for ten seconds.",
-            f"Step 3: Switch the {noun} on again and wait for the status light."]))
-        docs.append(_doc(f"proc-power-{slug}", f"Troubleshooting: {ptype.name} does not power on",
-            "procedure", {"Applies to": f"all {ptype.name} models", "First check": "the power outlet"},
-            [f"Try another outlet, then check the cable of the {noun} for damage.",
-             "If it still does not power on, file a warranty claim."]))
-        docs.append(_doc(f"proc-care-{slug}", f"Care and cleaning of the {ptype.name}", "procedure",
-            {"Applies to": f"all {ptype.name} models", "Cleaning interval": "every 3 months"},
-            [f"Wipe the {noun} with a dry cloth; never use solvents."]))
+        docs.append(
+            _doc(
+                f"proc-reset-{slug}",
+                f"Reset procedure for the {ptype.name}",
+                "procedure",
+                {
+                    "Applies to": f"all {ptype.name} models",
+                    "Reset time": f"{catalog.reset_minutes[ptype.name]} minutes",
+                    "Tools needed": "a paperclip"
+                    if ptype.category in ("Audio", "Networking")
+                    else "none",
+                },
+                [
+                    f"Step 1: Switch the {noun} off and unplug it.",
+                    "Step 2: Hold the reset button for ten seconds.",
+                    f"Step 3: Switch the {noun} on again and wait for the status light.",
+                ],
+            )
+        )
+        docs.append(
+            _doc(
+                f"proc-power-{slug}",
+                f"Troubleshooting: {ptype.name} does not power on",
+                "procedure",
+                {"Applies to": f"all {ptype.name} models", "First check": "the power outlet"},
+                [
+                    f"Try another outlet, then check the cable of the {noun} for damage.",
+                    "If it still does not power on, file a warranty claim.",
+                ],
+            )
+        )
+        docs.append(
+            _doc(
+                f"proc-care-{slug}",
+                f"Care and cleaning of the {ptype.name}",
+                "procedure",
+                {"Applies to": f"all {ptype.name} models", "Cleaning interval": "every 3 months"},
+                [f"Wipe the {noun} with a dry cloth; never use solvents."],
+            )
+        )
     return docs

@@ -44,8 +44,12 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="RNG seed (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DATA_DIR, help="output folder (default: package data)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="RNG seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DATA_DIR, help="output folder (default: package data)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, rows in generate(args.seed).items():

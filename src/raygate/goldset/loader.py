@@ -69,7 +69,9 @@ def _read(source: str | Path, keep: list[GoldRow] | None) -> GoldSetInfo:
     categories: Counter[str] = Counter()
     count = 0
     for row in _validated_rows(path):
-        canonical = json.dumps(row.model_dump(exclude_none=True), sort_keys=True, ensure_ascii=False)
+        canonical = json.dumps(
+            row.model_dump(exclude_none=True), sort_keys=True, ensure_ascii=False
+        )
         digest.update(canonical.encode("utf-8") + b"\n")
         categories[row.category or "uncategorized"] += 1
         count += 1
@@ -77,7 +79,9 @@ def _read(source: str | Path, keep: list[GoldRow] | None) -> GoldSetInfo:
             keep.append(row)
     if count == 0:
         raise GoldSetError(f"{path}: the gold set is empty; add one JSON object a line")
-    return GoldSetInfo(name, path, "sha256:" + digest.hexdigest(), count, dict(sorted(categories.items())))
+    return GoldSetInfo(
+        name, path, "sha256:" + digest.hexdigest(), count, dict(sorted(categories.items()))
+    )
 
 
 def _validated_rows(path: Path) -> Iterator[GoldRow]:

@@ -71,18 +71,36 @@ def _policy_fact(rng: random.Random, cat: Catalog) -> Row:
     standard, _, fee = cat.shipping[region]
     ptype = rng.choice(PRODUCT_TYPES)
     shapes = [
-        (f"What is the return window for {category} products?",
-         f"{cat.return_days[category]} days", f"pol-return-{_slug(category)}"),
-        (f"What is the restocking fee for {category} products?",
-         f"{cat.restocking_pct[category]}%", f"pol-return-{_slug(category)}"),
-        (f"What is the repair turnaround for warranty claims on {category} products?",
-         f"{cat.repair_days[category]} business days", f"pol-warranty-{_slug(category)}"),
-        (f"How many business days does standard delivery to {region} take?",
-         f"{standard} business days", f"pol-ship-{_slug(region)}"),
-        (f"What is the express fee for shipping to {region}?", f"${fee}.00",
-         f"pol-ship-{_slug(region)}"),
-        (f"What is the reset time in the reset procedure for the {ptype.name}?",
-         f"{cat.reset_minutes[ptype.name]} minutes", f"proc-reset-{_slug(ptype.name)}"),
+        (
+            f"What is the return window for {category} products?",
+            f"{cat.return_days[category]} days",
+            f"pol-return-{_slug(category)}",
+        ),
+        (
+            f"What is the restocking fee for {category} products?",
+            f"{cat.restocking_pct[category]}%",
+            f"pol-return-{_slug(category)}",
+        ),
+        (
+            f"What is the repair turnaround for warranty claims on {category} products?",
+            f"{cat.repair_days[category]} business days",
+            f"pol-warranty-{_slug(category)}",
+        ),
+        (
+            f"How many business days does standard delivery to {region} take?",
+            f"{standard} business days",
+            f"pol-ship-{_slug(region)}",
+        ),
+        (
+            f"What is the express fee for shipping to {region}?",
+            f"${fee}.00",
+            f"pol-ship-{_slug(region)}",
+        ),
+        (
+            f"What is the reset time in the reset procedure for the {ptype.name}?",
+            f"{cat.reset_minutes[ptype.name]} minutes",
+            f"proc-reset-{_slug(ptype.name)}",
+        ),
         ("What is the student discount?", f"{cat.student_discount_pct}%", "pol-student"),
     ]
     doc_id, title, facts = rng.choice(GENERAL_POLICIES)
@@ -102,14 +120,26 @@ def _numeric(rng: random.Random, cat: Catalog) -> Row:
     units = rng.randint(2, 5)
     discounted = round(a.price_cents * (100 - cat.student_discount_pct) / 100)
     shapes = [
-        (f"How much do {units} units of the {a.name} cost in total?",
-         format_price(units * a.price_cents), [a.doc_id]),
-        (f"What is the combined weight of the {a.name} and the {b.name}?",
-         format_weight(a.weight_g + b.weight_g), [a.doc_id, b.doc_id]),
-        (f"How much more does the {a.name} cost than the {b.name}?",
-         format_price(a.price_cents - b.price_cents), [a.doc_id, b.doc_id]),
-        (f"What does the {a.name} cost with the student discount?",
-         format_price(discounted), [a.doc_id, "pol-student"]),
+        (
+            f"How much do {units} units of the {a.name} cost in total?",
+            format_price(units * a.price_cents),
+            [a.doc_id],
+        ),
+        (
+            f"What is the combined weight of the {a.name} and the {b.name}?",
+            format_weight(a.weight_g + b.weight_g),
+            [a.doc_id, b.doc_id],
+        ),
+        (
+            f"How much more does the {a.name} cost than the {b.name}?",
+            format_price(a.price_cents - b.price_cents),
+            [a.doc_id, b.doc_id],
+        ),
+        (
+            f"What does the {a.name} cost with the student discount?",
+            format_price(discounted),
+            [a.doc_id, "pol-student"],
+        ),
     ]
     query, answer, relevant = rng.choice(shapes)
     return _row(query, answer, relevant)
@@ -126,17 +156,27 @@ def _multi_hop(rng: random.Random, cat: Catalog) -> Row:
         a, b = _two_products(rng, cat)
     heavier = a if a.weight_g > b.weight_g else b
     shapes = [
-        (f"What is the return window for the {p.name}?", f"{cat.return_days[category]} days",
-         [p.doc_id, f"pol-return-{_slug(category)}"]),
-        (f"What is the restocking fee if I return the {p.name}?",
-         f"{cat.restocking_pct[category]}%", [p.doc_id, f"pol-return-{_slug(category)}"]),
-        (f"How many business days does a warranty repair of the {p.name} take?",
-         f"{cat.repair_days[category]} business days",
-         [p.doc_id, f"pol-warranty-{_slug(category)}"]),
-        (f"How long does it take to reset the {p.name}?",
-         f"{cat.reset_minutes[ptype]} minutes", [p.doc_id, f"proc-reset-{_slug(ptype)}"]),
-        (f"Which is heavier, the {a.name} or the {b.name}?", heavier.name,
-         [a.doc_id, b.doc_id]),
+        (
+            f"What is the return window for the {p.name}?",
+            f"{cat.return_days[category]} days",
+            [p.doc_id, f"pol-return-{_slug(category)}"],
+        ),
+        (
+            f"What is the restocking fee if I return the {p.name}?",
+            f"{cat.restocking_pct[category]}%",
+            [p.doc_id, f"pol-return-{_slug(category)}"],
+        ),
+        (
+            f"How many business days does a warranty repair of the {p.name} take?",
+            f"{cat.repair_days[category]} business days",
+            [p.doc_id, f"pol-warranty-{_slug(category)}"],
+        ),
+        (
+            f"How long does it take to reset the {p.name}?",
+            f"{cat.reset_minutes[ptype]} minutes",
+            [p.doc_id, f"proc-reset-{_slug(ptype)}"],
+        ),
+        (f"Which is heavier, the {a.name} or the {b.name}?", heavier.name, [a.doc_id, b.doc_id]),
     ]
     query, answer, relevant = rng.choice(shapes)
     return _row(query, answer, relevant)
@@ -158,7 +198,9 @@ def _unanswerable(rng: random.Random, cat: Catalog) -> Row:
     p = _product(rng, cat)
     own = {s.name for s in p.ptype.attributes}
     foreign = sorted({s.name for t in PRODUCT_TYPES for s in t.attributes} - own)
-    ghost = f"{rng.choice(['Aero', 'Nova', 'Vale'])} {p.ptype.name} {p.ptype.letter}-{rng.randint(10, 99)}5"
+    # Real model numbers end in 0, so one ending in 5 names a product that does not exist.
+    ghost_code = f"{p.ptype.letter}-{rng.randint(10, 99)}5"
+    ghost = f"{rng.choice(['Aero', 'Nova', 'Vale'])} {p.ptype.name} {ghost_code}"
     shapes = [
         f"What is the {rng.choice(foreign).lower()} of the {p.name}?",
         f"What is the price of the {ghost}?",

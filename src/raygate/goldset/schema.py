@@ -26,7 +26,7 @@ class GoldRow(StrictModel):
     category: str | None = Field(
         None,
         pattern=r"^[a-z][a-z0-9_]*$",
-        description=f"Lower-case label; scored specially when one of {', '.join(KNOWN_CATEGORIES)}.",
+        description=f"Lower-case label; scored specially if one of {', '.join(KNOWN_CATEGORIES)}.",
     )
     metadata: dict[str, Any] | None = Field(None, description="Free-form data, kept as is.")
 

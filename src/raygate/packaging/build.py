@@ -91,6 +91,8 @@ def log_agent_model(config: AgentConfig) -> BuiltAgent:
                 signature=agent_signature(),
                 input_example=INPUT_EXAMPLE,
                 pip_requirements=[f"raygate=={__version__}", f"mlflow=={mlflow.__version__}"],
+                # Declared so that a loader may pass the resolved name@version at load time.
+                model_config={pyfunc.MODEL_ID_KEY: ""},
             )
     return BuiltAgent(model_uri=info.model_uri, run_id=run.info.run_id, tags=tags)
 

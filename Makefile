@@ -1,0 +1,47 @@
+# Two commands do all set-up: `make demo` and `make test`. Both build .venv from the
+# pinned constraints the first time (and whenever pyproject.toml or constraints.txt change).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export RAYGATE_HOME ?= $(CURDIR)/.raygate
+
+.PHONY: demo test lint format lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## demo: build and register the reference agent, make it champion, ask it questions
+demo: $(STAMP)
+	$(BIN)/raygate goldset show smoke
+	$(BIN)/raygate agent build agents/v1.yaml --register reference-agent --alias champion
+	$(BIN)/raygate predict models:/reference-agent@champion \
+		"What is the return window for Kitchen products?" \
+		"What is the express fee for shipping to Germany?"
+	$(BIN)/raygate registry show reference-agent
+
+## test: lint (ruff check + format check), then the whole pytest suite
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## lock: re-resolve dependencies and rewrite constraints.txt
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade pip
+	.lockenv/bin/python -m pip install --quiet -e '.[dev]'
+	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^raygate' > constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .raygate .pytest_cache .ruff_cache

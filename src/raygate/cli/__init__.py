@@ -1,0 +1,1 @@
+"""The `raygate` command line: one module per command group."""

@@ -1,0 +1,45 @@
+"""The `raygate` entry point: composes the command groups; imports heavy libraries lazily."""
+
+from __future__ import annotations
+
+import typer
+
+from raygate import __version__
+from raygate.cli import agent, goldset, predict, registry
+from raygate.cli.output import quiet_libraries
+
+app = typer.Typer(
+    name="raygate",
+    help="Eval-gated, reversible GenAI releases on Ray: promote by alias, not by hope.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(agent.app, name="agent")
+app.add_typer(registry.app, name="registry")
+app.add_typer(goldset.app, name="goldset")
+app.command("predict")(predict.predict)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"raygate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Eval-gated, reversible GenAI releases on Ray: promote by alias, not by hope.
+
+    MLflow lives at $MLFLOW_TRACKING_URI, or in a SQLite store under $RAYGATE_HOME
+    (default ./.raygate).
+    """
+    quiet_libraries()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,60 @@
+"""Load a logged agent by URI; `models:/NAME@ALIAS` resolves to a concrete version first."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from raygate.errors import ModelLoadError
+from raygate.packaging.pyfunc import MODEL_ID_KEY
+from raygate.registry.protocol import ModelRegistry, ModelVersion
+from raygate.schemas import parse_predict_input
+
+_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+@dataclass
+class LoadedAgent:
+    """A loaded pyfunc and, when it came from the registry, the version it resolved to."""
+
+    model: Any
+    version: ModelVersion | None
+
+    def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        """Validate rows against the predict() schema, then predict in one batch."""
+        parsed = parse_predict_input(rows)
+        frame = pd.DataFrame([r.model_dump() for r in parsed])
+        return self.model.predict(frame.dropna(axis="columns", how="all"))
+
+
+def resolve_model_uri(model_uri: str, registry: ModelRegistry) -> ModelVersion | None:
+    """The registry version a `models:/NAME@ALIAS` or `models:/NAME/VERSION` URI names."""
+    match = _REGISTRY_URI.match(model_uri)
+    if match is None:
+        return None
+    if match["alias"]:
+        return registry.resolve(match["name"], match["alias"])
+    return registry.get_version(match["name"], int(match["version"]))
+
+
+def load_agent(model_uri: str, registry: ModelRegistry) -> LoadedAgent:
+    """Load by URI; registry URIs are pinned to a version and report model_id name@version."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    version = resolve_model_uri(model_uri, registry)
+    uri = version.uri if version else model_uri
+    config = {MODEL_ID_KEY: version.model_id} if version else None
+    try:
+        model = mlflow.pyfunc.load_model(uri, model_config=config)
+    except (MlflowException, OSError) as exc:
+        message = getattr(exc, "message", str(exc))
+        raise ModelLoadError(
+            f"cannot load model {model_uri}: {message}; pass models:/NAME@ALIAS, "
+            "models:/NAME/VERSION, runs:/RUN_ID/agent or a model folder"
+        ) from None
+    return LoadedAgent(model=model, version=version)

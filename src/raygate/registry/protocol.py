@@ -1,0 +1,62 @@
+"""The registry protocol: what every stage may ask of a model registry, and its value types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from raygate.registry.history import HistoryEntry
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version, with its tags and the aliases pointing at it."""
+
+    name: str
+    version: int
+    source: str
+    run_id: str | None
+    tags: dict[str, str] = field(hash=False)
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """What an alias operation did; `noop` when the alias already pointed there."""
+
+    name: str
+    alias: str
+    version: int
+    previous: int | None
+    action: Literal["set", "rollback", "noop"]
+
+
+class ModelRegistry(Protocol):
+    """Versions, tags and aliases of registered models; aliases route traffic."""
+
+    def register(self, name: str, model_uri: str, tags: Mapping[str, str]) -> ModelVersion: ...
+
+    def get_version(self, name: str, version: int) -> ModelVersion: ...
+
+    def list_versions(self, name: str) -> list[ModelVersion]: ...
+
+    def tag_version(self, name: str, version: int, tags: Mapping[str, str]) -> None: ...
+
+    def aliases(self, name: str) -> dict[str, int]: ...
+
+    def resolve(self, name: str, alias: str) -> ModelVersion: ...
+
+    def alias_history(self, name: str, alias: str) -> list[HistoryEntry]: ...
+
+    def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange: ...
+
+    def rollback(self, name: str, alias: str, reason: str = "") -> AliasChange: ...

@@ -1,0 +1,48 @@
+"""Integration fixtures: one real MLflow SQLite store per session, one agent built in it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from raygate.config import load_agent_config
+from raygate.packaging.build import BuiltAgent, log_agent_model
+
+AGENTS = Path(__file__).resolve().parents[2] / "agents"
+
+
+@pytest.fixture(scope="session")
+def raygate_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """RAYGATE_HOME pointing at a fresh folder; MLflow's store is SQLite inside it."""
+    home = tmp_path_factory.mktemp("raygate-home")
+    saved = {k: os.environ.get(k) for k in ("RAYGATE_HOME", "MLFLOW_TRACKING_URI")}
+    os.environ["RAYGATE_HOME"] = str(home)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def built_v1(raygate_home: Path) -> BuiltAgent:
+    """agents/v1.yaml logged once for the whole session."""
+    return log_agent_model(load_agent_config(AGENTS / "v1.yaml"))
+
+
+@pytest.fixture
+def registry(raygate_home: Path):
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    return MlflowRegistry()
+
+
+@pytest.fixture
+def model_name(request: pytest.FixtureRequest) -> str:
+    """A registered-model name unique to the test, so tests never share aliases."""
+    return "m-" + request.node.name.replace("[", "-").replace("]", "")[:60]

@@ -1,0 +1,96 @@
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from raygate.errors import (
+    RegistryError,
+    RollbackError,
+    UnknownAliasError,
+    UnknownModelError,
+    UnknownVersionError,
+)
+
+
+@pytest.fixture
+def three_versions(registry, built_v1, model_name):
+    for _ in range(3):
+        registry.register(model_name, built_v1.model_uri, built_v1.tags)
+    return model_name
+
+
+def test_register_keeps_the_build_tags(registry, built_v1, model_name):
+    version = registry.register(model_name, built_v1.model_uri, built_v1.tags)
+    assert version.version == 1 and version.model_id == f"{model_name}@1"
+    assert registry.get_version(model_name, 1).tags == built_v1.tags
+
+
+def test_set_and_resolve_aliases(registry, three_versions):
+    registry.set_alias(three_versions, "champion", 2)
+    registry.set_alias(three_versions, "candidate", 3)
+    assert registry.aliases(three_versions) == {"candidate": 3, "champion": 2}
+    assert registry.resolve(three_versions, "champion").version == 2
+    assert [v.aliases for v in registry.list_versions(three_versions)] == [
+        (),
+        ("champion",),
+        ("candidate",),
+    ]
+
+
+def test_setting_the_same_version_again_changes_nothing(registry, three_versions):
+    registry.set_alias(three_versions, "champion", 1)
+    assert registry.set_alias(three_versions, "champion", 1).action == "noop"
+    assert len(registry.alias_history(three_versions, "champion")) == 1
+
+
+def test_history_and_idempotent_rollback(registry, three_versions):
+    name = three_versions
+    registry.set_alias(name, "champion", 1, reason="first release")
+    registry.set_alias(name, "champion", 3, reason="promote v3")
+    change = registry.rollback(name, "champion", reason="canary failed")
+    assert (change.action, change.previous, change.version) == ("rollback", 3, 1)
+    assert registry.resolve(name, "champion").version == 1
+    again = registry.rollback(name, "champion")
+    assert again.action == "noop" and registry.resolve(name, "champion").version == 1
+    history = registry.alias_history(name, "champion")
+    assert [(e.version, e.previous, e.action) for e in history] == [
+        (1, None, "set"), (3, 1, "set"), (1, 3, "rollback"),
+    ]  # fmt: skip
+    assert history[-1].reason == "canary failed"
+
+
+def test_rollback_refuses_an_alias_moved_outside_raygate(registry, three_versions):
+    registry.set_alias(three_versions, "champion", 1)
+    registry.set_alias(three_versions, "champion", 2)
+    MlflowClient().set_registered_model_alias(three_versions, "champion", "3")
+    with pytest.raises(RollbackError, match="changed outside raygate"):
+        registry.rollback(three_versions, "champion")
+    assert registry.resolve(three_versions, "champion").version == 3
+
+
+def test_unknown_alias_lists_the_aliases_that_exist(registry, three_versions):
+    registry.set_alias(three_versions, "champion", 2)
+    with pytest.raises(UnknownAliasError, match=r"no alias 'canary' \(aliases: champion→v2\)"):
+        registry.resolve(three_versions, "canary")
+
+
+def test_unknown_model_and_version(registry, three_versions):
+    with pytest.raises(
+        UnknownModelError, match=r"no registered model named 'nope' \(registered: .*"
+    ):
+        registry.aliases("nope")
+    with pytest.raises(UnknownVersionError, match="has no version 7; versions: v1, v2, v3"):
+        registry.set_alias(three_versions, "champion", 7)
+    assert registry.aliases(three_versions) == {}
+
+
+def test_a_failed_history_write_puts_the_alias_back(registry, three_versions, monkeypatch):
+    registry.set_alias(three_versions, "champion", 1)
+
+    def broken(*args, **kwargs):
+        raise MlflowException("store unavailable")
+
+    monkeypatch.setattr(registry._client, "set_registered_model_tag", broken)
+    with pytest.raises(RegistryError, match="alias restored"):
+        registry.set_alias(three_versions, "champion", 2)
+    assert registry.aliases(three_versions) == {"champion": 1}
+    assert len(registry.alias_history(three_versions, "champion")) == 1

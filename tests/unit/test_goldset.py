@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from raygate.errors import GoldSetError
+from raygate.goldset import BUILTIN_GOLDSETS, load_goldset, scan_goldset
+
+GOOD = {"id": "g1", "query": "What is the price?", "expected": "$1.00", "category": "factual"}
+
+
+def write(tmp_path, *lines: str):
+    path = tmp_path / "gold.jsonl"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_builtin_sets_load_with_name_and_hash():
+    for name in BUILTIN_GOLDSETS:
+        info = scan_goldset(name)
+        assert info.name == name
+        assert info.content_hash.startswith("sha256:") and len(info.content_hash) == 71
+
+
+def test_builtin_sizes_and_categories():
+    smoke, dev = scan_goldset("smoke"), scan_goldset("dev")
+    assert smoke.rows == 30 and dev.rows >= 500
+    categories = {"factual", "numeric", "multi_hop", "unanswerable", "pii", "disallowed"}
+    assert set(smoke.categories) == categories == set(dev.categories)
+
+
+def test_any_file_in_the_format_loads_and_a_single_answer_becomes_a_list(tmp_path):
+    path = write(
+        tmp_path, json.dumps(GOOD), json.dumps({"id": "g2", "query": "q", "expected": ["a", "b"]})
+    )
+    gold = load_goldset(path)
+    assert gold.info.name == "gold" and gold.info.rows == 2
+    assert gold.rows[0].expected == ["$1.00"]
+    assert gold.info.categories == {"factual": 1, "uncategorized": 1}
+
+
+def test_hash_ignores_formatting_but_not_content(tmp_path):
+    a = write(tmp_path, json.dumps(GOOD))
+    hash_a = scan_goldset(a).content_hash
+    (tmp_path / "b.jsonl").write_text(json.dumps(GOOD, indent=None, separators=(",", ":")) + "\n\n")
+    assert scan_goldset(tmp_path / "b.jsonl").content_hash == hash_a
+    (tmp_path / "c.jsonl").write_text(json.dumps({**GOOD, "expected": "$2.00"}) + "\n")
+    assert scan_goldset(tmp_path / "c.jsonl").content_hash != hash_a
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "x", "query": "q"}', r"gold.jsonl:2: field 'expected': Field required"),
+        ("{not json", r"gold.jsonl:2: not valid JSON"),
+        ("[1, 2]", r"gold.jsonl:2: input should be an object"),
+        ('{"id": "x", "query": "q", "expected": "a", "answer": 1}', r":2: field 'answer': Extra"),
+        ('{"id": "x", "query": "", "expected": "a"}', r":2: field 'query'"),
+        ('{"id": "x", "query": "q", "expected": []}', r":2: field 'expected'"),
+        ('{"id": "x", "query": "q", "expected": "a", "category": "Bad"}', r":2: field 'category'"),
+        ('{"id": "g1", "query": "q", "expected": "a"}', r":2: field 'id': duplicate id 'g1'"),
+    ],
+)
+def test_malformed_line_names_file_line_and_field(tmp_path, line, message):
+    path = write(tmp_path, json.dumps(GOOD), line)
+    with pytest.raises(GoldSetError, match=message):
+        load_goldset(path)
+
+
+def test_empty_file_is_an_error(tmp_path):
+    with pytest.raises(GoldSetError, match="empty"):
+        load_goldset(write(tmp_path, ""))
+
+
+def test_unknown_source_lists_builtin_names():
+    with pytest.raises(GoldSetError, match=r"neither a built-in name \(smoke, dev\)"):
+        scan_goldset("no-such-set")
