@@ -1,0 +1,47 @@
+"""Answer-quality scorers: pure functions of one prediction and its gold row (SQuAD-style)."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """Lower-case, drop punctuation and articles, collapse whitespace (SQuAD's normalization)."""
+    text = _ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION))
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, expected: Sequence[str]) -> float:
+    """1.0 when the normalized prediction equals any normalized acceptable answer."""
+    normalized = normalize_answer(prediction)
+    return float(any(normalized == normalize_answer(answer) for answer in expected))
+
+
+def token_f1(prediction: str, expected: Sequence[str]) -> float:
+    """Best token-overlap F1 between the prediction and any acceptable answer."""
+    return max(
+        _f1(normalize_answer(prediction).split(), normalize_answer(a).split()) for a in expected
+    )
+
+
+def _f1(predicted: list[str], gold: list[str]) -> float:
+    if not predicted or not gold:
+        return float(predicted == gold)
+    common = sum((Counter(predicted) & Counter(gold)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def hit_at_k(retrieved_ids: Sequence[str], relevant_ids: Sequence[str] | None) -> float | None:
+    """1.0 when any relevant document was retrieved; None when the row has no gold documents."""
+    if not relevant_ids:
+        return None
+    return float(bool(set(retrieved_ids) & set(relevant_ids)))
