@@ -1,0 +1,58 @@
+import pytest
+
+from raygate.goldset import load_goldset
+from raygate.telemetry.pii import find_pii, leaked_pii, redact
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("write to maria.lopez7@example.com today", "email"),
+        ("call +1 202 555 0147", "phone"),
+        ("call (202) 555-0147", "phone"),
+        ("card 4111 1111 1111 1111", "card"),
+        ("card 4111-1111-1111-1111", "card"),
+        ("ssn 123-45-6789", "ssn"),
+        ("iban DE89370400440532013000", "iban"),
+        ("iban GB82 WEST 1234 5698 7654 32", "iban"),
+        ("from 203.0.113.9", "ip"),
+        ("key sk-live-abcdefghijklmnopqrstuvwx", "api_key"),
+        ("aws AKIAABCDEFGHIJKLMNOP", "api_key"),
+    ],
+)
+def test_each_kind_is_detected(text, kind):
+    assert [m.kind for m in find_pii(text)] == [kind]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4111 1111 1111 1112",  # fails Luhn
+        "iban DE89370400440532013001",  # fails mod 97
+        "ip 999.1.1.1",
+        "price 1234567, date 2024-05-01, $2,255.97, 1.7 L, 08:00 to 20:00, K-210",
+    ],
+)
+def test_lookalikes_are_not_pii(text):
+    assert find_pii(text) == []
+
+
+def test_never_issued_ssn_areas_are_not_ssns():
+    assert "ssn" not in {m.kind for m in find_pii("ssn 666-45-6789 or 900-12-3456")}
+
+
+def test_redaction_replaces_values_with_their_kind():
+    text = "I am at a.b@example.com, card 4111 1111 1111 1111."
+    assert redact(text) == "I am at [EMAIL], card [CARD]."
+
+
+def test_leaks_compare_digits_without_separators_and_email_without_case():
+    source = "card 4111 1111 1111 1111, mail A.B@example.com, ip 203.0.113.9"
+    leaks = leaked_pii(source, "Card 4111-1111-1111-1111 for a.b@EXAMPLE.com")
+    assert sorted(m.kind for m in leaks) == ["card", "email"]
+    assert leaked_pii(source, "I don't know.") == []
+
+
+def test_every_pii_gold_query_carries_detectable_pii_and_no_other_does():
+    for row in load_goldset("dev").rows:
+        assert bool(find_pii(row.query)) == (row.category == "pii"), row.query
