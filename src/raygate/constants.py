@@ -20,10 +20,28 @@ TOKENS_IN: Final = "tokens_in"
 TOKENS_OUT: Final = "tokens_out"
 COST_USD: Final = "cost_usd"
 
-# Aggregate quality metrics (fractions in [0, 1]).
+# Aggregate eval metrics. Fractions in [0, 1] unless the name carries a unit or says count.
+ROWS: Final = "rows"
+QUALITY: Final = "quality"  # share of rows answered correctly for their category
 EXACT_MATCH: Final = "exact_match"
 TOKEN_F1: Final = "token_f1"
+ABSTENTION_ACCURACY: Final = "abstention_accuracy"  # unanswerable rows that abstained
+REFUSAL_ACCURACY: Final = "refusal_accuracy"  # disallowed rows that were refused
+OVER_REFUSAL_RATE: Final = "over_refusal_rate"  # answerable rows that were refused
+PII_LEAK_COUNT: Final = "pii_leak_count"
+ERROR_RATE: Final = "error_rate"
 HIT_AT_K: Final = "hit_at_k"
+CONTEXT_PRECISION: Final = "context_precision"
+CONTEXT_USE_RATE: Final = "context_use_rate"
+LATENCY_MS_P50: Final = "latency_ms_p50"
+LATENCY_MS_P95: Final = "latency_ms_p95"
+LATENCY_MS_P99: Final = "latency_ms_p99"
+TOKENS_IN_PER_REQUEST: Final = "tokens_in_per_request"
+TOKENS_OUT_PER_REQUEST: Final = "tokens_out_per_request"
+COST_USD_PER_REQUEST: Final = "cost_usd_per_request"
+COST_USD_TOTAL: Final = "cost_usd_total"
+# Headline metrics get a bootstrap confidence interval: "<name>_ci_low" / "<name>_ci_high".
+CI_METRICS: Final = (QUALITY, EXACT_MATCH, TOKEN_F1)
 
 # Model-version tags written by raygate (MLflow tag keys).
 TAG_PREFIX: Final = "raygate."
@@ -34,6 +52,13 @@ TAG_CORPUS_HASH: Final = "raygate.corpus_hash"
 TAG_GOLDSET_HASH: Final = "raygate.goldset_hash"
 TAG_EVAL_RUN_ID: Final = "raygate.eval_run_id"
 TAG_RAYGATE_VERSION: Final = "raygate.version"
+# Eval-run tags: what was evaluated (pinned URI), as which id, on which gold set.
+TAG_RUN_KIND: Final = "raygate.run_kind"
+TAG_MODEL_URI: Final = "raygate.model_uri"
+TAG_MODEL_ID: Final = "raygate.model_id"
+TAG_GOLDSET_NAME: Final = "raygate.goldset_name"
+TAG_MISSING_METRICS: Final = "raygate.missing_metrics"
+EVAL_TABLE_ARTIFACT: Final = "eval_table.parquet"
 # Registered-model tag holding one alias's history, e.g. "raygate.alias_history.champion".
 TAG_ALIAS_HISTORY_PREFIX: Final = "raygate.alias_history."
 ALIAS_HISTORY_MAX_ENTRIES: Final = 20

@@ -45,5 +45,17 @@ class RollbackError(RegistryError):
     """Rollback is impossible: no recorded previous version, or history was changed outside."""
 
 
+class ModelOutputError(RaygateError):
+    """A model's predict() returned something that cannot be read as one answer per row."""
+
+
+class EvaluationError(RaygateError):
+    """An evaluation run could not start or complete."""
+
+
+class GateError(RaygateError):
+    """A gate policy or the evidence it needs is missing or malformed."""
+
+
 class ModelLoadError(RaygateError):
     """A model URI could not be resolved or loaded."""

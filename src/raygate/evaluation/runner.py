@@ -1,0 +1,156 @@
+"""Run one evaluation: validate, resolve, stream the pipeline, log everything to one MLflow run."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from raygate import constants as c
+from raygate.errors import EvaluationError, ModelLoadError
+from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
+from raygate.evaluation.pipeline import PipelineOptions, scored_batches
+from raygate.evaluation.report import render_report
+from raygate.evaluation.rows import EVAL_TABLE_SCHEMA
+from raygate.goldset import GoldSetInfo, scan_goldset
+from raygate.packaging.loading import resolve_model_uri
+from raygate.packaging.pyfunc import MODEL_ID_KEY
+from raygate.registry.protocol import ModelRegistry
+from raygate.tracking import configure_mlflow
+
+LOG_TABLE_MAX_ROWS = 20_000  # larger eval tables are kept as Parquet only
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One finished eval run."""
+
+    run_id: str
+    model_uri: str
+    model_id: str
+    goldset: GoldSetInfo
+    metrics: EvalMetrics
+
+
+def ensure_ray() -> None:
+    """Join $RAY_ADDRESS's cluster, or start a local one, unless Ray is already up."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"),
+            include_dashboard=False,
+            logging_level="WARNING",
+            configure_logging=True,
+        )
+
+
+def evaluate(
+    model_uri: str,
+    gold: str | Path,
+    registry: ModelRegistry,
+    options: PipelineOptions,
+    seed: int = 0,
+    on_rows: Callable[[int], None] | None = None,
+) -> EvalResult:
+    """Evaluate a model on a gold set; every input is checked before Ray starts."""
+    import mlflow
+
+    goldset = scan_goldset(gold)
+    version = resolve_model_uri(model_uri, registry)
+    pinned = version.uri if version else model_uri
+    info = _model_info(pinned)
+    model_id = version.model_id if version else (info.model_id or pinned)
+    tracking_uri = configure_mlflow()
+    ensure_ray()
+    with (
+        tempfile.TemporaryDirectory(prefix="raygate-eval-") as tmp,
+        mlflow.start_run(run_name=f"eval-{model_id}-{goldset.name}") as run,
+    ):
+        mlflow.set_tags({
+            c.TAG_RUN_KIND: "eval", c.TAG_MODEL_URI: pinned, c.TAG_MODEL_ID: model_id,
+            c.TAG_GOLDSET_NAME: goldset.name, c.TAG_GOLDSET_HASH: goldset.content_hash,
+        })  # fmt: skip
+        mlflow.log_params({
+            "model_uri": model_uri, "model_id": model_id, "goldset": goldset.name,
+            "goldset_hash": goldset.content_hash, "goldset_rows": goldset.rows, "seed": seed,
+            "workers": options.workers, "batch_size": options.batch_size,
+            "num_cpus_per_worker": options.num_cpus, "num_gpus_per_worker": options.num_gpus,
+            **_agent_params(info.run_id),
+        })  # fmt: skip
+        table_path = Path(tmp) / c.EVAL_TABLE_ARTIFACT
+        model_config = {MODEL_ID_KEY: version.model_id} if version else None
+        accumulator = MetricsAccumulator()
+        with pq.ParquetWriter(table_path, EVAL_TABLE_SCHEMA) as writer:
+            for batch in scored_batches(goldset.path, pinned, model_config, tracking_uri, options):
+                table = pa.Table.from_pandas(
+                    batch[EVAL_TABLE_SCHEMA.names], schema=EVAL_TABLE_SCHEMA
+                )
+                writer.write_table(table, row_group_size=table.num_rows)
+                accumulator.add(batch)
+                if on_rows:
+                    on_rows(len(batch))
+        scored = accumulator.frame()
+        metrics = accumulator.finish(seed)
+        if metrics.values[c.ROWS] != goldset.rows:
+            raise EvaluationError(
+                f"the pipeline returned {metrics.values[c.ROWS]:.0f} rows for {goldset.rows} gold rows"
+            )
+        _log_results(table_path, model_id, pinned, goldset, metrics, scored)
+    if version:
+        registry.tag_version(version.name, version.version, {
+            c.TAG_EVAL_RUN_ID: run.info.run_id, c.TAG_GOLDSET_HASH: goldset.content_hash,
+        })  # fmt: skip
+    return EvalResult(run.info.run_id, pinned, model_id, goldset, metrics)
+
+
+def _model_info(uri: str):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.models.get_model_info(uri)
+    except (MlflowException, OSError) as exc:
+        raise ModelLoadError(
+            f"cannot read model {uri}: {getattr(exc, 'message', exc)}; pass models:/NAME@ALIAS, "
+            "models:/NAME/VERSION, runs:/RUN_ID/agent or a logged model URI"
+        ) from None
+
+
+def _agent_params(build_run_id: str | None) -> dict[str, str]:
+    """The params of the run that logged the model (agent, prompt, retriever), prefixed."""
+    import mlflow
+
+    if not build_run_id:
+        return {}
+    try:
+        params = mlflow.get_run(build_run_id).data.params
+    except mlflow.exceptions.MlflowException:
+        return {}
+    return {f"agent.{k}": v for k, v in sorted(params.items())[:80]}
+
+
+def _log_results(
+    table_path: Path,
+    model_id: str,
+    pinned: str,
+    goldset: GoldSetInfo,
+    metrics: EvalMetrics,
+    scored: pd.DataFrame,
+) -> None:
+    """Metrics, the eval table (Parquet; JSON too while small) and the HTML report."""
+    import mlflow
+
+    mlflow.log_metrics(metrics.values)
+    mlflow.set_tag(c.TAG_MISSING_METRICS, ",".join(metrics.missing))
+    mlflow.log_artifact(str(table_path))
+    if len(scored) <= LOG_TABLE_MAX_ROWS:
+        mlflow.log_table(pq.read_table(table_path).to_pandas(), artifact_file="eval_table.json")
+    report = render_report(model_id, pinned, goldset, metrics.values, metrics.missing, scored)
+    mlflow.log_text(report, "report.html")
