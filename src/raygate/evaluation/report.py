@@ -79,7 +79,8 @@ def render_report(
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>raygate eval · {esc(model_id)} on {esc(goldset.name)}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:900px}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}</style>
+table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}</style>
 </head><body>
 <h1>{esc(model_id)} on {esc(goldset.name)}</h1>
 <p>model <code>{esc(model_uri)}</code> · gold set <code>{esc(goldset.name)}</code>

@@ -98,10 +98,9 @@ def evaluate(
                     on_rows(len(batch))
         scored = accumulator.frame()
         metrics = accumulator.finish(seed)
-        if metrics.values[c.ROWS] != goldset.rows:
-            raise EvaluationError(
-                f"the pipeline returned {metrics.values[c.ROWS]:.0f} rows for {goldset.rows} gold rows"
-            )
+        returned = int(metrics.values[c.ROWS])
+        if returned != goldset.rows:
+            raise EvaluationError(f"the pipeline returned {returned} rows for {goldset.rows} gold rows")
         _log_results(table_path, model_id, pinned, goldset, metrics, scored)
     if version:
         registry.tag_version(version.name, version.version, {
