@@ -100,7 +100,7 @@ def evaluate(
         metrics = accumulator.finish(seed)
         returned = int(metrics.values[c.ROWS])
         if returned != goldset.rows:
-            raise EvaluationError(f"the pipeline returned {returned} rows for {goldset.rows} gold rows")
+            raise EvaluationError(f"pipeline returned {returned} rows for {goldset.rows} gold rows")
         _log_results(table_path, model_id, pinned, goldset, metrics, scored)
     if version:
         registry.tag_version(version.name, version.version, {
