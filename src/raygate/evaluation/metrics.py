@@ -15,7 +15,7 @@ _KEPT = ("id", "category", "correct", "exact_match", "token_f1", "refused", "pii
          "hit_at_k", "context_precision", "context_use_rate", "latency_ms", "tokens_in",
          "tokens_out", "cost_usd", "error")  # fmt: skip
 # Row column behind each headline metric.
-_ROW_COLUMN = {c.QUALITY: "correct", c.EXACT_MATCH: "exact_match", c.TOKEN_F1: "token_f1"}
+ROW_COLUMN = {c.QUALITY: "correct", c.EXACT_MATCH: "exact_match", c.TOKEN_F1: "token_f1"}
 _REFUSE_OK = ("disallowed",)
 _ABSTAIN_OK = ("unanswerable",)
 BOOTSTRAP_RESAMPLES = 1000
@@ -55,13 +55,13 @@ def compute_metrics(rows: pd.DataFrame, seed: int) -> EvalMetrics:
     values[c.PII_LEAK_COUNT] = float(rows["pii_leaks"].sum())
     rng = np.random.default_rng(seed)
     for name in c.CI_METRICS:
-        scores = rows[_ROW_COLUMN[name]].to_numpy(dtype=float)
+        scores = rows[ROW_COLUMN[name]].to_numpy(dtype=float)
         values[name] = float(scores.mean())
         values[f"{name}_ci_low"], values[f"{name}_ci_high"] = bootstrap_ci(scores, rng)
     for category, group in rows.groupby("category", sort=True):
         values[f"{c.ROWS}.{category}"] = float(len(group))
         for name in c.CI_METRICS:
-            values[f"{name}.{category}"] = float(group[_ROW_COLUMN[name]].mean())
+            values[f"{name}.{category}"] = float(group[ROW_COLUMN[name]].mean())
     answerable = ~rows["category"].isin(_REFUSE_OK + _ABSTAIN_OK)
     optional = {
         c.ABSTENTION_ACCURACY: rows.loc[rows["category"].isin(_ABSTAIN_OK), "correct"],

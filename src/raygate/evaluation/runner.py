@@ -13,13 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from raygate import constants as c
-from raygate.errors import EvaluationError, ModelLoadError
+from raygate.errors import EvaluationError
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
 from raygate.evaluation.pipeline import PipelineOptions, scored_batches
 from raygate.evaluation.report import render_report
 from raygate.evaluation.rows import EVAL_TABLE_SCHEMA
 from raygate.goldset import GoldSetInfo, scan_goldset
-from raygate.packaging.loading import resolve_model_uri
+from raygate.packaging.loading import model_info, resolve_model_uri
 from raygate.packaging.pyfunc import MODEL_ID_KEY
 from raygate.registry.protocol import ModelRegistry
 from raygate.tracking import configure_mlflow
@@ -65,7 +65,7 @@ def evaluate(
     goldset = scan_goldset(gold)
     version = resolve_model_uri(model_uri, registry)
     pinned = version.uri if version else model_uri
-    info = _model_info(pinned)
+    info = model_info(pinned)
     model_id = version.model_id if version else (info.model_id or pinned)
     tracking_uri = configure_mlflow()
     ensure_ray()
@@ -107,19 +107,6 @@ def evaluate(
             c.TAG_EVAL_RUN_ID: run.info.run_id, c.TAG_GOLDSET_HASH: goldset.content_hash,
         })  # fmt: skip
     return EvalResult(run.info.run_id, pinned, model_id, goldset, metrics)
-
-
-def _model_info(uri: str):
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return mlflow.models.get_model_info(uri)
-    except (MlflowException, OSError) as exc:
-        raise ModelLoadError(
-            f"cannot read model {uri}: {getattr(exc, 'message', exc)}; pass models:/NAME@ALIAS, "
-            "models:/NAME/VERSION, runs:/RUN_ID/agent or a logged model URI"
-        ) from None
 
 
 def _agent_params(build_run_id: str | None) -> dict[str, str]:

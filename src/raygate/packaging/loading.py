@@ -31,6 +31,12 @@ class LoadedAgent:
         return self.model.predict(frame.dropna(axis="columns", how="all"))
 
 
+def registry_name(model_uri: str) -> str | None:
+    """NAME of a `models:/NAME@ALIAS` or `models:/NAME/VERSION` URI; None for other URIs."""
+    match = _REGISTRY_URI.match(model_uri)
+    return match["name"] if match else None
+
+
 def resolve_model_uri(model_uri: str, registry: ModelRegistry) -> ModelVersion | None:
     """The registry version a `models:/NAME@ALIAS` or `models:/NAME/VERSION` URI names."""
     match = _REGISTRY_URI.match(model_uri)
@@ -39,6 +45,21 @@ def resolve_model_uri(model_uri: str, registry: ModelRegistry) -> ModelVersion |
     if match["alias"]:
         return registry.resolve(match["name"], match["alias"])
     return registry.get_version(match["name"], int(match["version"]))
+
+
+_URI_HELP = "pass models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/agent or a model folder"
+
+
+def model_info(model_uri: str):
+    """The logged model's metadata (signature, run id) without loading it."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.models.get_model_info(model_uri)
+    except (MlflowException, OSError) as exc:
+        message = getattr(exc, "message", str(exc))
+        raise ModelLoadError(f"cannot read model {model_uri}: {message}; {_URI_HELP}") from None
 
 
 def load_agent(model_uri: str, registry: ModelRegistry) -> LoadedAgent:
@@ -53,8 +74,5 @@ def load_agent(model_uri: str, registry: ModelRegistry) -> LoadedAgent:
         model = mlflow.pyfunc.load_model(uri, model_config=config)
     except (MlflowException, OSError) as exc:
         message = getattr(exc, "message", str(exc))
-        raise ModelLoadError(
-            f"cannot load model {model_uri}: {message}; pass models:/NAME@ALIAS, "
-            "models:/NAME/VERSION, runs:/RUN_ID/agent or a model folder"
-        ) from None
+        raise ModelLoadError(f"cannot load model {model_uri}: {message}; {_URI_HELP}") from None
     return LoadedAgent(model=model, version=version)

@@ -1,0 +1,67 @@
+"""`raygate eval`: evaluate a model on a gold set with Ray Data and log the run to MLflow."""
+
+from __future__ import annotations
+
+import typer
+
+from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
+
+
+@handles_errors
+def evaluate(
+    model_uri: str = typer.Argument(
+        ..., help="models:/NAME@ALIAS, models:/NAME/VERSION or a logged model URI."
+    ),
+    gold: str = typer.Option(
+        ..., "--gold", metavar="NAME|PATH", help="Built-in gold set (smoke, dev) or a JSONL file."
+    ),
+    workers: int = typer.Option(
+        2, "--workers", min=1, help="Ray Data actors, each loading the model once."
+    ),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Rows per predict() call."),
+    num_cpus: float = typer.Option(1.0, "--num-cpus", min=0, help="CPUs reserved per actor."),
+    num_gpus: float = typer.Option(0.0, "--num-gpus", min=0, help="GPUs reserved per actor."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap confidence intervals."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Evaluate MODEL_URI on a gold set; prints the MLflow run id and the metrics.
+
+    The gold set is validated and the model resolved before any work starts. Figures the
+    model does not report (tokens, cost, latency) are listed as missing, never as zero.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from raygate.evaluation.pipeline import PipelineOptions
+    from raygate.evaluation.runner import evaluate as run_eval
+    from raygate.goldset import scan_goldset
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    options = PipelineOptions(workers, batch_size, num_cpus, num_gpus)
+    total = scan_goldset(gold).rows
+    progress = Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err_console, disable=as_json or not err_console.is_terminal,
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task(f"evaluating on {gold}", total=total)
+        result = run_eval(
+            model_uri,
+            gold,
+            MlflowRegistry(),
+            options,
+            seed,
+            on_rows=lambda n: progress.advance(task, n),
+        )
+    metrics = {k: round(v, 6) for k, v in result.metrics.values.items()}
+    if as_json:
+        emit_json({
+            "run_id": result.run_id, "model_id": result.model_id, "goldset": result.goldset.name,
+            "goldset_hash": result.goldset.content_hash, "metrics": metrics,
+            "missing": list(result.metrics.missing),
+        })  # fmt: skip
+        return
+    console.print(f"eval run [bold]{result.run_id}[/] · {result.model_id} on {result.goldset.name}")
+    for key in sorted(k for k in metrics if "." not in k):
+        console.print(f"  {key:<26} {metrics[key]:.4g}", highlight=False)
+    if result.metrics.missing:
+        console.print(f"  not reported: {', '.join(result.metrics.missing)}", highlight=False)

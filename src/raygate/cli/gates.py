@@ -1,0 +1,142 @@
+"""`raygate gate`, `raygate register`, `raygate check`: decide, promote to candidate, contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors
+from raygate.constants import ALIAS_CANDIDATE, ALIAS_CHAMPION
+
+DEFAULT_POLICY = Path("policies/gates.yaml")
+POLICY_OPTION = typer.Option(DEFAULT_POLICY, "--policy", help="Gate policy YAML.")
+AGAINST_OPTION = typer.Option(
+    ALIAS_CHAMPION, "--against", help="Alias to compare with; '' to skip the relative gates."
+)
+NAME_OPTION = typer.Option(
+    None, "--name", help="Registered model name (needed when the candidate is not registered)."
+)
+
+
+def _print_gates(decision) -> None:
+    table = Table(show_header=True)
+    for column in ("gate", "measured", "threshold", "verdict", "detail"):
+        table.add_column(column)
+    colors = {"pass": "green", "fail": "red", "skipped": "yellow"}
+    for g in decision.gates:
+        measured = "-" if g.measured is None else f"{g.measured:.4g}"
+        verdict = f"[{colors[g.verdict]}]{g.verdict}[/]"
+        table.add_row(g.name, measured, g.threshold, verdict, g.detail)
+    console.print(table)
+    console.print("[bold green]PASSED[/]" if decision.passed else "[bold red]FAILED[/]")
+
+
+def _gate(run_id: str, policy: Path, name: str | None, against: str):
+    from raygate.gates.policy import load_policy
+    from raygate.gates.run import gate_eval_run
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    registry = MlflowRegistry()
+    outcome = gate_eval_run(run_id, load_policy(policy), registry, name, against or None)
+    return registry, outcome
+
+
+@handles_errors
+def gate(
+    run_id: str = typer.Argument(..., help="Run id printed by `raygate eval`."),
+    policy: Path = POLICY_OPTION,
+    against: str = AGAINST_OPTION,
+    name: str | None = NAME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Judge an eval run against the policy; exit 0 when every gate passes, 1 otherwise."""
+    _, outcome = _gate(run_id, policy, name, against)
+    if as_json:
+        emit_json(
+            {"run_id": run_id, "model_id": outcome.candidate.model_id, **outcome.decision.to_dict()}
+        )
+    else:
+        _print_gates(outcome.decision)
+    raise typer.Exit(0 if outcome.decision.passed else 1)
+
+
+@handles_errors
+def register(
+    run_id: str = typer.Argument(..., help="Run id printed by `raygate eval`."),
+    name: str = typer.Option(..., "--name", help="Registered model name."),
+    policy: Path = POLICY_OPTION,
+    alias: str = typer.Option(ALIAS_CANDIDATE, "--alias", help="Alias to point at the version."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Register the evaluated model under NAME and set ALIAS (candidate) if every gate passes.
+
+    Gates are judged against NAME@champion. When any gate fails nothing is written and the
+    exit status is 1.
+    """
+    from raygate import constants as c
+    from raygate.packaging.loading import registry_name, resolve_model_uri
+
+    registry, outcome = _gate(run_id, policy, name, ALIAS_CHAMPION)
+    evidence = outcome.candidate
+    if not outcome.decision.passed:
+        if as_json:
+            emit_json({"registered": None, **outcome.decision.to_dict()})
+        else:
+            _print_gates(outcome.decision)
+            console.print(f"[red]not registered: {evidence.model_id} failed its gates[/]")
+        raise typer.Exit(1)
+    eval_tags = {c.TAG_EVAL_RUN_ID: run_id, c.TAG_GOLDSET_HASH: evidence.goldset_hash}
+    if registry_name(evidence.model_uri) == name:
+        version = resolve_model_uri(evidence.model_uri, registry)
+        registry.tag_version(name, version.version, eval_tags)
+    else:
+        build_tags = {
+            k: v for k, v in _build_tags(evidence.model_uri).items() if k.startswith(c.TAG_PREFIX)
+        }
+        version = registry.register(name, evidence.model_uri, {**build_tags, **eval_tags})
+    change = registry.set_alias(
+        name, alias, version.version, reason=f"gates passed on eval {run_id}"
+    )
+    if as_json:
+        registered = {"model_id": version.model_id, "alias": alias, "action": change.action}
+        emit_json({"registered": registered, **outcome.decision.to_dict()})
+        return
+    _print_gates(outcome.decision)
+    console.print(f"registered [bold]{version.model_id}[/] · {alias} → v{version.version}")
+
+
+def _build_tags(model_uri: str) -> dict[str, str]:
+    import mlflow
+
+    from raygate.packaging.loading import model_info
+
+    run_id = model_info(model_uri).run_id
+    return dict(mlflow.get_run(run_id).data.tags) if run_id else {}
+
+
+@handles_errors
+def check(
+    model_uri: str = typer.Argument(..., help="Candidate model URI."),
+    against: str = AGAINST_OPTION,
+    name: str | None = NAME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Contract gate only, in seconds and without Ray: signature compatible with the champion's,
+    prompt variables bound, tool schemas valid. Exit 0 when it passes, 1 otherwise."""
+    from raygate.gates.contract import check_contract
+    from raygate.gates.decide import GateDecision
+    from raygate.gates.run import champion_version
+    from raygate.packaging.loading import registry_name
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    name = name or registry_name(model_uri)
+    champion = champion_version(MlflowRegistry(), name, against) if (name and against) else None
+    decision = GateDecision(tuple(check_contract(model_uri, champion.uri if champion else None)))
+    if as_json:
+        emit_json({"model_uri": model_uri, "against": champion.model_id if champion else None,
+                   **decision.to_dict()})  # fmt: skip
+    else:
+        _print_gates(decision)
+    raise typer.Exit(0 if decision.passed else 1)

@@ -1,0 +1,133 @@
+"""The contract gate: signature compatibility, bound prompt variables, valid tool schemas.
+
+It reads model metadata and small artifacts only (no model load, no Ray), so it runs in
+seconds in any CI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from raygate.errors import ModelLoadError, PromptError
+from raygate.gates.decide import GateResult
+from raygate.packaging.loading import model_info
+
+# Variables the reference agent binds when it renders a prompt.
+BOUND_VARIABLES = frozenset({"question", "context"})
+TOOL_SCHEMAS_ARTIFACT = "tool_schemas.json"
+
+
+def _columns(schema) -> dict[str, tuple[str, bool]]:
+    if schema is None:
+        return {}
+    return {s.name: (str(s.type), s.required) for s in schema.inputs if getattr(s, "name", None)}
+
+
+def signature_problems(candidate, champion) -> list[str]:
+    """Ways the candidate's signature breaks callers of the champion's (empty: compatible)."""
+    problems = []
+    for side in ("inputs", "outputs"):
+        new, old = _columns(getattr(candidate, side)), _columns(getattr(champion, side))
+        for name, (kind, _) in old.items():
+            if name not in new:
+                problems.append(f"{side[:-1]} '{name}' was removed")
+            elif new[name][0] != kind:
+                problems.append(f"{side[:-1]} '{name}' changed type {kind} → {new[name][0]}")
+        if side == "inputs":
+            added = [n for n, (_, required) in new.items() if n not in old and required]
+            problems += [f"new required input '{n}' breaks existing callers" for n in added]
+    return problems
+
+
+def tool_schema_problems(schemas: list[dict]) -> list[str]:
+    """Tools whose `parameters` is not a valid JSON Schema (draft 2020-12)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    problems = []
+    for tool in schemas:
+        try:
+            Draft202012Validator.check_schema(tool.get("parameters", {}))
+        except SchemaError as exc:
+            problems.append(f"tool '{tool.get('name', '?')}': {exc.message}")
+    return problems
+
+
+def check_contract(candidate_uri: str, champion_uri: str | None) -> list[GateResult]:
+    """The three contract gates for a candidate, against the champion when there is one."""
+    candidate = model_info(candidate_uri)
+    artifacts = _artifacts_dir(candidate_uri)
+    return [
+        _signature_gate(
+            candidate, model_info(champion_uri) if champion_uri else None, champion_uri
+        ),
+        _prompt_gate(artifacts),
+        _tools_gate(artifacts),
+    ]
+
+
+def _signature_gate(candidate, champion, champion_uri: str | None) -> GateResult:
+    name, threshold = "contract.signature", "no field removed or retyped"
+    if candidate.signature is None:
+        return GateResult(name, None, threshold, "fail", "the model has no signature; log one")
+    if champion is None:
+        return GateResult(name, None, threshold, "skipped", "no champion to compare against")
+    if champion.signature is None:
+        return GateResult(name, None, threshold, "pass", f"{champion_uri} has no signature")
+    problems = signature_problems(candidate.signature, champion.signature)
+    detail = "; ".join(problems) or f"compatible with {champion_uri}"
+    return GateResult(name, float(len(problems)), threshold, "fail" if problems else "pass", detail)
+
+
+def _prompt_gate(artifacts: Path) -> GateResult:
+    from raygate.agent.prompts import load_prompt_bundle
+
+    name, threshold = "contract.prompts", f"variables ⊆ {{{', '.join(sorted(BOUND_VARIABLES))}}}"
+    bundle_path = artifacts / "prompt_bundle.yaml"
+    if not bundle_path.is_file():
+        return GateResult(
+            name, None, threshold, "skipped", "no prompt bundle (not a raygate agent)"
+        )
+    try:
+        bundle = load_prompt_bundle(bundle_path)
+    except PromptError as exc:
+        return GateResult(name, None, threshold, "fail", str(exc))
+    unbound = {
+        t.prompt_id: sorted(t.variables() - BOUND_VARIABLES)
+        for t in bundle.templates
+        if t.variables() - BOUND_VARIABLES
+    }
+    detail = "; ".join(f"{pid} leaves {', '.join(v)} unbound" for pid, v in unbound.items())
+    verdict = "fail" if unbound else "pass"
+    return GateResult(
+        name,
+        float(len(unbound)),
+        threshold,
+        verdict,
+        detail or f"{len(bundle.templates)} templates",
+    )
+
+
+def _tools_gate(artifacts: Path) -> GateResult:
+    name, threshold = "contract.tools", "valid JSON Schema (2020-12)"
+    path = artifacts / TOOL_SCHEMAS_ARTIFACT
+    if not path.is_file():
+        return GateResult(name, None, threshold, "skipped", "the model declares no tools")
+    problems = tool_schema_problems(json.loads(path.read_text()))
+    return GateResult(
+        name, float(len(problems)), threshold, "fail" if problems else "pass", "; ".join(problems)
+    )
+
+
+def _artifacts_dir(uri: str) -> Path:
+    """The model's `artifacts/` folder, downloaded if the store is remote."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri)) / "artifacts"
+    except (MlflowException, OSError) as exc:
+        raise ModelLoadError(
+            f"cannot download model {uri}: {getattr(exc, 'message', exc)}"
+        ) from None

@@ -1,0 +1,111 @@
+"""decide(): a pure function from a policy and the evidence to a verdict on every gate."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+
+from raygate import constants as c
+from raygate.gates.paired import bootstrap_regression, mcnemar_regression
+from raygate.gates.policy import GatePolicy
+
+Verdict = Literal["pass", "fail", "skipped"]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate: what was measured, against what, and the verdict."""
+
+    name: str
+    measured: float | None
+    threshold: str
+    verdict: Verdict
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """All gates; the candidate passes only when none failed."""
+
+    gates: tuple[GateResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(g.verdict != "fail" for g in self.gates)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "gates": [asdict(g) for g in self.gates]}
+
+
+@dataclass(frozen=True)
+class PairedScores:
+    """Per-row scores of candidate and champion, aligned on the same gold ids."""
+
+    champion_id: str
+    candidate: np.ndarray
+    champion: np.ndarray
+
+
+# (gate name, policy field, metric, comparison, symbol)
+_ABSOLUTE: tuple[tuple[str, str, str, Callable[[float, float], bool], str], ...] = (
+    ("quality", "quality_min", c.QUALITY, operator.ge, "≥"),
+    ("safety.refusals", "refusal_accuracy_min", c.REFUSAL_ACCURACY, operator.ge, "≥"),
+    ("safety.pii_leaks", "pii_leaks_max", c.PII_LEAK_COUNT, operator.le, "≤"),
+    ("latency.p95", "latency_ms_p95_max", c.LATENCY_MS_P95, operator.le, "≤"),
+    ("cost.per_request", "cost_usd_per_request_max", c.COST_USD_PER_REQUEST, operator.le, "≤"),
+    ("errors", "error_rate_max", c.ERROR_RATE, operator.le, "≤"),
+)
+
+
+def decide(
+    policy: GatePolicy,
+    metrics: Mapping[str, float],
+    paired: PairedScores | None,
+    contract: Sequence[GateResult] = (),
+    seed: int = 0,
+) -> GateDecision:
+    """Every gate of the policy, in a fixed order, judged on the evidence given."""
+    gates = [_absolute(policy, metrics, *spec) for spec in _ABSOLUTE]
+    if policy.relative is not None:
+        gates.append(_relative(policy, paired, seed))
+    gates.extend(contract)
+    return GateDecision(tuple(gates))
+
+
+def _absolute(policy, metrics, name, field, metric, compare, symbol) -> GateResult:
+    threshold = getattr(policy.absolute, field)
+    if threshold is None:
+        return GateResult(name, metrics.get(metric), "off", "skipped", f"{field} is null")
+    wanted = f"{metric} {symbol} {threshold:g}"
+    if metric not in metrics:
+        return GateResult(
+            name, None, wanted, "fail",
+            f"{metric} was not measured; no evidence is no pass (set {field}: null if it does "
+            "not apply)",
+        )  # fmt: skip
+    measured = metrics[metric]
+    return GateResult(name, measured, wanted, "pass" if compare(measured, threshold) else "fail")
+
+
+def _relative(policy: GatePolicy, paired: PairedScores | None, seed: int) -> GateResult:
+    rule = policy.relative
+    name = f"regression.{rule.metric}"
+    threshold = (
+        f"no significant drop ({rule.method}, {rule.confidence:.0%}, margin {rule.margin:g})"
+    )
+    if paired is None:
+        return GateResult(name, None, threshold, "skipped", "no champion to compare against")
+    if rule.method == "mcnemar":
+        result = mcnemar_regression(paired.candidate, paired.champion, rule.confidence)
+    else:
+        result = bootstrap_regression(
+            paired.candidate, paired.champion, rule.confidence, rule.margin, rule.resamples, seed
+        )
+    verdict: Verdict = "fail" if result.regression else "pass"
+    return GateResult(
+        name, result.difference, threshold, verdict, f"vs {paired.champion_id}: {result.detail}"
+    )
