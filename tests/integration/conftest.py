@@ -46,3 +46,44 @@ def registry(raygate_home: Path):
 def model_name(request: pytest.FixtureRequest) -> str:
     """A registered-model name unique to the test, so tests never share aliases."""
     return "m-" + request.node.name.replace("[", "-").replace("]", "")[:60]
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[None]:
+    """One local Ray for the whole session; 4 logical CPUs so two eval actors never starve."""
+    import ray
+
+    ray.init(num_cpus=4, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_gold(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two dev rows of each category: a gold file small enough for many eval runs."""
+    from raygate.goldset import load_goldset
+
+    rows, seen = [], {}
+    for row in load_goldset("dev").rows:
+        if seen.get(row.category, 0) < 2:
+            seen[row.category] = seen.get(row.category, 0) + 1
+            rows.append(row.model_dump_json(exclude_none=True))
+    path = tmp_path_factory.mktemp("gold") / "tiny.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def log_code_model(tmp_path: Path, source: str) -> str:
+    """Log a user-written pyfunc (models-from-code) and return its model URI."""
+    import mlflow
+
+    from raygate.tracking import configure_mlflow
+
+    configure_mlflow()
+    entry = tmp_path / "user_model.py"
+    entry.write_text(source)
+    with mlflow.start_run(run_name="user-model"):
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(entry), pip_requirements=["mlflow"]
+        )
+    return info.model_uri

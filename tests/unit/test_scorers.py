@@ -1,6 +1,14 @@
 import pytest
 
-from raygate.evaluation.scorers import exact_match, hit_at_k, normalize_answer, token_f1
+from raygate.evaluation.scorers import (
+    context_precision,
+    exact_match,
+    hit_at_k,
+    is_abstention,
+    is_refusal,
+    normalize_answer,
+    token_f1,
+)
 
 
 def test_normalization_drops_case_punctuation_and_articles():
@@ -32,3 +40,30 @@ def test_hit_at_k():
     assert hit_at_k(["a", "b"], ["b", "c"]) == 1.0
     assert hit_at_k(["a"], ["c"]) == 0.0
     assert hit_at_k(["a"], None) is None and hit_at_k(["a"], []) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("I don't know.", True),
+        ("Sorry, I do not know that.", True),
+        ("That is not in the provided documents.", True),
+        ("30 days", False),
+    ],
+)
+def test_abstention(answer, expected):
+    assert is_abstention(answer) is expected
+
+
+def test_refusal_by_flag_or_by_words():
+    assert is_refusal("", refused=True)
+    assert is_refusal("I can't help with that request.", refused=None)
+    assert not is_refusal("Here is how to do it", refused=False)
+
+
+def test_context_precision_hand_computed():
+    # relevant at ranks 1 and 3: (1/1 + 2/3) / 2
+    assert context_precision(["a", "x", "b"], ["a", "b"]) == pytest.approx((1 + 2 / 3) / 2)
+    assert context_precision(["x", "a"], ["a"]) == pytest.approx(0.5)
+    assert context_precision(["x"], ["a"]) == 0.0
+    assert context_precision([], ["a"]) is None and context_precision(["a"], None) is None

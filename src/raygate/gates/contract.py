@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mlflow.types.schema import DataType
+
 from raygate.errors import ModelLoadError, PromptError
 from raygate.gates.decide import GateResult
 from raygate.packaging.loading import model_info
@@ -18,10 +20,16 @@ BOUND_VARIABLES = frozenset({"question", "context"})
 TOOL_SCHEMAS_ARTIFACT = "tool_schemas.json"
 
 
+def _type_name(kind) -> str:
+    return kind.name if isinstance(kind, DataType) else str(kind)  # "long", "Array(string)"
+
+
 def _columns(schema) -> dict[str, tuple[str, bool]]:
     if schema is None:
         return {}
-    return {s.name: (str(s.type), s.required) for s in schema.inputs if getattr(s, "name", None)}
+    return {
+        s.name: (_type_name(s.type), s.required) for s in schema.inputs if getattr(s, "name", None)
+    }
 
 
 def signature_problems(candidate, champion) -> list[str]:

@@ -1,0 +1,136 @@
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+
+from raygate.errors import GoldSetError, UnknownAliasError, UnknownModelError
+from raygate.evaluation.pipeline import PipelineOptions
+from raygate.evaluation.runner import evaluate
+from tests.integration.conftest import log_code_model
+
+ALWAYS_ABSTAIN = """
+import mlflow
+from mlflow.models import set_model
+
+class AlwaysAbstain(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return ["I don't know." for _ in model_input["query"]]
+
+set_model(AlwaysAbstain())
+"""
+
+BROKEN = """
+import mlflow
+from mlflow.models import set_model
+
+class Broken(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        raise RuntimeError("backend unavailable")
+
+set_model(Broken())
+"""
+
+# Per-row columns that measure time, not behaviour.
+TIMING = ["latency_ms"]
+
+
+@pytest.fixture
+def champion(registry, built_v1, model_name):
+    version = registry.register(model_name, built_v1.model_uri, built_v1.tags)
+    registry.set_alias(model_name, "champion", version.version)
+    return f"models:/{model_name}@champion"
+
+
+def table(run_id: str) -> pd.DataFrame:
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="eval_table.parquet")
+    return pd.read_parquet(path)
+
+
+def test_eval_logs_params_metrics_table_report_and_tags_the_version(
+    local_ray, registry, champion, tiny_gold, model_name
+):
+    result = evaluate(champion, tiny_gold, registry, PipelineOptions(workers=2, batch_size=4))
+    run = mlflow.get_run(result.run_id)
+    assert result.model_id == f"{model_name}@1"
+    assert run.data.params["goldset_hash"] == result.goldset.content_hash
+    assert run.data.params["agent.retriever.k"] == "4" and run.data.params["workers"] == "2"
+    assert run.data.metrics["rows"] == 12 and 0 <= run.data.metrics["quality"] <= 1
+    assert {"quality.factual", "quality_ci_low", "latency_ms_p95", "pii_leak_count"} <= set(
+        run.data.metrics
+    )
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)}
+    assert {"eval_table.parquet", "eval_table.json", "report.html"} <= artifacts
+    report = mlflow.artifacts.load_text(f"runs:/{result.run_id}/report.html")
+    assert "data:image/png;base64," in report and "<script" not in report and "http" not in report
+    rows = table(result.run_id)
+    assert len(rows) == 12 and rows["error"].isna().all()
+    pii_queries = rows.loc[rows["category"] == "pii", "query"]
+    assert pii_queries.str.contains(r"\[(?:EMAIL|PHONE|CARD|SSN|IBAN|IP|API_KEY)\]").all()
+    assert registry.get_version(model_name, 1).tags["raygate.eval_run_id"] == result.run_id
+
+
+def test_same_outputs_and_metrics_whatever_the_workers_and_batch_size(
+    local_ray, registry, built_v1, tiny_gold
+):
+    one = evaluate(
+        built_v1.model_uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=3)
+    )
+    two = evaluate(
+        built_v1.model_uri, tiny_gold, registry, PipelineOptions(workers=2, batch_size=5)
+    )
+    pd.testing.assert_frame_equal(
+        table(one.run_id).drop(columns=TIMING), table(two.run_id).drop(columns=TIMING)
+    )
+    timing_free = lambda m: {k: v for k, v in m.values.items() if not k.startswith("latency")}  # noqa: E731
+    assert timing_free(one.metrics) == timing_free(two.metrics)
+
+
+def test_any_pyfunc_is_evaluated_and_unreported_figures_are_missing(
+    local_ray, registry, tiny_gold, tmp_path
+):
+    uri = log_code_model(tmp_path, ALWAYS_ABSTAIN)
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4))
+    assert result.metrics.values["abstention_accuracy"] == 1.0
+    assert (
+        result.metrics.values["quality.unanswerable"] == 1.0
+        and result.metrics.values["exact_match.factual"] == 0
+    )
+    assert {"tokens_in_per_request", "cost_usd_per_request", "latency_ms_p95"} <= set(
+        result.metrics.missing
+    )
+
+
+def test_a_failing_model_is_recorded_row_by_row(local_ray, registry, tiny_gold, tmp_path):
+    uri = log_code_model(tmp_path, BROKEN)
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=6))
+    assert result.metrics.values["error_rate"] == 1.0 and result.metrics.values["quality"] == 0.0
+    assert table(result.run_id)["error"].str.contains("backend unavailable").all()
+
+
+def test_bad_input_fails_before_any_run(
+    local_ray, registry, built_v1, champion, tiny_gold, tmp_path
+):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "a", "query": "q", "expected": "x"}\n{"id": "b", "expected": "y"}\n')
+    before = len(mlflow.search_runs(search_all_experiments=True))
+    with pytest.raises(GoldSetError, match=r"gold.jsonl:2: field 'query'"):
+        evaluate(built_v1.model_uri, gold, registry, PipelineOptions())
+    with pytest.raises(UnknownAliasError, match="aliases: champion→v1"):
+        evaluate(champion.replace("@champion", "@canary"), tiny_gold, registry, PipelineOptions())
+    with pytest.raises(UnknownModelError):
+        evaluate("models:/no-such-model@champion", tiny_gold, registry, PipelineOptions())
+    assert len(mlflow.search_runs(search_all_experiments=True)) == before
+
+
+def test_eval_table_has_no_raw_pii(local_ray, registry, built_v1, tiny_gold):
+    result = evaluate(
+        built_v1.model_uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=12)
+    )
+    text = json.dumps(table(result.run_id).to_dict(orient="records"), default=str)
+    raw_queries = [json.loads(line)["query"] for line in tiny_gold.read_text().splitlines()]
+    from raygate.telemetry.pii import find_pii
+
+    for query in raw_queries:
+        for match in find_pii(query):
+            assert match.text not in text

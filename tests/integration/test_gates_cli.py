@@ -1,0 +1,108 @@
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from raygate.cli.main import app
+from tests.integration.conftest import log_code_model
+from tests.integration.test_eval import ALWAYS_ABSTAIN
+
+AGENTS = Path(__file__).resolve().parents[2] / "agents"
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def run_json(*args, exit_code: int = 0):
+    result = run(*args, "--json")
+    assert result.exit_code == exit_code, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def lenient(tmp_path) -> Path:
+    """Absolute gates the extractive agent meets; the paired regression test stays on."""
+    path = tmp_path / "lenient.yaml"
+    path.write_text(yaml.safe_dump({
+        "absolute": {"quality_min": 0.2, "refusal_accuracy_min": None},
+        "relative": {"method": "mcnemar", "confidence": 0.95},
+    }))  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def champion_eval(local_ray, raygate_home, model_name):
+    run_json("agent", "build", AGENTS / "v1.yaml", "--register", model_name, "--alias", "champion")
+    out = run_json("eval", f"models:/{model_name}@champion", "--gold", "smoke", "--workers", "1")
+    assert out["model_id"] == f"{model_name}@1" and out["metrics"]["rows"] == 30
+    return model_name
+
+
+def test_candidate_gated_against_champion_then_registered(champion_eval, lenient):
+    name = champion_eval
+    built = run_json("agent", "build", AGENTS / "v2.yaml")
+    evaluated = run_json(
+        "eval", built["model_uri"], "--gold", "smoke", "--workers", "2", "--batch-size", "4"
+    )
+    decision = run_json("gate", evaluated["run_id"], "--policy", lenient, "--name", name)
+    gates = {g["name"]: g for g in decision["gates"]}
+    assert decision["passed"] and gates["regression.quality"]["verdict"] == "pass"
+    assert f"vs {name}@1" in gates["regression.quality"]["detail"]
+    assert gates["contract.signature"]["verdict"] == "pass"
+    refused = run_json("register", evaluated["run_id"], "--name", name, exit_code=1)
+    assert refused["registered"] is None and not refused["passed"]  # the shipped policy is strict
+    assert run_json("registry", "show", name)["aliases"] == {"champion": 1}
+    registered = run_json("register", evaluated["run_id"], "--name", name, "--policy", lenient)
+    assert registered["registered"] == {
+        "model_id": f"{name}@2",
+        "alias": "candidate",
+        "action": "set",
+    }
+    shown = run_json("registry", "show", name)
+    assert shown["aliases"] == {"candidate": 2, "champion": 1}
+    assert shown["versions"][1]["tags"]["raygate.eval_run_id"] == evaluated["run_id"]
+
+
+def test_a_significantly_worse_candidate_fails_the_paired_gate(champion_eval, lenient, tmp_path):
+    worse = log_code_model(tmp_path, ALWAYS_ABSTAIN)
+    evaluated = run_json("eval", worse, "--gold", "smoke", "--workers", "1")
+    result = run(
+        "gate", evaluated["run_id"], "--policy", lenient, "--name", champion_eval, "--json"
+    )
+    assert result.exit_code == 1
+    gates = {g["name"]: g for g in json.loads(result.stdout)["gates"]}
+    assert gates["regression.quality"]["verdict"] == "fail"
+    assert gates["regression.quality"]["measured"] < 0
+
+
+def test_check_runs_the_contract_alone(champion_eval):
+    built = run_json("agent", "build", AGENTS / "v2.yaml")
+    decision = run_json("check", built["model_uri"], "--name", champion_eval)
+    assert decision["passed"] and decision["against"] == f"{champion_eval}@1"
+    assert [g["name"] for g in decision["gates"]] == [
+        "contract.signature",
+        "contract.prompts",
+        "contract.tools",
+    ]
+
+
+def test_gate_needs_an_eval_run(raygate_home, built_v1):
+    for run_id in ("0123456789abcdef", built_v1.run_id):
+        result = run("gate", run_id)
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert result.stderr.startswith("error: ") and "raygate eval" in result.stderr
+
+
+def test_champion_without_an_eval_on_this_gold_set(champion_eval, lenient, tiny_gold):
+    built = run_json("agent", "build", AGENTS / "v2.yaml")
+    evaluated = run_json("eval", built["model_uri"], "--gold", tiny_gold, "--workers", "1")
+    result = run("gate", evaluated["run_id"], "--policy", lenient, "--name", champion_eval)
+    assert result.exit_code == 2
+    assert (
+        "has no eval on gold set 'tiny'" in result.stderr
+        and "raygate eval models:/" in result.stderr
+    )

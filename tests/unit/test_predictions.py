@@ -1,0 +1,33 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from raygate.errors import ModelOutputError
+from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
+
+
+def test_strings_become_answers_and_every_other_figure_is_missing():
+    (row,) = normalize_predictions(["30 days"], 1)
+    assert row["answer"] == "30 days"
+    assert all(row[f] is None for f in PREDICTION_FIELDS if f != "answer")
+
+
+def test_single_column_frame_and_numpy_array():
+    assert normalize_predictions(pd.DataFrame({"output": ["a", "b"]}), 2)[1]["answer"] == "b"
+    assert normalize_predictions(np.array(["x"]), 1)[0]["answer"] == "x"
+
+
+def test_records_keep_reported_figures_and_nan_is_missing():
+    frame = pd.DataFrame({"answer": ["a"], "tokens_in": [12], "cost_usd": [float("nan")]})
+    (row,) = normalize_predictions(frame, 1)
+    assert row["tokens_in"] == 12 and row["cost_usd"] is None
+
+
+def test_frame_without_answer_column_is_a_clear_error():
+    with pytest.raises(ModelOutputError, match="no 'answer'"):
+        normalize_predictions(pd.DataFrame({"a": [1], "b": [2]}), 1)
+
+
+def test_wrong_row_count_is_an_error():
+    with pytest.raises(ModelOutputError, match="returned 1 predictions for 2 input rows"):
+        normalize_predictions(["only one"], 2)
