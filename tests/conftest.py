@@ -1,13 +1,24 @@
-"""Test layout markers: everything under tests/integration is marked `integration`."""
+"""Test layout markers: tests/integration is `integration`; tests/gpu is `gpu` and is skipped
+unless an NVIDIA GPU and vLLM are present."""
 
+import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
 
-INTEGRATION_DIR = Path(__file__).parent / "integration"
+TESTS = Path(__file__).parent
+GPU_MISSING = None
+if not (shutil.which("nvidia-smi") and importlib.util.find_spec("vllm")):
+    GPU_MISSING = "needs an NVIDIA GPU and vllm"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if INTEGRATION_DIR in Path(item.fspath).parents:
+        parents = Path(item.fspath).parents
+        if TESTS / "integration" in parents:
             item.add_marker(pytest.mark.integration)
+        if TESTS / "gpu" in parents:
+            item.add_marker(pytest.mark.gpu)
+            if GPU_MISSING:
+                item.add_marker(pytest.mark.skip(reason=GPU_MISSING))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
@@ -22,6 +24,13 @@ def evaluate(
     num_cpus: float = typer.Option(1.0, "--num-cpus", min=0, help="CPUs reserved per actor."),
     num_gpus: float = typer.Option(0.0, "--num-gpus", min=0, help="GPUs reserved per actor."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap confidence intervals."),
+    engine_file: Path | None = typer.Option(
+        None,
+        "--engine",
+        metavar="FILE",
+        help="LLM engine YAML (kind: vllm | http): answer with ray.data.llm instead of a pyfunc; "
+        "MODEL_URI is then only the served model's label.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Evaluate MODEL_URI on a gold set; prints the MLflow run id and the metrics.
@@ -31,12 +40,14 @@ def evaluate(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from raygate.evaluation.engines import load_engine_options
     from raygate.evaluation.pipeline import PipelineOptions
     from raygate.evaluation.runner import evaluate as run_eval
     from raygate.goldset import scan_goldset
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     options = PipelineOptions(workers, batch_size, num_cpus, num_gpus)
+    engine = load_engine_options(engine_file) if engine_file else None
     total = scan_goldset(gold).rows
     progress = Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -51,6 +62,7 @@ def evaluate(
             options,
             seed,
             on_rows=lambda n: progress.advance(task, n),
+            engine=engine,
         )
     metrics = {k: round(v, 6) for k, v in result.metrics.values.items()}
     if as_json:

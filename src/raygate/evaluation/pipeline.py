@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from raygate.evaluation.engines import LlmEngineOptions, build_engine_processor
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
@@ -44,14 +45,35 @@ class PredictAndScore:
         return pd.DataFrame([score_row(g, p) for g, p in zip(golds, predictions, strict=True)])
 
 
+def score_generated(batch: pd.DataFrame) -> pd.DataFrame:
+    """Score rows an LLM engine answered (`text` is the gold line, `answer` the reply)."""
+    rows = []
+    for record in batch.to_dict(orient="records"):
+        prediction = dict.fromkeys(PREDICTION_FIELDS) | {
+            "answer": record["answer"],
+            "tokens_in": _count(record.get("tokens_in")),
+            "tokens_out": _count(record.get("tokens_out")),
+        }
+        rows.append(score_row(GoldRow.model_validate_json(record["text"]), prediction))
+    return pd.DataFrame(rows)
+
+
+def _count(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
 def scored_batches(
     gold_path: Path,
     model_uri: str,
     model_config: dict | None,
     tracking_uri: str,
     options: PipelineOptions,
+    engine: LlmEngineOptions | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Scored rows in gold-file order, batch by batch, streamed to the caller."""
+    """Scored rows in gold-file order, batch by batch, streamed to the caller.
+
+    With `engine`, a `ray.data.llm` processor answers instead of a pyfunc actor pool.
+    """
     import ray.data
 
     context = ray.data.DataContext.get_current()
@@ -60,6 +82,12 @@ def scored_batches(
     # Reading a JSONL file is light I/O: it reserves no CPU, so that actors holding every CPU
     # of a small machine cannot starve the read tasks that feed them.
     lines = ray.data.read_text(str(gold_path), drop_empty_lines=True, num_cpus=0)
+    if engine is not None:
+        processed = build_engine_processor(engine)(lines)
+        yield from processed.map_batches(score_generated, batch_format="pandas").iter_batches(
+            batch_format="pandas", batch_size=None
+        )
+        return
     dataset = lines.map_batches(
         PredictAndScore,
         fn_constructor_kwargs={

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from raygate import constants as c
 from raygate.errors import EvaluationError
+from raygate.evaluation.engines import LlmEngineOptions
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
 from raygate.evaluation.pipeline import PipelineOptions, scored_batches
 from raygate.evaluation.report import render_report
@@ -58,15 +59,26 @@ def evaluate(
     options: PipelineOptions,
     seed: int = 0,
     on_rows: Callable[[int], None] | None = None,
+    engine: LlmEngineOptions | None = None,
 ) -> EvalResult:
-    """Evaluate a model on a gold set; every input is checked before Ray starts."""
+    """Evaluate a model on a gold set; every input is checked before Ray starts.
+
+    With `engine`, `model_uri` is only a label for the served LLM the engine talks to.
+    """
     import mlflow
 
     goldset = scan_goldset(gold)
-    version = resolve_model_uri(model_uri, registry)
-    pinned = version.uri if version else model_uri
-    info = model_info(pinned)
-    model_id = version.model_id if version else (info.model_id or pinned)
+    if engine is None:
+        version = resolve_model_uri(model_uri, registry)
+        pinned = version.uri if version else model_uri
+        info = model_info(pinned)
+        model_id = version.model_id if version else (info.model_id or pinned)
+        model_params = _agent_params(info.run_id)
+    else:
+        version, pinned, model_id = None, model_uri, model_uri
+        model_params = {
+            f"engine.{k}": v for k, v in engine.model_dump(exclude={"engine_kwargs"}).items()
+        }
     tracking_uri = configure_mlflow()
     ensure_ray()
     with (
@@ -82,13 +94,16 @@ def evaluate(
             "goldset_hash": goldset.content_hash, "goldset_rows": goldset.rows, "seed": seed,
             "workers": options.workers, "batch_size": options.batch_size,
             "num_cpus_per_worker": options.num_cpus, "num_gpus_per_worker": options.num_gpus,
-            **_agent_params(info.run_id),
+            **model_params,
         })  # fmt: skip
         table_path = Path(tmp) / c.EVAL_TABLE_ARTIFACT
         model_config = {MODEL_ID_KEY: version.model_id} if version else None
         accumulator = MetricsAccumulator()
         with pq.ParquetWriter(table_path, EVAL_TABLE_SCHEMA) as writer:
-            for batch in scored_batches(goldset.path, pinned, model_config, tracking_uri, options):
+            batches = scored_batches(
+                goldset.path, pinned, model_config, tracking_uri, options, engine
+            )
+            for batch in batches:
                 table = pa.Table.from_pandas(
                     batch[EVAL_TABLE_SCHEMA.names], schema=EVAL_TABLE_SCHEMA
                 )
