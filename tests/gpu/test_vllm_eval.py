@@ -5,7 +5,6 @@ import pytest
 from raygate.evaluation.engines import LlmEngineOptions
 from raygate.evaluation.pipeline import PipelineOptions
 from raygate.evaluation.runner import evaluate
-from tests.integration.conftest import local_ray, raygate_home, registry  # noqa: F401
 
 
 @pytest.mark.skipif(
