@@ -14,12 +14,6 @@ INPUT_OPTIONAL_FIELDS: Final = ("request_id", "user_id", "session_id")
 ABSTAIN_ANSWER: Final = "I don't know."
 REFUSAL_ANSWER: Final = "I can't help with that request."
 
-# Per-request figures, each name carrying its unit.
-LATENCY_MS_TOTAL: Final = "latency_ms_total"
-TOKENS_IN: Final = "tokens_in"
-TOKENS_OUT: Final = "tokens_out"
-COST_USD: Final = "cost_usd"
-
 # Aggregate eval metrics. Fractions in [0, 1] unless the name carries a unit or says count.
 ROWS: Final = "rows"
 QUALITY: Final = "quality"  # share of rows answered correctly for their category

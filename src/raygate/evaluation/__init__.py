@@ -1,1 +1,1 @@
-"""Offline evaluation: per-row scorers now; the Ray Data pipeline and report come next."""
+"""Offline evaluation: Ray Data pipeline, row scorers, aggregate metrics, report, LLM engines."""

@@ -1,0 +1,192 @@
+"""Eval throughput, side by side in one run: (a) a sequential loop over predict(), (b)
+mlflow.genai.evaluate with a predict_fn and a code scorer, (c) raygate eval on local Ray.
+
+Steady-state rows/s exclude fixed costs on every side: the sequential loop runs on a loaded
+model; mlflow.genai.evaluate is timed from its first predict_fn call to its last; raygate eval
+from its first scored batch to its last (rows of the first batch not counted). Fixed costs
+(model loading, actor start, MLflow logging) are reported apart, and so is Ray's own start.
+
+Usage: python benchmarks/eval_throughput.py [--quick] [--models extractive smollm2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_VERSION = 1
+AGENT_CONFIGS = {
+    "extractive": ROOT / "agents" / "v1.yaml",
+    "smollm2": ROOT / "agents" / "smollm2.yaml",
+}
+
+
+@dataclass(frozen=True)
+class Timed:
+    """Rows answered in a steady-state window, that window, and the whole call."""
+
+    rows: int
+    steady_s: float
+    total_s: float
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / max(self.steady_s, 1e-9)
+
+    @property
+    def fixed_s(self) -> float:
+        return max(self.total_s - self.steady_s, 0.0)
+
+
+def write_rows(rows, path: Path) -> Path:
+    path.write_text("".join(r.model_dump_json(exclude_none=True) + "\n" for r in rows))
+    return path
+
+
+def time_sequential(model, rows) -> Timed:
+    """The model is loaded already: the whole loop is steady state."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    for row in rows:
+        model.predict(pd.DataFrame({"query": [row.query]}))
+    elapsed = time.perf_counter() - started
+    return Timed(len(rows), elapsed, elapsed)
+
+
+def time_mlflow_genai(model, rows) -> Timed:
+    """Steady state: first predict_fn call to last; setup, scoring tail and logging are fixed."""
+    import mlflow
+    import pandas as pd
+    from mlflow.genai.scorers import scorer
+
+    from raygate.evaluation.scorers import exact_match
+
+    @scorer
+    def exact(outputs, expectations) -> float:
+        return exact_match(outputs, expectations["expected_response"])
+
+    calls: list[tuple[float, float]] = []
+
+    def predict_fn(query: str) -> str:
+        started = time.perf_counter()
+        answer = str(model.predict(pd.DataFrame({"query": [query]}))["answer"].iloc[0])
+        calls.append((started, time.perf_counter()))
+        return answer
+
+    data = [
+        {"inputs": {"query": r.query}, "expectations": {"expected_response": r.expected}}
+        for r in rows
+    ]
+    started = time.perf_counter()
+    mlflow.genai.evaluate(data=data, predict_fn=predict_fn, scorers=[exact])
+    total = time.perf_counter() - started
+    steady = max(end for _, end in calls) - min(start for start, _ in calls)
+    return Timed(len(rows), steady, total)
+
+
+def time_raygate(model_uri, path: Path, workers: int, batch_size: int) -> Timed:
+    """Steady state: from the first scored batch to the last (actor start and model loading
+    happen before the first; MLflow logging after the last)."""
+    from raygate.evaluation.pipeline import PipelineOptions
+    from raygate.evaluation.runner import evaluate
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    arrivals: list[tuple[float, int]] = []
+    started = time.perf_counter()
+    evaluate(
+        model_uri, path, MlflowRegistry(), PipelineOptions(workers=workers, batch_size=batch_size),
+        on_rows=lambda n: arrivals.append((time.perf_counter(), n)),
+    )  # fmt: skip
+    total = time.perf_counter() - started
+    first_at = arrivals[0][0]
+    rows_after_first = sum(n for _, n in arrivals[1:])
+    return Timed(rows_after_first, arrivals[-1][0] - first_at, total)
+
+
+def measure(name: str, limit: int, workers: int, batch_size: int, tmp: Path) -> dict:
+    import mlflow
+
+    from raygate.config import load_agent_config
+    from raygate.goldset import load_goldset
+    from raygate.packaging.build import log_agent_model
+
+    config_path = AGENT_CONFIGS[name]
+    if not config_path.is_file():
+        raise SystemExit(
+            f"{name}: {config_path} does not exist yet (it comes with the agent runtime)"
+        )
+    rows = load_goldset("dev").rows[:limit]
+    gold_file = write_rows(rows, tmp / f"{name}.jsonl")
+    built = log_agent_model(load_agent_config(config_path))
+    started = time.perf_counter()
+    model = mlflow.pyfunc.load_model(built.model_uri)
+    load_s = time.perf_counter() - started
+    sequential = time_sequential(model, rows)
+    genai = time_mlflow_genai(model, rows)
+    raygate = time_raygate(built.model_uri, gold_file, workers, batch_size)
+    a, b, c = (t.rows_per_s for t in (sequential, genai, raygate))
+    return {
+        "model": name,
+        "rows": len(rows),
+        "rows_per_s_sequential": round(a, 2),
+        "rows_per_s_mlflow": round(b, 2),
+        "rows_per_s_raygate": round(c, 2),
+        "ratio_vs_sequential": round(c / a, 3),
+        "ratio_vs_mlflow": round(c / b, 3),
+        "startup_s": {
+            "model_load": round(load_s, 2),
+            "mlflow_genai_fixed": round(genai.fixed_s, 2),
+            "raygate_fixed": round(raygate.fixed_s, 2),
+        },
+        "workers": workers,
+        "batch_size": batch_size,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="64 rows of dev instead of all 515")
+    parser.add_argument(
+        "--models", nargs="*", choices=sorted(AGENT_CONFIGS), help="agents to measure"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="raygate eval actors")
+    parser.add_argument("--batch-size", type=int, default=16, help="raygate eval rows per batch")
+    args = parser.parse_args(argv)
+    models = args.models or [m for m, path in AGENT_CONFIGS.items() if path.is_file()]
+    limit = 64 if args.quick else 515
+    with tempfile.TemporaryDirectory(prefix="raygate-bench-") as tmp:
+        os.environ["RAYGATE_HOME"] = tmp
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        # mlflow.genai.evaluate's default 10 threads exhaust SQLite's connection pool (30 s
+        # stalls); a pool this size and 2 threads (2 cores) give the baseline its best case.
+        os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "20")
+        os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW", "20")
+        os.environ.setdefault("MLFLOW_GENAI_EVAL_MAX_WORKERS", "2")
+        import ray
+
+        started = time.perf_counter()
+        ray.init(include_dashboard=False, logging_level="WARNING")
+        ray_start_s = time.perf_counter() - started
+        try:
+            results = [measure(m, limit, args.workers, args.batch_size, Path(tmp)) for m in models]
+        finally:
+            ray.shutdown()
+    for result in results:
+        print(json.dumps(result), file=sys.stderr)
+    headline = results[-1]
+    summary = {"schema_version": SCHEMA_VERSION, **headline, "ray_start_s": round(ray_start_s, 2),
+               "by_model": results}  # fmt: skip
+    sys.stdout.write(json.dumps(summary, separators=(",", ":")) + "\n")
+
+
+if __name__ == "__main__":
+    main()
