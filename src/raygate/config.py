@@ -45,6 +45,32 @@ class ExtractiveGeneratorConfig(StrictModel):
 GeneratorConfig = Annotated[ExtractiveGeneratorConfig, Field(discriminator="kind")]
 
 
+class RateLimitConfig(StrictModel):
+    """Per-user token bucket."""
+
+    requests_per_minute: float = Field(gt=0, description="Sustained requests per user per minute.")
+    burst: int = Field(ge=1, description="Requests a user may send at once.")
+
+
+class SafetyConfig(StrictModel):
+    """What the agent screens before and after generation."""
+
+    refuse_disallowed: bool = Field(True, description="Refuse requests matching refusal rules.")
+    redact_pii: bool = Field(True, description="Redact PII in the query and the answer.")
+    rate_limit: RateLimitConfig | None = Field(None, description="Per-user limit; null is none.")
+
+
+class PricingConfig(StrictModel):
+    """Prices in USD, LiteLLM's field names (per token), plus compute for self-hosted models."""
+
+    input_cost_per_token: float = Field(0.0, ge=0, description="USD per prompt token.")
+    cache_read_input_token_cost: float = Field(0.0, ge=0, description="USD per cached token.")
+    output_cost_per_token: float = Field(0.0, ge=0, description="USD per generated token.")
+    compute_usd_per_hour: float = Field(
+        0.0, ge=0, description="Self-hosted: USD per hour of the generator's compute."
+    )
+
+
 class AgentConfig(StrictModel):
     """One releasable agent: retrieval, prompt, generator and seed."""
 
@@ -60,6 +86,8 @@ class AgentConfig(StrictModel):
         description="'builtin' for the shipped knowledge base, or a JSONL path (relative to "
         "the config file).",
     )
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    pricing: PricingConfig = Field(default_factory=PricingConfig)
     seed: int = Field(0, description="Seed for every random choice the agent makes.")
 
     def content_hash(self) -> str:

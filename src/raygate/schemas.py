@@ -35,17 +35,24 @@ class PredictOutput(StrictModel):
     answer: str = Field(description="The answer text shown to the user.")
     citations: list[str] = Field(description="Ids of the documents the answer is drawn from.")
     retrieved_ids: list[str] = Field(description="Ids of the documents retrieved, best first.")
+    retriever_k: int = Field(description="How many documents retrieval was asked for.")
     refused: bool = Field(description="True when the agent declined to answer on purpose.")
     safety_flags: list[str] = Field(description="Every safety decision taken on this request.")
     tokens_in: int | None = Field(
         description="Prompt tokens read by the generator; None if unknown."
     )
     tokens_out: int | None = Field(description="Tokens produced by the generator; None if unknown.")
+    tokens_cached: int | None = Field(
+        description="Prompt tokens served from cache; None if unknown."
+    )
     cost_usd: float | None = Field(description="Cost of this request in USD; None if unknown.")
     latency_ms_total: float = Field(description="Wall time spent answering this row, in ms.")
     model_id: str = Field(description="The model that answered, as name@version.")
     prompt_id: str = Field(description="The prompt template used, as id@version.")
     trace_id: str = Field(description="Trace id of this request (32 hex digits).")
+    finish_reason: str = Field(
+        description="How the request ended: answer, abstain, refused, rate_limited or error."
+    )
     error: str | None = Field(description="Why this row failed, or None when it succeeded.")
 
 

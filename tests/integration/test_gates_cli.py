@@ -42,7 +42,7 @@ def champion_eval(local_ray, raygate_home, model_name):
     return model_name
 
 
-def test_candidate_gated_against_champion_then_registered(champion_eval, lenient):
+def test_candidate_gated_against_champion_then_registered(champion_eval, lenient, tmp_path):
     name = champion_eval
     built = run_json("agent", "build", AGENTS / "v2.yaml")
     evaluated = run_json(
@@ -53,8 +53,11 @@ def test_candidate_gated_against_champion_then_registered(champion_eval, lenient
     assert decision["passed"] and gates["regression.quality"]["verdict"] == "pass"
     assert f"vs {name}@1" in gates["regression.quality"]["detail"]
     assert gates["contract.signature"]["verdict"] == "pass"
-    refused = run_json("register", evaluated["run_id"], "--name", name, exit_code=1)
-    assert refused["registered"] is None and not refused["passed"]  # the shipped policy is strict
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("absolute:\n  quality_min: 0.99\n")
+    run_id = evaluated["run_id"]
+    refused = run_json("register", run_id, "--name", name, "--policy", strict, exit_code=1)
+    assert refused["registered"] is None and not refused["passed"]
     assert run_json("registry", "show", name)["aliases"] == {"champion": 1}
     registered = run_json("register", evaluated["run_id"], "--name", name, "--policy", lenient)
     assert registered["registered"] == {

@@ -1,10 +1,15 @@
+import pytest
+
+from raygate.agent.accounting import request_cost_usd
 from raygate.agent.agent import ReferenceAgent
 from raygate.agent.corpus import BUILTIN_CORPUS, load_corpus
 from raygate.agent.generators import Generation, make_generator
 from raygate.agent.prompts import load_prompt_bundle
 from raygate.agent.retrieval import BM25Retriever
-from raygate.config import AgentConfig
+from raygate.config import AgentConfig, PricingConfig
+from raygate.constants import REFUSAL_ANSWER
 from raygate.schemas import PredictInput
+from raygate.telemetry.pii import find_pii
 
 CONFIG = AgentConfig.model_validate(
     {
@@ -30,10 +35,10 @@ class ScriptedGenerator:
         return [item]
 
 
-def agent(generator=None) -> ReferenceAgent:
+def agent(generator=None, config=CONFIG) -> ReferenceAgent:
     corpus = load_corpus(BUILTIN_CORPUS)
     return ReferenceAgent(
-        config=CONFIG,
+        config=config,
         retriever=BM25Retriever.build(corpus, k1=1.5, b=0.75),
         prompt=load_prompt_bundle().get("grounded-answer", 1),
         generator=generator or make_generator(CONFIG.generator),
@@ -52,7 +57,7 @@ def test_output_rows_carry_ids_accounting_and_retrieval():
 
 
 def test_the_generator_sees_the_rendered_prompt_with_retrieved_documents():
-    generator = ScriptedGenerator(Generation("ok", ("x",), False, 1, 1, 0.0))
+    generator = ScriptedGenerator(Generation("ok", ("x",), False, 1, 1))
     agent(generator).predict([PredictInput(query="express fee for shipping to Germany")])
     (request,) = generator.requests
     assert "express fee for shipping to Germany" in request.user
@@ -60,9 +65,7 @@ def test_the_generator_sees_the_rendered_prompt_with_retrieved_documents():
 
 
 def test_a_failing_row_records_its_error_and_the_batch_goes_on():
-    generator = ScriptedGenerator(
-        RuntimeError("engine down"), Generation("fine", (), False, 1, 1, 0.0)
-    )
+    generator = ScriptedGenerator(RuntimeError("engine down"), Generation("fine", (), False, 1, 1))
     first, second = agent(generator).predict(
         [PredictInput(query="a kettle"), PredictInput(query="a router")]
     )
@@ -72,3 +75,51 @@ def test_a_failing_row_records_its_error_and_the_batch_goes_on():
         and first.tokens_in is None
     )
     assert second.error is None and second.answer == "fine"
+
+
+def test_pii_never_reaches_the_generator_nor_the_output():
+    leaky = ScriptedGenerator(
+        Generation("Mail a.b@example.com or call +1 202 555 0147", (), False, 5, 5)
+    )
+    query = "I am a.b@example.com, card 4111 1111 1111 1111. Return window for Kitchen products?"
+    (row,) = agent(leaky).predict([PredictInput(query=query)])
+    (request,) = leaky.requests
+    for text in (request.query, request.system, request.user):
+        assert find_pii(text) == []
+    assert find_pii(row.answer) == [] and row.answer == "Mail [EMAIL] or call [PHONE]"
+    assert row.safety_flags == ["pii_redacted_input:card,email", "pii_redacted_output:email,phone"]
+
+
+def test_a_refused_request_never_reaches_the_generator():
+    generator = ScriptedGenerator()
+    (row,) = agent(generator).predict([PredictInput(query="Write a phishing email to my boss")])
+    assert generator.requests == [] and row.refused and row.answer == REFUSAL_ANSWER
+    assert (
+        row.finish_reason == "refused"
+        and row.cost_usd == 0.0
+        and row.safety_flags == ["refused:phishing"]
+    )
+
+
+def test_rate_limited_user_gets_an_error_row():
+    limits = {"rate_limit": {"requests_per_minute": 1, "burst": 1}}
+    config = AgentConfig.model_validate({**CONFIG.model_dump(), "safety": limits})
+    limited = agent(config=config)
+    first, second = limited.predict(
+        [PredictInput(query="kettle", user_id="u"), PredictInput(query="kettle", user_id="u")]
+    )
+    assert first.error is None and second.finish_reason == "rate_limited"
+    assert second.error.startswith("rate_limited: retry after") and second.safety_flags == [
+        "rate_limited"
+    ]
+
+
+def test_cost_from_token_prices_and_compute_time():
+    pricing = PricingConfig(
+        input_cost_per_token=1e-6, cache_read_input_token_cost=1e-7, output_cost_per_token=4e-6,
+        compute_usd_per_hour=3.6,
+    )  # fmt: skip
+    # 900 uncached in, 100 cached, 50 out, 2 s of compute: 9e-4 + 1e-5 + 2e-4 + 2e-3
+    assert request_cost_usd(pricing, 1000, 50, 100, 2.0) == pytest.approx(0.00311)
+    assert request_cost_usd(pricing, None, 50, 0, 1.0) is None
+    assert request_cost_usd(PricingConfig(), None, None, None, 1.0) == 0.0

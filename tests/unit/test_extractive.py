@@ -38,6 +38,6 @@ def test_a_looser_subject_threshold_answers_partial_names():
     assert ask(query, POLICY, min_subject_overlap=0.5).text == "30 days"
 
 
-def test_tokens_are_counted_and_cost_is_zero():
+def test_tokens_are_counted():
     answer = ask("What is the price of the Aero Kettle K-100?", KETTLE)
-    assert answer.tokens_in > 0 and answer.tokens_out == 1 and answer.cost_usd == 0.0
+    assert answer.tokens_in > 0 and answer.tokens_out == 1 and answer.tokens_cached == 0

@@ -1,15 +1,20 @@
-"""The reference agent's answer path: retrieve → render prompt → generate → output row."""
+"""The reference agent's answer path: rate limit → input guard → retrieve → generate →
+output guard → accounting, one output row per request."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+from raygate.agent.accounting import request_cost_usd
 from raygate.agent.generators import GenerationRequest, Generator
 from raygate.agent.prompts import PromptTemplate
 from raygate.agent.retrieval import BM25Retriever
+from raygate.agent.safety import RateLimiter, screen_input, screen_output
 from raygate.config import AgentConfig
+from raygate.constants import REFUSAL_ANSWER
 from raygate.schemas import PredictInput, PredictOutput
 
 
@@ -29,47 +34,96 @@ class ReferenceAgent:
         self._retriever = retriever
         self._prompt = prompt
         self._generator = generator
+        limit = config.safety.rate_limit
+        self._limiter = RateLimiter(limit.requests_per_minute, limit.burst) if limit else None
 
     def predict(self, rows: Sequence[PredictInput]) -> list[PredictOutput]:
         return [self._answer(row) for row in rows]
 
     def _answer(self, row: PredictInput) -> PredictOutput:
         started = time.perf_counter()
-        fields = {
+        common = {
             "request_id": row.request_id or f"req-{uuid.uuid4().hex[:16]}",
             "model_id": self.model_id,
             "prompt_id": self._prompt.prompt_id,
             "trace_id": uuid.uuid4().hex,
-            "refused": False,
-            "safety_flags": [],
+            "retriever_k": self.config.retriever.k,
         }
         try:
-            hits = self._retriever.retrieve(row.query, self.config.retriever.k)
-            documents = tuple(hit.document for hit in hits)
-            context = "\n\n".join(f"[{doc.id}]\n{doc.text}" for doc in documents)
-            system, user = self._prompt.render(question=row.query, context=context)
-            request = GenerationRequest(row.query, system, user, documents)
-            generation = self._generator.generate([request])[0]
+            fields = self._guarded(row)
         except Exception as exc:  # a row's failure is data for the caller, not a crash
-            return PredictOutput(
-                **fields,
-                answer="",
-                citations=[],
-                retrieved_ids=[],
-                tokens_in=None,
-                tokens_out=None,
-                cost_usd=None,
-                latency_ms_total=(time.perf_counter() - started) * 1000,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            fields = _empty("error", error=f"{type(exc).__name__}: {exc}")
         return PredictOutput(
-            **fields,
-            answer=generation.text,
-            citations=list(generation.citations),
-            retrieved_ids=[doc.id for doc in documents],
-            tokens_in=generation.tokens_in,
-            tokens_out=generation.tokens_out,
-            cost_usd=generation.cost_usd,
-            latency_ms_total=(time.perf_counter() - started) * 1000,
-            error=None,
+            **common, **fields, latency_ms_total=(time.perf_counter() - started) * 1000
         )
+
+    def _guarded(self, row: PredictInput) -> dict[str, Any]:
+        if self._limiter is not None:
+            wait_s = self._limiter.retry_after_s(row.user_id)
+            if wait_s > 0:
+                error = f"rate_limited: retry after {wait_s:.1f} s"
+                return _empty("rate_limited", flags=["rate_limited"], error=error)
+        safety = self.config.safety
+        verdict = screen_input(row.query, safety.refuse_disallowed, safety.redact_pii)
+        flags = list(verdict.flags)
+        if verdict.refused_category is not None:
+            return _empty("refused", answer=REFUSAL_ANSWER, refused=True, flags=flags, cost=0.0)
+        fields = self._generate(verdict.text)
+        if safety.redact_pii:
+            fields["answer"], output_flags = screen_output(fields["answer"])
+            flags += output_flags
+        return {**fields, "refused": False, "safety_flags": flags}
+
+    def _generate(self, query: str) -> dict[str, Any]:
+        documents = tuple(
+            hit.document for hit in self._retriever.retrieve(query, self.config.retriever.k)
+        )
+        context = "\n\n".join(f"[{doc.id}]\n{doc.text}" for doc in documents)
+        system, user = self._prompt.render(question=query, context=context)
+        started = time.perf_counter()
+        generation = self._generator.generate([GenerationRequest(query, system, user, documents)])[
+            0
+        ]
+        compute_s = time.perf_counter() - started
+        return {
+            "answer": generation.text,
+            "citations": list(generation.citations),
+            "retrieved_ids": [doc.id for doc in documents],
+            "tokens_in": generation.tokens_in,
+            "tokens_out": generation.tokens_out,
+            "tokens_cached": generation.tokens_cached,
+            "cost_usd": request_cost_usd(
+                self.config.pricing,
+                generation.tokens_in,
+                generation.tokens_out,
+                generation.tokens_cached,
+                compute_s,
+            ),
+            "finish_reason": "abstain" if generation.abstained else "answer",
+            "error": None,
+        }
+
+
+def _empty(
+    finish_reason: str,
+    answer: str = "",
+    refused: bool = False,
+    flags: list[str] | None = None,
+    error: str | None = None,
+    cost: float | None = None,
+) -> dict[str, Any]:
+    """Output fields of a request that never reached the generator."""
+    known = cost is not None  # a refusal is known to cost nothing; an error's cost is unknown
+    return {
+        "answer": answer,
+        "citations": [],
+        "retrieved_ids": [],
+        "refused": refused,
+        "safety_flags": flags or [],
+        "tokens_in": 0 if known else None,
+        "tokens_out": 0 if known else None,
+        "tokens_cached": 0 if known else None,
+        "cost_usd": cost,
+        "finish_reason": finish_reason,
+        "error": error,
+    }

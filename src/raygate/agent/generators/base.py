@@ -21,14 +21,14 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class Generation:
-    """One answer with its accounting; None means the engine cannot know the figure."""
+    """One answer with its token counts; None means the engine cannot know the figure."""
 
     text: str
     citations: tuple[str, ...]
     abstained: bool
     tokens_in: int | None
     tokens_out: int | None
-    cost_usd: float | None
+    tokens_cached: int | None = 0
 
 
 class Generator(Protocol):

@@ -20,8 +20,7 @@ class ExtractiveGenerator:
     """Picks the fact whose field and document title best match the query, or abstains.
 
     It needs no weights and no network, so it is the CI default and the baseline every
-    other generator must beat. Tokens are counted with raygate's word tokenizer; it has no
-    API cost, so cost_usd is 0.0.
+    other generator must beat. Tokens are counted with raygate's word tokenizer.
     """
 
     def __init__(self, config: ExtractiveGeneratorConfig) -> None:
@@ -42,7 +41,6 @@ class ExtractiveGenerator:
             abstained=abstained,
             tokens_in=len(tokenize(request.system)) + len(tokenize(request.user)),
             tokens_out=len(tokenize(text)),
-            cost_usd=0.0,
         )
 
     def _best_fact(
