@@ -21,6 +21,14 @@ class PromptError(RaygateError):
     """A prompt template is unknown or has an unbound variable."""
 
 
+class GeneratorError(RaygateError):
+    """A generator failed to produce an answer."""
+
+
+class TransientGeneratorError(GeneratorError):
+    """A generator failure worth retrying (overload, connection reset, rate limit)."""
+
+
 class InputError(RaygateError):
     """Prediction input rows do not match the predict() schema."""
 

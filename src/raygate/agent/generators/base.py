@@ -7,16 +7,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from raygate.agent.corpus import Document
+from raygate.agent.tools import ToolCall
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """Everything a generator may read: the raw query, the rendered prompt, the documents."""
+    """Everything a generator may read: the (redacted) query, the rendered prompt, the
+    documents, the tools it may call and what earlier tool calls returned."""
 
     query: str
     system: str
     user: str
     documents: tuple[Document, ...]
+    tools: tuple[dict, ...] = ()
+    observations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class Generation:
     tokens_in: int | None
     tokens_out: int | None
     tokens_cached: int | None = 0
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class Generator(Protocol):
