@@ -71,6 +71,20 @@ class PricingConfig(StrictModel):
     )
 
 
+class LoopConfig(StrictModel):
+    """Hard limits of the controller loop and its retry policy."""
+
+    max_steps: int = Field(4, ge=1, le=20, description="Generator turns per request at most.")
+    step_timeout_s: float = Field(30.0, gt=0, description="Seconds one generator turn may take.")
+    deadline_s: float = Field(60.0, gt=0, description="Seconds the whole request may take.")
+    max_stale_steps: int = Field(2, ge=1, description="Tool turns without new information.")
+    retry_attempts: int = Field(3, ge=1, le=10, description="Tries per turn on transient errors.")
+    retry_max_wait_s: float = Field(2.0, ge=0, description="Longest backoff between tries.")
+
+
+ToolName = Literal["search_documents", "fetch_document", "calculate"]
+
+
 class AgentConfig(StrictModel):
     """One releasable agent: retrieval, prompt, generator and seed."""
 
@@ -81,6 +95,14 @@ class AgentConfig(StrictModel):
     retriever: RetrieverConfig = Field(default_factory=RetrieverConfig)
     prompt: PromptRef
     generator: GeneratorConfig
+    fallback: GeneratorConfig | None = Field(
+        None, description="Cheaper generator used when the main one times out or fails."
+    )
+    tools: list[ToolName] = Field(
+        default_factory=lambda: ["search_documents", "fetch_document", "calculate"],
+        description="Allow-list of tools the generator may call.",
+    )
+    loop: LoopConfig = Field(default_factory=LoopConfig)
     corpus: str = Field(
         "builtin",
         description="'builtin' for the shipped knowledge base, or a JSONL path (relative to "

@@ -51,8 +51,11 @@ class PredictOutput(StrictModel):
     prompt_id: str = Field(description="The prompt template used, as id@version.")
     trace_id: str = Field(description="Trace id of this request (32 hex digits).")
     finish_reason: str = Field(
-        description="How the request ended: answer, abstain, refused, rate_limited or error."
+        description="How the request ended: answer, abstain, refused, rate_limited, error, or a "
+        "loop limit (max_steps, step_timeout, deadline, loop_detected)."
     )
+    steps: int = Field(description="Generator turns taken (0 when refused or limited).")
+    fallback: str | None = Field(description="Fallback generator used, and why; None if none.")
     error: str | None = Field(description="Why this row failed, or None when it succeeded.")
 
 

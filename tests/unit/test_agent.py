@@ -69,11 +69,8 @@ def test_a_failing_row_records_its_error_and_the_batch_goes_on():
     first, second = agent(generator).predict(
         [PredictInput(query="a kettle"), PredictInput(query="a router")]
     )
-    assert (
-        first.error == "RuntimeError: engine down"
-        and first.answer == ""
-        and first.tokens_in is None
-    )
+    assert first.error == "error: RuntimeError: engine down" and first.answer == ""
+    assert first.finish_reason == "error" and first.steps == 1
     assert second.error is None and second.answer == "fine"
 
 
@@ -123,3 +120,30 @@ def test_cost_from_token_prices_and_compute_time():
     assert request_cost_usd(pricing, 1000, 50, 100, 2.0) == pytest.approx(0.00311)
     assert request_cost_usd(pricing, None, 50, 0, 1.0) is None
     assert request_cost_usd(PricingConfig(), None, None, None, 1.0) == 0.0
+
+
+def test_fallback_generator_answers_and_is_recorded():
+    config = AgentConfig.model_validate({**CONFIG.model_dump(), "fallback": {"kind": "extractive"}})
+    broken = ScriptedGenerator(RuntimeError("gpu lost"))
+    (row,) = agent(broken, config).predict(
+        [PredictInput(query="return window for Kitchen products")]
+    )
+    assert (
+        row.fallback == "extractive after error" and row.answer == "60 days" and row.error is None
+    )
+
+
+def test_a_loop_limit_is_a_recorded_outcome():
+    from raygate.agent.tools import ToolCall
+
+    config = AgentConfig.model_validate({**CONFIG.model_dump(), "loop": {"max_steps": 2}})
+    busy = ScriptedGenerator(
+        *(
+            Generation(
+                "", (), False, 1, 1, tool_calls=(ToolCall("calculate", {"expression": f"{i}"}),)
+            )
+            for i in range(3)
+        )
+    )
+    (row,) = agent(busy, config).predict([PredictInput(query="kettle")])
+    assert row.finish_reason == "max_steps" and row.steps == 2 and row.error.startswith("max_steps")

@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from raygate.agent.accounting import request_cost_usd
-from raygate.agent.generators import GenerationRequest, Generator
+from raygate.agent.generators import GenerationRequest, Generator, make_generator
+from raygate.agent.loop import ControllerLoop, LoopLimits
 from raygate.agent.prompts import PromptTemplate
 from raygate.agent.retrieval import BM25Retriever
 from raygate.agent.safety import RateLimiter, screen_input, screen_output
+from raygate.agent.tools import Toolbox, reference_tools
 from raygate.config import AgentConfig
 from raygate.constants import REFUSAL_ANSWER
 from raygate.schemas import PredictInput, PredictOutput
@@ -33,7 +35,13 @@ class ReferenceAgent:
         self.model_id = model_id
         self._retriever = retriever
         self._prompt = prompt
-        self._generator = generator
+        fallback = config.fallback and (config.fallback.kind, make_generator(config.fallback))
+        self._loop = ControllerLoop(
+            generator=generator,
+            toolbox=Toolbox(reference_tools(retriever, retriever.documents), config.tools),
+            limits=LoopLimits(**config.loop.model_dump()),
+            fallback=fallback or None,
+        )
         limit = config.safety.rate_limit
         self._limiter = RateLimiter(limit.requests_per_minute, limit.burst) if limit else None
 
@@ -75,30 +83,39 @@ class ReferenceAgent:
         return {**fields, "refused": False, "safety_flags": flags}
 
     def _generate(self, query: str) -> dict[str, Any]:
-        documents = tuple(
-            hit.document for hit in self._retriever.retrieve(query, self.config.retriever.k)
-        )
+        k = self.config.retriever.k
+        documents = tuple(hit.document for hit in self._retriever.retrieve(query, k))
         context = "\n\n".join(f"[{doc.id}]\n{doc.text}" for doc in documents)
         system, user = self._prompt.render(question=query, context=context)
         started = time.perf_counter()
-        generation = self._generator.generate([GenerationRequest(query, system, user, documents)])[
-            0
-        ]
+        result = self._loop.run(GenerationRequest(query, system, user, documents))
         compute_s = time.perf_counter() - started
+        generation = result.generation
+        cached = generation.tokens_cached if generation else None
+        fields = {
+            "retrieved_ids": [doc.id for doc in documents],
+            "tokens_in": result.tokens_in,
+            "tokens_out": result.tokens_out,
+            "tokens_cached": cached,
+            "cost_usd": request_cost_usd(
+                self.config.pricing, result.tokens_in, result.tokens_out, cached, compute_s
+            ),
+            "steps": result.steps,
+            "fallback": result.fallback,
+        }
+        if generation is None:  # a loop limit ended the request: recorded, never raised
+            error = f"{result.outcome}: {result.detail}"
+            return {
+                **fields,
+                "answer": "",
+                "citations": [],
+                "finish_reason": result.outcome,
+                "error": error,
+            }
         return {
+            **fields,
             "answer": generation.text,
             "citations": list(generation.citations),
-            "retrieved_ids": [doc.id for doc in documents],
-            "tokens_in": generation.tokens_in,
-            "tokens_out": generation.tokens_out,
-            "tokens_cached": generation.tokens_cached,
-            "cost_usd": request_cost_usd(
-                self.config.pricing,
-                generation.tokens_in,
-                generation.tokens_out,
-                generation.tokens_cached,
-                compute_s,
-            ),
             "finish_reason": "abstain" if generation.abstained else "answer",
             "error": None,
         }
@@ -125,5 +142,7 @@ def _empty(
         "tokens_cached": 0 if known else None,
         "cost_usd": cost,
         "finish_reason": finish_reason,
+        "steps": 0,
+        "fallback": None,
         "error": error,
     }

@@ -44,6 +44,10 @@ class BM25Retriever:
             raise CorpusError(f"cannot load the BM25 index from {directory}: {exc}") from None
         return cls(documents, index)
 
+    @property
+    def documents(self) -> list[Document]:
+        return list(self._documents)
+
     def save(self, directory: Path) -> None:
         self._index.save(str(directory), show_progress=False)
 
