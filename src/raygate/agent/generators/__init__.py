@@ -7,6 +7,10 @@ from raygate.config import GeneratorConfig
 
 def make_generator(config: GeneratorConfig) -> Generator:
     """The generator a config names; heavy engines are imported only when chosen."""
+    if config.kind == "transformers":
+        from raygate.agent.generators.transformers_gen import TransformersGenerator
+
+        return TransformersGenerator(config)
     return ExtractiveGenerator(config)
 
 
