@@ -10,6 +10,7 @@ from raygate.config import AgentConfig, PricingConfig
 from raygate.constants import REFUSAL_ANSWER
 from raygate.schemas import PredictInput
 from raygate.telemetry.pii import find_pii
+from raygate.testing import ScriptedGenerator
 
 CONFIG = AgentConfig.model_validate(
     {
@@ -18,21 +19,6 @@ CONFIG = AgentConfig.model_validate(
         "generator": {"kind": "extractive"},
     }
 )
-
-
-class ScriptedGenerator:
-    """Answers from a script; raises when the script says so."""
-
-    def __init__(self, *script):
-        self.script = list(script)
-        self.requests = []
-
-    def generate(self, requests):
-        self.requests.extend(requests)
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return [item]
 
 
 def agent(generator=None, config=CONFIG) -> ReferenceAgent:

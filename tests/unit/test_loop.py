@@ -10,6 +10,7 @@ from raygate.agent.loop import ControllerLoop, LoopLimits
 from raygate.agent.retrieval import BM25Retriever
 from raygate.agent.tools import Toolbox, ToolCall, reference_tools
 from raygate.errors import GeneratorError, TransientGeneratorError
+from raygate.testing import ScriptedGenerator
 
 DOCS = load_corpus(BUILTIN_CORPUS)
 TOOLS = reference_tools(BM25Retriever.build(DOCS, 1.5, 0.75), DOCS)
@@ -24,24 +25,6 @@ def calls(*tool_calls):
     return Generation("", (), False, 10, 2, tool_calls=tuple(tool_calls))
 
 
-class Scripted:
-    """Plays back generations, exceptions, or (seconds to sleep, generation) pairs."""
-
-    def __init__(self, *script):
-        self.script = list(script)
-        self.requests = []
-
-    def generate(self, requests):
-        self.requests.extend(requests)
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        if isinstance(item, tuple):
-            time.sleep(item[0])
-            item = item[1]
-        return [item]
-
-
 def loop(generator, allowed=("search_documents", "fetch_document", "calculate"), **limits):
     return ControllerLoop(
         generator, Toolbox(TOOLS, allowed), LoopLimits(**limits), sleep=lambda s: None
@@ -49,12 +32,12 @@ def loop(generator, allowed=("search_documents", "fetch_document", "calculate"),
 
 
 def test_a_plain_answer_ends_the_loop_in_one_step():
-    result = loop(Scripted(answer("30 days"))).run(REQUEST)
+    result = loop(ScriptedGenerator(answer("30 days"))).run(REQUEST)
     assert (result.outcome, result.steps, result.generation.text) == ("answer", 1, "30 days")
 
 
 def test_tool_results_come_back_as_observations():
-    generator = Scripted(
+    generator = ScriptedGenerator(
         calls(ToolCall("calculate", {"expression": "3 * 49.99"})), answer("$149.97")
     )
     result = loop(generator).run(REQUEST)
@@ -69,20 +52,20 @@ def test_tool_results_come_back_as_observations():
 
 def test_max_steps():
     script = [calls(ToolCall("calculate", {"expression": f"{i} + 1"})) for i in range(5)]
-    result = loop(Scripted(*script), max_steps=3).run(REQUEST)
+    result = loop(ScriptedGenerator(*script), max_steps=3).run(REQUEST)
     assert result.outcome == "max_steps" and result.steps == 3 and len(result.tool_results) == 3
 
 
 def test_step_timeout_ends_cleanly_without_a_fallback():
     started = time.monotonic()
-    result = loop(Scripted((2.0, answer())), step_timeout_s=0.1).run(REQUEST)
+    result = loop(ScriptedGenerator((2.0, answer())), step_timeout_s=0.1).run(REQUEST)
     assert result.outcome == "step_timeout" and result.generation is None
     assert time.monotonic() - started < 1.5  # it stopped waiting; it did not hang
 
 
 def test_deadline_is_checked_before_every_step():
     now = [0.0]
-    generator = Scripted(calls(ToolCall("calculate", {"expression": "1 + 1"})), answer())
+    generator = ScriptedGenerator(calls(ToolCall("calculate", {"expression": "1 + 1"})), answer())
     controller = loop(generator, deadline_s=5.0)
     controller.clock = lambda: now[0]
     original = generator.generate
@@ -97,7 +80,7 @@ def test_deadline_is_checked_before_every_step():
 
 
 def test_invalid_tool_arguments_are_returned_then_corrected():
-    generator = Scripted(
+    generator = ScriptedGenerator(
         calls(ToolCall("calculate", {"expr": "2 * 21"})),
         calls(ToolCall("calculate", {"expression": "2 * 21"})),
         answer("42"),
@@ -110,7 +93,9 @@ def test_invalid_tool_arguments_are_returned_then_corrected():
 
 
 def test_a_tool_outside_the_allow_list_is_refused_and_recorded():
-    generator = Scripted(calls(ToolCall("fetch_document", {"doc_id": "pol-student"})), answer())
+    generator = ScriptedGenerator(
+        calls(ToolCall("fetch_document", {"doc_id": "pol-student"})), answer()
+    )
     result = loop(generator, allowed=("calculate",)).run(REQUEST)
     (refused,) = result.tool_results
     assert (
@@ -122,7 +107,7 @@ def test_a_tool_outside_the_allow_list_is_refused_and_recorded():
 
 def test_the_same_call_twice_is_a_loop():
     same = ToolCall("search_documents", {"query": "kettle"})
-    result = loop(Scripted(calls(same), calls(same), answer())).run(REQUEST)
+    result = loop(ScriptedGenerator(calls(same), calls(same), answer())).run(REQUEST)
     assert result.outcome == "loop_detected" and "repeated call search_documents" in result.detail
 
 
@@ -130,12 +115,12 @@ def test_steps_without_new_information_are_a_loop():
     script = [
         calls(ToolCall("fetch_document", {"doc_id": "missing-doc", "k": i})) for i in range(4)
     ]
-    result = loop(Scripted(*script), max_stale_steps=2).run(REQUEST)
+    result = loop(ScriptedGenerator(*script), max_stale_steps=2).run(REQUEST)
     assert result.outcome == "loop_detected" and result.detail == "no new information"
 
 
 def test_transient_errors_are_retried_then_succeed():
-    generator = Scripted(
+    generator = ScriptedGenerator(
         TransientGeneratorError("overloaded"), TransientGeneratorError("reset"), answer("ok")
     )
     result = loop(generator, retry_attempts=3).run(REQUEST)
@@ -143,7 +128,7 @@ def test_transient_errors_are_retried_then_succeed():
 
 
 def test_permanent_errors_are_not_retried():
-    generator = Scripted(GeneratorError("bad request"), answer())
+    generator = ScriptedGenerator(GeneratorError("bad request"), answer())
     result = loop(generator).run(REQUEST)
     assert (
         result.outcome == "error"
@@ -153,8 +138,8 @@ def test_permanent_errors_are_not_retried():
 
 
 def test_fallback_is_used_and_recorded():
-    controller = loop(Scripted(GeneratorError("model unavailable")))
-    controller.fallback = ("extractive", Scripted(answer("from the fallback")))
+    controller = loop(ScriptedGenerator(GeneratorError("model unavailable")))
+    controller.fallback = ("extractive", ScriptedGenerator(answer("from the fallback")))
     result = controller.run(REQUEST)
     assert result.outcome == "answer" and result.generation.text == "from the fallback"
     assert result.fallback == "extractive after error"
