@@ -92,9 +92,13 @@ def time_mlflow_genai(model, rows) -> Timed:
     return Timed(len(rows), steady, total)
 
 
-def time_raygate(model_uri, path: Path, workers: int, batch_size: int) -> Timed:
+MIN_BATCHES = 3
+
+
+def time_raygate(model_uri, path: Path, workers: int, batch_size: int, num_cpus: float) -> Timed:
     """Steady state: from the first scored batch to the last (actor start and model loading
-    happen before the first; MLflow logging after the last)."""
+    happen before the first; MLflow logging after the last). Ray gives each actor
+    OMP_NUM_THREADS = its CPUs, so num_cpus also sets the model's threads."""
     from raygate.evaluation.pipeline import PipelineOptions
     from raygate.evaluation.runner import evaluate
     from raygate.registry.mlflow_registry import MlflowRegistry
@@ -102,16 +106,23 @@ def time_raygate(model_uri, path: Path, workers: int, batch_size: int) -> Timed:
     arrivals: list[tuple[float, int]] = []
     started = time.perf_counter()
     evaluate(
-        model_uri, path, MlflowRegistry(), PipelineOptions(workers=workers, batch_size=batch_size),
+        model_uri, path, MlflowRegistry(),
+        PipelineOptions(workers=workers, batch_size=batch_size, num_cpus=num_cpus),
         on_rows=lambda n: arrivals.append((time.perf_counter(), n)),
     )  # fmt: skip
     total = time.perf_counter() - started
+    if len(arrivals) < MIN_BATCHES:
+        raise SystemExit(
+            f"only {len(arrivals)} batches arrived: no steady-state window; lower --batch-size"
+        )
     first_at = arrivals[0][0]
     rows_after_first = sum(n for _, n in arrivals[1:])
     return Timed(rows_after_first, arrivals[-1][0] - first_at, total)
 
 
-def measure(name: str, limit: int, workers: int, batch_size: int, tmp: Path) -> dict:
+def measure(
+    name: str, limit: int, workers: int, batch_size: int, num_cpus: float, tmp: Path
+) -> dict:
     import mlflow
 
     from raygate.config import load_agent_config
@@ -131,7 +142,7 @@ def measure(name: str, limit: int, workers: int, batch_size: int, tmp: Path) -> 
     load_s = time.perf_counter() - started
     sequential = time_sequential(model, rows)
     genai = time_mlflow_genai(model, rows)
-    raygate = time_raygate(built.model_uri, gold_file, workers, batch_size)
+    raygate = time_raygate(built.model_uri, gold_file, workers, batch_size, num_cpus)
     a, b, c = (t.rows_per_s for t in (sequential, genai, raygate))
     return {
         "model": name,
@@ -148,6 +159,7 @@ def measure(name: str, limit: int, workers: int, batch_size: int, tmp: Path) -> 
         },
         "workers": workers,
         "batch_size": batch_size,
+        "num_cpus_per_worker": num_cpus,
     }
 
 
@@ -159,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="raygate eval actors")
     parser.add_argument("--batch-size", type=int, default=16, help="raygate eval rows per batch")
+    parser.add_argument("--num-cpus", type=float, default=1.0, help="CPUs (threads) per actor")
     args = parser.parse_args(argv)
     models = args.models or [m for m, path in AGENT_CONFIGS.items() if path.is_file()]
     limit = 64 if args.quick else 515
@@ -177,7 +190,10 @@ def main(argv: list[str] | None = None) -> None:
         ray.init(include_dashboard=False, logging_level="WARNING")
         ray_start_s = time.perf_counter() - started
         try:
-            results = [measure(m, limit, args.workers, args.batch_size, Path(tmp)) for m in models]
+            results = [
+                measure(m, limit, args.workers, args.batch_size, args.num_cpus, Path(tmp))
+                for m in models
+            ]
         finally:
             ray.shutdown()
     for result in results:
