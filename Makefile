@@ -23,13 +23,19 @@ $(LLM): $(STAMP)
 
 install-llm: $(LLM)
 
-## demo: build and register the reference agent, make it champion, ask it questions
+JSON_FIELD = $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])'
+
+## demo: champion v1 → ask it → evaluate it → build v2 → evaluate → gate → register as candidate
 demo: $(STAMP)
 	$(BIN)/raygate goldset show smoke
 	$(BIN)/raygate agent build agents/v1.yaml --register reference-agent --alias champion
 	$(BIN)/raygate predict models:/reference-agent@champion \
 		"What is the return window for Kitchen products?" \
 		"What is the express fee for shipping to Germany?"
+	$(BIN)/raygate eval models:/reference-agent@champion --gold smoke
+	uri=$$($(BIN)/raygate agent build agents/v2.yaml --json | $(JSON_FIELD) model_uri) && \
+	run=$$($(BIN)/raygate eval $$uri --gold smoke --json | $(JSON_FIELD) run_id) && \
+	$(BIN)/raygate register $$run --name reference-agent --policy policies/gates.yaml
 	$(BIN)/raygate registry show reference-agent
 
 ## test: lint (ruff check + format check), then the whole pytest suite (SmolLM2 included)
