@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from raygate.errors import ConfigError
-from raygate.schemas import StrictModel, describe_validation_error
+from raygate.schemas import StrictModel, load_yaml_model
 
 
 class RetrieverConfig(StrictModel):
@@ -139,25 +138,10 @@ class AgentConfig(StrictModel):
 
 def load_agent_config(path: str | Path) -> AgentConfig:
     """Read and validate an agent YAML file; a relative corpus path becomes absolute."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(
-            f"agent config {path} does not exist; pass a YAML file such as agents/v1.yaml"
-        )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(
-            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
-    try:
-        config = AgentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe_validation_error(exc)}") from None
+    config = load_yaml_model(
+        path, AgentConfig, ConfigError, "pass an agent config YAML such as agents/v1.yaml"
+    )
     if config.corpus != "builtin" and not Path(config.corpus).is_absolute():
-        config = config.model_copy(update={"corpus": str((path.parent / config.corpus).resolve())})
+        resolved = (Path(path).parent / config.corpus).resolve()
+        config = config.model_copy(update={"corpus": str(resolved)})
     return config

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from raygate.constants import INPUT_OPTIONAL_FIELDS, INPUT_QUERY
-from raygate.errors import InputError
+from raygate.errors import InputError, RaygateError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
@@ -76,6 +80,29 @@ def describe_validation_error(exc: ValidationError) -> str:
         first["type"], ""
     )
     return f"field '{field}': {first['msg']}{got}{hint}"
+
+
+def load_yaml_model(
+    path: str | Path, model: type[ModelT], error: type[RaygateError], missing_hint: str
+) -> ModelT:
+    """Read a YAML file into `model`; every problem is one `error` naming the file (and line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path} does not exist; {missing_hint}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise error(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if raw is None:
+        raw = {}  # an empty file means all defaults; required fields are then named as missing
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise error(f"{path}: {describe_validation_error(exc)}") from None
 
 
 def parse_predict_input(data: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[PredictInput]:

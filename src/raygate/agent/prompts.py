@@ -5,11 +5,10 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from raygate.errors import PromptError
-from raygate.schemas import StrictModel, describe_validation_error
+from raygate.schemas import StrictModel, load_yaml_model
 
 BUILTIN_BUNDLE = Path(__file__).resolve().parent / "prompt_bundle.yaml"
 
@@ -61,9 +60,4 @@ class PromptBundle(StrictModel):
 
 def load_prompt_bundle(path: str | Path = BUILTIN_BUNDLE) -> PromptBundle:
     """Read and validate a prompt bundle YAML file."""
-    try:
-        return PromptBundle.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PromptError(f"cannot read prompt bundle {path}: {exc}") from None
-    except ValidationError as exc:
-        raise PromptError(f"{path}: {describe_validation_error(exc)}") from None
+    return load_yaml_model(path, PromptBundle, PromptError, "pass a prompt bundle YAML file")

@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from raygate.errors import ConfigError
-from raygate.schemas import StrictModel, describe_validation_error
+from raygate.schemas import StrictModel, load_yaml_model
 
 DEFAULT_SYSTEM_PROMPT = (
     'Answer the question briefly. If you do not know the answer, reply exactly "I don\'t know."'
@@ -45,15 +44,9 @@ class LlmEngineOptions(StrictModel):
 
 def load_engine_options(path: str | Path) -> LlmEngineOptions:
     """Read and validate an engine YAML file."""
-    path = Path(path)
-    try:
-        return LlmEngineOptions.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise ConfigError(f"cannot read engine config {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe_validation_error(exc)}") from None
+    return load_yaml_model(
+        path, LlmEngineOptions, ConfigError, "pass an engine config such as engines/http.yaml"
+    )
 
 
 def processor_config(options: LlmEngineOptions):

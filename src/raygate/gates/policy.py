@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from raygate.errors import GateError
-from raygate.schemas import StrictModel, describe_validation_error
+from raygate.schemas import StrictModel, load_yaml_model
 
 
 class AbsoluteGates(StrictModel):
@@ -63,14 +62,5 @@ class GatePolicy(StrictModel):
 
 
 def load_policy(path: str | Path) -> GatePolicy:
-    """Read and validate a gate policy YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise GateError(f"gate policy {path} does not exist; pass e.g. policies/gates.yaml")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return GatePolicy.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise GateError(f"{path}: not valid YAML ({exc})") from None
-    except ValidationError as exc:
-        raise GateError(f"{path}: {describe_validation_error(exc)}") from None
+    """Read and validate a gate policy YAML file (an empty file means all defaults)."""
+    return load_yaml_model(path, GatePolicy, GateError, "pass a policy such as policies/gates.yaml")
