@@ -43,18 +43,16 @@ def evaluate(
     from raygate.evaluation.engines import load_engine_options
     from raygate.evaluation.pipeline import PipelineOptions
     from raygate.evaluation.runner import evaluate as run_eval
-    from raygate.goldset import scan_goldset
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     options = PipelineOptions(workers, batch_size, num_cpus, num_gpus)
     engine = load_engine_options(engine_file) if engine_file else None
-    total = scan_goldset(gold).rows
     progress = Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=err_console, disable=as_json or not err_console.is_terminal,
     )  # fmt: skip
     with progress:
-        task = progress.add_task(f"evaluating on {gold}", total=total)
+        task = progress.add_task(f"evaluating on {gold}", total=None)
         result = run_eval(
             model_uri,
             gold,
@@ -63,6 +61,7 @@ def evaluate(
             seed,
             on_rows=lambda n: progress.advance(task, n),
             engine=engine,
+            on_start=lambda total: progress.update(task, total=total),
         )
     metrics = {k: round(v, 6) for k, v in result.metrics.values.items()}
     if as_json:

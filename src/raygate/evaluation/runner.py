@@ -60,14 +60,18 @@ def evaluate(
     seed: int = 0,
     on_rows: Callable[[int], None] | None = None,
     engine: LlmEngineOptions | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> EvalResult:
     """Evaluate a model on a gold set; every input is checked before Ray starts.
 
     With `engine`, `model_uri` is only a label for the served LLM the engine talks to.
+    `on_start` gets the gold set's row count once it is validated; `on_rows` each batch's.
     """
     import mlflow
 
     goldset = scan_goldset(gold)
+    if on_start:
+        on_start(goldset.rows)
     if engine is None:
         version = resolve_model_uri(model_uri, registry)
         pinned = version.uri if version else model_uri
