@@ -66,7 +66,7 @@ def screen_input(query: str, refuse: bool = True, redact_pii: bool = True) -> In
     text = query
     found = find_pii(query) if redact_pii else []
     if found:
-        text = redact(query)
+        text = redact(query, found)
         flags.append("pii_redacted_input:" + ",".join(sorted({m.kind for m in found})))
     if refuse:
         for rule in REFUSAL_RULES:
@@ -81,7 +81,9 @@ def screen_output(answer: str) -> tuple[str, tuple[str, ...]]:
     found = find_pii(answer)
     if not found:
         return answer, ()
-    return redact(answer), ("pii_redacted_output:" + ",".join(sorted({m.kind for m in found})),)
+    return redact(answer, found), (
+        "pii_redacted_output:" + ",".join(sorted({m.kind for m in found})),
+    )
 
 
 @dataclass

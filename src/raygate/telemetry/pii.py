@@ -87,9 +87,9 @@ def find_pii(text: str) -> list[PiiMatch]:
     return sorted(matches, key=lambda p: p.start)
 
 
-def redact(text: str) -> str:
-    """Text with each PII value replaced by `[KIND]`."""
-    for match in reversed(find_pii(text)):
+def redact(text: str, matches: list[PiiMatch] | None = None) -> str:
+    """Text with each PII value replaced by `[KIND]`; pass `matches` if find_pii already ran."""
+    for match in reversed(find_pii(text) if matches is None else matches):
         text = f"{text[: match.start]}[{match.kind.upper()}]{text[match.end :]}"
     return text
 
