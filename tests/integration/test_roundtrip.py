@@ -98,3 +98,22 @@ def test_prediction_without_query_is_a_clear_error(registry, built_v1):
     loaded = load_agent(built_v1.model_uri, registry)
     with pytest.raises(InputError, match="no 'query' column"):
         loaded.predict(pd.DataFrame({"question": ["hi"]}))
+
+
+def test_hybrid_agent_ships_its_embeddings_and_reports_retrieval_figures(registry):
+    built = log_agent_model(load_agent_config(AGENTS / "v3.yaml"))
+    loaded = load_agent(built.model_uri, registry)
+    out = loaded.predict(
+        [
+            {
+                "query": "What is the return window for Kitchen products?",
+                "relevant_ids": ["pol-return-kitchen"],
+            },
+            {"query": "Can I send back a blender I bought?"},
+        ]
+    )
+    assert out["error"].isna().all()
+    assert out.loc[0, "retrieved_ids"][0] == "pol-return-kitchen"
+    assert out.loc[0, "hit_at_k"] == 1.0 and out.loc[0, "context_precision"] == 1.0
+    assert out.loc[0, "context_use_rate"] == 1.0
+    assert pd.isna(out.loc[1, "hit_at_k"]) and len(out.loc[1, "retrieved_ids"]) == 4

@@ -5,6 +5,7 @@ from raygate.agent.agent import ReferenceAgent
 from raygate.agent.corpus import BUILTIN_CORPUS, load_corpus
 from raygate.agent.generators import Generation, make_generator
 from raygate.agent.prompts import load_prompt_bundle
+from raygate.agent.rag import RagPipeline
 from raygate.agent.retrieval import BM25Retriever
 from raygate.config import AgentConfig, PricingConfig
 from raygate.constants import REFUSAL_ANSWER
@@ -23,11 +24,13 @@ CONFIG = AgentConfig.model_validate(
 
 def agent(generator=None, config=CONFIG) -> ReferenceAgent:
     corpus = load_corpus(BUILTIN_CORPUS)
+    generator = generator or make_generator(CONFIG.generator)
+    bm25 = BM25Retriever.build(corpus, k1=1.5, b=0.75)
     return ReferenceAgent(
         config=config,
-        retriever=BM25Retriever.build(corpus, k1=1.5, b=0.75),
+        rag=RagPipeline(config.retriever, bm25, None, generator.count_tokens),
         prompt=load_prompt_bundle().get("grounded-answer", 1),
-        generator=generator or make_generator(CONFIG.generator),
+        generator=generator,
         model_id="t@1",
     )
 
@@ -133,3 +136,33 @@ def test_a_loop_limit_is_a_recorded_outcome():
     )
     (row,) = agent(busy, config).predict([PredictInput(query="kettle")])
     assert row.finish_reason == "max_steps" and row.steps == 2 and row.error.startswith("max_steps")
+
+
+def test_rows_report_retrieval_figures_when_gold_ids_come_with_the_request():
+    query = "What is the return window for Kitchen products?"
+    with_gold, without = agent().predict(
+        [
+            PredictInput(query=query, relevant_ids=["pol-return-kitchen"]),
+            PredictInput(query=query),
+        ]
+    )
+    assert with_gold.hit_at_k == 1.0 and with_gold.context_precision == 1.0
+    assert without.hit_at_k is None and without.context_precision is None
+    # The extractive answer is copied from its context: every content word is grounded.
+    assert with_gold.context_use_rate == 1.0 and with_gold.context_ids == with_gold.retrieved_ids
+
+
+def test_context_budget_limits_what_the_generator_reads():
+    tight = CONFIG.model_copy(
+        update={"retriever": CONFIG.retriever.model_copy(update={"context_budget_tokens": 40})}
+    )
+    generator = ScriptedGenerator(Generation("ok", (), False, 1, 1))
+    (row,) = agent(generator, tight).predict([PredictInput(query="express fee Germany")])
+    (request,) = generator.requests
+    assert len(row.retrieved_ids) == 4 and row.context_ids == [request.documents[0].id]
+    assert sum(len(d.text.split()) for d in request.documents) <= 40
+
+
+def test_an_abstention_claims_nothing_so_its_context_use_rate_is_unknown():
+    (row,) = agent().predict([PredictInput(query="Who founded the company's moon base?")])
+    assert row.finish_reason == "abstain" and row.context_use_rate is None

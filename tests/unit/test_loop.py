@@ -13,7 +13,7 @@ from raygate.errors import GeneratorError, TransientGeneratorError
 from raygate.testing import ScriptedGenerator
 
 DOCS = load_corpus(BUILTIN_CORPUS)
-TOOLS = reference_tools(BM25Retriever.build(DOCS, 1.5, 0.75), DOCS)
+TOOLS = reference_tools(BM25Retriever.build(DOCS, 1.5, 0.75).retrieve, DOCS)
 REQUEST = GenerationRequest("How much do 3 kettles cost?", "system", "user", ())
 
 

@@ -1,14 +1,13 @@
 import pytest
 
 from raygate.evaluation.scorers import (
-    context_precision,
     exact_match,
-    hit_at_k,
     is_abstention,
     is_refusal,
     normalize_answer,
     token_f1,
 )
+from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 
 
 def test_normalization_drops_case_punctuation_and_articles():
@@ -67,3 +66,11 @@ def test_context_precision_hand_computed():
     assert context_precision(["x", "a"], ["a"]) == pytest.approx(0.5)
     assert context_precision(["x"], ["a"]) == 0.0
     assert context_precision([], ["a"]) is None and context_precision(["a"], None) is None
+
+
+def test_context_use_rate_counts_answer_words_found_in_the_context():
+    context = "[prod-k210]\nPrice: $49.00\nWarranty: 2 years"
+    assert context_use_rate("$49.00", context) == 1.0
+    assert context_use_rate("$49.00 plus 3 months", context) == pytest.approx(1 / 4)
+    assert context_use_rate("", context) is None
+    assert context_use_rate("the", context) is None  # stopwords only: no content claimed

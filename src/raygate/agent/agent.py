@@ -1,5 +1,5 @@
-"""The reference agent's answer path: rate limit → input guard → retrieve → generate →
-output guard → accounting, one output row per request."""
+"""The reference agent's answer path: rate limit → input guard → RAG → generate →
+output guard → accounting and retrieval figures, one output row per request."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from raygate.agent.generators import GenerationRequest, Generator, make_generato
 from raygate.agent.generators.batching import BatchingGenerator
 from raygate.agent.loop import ControllerLoop, LoopLimits
 from raygate.agent.prompts import PromptTemplate
-from raygate.agent.retrieval import BM25Retriever
+from raygate.agent.rag import RagPipeline, RagResult
 from raygate.agent.safety import RateLimiter, screen_input, screen_output
 from raygate.agent.tools import Toolbox, reference_tools
 from raygate.config import AgentConfig
 from raygate.constants import REFUSAL_ANSWER
+from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 from raygate.schemas import PredictInput, PredictOutput
 
 
@@ -28,23 +29,26 @@ class ReferenceAgent:
     def __init__(
         self,
         config: AgentConfig,
-        retriever: BM25Retriever,
+        rag: RagPipeline,
         prompt: PromptTemplate,
         generator: Generator,
         model_id: str,
     ) -> None:
         self.config = config
         self.model_id = model_id
-        self._retriever = retriever
+        self._rag = rag
         self._prompt = prompt
         # An LLM decodes concurrent rows together: each row's loop runs in its own thread.
         self._concurrency = getattr(config.generator, "batch_size", 1)
         if self._concurrency > 1:
             generator = BatchingGenerator(generator, max_batch_size=self._concurrency)
-        fallback = config.fallback and (config.fallback.kind, make_generator(config.fallback))
+        fallback = config.fallback and (
+            config.fallback.kind,
+            make_generator(config.fallback, config.seed),
+        )
         self._loop = ControllerLoop(
             generator=generator,
-            toolbox=Toolbox(reference_tools(retriever, retriever.documents), config.tools),
+            toolbox=Toolbox(reference_tools(rag.search, rag.documents), config.tools),
             limits=LoopLimits(**config.loop.model_dump()),
             fallback=fallback or None,
         )
@@ -85,24 +89,32 @@ class ReferenceAgent:
         flags = list(verdict.flags)
         if verdict.refused_category is not None:
             return _empty("refused", answer=REFUSAL_ANSWER, refused=True, flags=flags, cost=0.0)
-        fields = self._generate(verdict.text)
+        rag = self._rag.run(verdict.text)
+        fields = self._generate(verdict.text, rag)
         if safety.redact_pii:
             fields["answer"], output_flags = screen_output(fields["answer"])
             flags += output_flags
-        return {**fields, "refused": False, "safety_flags": flags}
+        claimed = "" if fields["finish_reason"] != "answer" else fields["answer"]
+        retrieved_ids = [doc.id for doc in rag.retrieved]
+        return {
+            **fields,
+            "retrieved_ids": retrieved_ids,
+            "context_ids": [doc.id for doc in rag.context_documents],
+            "hit_at_k": hit_at_k(retrieved_ids, row.relevant_ids),
+            "context_precision": context_precision(retrieved_ids, row.relevant_ids),
+            "context_use_rate": context_use_rate(claimed, rag.context),
+            "refused": False,
+            "safety_flags": flags,
+        }
 
-    def _generate(self, query: str) -> dict[str, Any]:
-        k = self.config.retriever.k
-        documents = tuple(hit.document for hit in self._retriever.retrieve(query, k))
-        context = "\n\n".join(f"[{doc.id}]\n{doc.text}" for doc in documents)
-        system, user = self._prompt.render(question=query, context=context)
+    def _generate(self, query: str, rag: RagResult) -> dict[str, Any]:
+        system, user = self._prompt.render(question=query, context=rag.context)
         started = time.perf_counter()
-        result = self._loop.run(GenerationRequest(query, system, user, documents))
+        result = self._loop.run(GenerationRequest(query, system, user, rag.context_documents))
         compute_s = time.perf_counter() - started
         generation = result.generation
         cached = generation.tokens_cached if generation else None
         fields = {
-            "retrieved_ids": [doc.id for doc in documents],
             "tokens_in": result.tokens_in,
             "tokens_out": result.tokens_out,
             "tokens_cached": cached,
@@ -144,6 +156,10 @@ def _empty(
         "answer": answer,
         "citations": [],
         "retrieved_ids": [],
+        "context_ids": [],
+        "hit_at_k": None,
+        "context_precision": None,
+        "context_use_rate": None,
         "refused": refused,
         "safety_flags": flags or [],
         "tokens_in": 0 if known else None,

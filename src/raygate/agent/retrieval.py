@@ -21,6 +21,11 @@ class Retrieved:
     score: float
 
 
+def document_text(document: Document) -> str:
+    """What every retriever indexes: the title, then the text."""
+    return f"{document.title}\n{document.text}"
+
+
 class BM25Retriever:
     """BM25 over title and text; ties break by corpus order so results are deterministic."""
 
@@ -31,9 +36,7 @@ class BM25Retriever:
     @classmethod
     def build(cls, documents: Sequence[Document], k1: float, b: float) -> BM25Retriever:
         index = bm25s.BM25(k1=k1, b=b)
-        index.index(
-            [content_tokens(f"{d.title}\n{d.text}") for d in documents], show_progress=False
-        )
+        index.index([content_tokens(document_text(d)) for d in documents], show_progress=False)
         return cls(documents, index)
 
     @classmethod

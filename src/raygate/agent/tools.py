@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError, create_model
 
 from raygate.agent.corpus import Document
-from raygate.agent.retrieval import BM25Retriever
+from raygate.agent.retrieval import Retrieved
 from raygate.schemas import describe_validation_error
 
 
@@ -146,15 +146,17 @@ def calculate(expression: str) -> str:
     return f"{value:.10g}"
 
 
-def reference_tools(retriever: BM25Retriever, documents: Sequence[Document]) -> list[Tool]:
-    """search_documents, fetch_document and calculate over the agent's corpus."""
+def reference_tools(
+    search: Callable[[str, int], list[Retrieved]], documents: Sequence[Document]
+) -> list[Tool]:
+    """search_documents (backed by `search`), fetch_document and calculate over the corpus."""
     by_id = {doc.id: doc for doc in documents}
 
     def search_documents(query: str, k: int = 4) -> str:
         """Search the knowledge base; returns the best documents with their ids."""
         if not 1 <= k <= 20:
             raise ValueError("k must be between 1 and 20")
-        hits = retriever.retrieve(query, k)
+        hits = search(query, k)
         return (
             "\n\n".join(f"[{h.document.id}]\n{h.document.text}" for h in hits)
             or "no documents found"

@@ -7,15 +7,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from raygate.evaluation.scorers import (
-    context_precision,
-    exact_match,
-    hit_at_k,
-    is_abstention,
-    is_refusal,
-    token_f1,
-)
+from raygate.evaluation.scorers import exact_match, is_abstention, is_refusal, token_f1
 from raygate.goldset import GoldRow
+from raygate.rag_metrics import context_precision, hit_at_k
 from raygate.telemetry.pii import leaked_pii, redact
 
 # The eval table: raw queries and answers never leave the run unredacted.

@@ -40,13 +40,6 @@ def _f1(predicted: list[str], gold: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def hit_at_k(retrieved_ids: Sequence[str], relevant_ids: Sequence[str] | None) -> float | None:
-    """1.0 when any relevant document was retrieved; None when the row has no gold documents."""
-    if not relevant_ids:
-        return None
-    return float(bool(set(retrieved_ids) & set(relevant_ids)))
-
-
 _ABSTAIN_PHRASES = (
     "i dont know", "i do not know", "not in documents", "not in provided documents",
     "cannot find", "cant find", "no information", "do not have information",
@@ -69,22 +62,3 @@ def is_refusal(answer: str, refused: bool | None) -> bool:
     """True when the model flagged a refusal or its answer declines the request."""
     normalized = normalize_answer(answer)
     return bool(refused) or any(phrase in normalized for phrase in _REFUSAL_PHRASES)
-
-
-def context_precision(
-    retrieved_ids: Sequence[str], relevant_ids: Sequence[str] | None
-) -> float | None:
-    """Ragas' context precision@K: mean of precision@k over the ranks k that hold a relevant id.
-
-    1.0 when every relevant document ranks above every irrelevant one; None without gold ids
-    or without retrieval.
-    """
-    if not relevant_ids or not retrieved_ids:
-        return None
-    relevant = set(relevant_ids)
-    hits, weighted = 0, 0.0
-    for rank, doc_id in enumerate(retrieved_ids, start=1):
-        if doc_id in relevant:
-            hits += 1
-            weighted += hits / rank
-    return weighted / hits if hits else 0.0

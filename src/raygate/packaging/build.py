@@ -14,7 +14,7 @@ import pandas as pd
 from raygate import __version__
 from raygate.agent.corpus import BUILTIN_CORPUS, corpus_hash, load_corpus
 from raygate.agent.prompts import BUILTIN_BUNDLE, load_prompt_bundle
-from raygate.agent.retrieval import BM25Retriever
+from raygate.agent.rag_index import build_indexes
 from raygate.config import AgentConfig
 from raygate.constants import (
     MODEL_ARTIFACT_NAME,
@@ -52,7 +52,7 @@ def stage_artifacts(config: AgentConfig, directory: Path) -> tuple[dict[str, str
         pyfunc.ARTIFACT_CONFIG: directory / "agent_config.json",
         pyfunc.ARTIFACT_PROMPTS: directory / "prompt_bundle.yaml",
         pyfunc.ARTIFACT_CORPUS: directory / "corpus.jsonl",
-        pyfunc.ARTIFACT_INDEX: directory / "bm25_index",
+        pyfunc.ARTIFACT_INDEX: directory / "indexes",
     }
     paths[pyfunc.ARTIFACT_CONFIG].write_text(config.model_dump_json(indent=2))
     shutil.copyfile(BUILTIN_BUNDLE, paths[pyfunc.ARTIFACT_PROMPTS])
@@ -60,8 +60,7 @@ def stage_artifacts(config: AgentConfig, directory: Path) -> tuple[dict[str, str
         for doc in documents:
             record = {"id": doc.id, "title": doc.title, "kind": doc.kind, "text": doc.text}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    retriever = BM25Retriever.build(documents, k1=config.retriever.k1, b=config.retriever.b)
-    retriever.save(paths[pyfunc.ARTIFACT_INDEX])
+    build_indexes(config.retriever, documents, paths[pyfunc.ARTIFACT_INDEX])
     tags = {
         TAG_AGENT_NAME: config.name,
         TAG_CONFIG_HASH: config.content_hash(),
@@ -88,11 +87,23 @@ def log_agent_model(config: AgentConfig) -> BuiltAgent:
                 artifacts=artifacts,
                 signature=agent_signature(),
                 input_example=INPUT_EXAMPLE,
-                pip_requirements=[f"raygate=={__version__}", f"mlflow=={mlflow.__version__}"],
+                pip_requirements=pip_requirements(config, mlflow.__version__),
                 # Declared so that a loader may pass the resolved name@version at load time.
                 model_config={pyfunc.MODEL_ID_KEY: ""},
             )
     return BuiltAgent(model_uri=info.model_uri, run_id=run.info.run_id, tags=tags)
+
+
+def pip_requirements(config: AgentConfig, mlflow_version: str) -> list[str]:
+    """What a serving environment installs: raygate with the extras this agent needs."""
+    engines = {g.kind for g in (config.generator, config.fallback) if g is not None}
+    extras = sorted(
+        ({"embed"} if config.retriever.kind != "bm25" else set())
+        | ({"llm"} if "transformers" in engines else set())
+        | ({"gpu"} if "vllm" in engines else set())
+    )
+    raygate = f"raygate[{','.join(extras)}]" if extras else "raygate"
+    return [f"{raygate}=={__version__}", f"mlflow=={mlflow_version}"]
 
 
 def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

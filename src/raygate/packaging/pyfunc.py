@@ -11,7 +11,7 @@ from raygate.agent.agent import ReferenceAgent
 from raygate.agent.corpus import load_corpus
 from raygate.agent.generators import make_generator
 from raygate.agent.prompts import load_prompt_bundle
-from raygate.agent.retrieval import BM25Retriever
+from raygate.agent.rag_index import load_rag
 from raygate.config import AgentConfig
 from raygate.schemas import OUTPUT_FIELDS, parse_predict_input
 
@@ -33,11 +33,15 @@ class AgentPyfunc(mlflow.pyfunc.PythonModel):
         bundle = load_prompt_bundle(artifacts[ARTIFACT_PROMPTS])
         # The loader passes the resolved registry version; a bare load cannot know it.
         model_id = (context.model_config or {}).get(MODEL_ID_KEY) or f"{config.name}@unregistered"
+        generator = make_generator(config.generator, config.seed)
+        rag = load_rag(
+            config.retriever, documents, Path(artifacts[ARTIFACT_INDEX]), generator.count_tokens
+        )
         self.agent = ReferenceAgent(
             config=config,
-            retriever=BM25Retriever.load(Path(artifacts[ARTIFACT_INDEX]), documents),
+            rag=rag,
             prompt=bundle.get(config.prompt.id, config.prompt.version),
-            generator=make_generator(config.generator),
+            generator=generator,
             model_id=model_id,
         )
 

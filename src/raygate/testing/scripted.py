@@ -28,3 +28,6 @@ class ScriptedGenerator:
             delay, item = item
             time.sleep(delay)
         return [item]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())

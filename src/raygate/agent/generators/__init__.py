@@ -5,12 +5,16 @@ from raygate.agent.generators.extractive import ExtractiveGenerator
 from raygate.config import GeneratorConfig
 
 
-def make_generator(config: GeneratorConfig) -> Generator:
+def make_generator(config: GeneratorConfig, seed: int = 0) -> Generator:
     """The generator a config names; heavy engines are imported only when chosen."""
     if config.kind == "transformers":
         from raygate.agent.generators.transformers_gen import TransformersGenerator
 
         return TransformersGenerator(config)
+    if config.kind == "vllm":
+        from raygate.agent.generators.vllm_gen import VllmGenerator
+
+        return VllmGenerator(config, seed)
     return ExtractiveGenerator(config)
 
 

@@ -37,6 +37,9 @@ class Generation:
 
 
 class Generator(Protocol):
-    """Answers a batch of requests, one Generation per request, in order."""
+    """Answers a batch of requests, one Generation per request, in order, and counts tokens
+    the way it bills them (context budgets are measured with it)."""
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+    def count_tokens(self, text: str) -> int: ...

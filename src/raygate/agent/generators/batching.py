@@ -33,6 +33,9 @@ class BatchingGenerator:
             futures.append(future)
         return [f.result() for f in futures]
 
+    def count_tokens(self, text: str) -> int:
+        return self._inner.count_tokens(text)
+
     def _work(self) -> None:
         while True:
             batch = [self._queue.get()]

@@ -29,6 +29,9 @@ class ExtractiveGenerator:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         return [self._answer(request) for request in requests]
 
+    def count_tokens(self, text: str) -> int:
+        return len(tokenize(text))
+
     def _answer(self, request: GenerationRequest) -> Generation:
         best = self._best_fact(set(content_tokens(request.query)), request.documents)
         if best is None:
@@ -39,8 +42,8 @@ class ExtractiveGenerator:
             text=text,
             citations=citations,
             abstained=abstained,
-            tokens_in=len(tokenize(request.system)) + len(tokenize(request.user)),
-            tokens_out=len(tokenize(text)),
+            tokens_in=self.count_tokens(request.system) + self.count_tokens(request.user),
+            tokens_out=self.count_tokens(text),
         )
 
     def _best_fact(
