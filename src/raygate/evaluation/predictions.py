@@ -21,13 +21,18 @@ PREDICTION_FIELDS = (
 
 def normalize_predictions(raw: Any, expected_rows: int) -> list[dict[str, Any]]:
     """One dict per input row with every PREDICTION_FIELDS key; raise on a shape mismatch."""
-    records = _records(raw)
+    records = prediction_records(raw)
     if len(records) != expected_rows:
         raise ModelOutputError(
             f"the model returned {len(records)} predictions for {expected_rows} input rows; "
             "predict() must return one output per input row"
         )
-    return [{field: _clean(record.get(field)) for field in PREDICTION_FIELDS} for record in records]
+    return [{field: record.get(field) for field in PREDICTION_FIELDS} for record in records]
+
+
+def prediction_records(raw: Any) -> list[dict[str, Any]]:
+    """Any pyfunc output as one JSON-ready dict per row (NaN → None, numpy → Python)."""
+    return [{key: _clean(value) for key, value in record.items()} for record in _records(raw)]
 
 
 def _records(raw: Any) -> list[Mapping[str, Any]]:

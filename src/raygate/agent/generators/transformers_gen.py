@@ -39,11 +39,13 @@ class TransformersGenerator:
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as transformers_logging
         except ImportError:
             raise GeneratorError(
                 "the transformers generator needs: pip install 'raygate[llm]'"
             ) from None
         folder, filename = smollm2_path()
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar per replica
         if config.threads:
             torch.set_num_threads(config.threads)
         self._config = config

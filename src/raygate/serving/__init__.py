@@ -1,0 +1,1 @@
+"""Ray Serve: a router ingress with champion and canary model deployments."""

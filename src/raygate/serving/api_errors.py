@@ -1,0 +1,115 @@
+"""Errors as the API returns them: OpenAI-style JSON bodies, 422s that name the field, and
+a body-size limit enforced before any parsing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+    405: "invalid_request_error", 413: "request_too_large", 422: "invalid_request_error",
+    429: "rate_limit_error", 503: "service_unavailable",
+}  # fmt: skip
+
+
+class ApiError(Exception):
+    """An error response the handlers raise; rendered by install_error_handlers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.headers = status, message, param, headers
+
+
+def error_response(
+    status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": _TYPES.get(status, "api_error"),
+                      "param": param, "code": status}}  # fmt: skip
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def describe_request_error(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """(message, param) for FastAPI's first validation error, naming the field."""
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    if first.get("type") == "json_invalid":
+        return "request body is not valid JSON; send a JSON object", None
+    if not loc:
+        if first.get("type") == "missing":
+            return "request body is missing; send a JSON object", None
+        return f"request body: {first.get('msg', 'invalid')}; send a JSON object", None
+    field = ".".join(loc)
+    shown = "" if first.get("type") in ("missing", "extra_forbidden") else " (got "
+    if shown:
+        shown += f"{first.get('input')!r}"[:80] + ")"
+    hint = "; remove it or check its spelling" if first.get("type") == "extra_forbidden" else ""
+    return f"field '{field}': {first.get('msg', 'invalid')}{shown}{hint}", field
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as {"error": {...}} with a status that says whose fault it was."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.param, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = describe_request_error(list(exc.errors()))
+        return error_response(422, message, param)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over the limit, by Content-Length or as it streams."""
+
+    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
+        self._app, self._limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        limit = self._limit()
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(limit)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self._app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(limit)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return error_response(413, f"request body is larger than {limit} bytes; send less")

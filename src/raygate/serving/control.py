@@ -1,0 +1,230 @@
+"""Deploy and steer the serving app through the Ray dashboard's Serve REST API (the same path
+as `serve deploy`): every change is a declarative config update, never `serve.run`."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from raygate.errors import ConfigError, RaygateError
+from raygate.serving.auth import ENV_TOKENS_FILE
+from raygate.serving.settings import (
+    ROUTER_DEPLOYMENT,
+    AppArgs,
+    RouterSettings,
+    VariantSettings,
+    default_variant_config,
+    parse_settings,
+)
+from raygate.tracking import tracking_uri
+
+APP_IMPORT_PATH = "raygate.serving.app:build_app"
+DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
+_SETTINGS = {ROUTER_DEPLOYMENT: RouterSettings, "champion": VariantSettings,
+             "canary": VariantSettings}  # fmt: skip
+
+
+class ServeError(RaygateError):
+    """The Ray cluster or its Serve API refused or could not be reached."""
+
+
+def dashboard_address(address: str | None) -> str:
+    """--address, else $RAY_DASHBOARD_ADDRESS (as Ray's own CLI), else the local dashboard."""
+    return address or os.environ.get("RAY_DASHBOARD_ADDRESS") or DEFAULT_DASHBOARD
+
+
+def load_serve_config(path: str | Path) -> dict[str, Any]:
+    """Read a Serve config and validate raygate's app in it before anything is deployed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path} does not exist; pass a Serve config such as serve_configs/local.yaml"
+        )
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("applications"), list):
+        raise ConfigError(f"{path}: expected a Serve config with an 'applications' list")
+    raygate_app(config, str(path))
+    for app in config["applications"]:
+        if app.get("import_path") == APP_IMPORT_PATH:
+            parse_settings(AppArgs, app.get("args") or {}, f"{path}: application args")
+            for deployment in app.get("deployments") or []:
+                model = _SETTINGS.get(deployment.get("name"))
+                if model and "user_config" in deployment:
+                    where = f"{path}: deployment '{deployment['name']}' user_config"
+                    parse_settings(model, deployment["user_config"], where)
+    return config
+
+
+def raygate_app(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """The one application of the config that raygate builds."""
+    apps = [a for a in config.get("applications", []) if a.get("import_path") == APP_IMPORT_PATH]
+    if len(apps) != 1:
+        raise ConfigError(
+            f"{where}: expected exactly one application with import_path {APP_IMPORT_PATH}, "
+            f"found {len(apps)}"
+        )
+    return apps[0]
+
+
+def with_runtime_env(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy whose raygate app tells replicas where MLflow is and where the token file is
+    (paths only: tokens themselves never go into a config)."""
+    config = copy.deepcopy(config)
+    app = raygate_app(config, "config")
+    env_vars = app.setdefault("runtime_env", {}).setdefault("env_vars", {})
+    env_vars.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
+    if os.environ.get(ENV_TOKENS_FILE):
+        env_vars.setdefault(ENV_TOKENS_FILE, str(Path(os.environ[ENV_TOKENS_FILE]).resolve()))
+    return config
+
+
+class ServeControl:
+    """up / status / weight / refresh / down against one Ray cluster's dashboard."""
+
+    def __init__(self, address: str | None = None) -> None:
+        from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
+
+        self.address = dashboard_address(address)
+        try:
+            self._client = ServeSubmissionClient(self.address)
+        except Exception as exc:  # requests' connection errors, version checks, bad URLs
+            raise ServeError(
+                f"cannot reach the Ray dashboard at {self.address} ({type(exc).__name__}); "
+                "start Ray with `ray start --head` or pass --address"
+            ) from None
+
+    def up(self, config: dict[str, Any]) -> None:
+        """Deploy (or update in place) every application of the config."""
+        self._deploy(with_runtime_env(config))
+
+    def details(self) -> dict[str, Any]:
+        try:
+            return self._client.get_serve_details()
+        except Exception as exc:
+            raise ServeError(f"Serve API at {self.address} failed: {exc}") from None
+
+    def status(self) -> dict[str, Any]:
+        """raygate's app: its status, each deployment's status and replicas, the split."""
+        details = self.details()
+        app_name, app = self._raygate_app_details(details)
+        config = app.get("deployed_app_config") or {}
+        user_configs = {d["name"]: d.get("user_config") for d in config.get("deployments", [])}
+        deployments = {
+            name: {
+                "status": d.get("status"),
+                "replicas": len(d.get("replicas", [])),
+                "replica_ids": sorted(r.get("replica_id", "") for r in d.get("replicas", [])),
+                "user_config": user_configs.get(name)
+                or (d.get("deployment_config") or {}).get("user_config"),
+                "message": d.get("message") or None,
+            }
+            for name, d in app.get("deployments", {}).items()
+        }
+        router = deployments.get(ROUTER_DEPLOYMENT, {}).get("user_config") or {}
+        return {
+            "application": app_name,
+            "status": app.get("status"),
+            "message": app.get("message") or None,
+            "canary_percent": router.get("canary_percent", 0.0),
+            "deployments": deployments,
+        }
+
+    def set_weight(self, percent: float) -> dict[str, Any]:
+        """Move the canary's share: only the router's user_config changes (no restart)."""
+        if not 0 <= percent <= 100:
+            raise ConfigError(f"canary weight must be between 0 and 100 percent, got {percent}")
+
+        def change(app: dict[str, Any]) -> None:
+            router = _deployment(app, ROUTER_DEPLOYMENT)
+            router["user_config"] = {**(router.get("user_config") or {}), "canary_percent": percent}
+
+        return self._update(change)
+
+    def refresh(self, variant: str) -> dict[str, Any]:
+        """Make a variant re-resolve its alias (after a flip): its revision goes up by one."""
+
+        def change(app: dict[str, Any]) -> None:
+            deployment = _deployment(app, variant)
+            model_name = (app.get("args") or {}).get("model_name", "")
+            settings = deployment.get("user_config") or default_variant_config(model_name, variant)
+            deployment["user_config"] = {
+                **settings,
+                "revision": int(settings.get("revision", 0)) + 1,
+            }
+
+        return self._update(change)
+
+    def down(self) -> None:
+        """Delete raygate's app; other applications on the cluster keep running."""
+        details = self.details()
+        app_name, _ = self._raygate_app_details(details)
+        others = [
+            a["deployed_app_config"]
+            for name, a in details.get("applications", {}).items()
+            if name != app_name and a.get("deployed_app_config")
+        ]
+        if not others:
+            try:
+                self._client.delete_applications()
+            except Exception as exc:
+                raise ServeError(f"Serve API at {self.address} failed: {exc}") from None
+            return
+        self._deploy({**_cluster_settings(details), "applications": others})
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _update(self, change) -> dict[str, Any]:
+        details = self.details()
+        app_name, _ = self._raygate_app_details(details)
+        apps = []
+        for name, app in details.get("applications", {}).items():
+            config = copy.deepcopy(app.get("deployed_app_config"))
+            if config is None:
+                continue
+            if name == app_name:
+                change(config)
+            apps.append(config)
+        self._deploy({**_cluster_settings(details), "applications": apps})
+        return self.status()
+
+    def _deploy(self, config: dict[str, Any]) -> None:
+        try:
+            self._client.deploy_applications(config)
+        except Exception as exc:
+            raise ServeError(f"Serve refused the config: {exc}") from None
+
+    @staticmethod
+    def _raygate_app_details(details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        for name, app in details.get("applications", {}).items():
+            if (app.get("deployed_app_config") or {}).get("import_path") == APP_IMPORT_PATH:
+                return name, app
+        raise ServeError("no raygate application is deployed; run `raygate serve up CONFIG`")
+
+
+def _deployment(app: dict[str, Any], name: str) -> dict[str, Any]:
+    deployments = app.setdefault("deployments", [])
+    for deployment in deployments:
+        if deployment.get("name") == name:
+            return deployment
+    variants = (app.get("args") or {}).get("variants", ["champion"])
+    if name != ROUTER_DEPLOYMENT and name not in variants:
+        raise ConfigError(f"the app has no '{name}' deployment (variants: {', '.join(variants)})")
+    deployments.append({"name": name})
+    return deployments[-1]
+
+
+def _cluster_settings(details: dict[str, Any]) -> dict[str, Any]:
+    """The cluster-wide part of a deploy request, as currently deployed."""
+    http = details.get("http_options") or {}
+    keep = ("host", "port", "root_path", "request_timeout_s", "keep_alive_timeout_s")
+    settings: dict[str, Any] = {"http_options": {k: http[k] for k in keep if k in http}}
+    if details.get("proxy_location"):
+        settings["proxy_location"] = details["proxy_location"]
+    return settings

@@ -1,0 +1,91 @@
+"""One model deployment (champion or canary): loads a pyfunc by registry alias, pinned to the
+version it resolves to, predicts batches, and swaps versions without dropping a request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ray import serve
+
+from raygate.errors import RaygateError
+from raygate.evaluation.predictions import prediction_records
+from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
+from raygate.registry.mlflow_registry import MlflowRegistry
+from raygate.serving.settings import VariantSettings, parse_settings
+
+logger = logging.getLogger("ray.serve")
+
+
+@serve.deployment(max_ongoing_requests=64)
+class ModelVariant:
+    """Serves one variant; `reconfigure` (the user_config) decides which model version."""
+
+    def __init__(self, variant: str) -> None:
+        self._variant = variant
+        self._loaded: LoadedAgent | None = None
+        self._settings: VariantSettings | None = None
+        self._load_error: str | None = None
+        self._swap = asyncio.Lock()
+
+    async def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Load the model the settings name; on failure keep serving the current one.
+
+        The new version loads in a worker thread while this replica keeps answering with
+        the old one, then replaces it in one assignment: a version change drops nothing.
+        """
+        where = f"deployment '{self._variant}' user_config"
+        settings = parse_settings(VariantSettings, user_config, where)
+        self.predict.set_max_batch_size(settings.max_batch_size)
+        self.predict.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+        async with self._swap:
+            self._settings = settings
+            try:
+                await asyncio.to_thread(self._load_if_changed, settings.model_uri)
+                self._load_error = None
+            except RaygateError as exc:
+                if self._loaded is None:
+                    raise  # nothing to fall back to: the replica fails and Serve reports it
+                self._load_error = str(exc)
+                logger.error("%s keeps serving %s: %s", self._variant, self.model_id, exc)
+
+    def _load_if_changed(self, model_uri: str) -> None:
+        registry = MlflowRegistry()
+        version = resolve_model_uri(model_uri, registry)  # an alias becomes a fixed version
+        current = self._loaded.version if self._loaded else None
+        if (
+            version
+            and current
+            and (version.name, version.version)
+            == (
+                current.name,
+                current.version,
+            )
+        ):
+            return
+        self._loaded = load_agent(version.uri if version else model_uri, registry)
+
+    @property
+    def model_id(self) -> str:
+        if self._loaded is None or self._loaded.version is None:
+            return f"{self._settings.model_uri if self._settings else '?'}"
+        return self._loaded.version.model_id
+
+    def info(self) -> dict[str, Any]:
+        """What this replica serves, for /v1/models, /readyz and `raygate serve status`."""
+        return {
+            "variant": self._variant,
+            "model_id": self.model_id,
+            "model_uri": self._settings.model_uri if self._settings else None,
+            "revision": self._settings.revision if self._settings else None,
+            "loaded": self._loaded is not None,
+            "load_error": self._load_error,
+        }
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
+    async def predict(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Answer validated request rows together; each answer names this variant's model."""
+        loaded, model_id = self._loaded, self.model_id
+        records = prediction_records(await asyncio.to_thread(loaded.predict, rows))
+        return [{**record, "model_id": model_id} for record in records]

@@ -1,0 +1,143 @@
+"""The OpenAI chat-completions wire format raygate speaks: requests, responses, stream chunks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from raygate.schemas import StrictModel
+
+
+class TextPart(StrictModel):
+    """One text part of a message's content list."""
+
+    type: Literal["text"] = Field(description="Only text parts are supported.")
+    text: str = Field(description="The text.")
+
+
+class ChatMessage(StrictModel):
+    """One message of the conversation."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"] = Field(
+        description="Who wrote the message."
+    )
+    content: str | list[TextPart] | None = Field(None, description="Text, or text parts.")
+    name: str | None = Field(None, description="Optional author name.")
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.text for part in self.content)
+        return self.content or ""
+
+
+class StreamOptions(StrictModel):
+    """Streaming options."""
+
+    include_usage: bool = Field(False, description="Send a last chunk with token usage.")
+
+
+class ChatCompletionRequest(StrictModel):
+    """POST /v1/chat/completions. Sampling settings are accepted and ignored: the released
+    model's own config decides how it generates, so that what was evaluated is what runs."""
+
+    model: str = Field(min_length=1, description="The served model name (see GET /v1/models).")
+    messages: list[ChatMessage] = Field(min_length=1, description="The conversation so far.")
+    stream: bool = Field(False, description="Answer as server-sent events.")
+    stream_options: StreamOptions | None = Field(None, description="Streaming options.")
+    user: str | None = Field(None, max_length=256, description="End-user id (sticky routing).")
+    n: Literal[1] = Field(1, description="Choices per request; only 1.")
+    temperature: float | None = Field(None, ge=0, le=2, description="Ignored (see above).")
+    top_p: float | None = Field(None, ge=0, le=1, description="Ignored (see above).")
+    max_tokens: int | None = Field(None, ge=1, description="Ignored (see above).")
+    max_completion_tokens: int | None = Field(None, ge=1, description="Ignored (see above).")
+    seed: int | None = Field(None, description="Ignored (see above).")
+    stop: str | list[str] | None = Field(None, description="Ignored (see above).")
+    metadata: dict[str, str] | None = Field(None, description="Ignored; accepted for clients.")
+
+    def query(self) -> str | None:
+        """The text of the last user message: the agent answers single turns."""
+        for message in reversed(self.messages):
+            if message.role == "user" and message.text().strip():
+                return message.text()
+        return None
+
+
+class Usage(BaseModel):
+    """Token usage of one completion."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Served(BaseModel):
+    """What every response says about who answered it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    variant: str = Field(description="champion or canary.")
+    model_id: str = Field(description="The model that answered, as name@version.")
+    trace_id: str = Field(description="Trace id of the request.")
+
+
+def finish_reason(prediction: dict[str, Any]) -> str:
+    """OpenAI's finish_reason for an agent outcome."""
+    if prediction.get("refused"):
+        return "content_filter"
+    return "length" if prediction.get("finish_reason") in ("max_steps", "deadline") else "stop"
+
+
+def usage(prediction: dict[str, Any]) -> Usage:
+    prompt, completion = prediction.get("tokens_in") or 0, prediction.get("tokens_out") or 0
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
+
+
+def completion_body(prediction: dict[str, Any], served: Served) -> dict[str, Any]:
+    """A chat.completion object for one prediction, with raygate's served fields."""
+    return {
+        "id": f"chatcmpl-{served.trace_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": served.model_id,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": prediction.get("answer") or ""},
+                "finish_reason": finish_reason(prediction),
+                "logprobs": None,
+            }
+        ],
+        "usage": usage(prediction).model_dump(),
+        **served.model_dump(),
+    }
+
+
+def stream_chunks(
+    prediction: dict[str, Any], served: Served, include_usage: bool
+) -> list[dict[str, Any]]:
+    """chat.completion.chunk objects: the role, the answer word by word, the finish reason,
+    and usage last when asked. The agent answers whole, so the words follow at once."""
+    base = {
+        "id": f"chatcmpl-{served.trace_id}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": served.model_id,
+        **served.model_dump(),
+    }
+
+    def chunk(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}
+        return {**base, "choices": [choice]}
+
+    answer = prediction.get("answer") or ""
+    words = answer.split(" ")
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words) if answer]
+    chunks.append(chunk({}, finish_reason(prediction)))
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": usage(prediction).model_dump()})
+    return chunks

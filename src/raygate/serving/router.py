@@ -1,0 +1,233 @@
+"""The ingress: auth, limits and validation, then a sticky weighted choice of champion or
+canary, then the OpenAI-compatible or native answer naming who answered."""
+
+import asyncio
+import json
+import math
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from ray.exceptions import RayActorError
+from ray.serve.exceptions import RayServeException
+from ray.serve.handle import DeploymentHandle
+
+from raygate.agent.safety import RateLimiter
+from raygate.errors import ConfigError
+from raygate.packaging.loading import registry_name
+from raygate.schemas import PredictInput
+from raygate.serving.api_errors import ApiError, BodyLimit, install_error_handlers
+from raygate.serving.auth import ENV_TOKENS, ENV_TOKENS_FILE, authenticate, load_tokens
+from raygate.serving.openai_schema import (
+    ChatCompletionRequest,
+    Served,
+    completion_body,
+    stream_chunks,
+)
+from raygate.serving.routing import choose_variant
+from raygate.serving.settings import RouterSettings, parse_settings
+
+INFO_TTL_S = 5.0
+_BODY_LIMIT = {"bytes": RouterSettings().max_body_bytes}  # per replica process
+
+api = FastAPI(
+    title="raygate",
+    summary="Champion and canary of one registered model, behind auth and rate limits.",
+    openapi_url=None,  # served below, behind auth
+    docs_url=None,
+    redoc_url=None,
+)
+api.add_middleware(BodyLimit, limit=lambda: _BODY_LIMIT["bytes"])
+install_error_handlers(api)
+bearer = HTTPBearer(auto_error=False, description="An API token from RAYGATE_API_TOKENS.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+class PredictResponse(BaseModel):
+    """The model's prediction row plus who answered (other fields depend on the model)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answer: str = Field(description="The answer text.")
+    variant: str = Field(description="champion or canary.")
+    model_id: str = Field(description="The model that answered, as name@version.")
+    trace_id: str = Field(description="Trace id of the request.")
+
+
+def _headers(served: Served) -> dict[str, str]:
+    return {
+        "x-raygate-variant": served.variant,
+        "x-raygate-model-id": served.model_id,
+        "x-raygate-trace-id": served.trace_id,
+    }
+
+
+async def _sse(chunks: list[dict[str, Any]]) -> AsyncIterator[str]:
+    for chunk in chunks:
+        yield f"data: {json.dumps(chunk)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+# Helpers above stay above: Serve pickles the ingress class when it is decorated.
+@serve.deployment(max_ongoing_requests=256)
+@serve.ingress(api)
+class Router:
+    """Routes each request to a variant; weights and limits come from its user_config."""
+
+    def __init__(self, champion: DeploymentHandle, canary: DeploymentHandle | None = None):
+        self._handles = {"champion": champion}
+        if canary is not None:
+            self._handles["canary"] = canary
+        self._settings = RouterSettings()
+        self._tokens: tuple[str, ...] = ()
+        self._limiter: RateLimiter | None = None
+        self._rng = random.Random()
+        self._infos: list[dict[str, Any]] = []
+        self._infos_at = -math.inf
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Apply the split, limits and auth; tokens are re-read, so rotation needs no restart."""
+        settings = parse_settings(RouterSettings, user_config, "deployment 'router' user_config")
+        tokens = load_tokens()
+        if settings.auth and not tokens:
+            raise ConfigError(
+                f"auth is on but no API token is configured: set {ENV_TOKENS} or "
+                f"{ENV_TOKENS_FILE} where Ray runs, or set auth: false for a local trial"
+            )
+        if settings.rate_limit != self._settings.rate_limit or self._limiter is None:
+            limit = settings.rate_limit
+            self._limiter = RateLimiter(limit.requests_per_minute, limit.burst) if limit else None
+        self._settings, self._tokens = settings, tokens
+        _BODY_LIMIT["bytes"] = settings.max_body_bytes
+
+    # -- guards ----------------------------------------------------------------------------
+
+    def _admit(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+        """401 without a valid token, 429 past the token's rate."""
+        caller = "anonymous"
+        if self._settings.auth:
+            header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+            caller = authenticate(header, self._tokens)
+            if caller is None:
+                raise ApiError(
+                    401,
+                    "missing or unknown API token; send 'Authorization: Bearer <token>'",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        if self._limiter is not None:
+            wait_s = self._limiter.retry_after_s(caller)
+            if wait_s > 0:
+                raise ApiError(
+                    429,
+                    f"rate limit exceeded; retry after {wait_s:.1f} s",
+                    headers={"Retry-After": str(math.ceil(wait_s))},
+                )
+
+    async def _answer(self, row: dict[str, Any], sticky_key: str | None) -> tuple[dict, Served]:
+        variant = choose_variant(
+            sticky_key, self._settings.canary_percent, "canary" in self._handles, self._rng
+        )
+        try:
+            prediction = await self._handles[variant].predict.remote(row)
+        except (RayServeException, RayActorError) as exc:
+            raise ApiError(
+                503, f"the {variant} model is unavailable: {type(exc).__name__}; retry shortly",
+                headers={"Retry-After": "1"},
+            ) from None  # fmt: skip
+        served = Served(
+            variant=variant,
+            model_id=prediction.get("model_id") or "unknown",
+            trace_id=prediction.get("trace_id") or uuid.uuid4().hex,
+        )
+        return prediction, served
+
+    async def _variant_infos(self) -> list[dict[str, Any]]:
+        if time.monotonic() - self._infos_at > INFO_TTL_S:
+            calls = [handle.info.remote() for handle in self._handles.values()]
+            self._infos = list(await asyncio.wait_for(asyncio.gather(*calls), timeout=10))
+            self._infos_at = time.monotonic()
+        return self._infos
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    @api.get("/healthz", tags=["health"])
+    async def healthz(self) -> dict[str, str]:
+        """Liveness: the router answers."""
+        return {"status": "ok"}
+
+    @api.get("/readyz", tags=["health"])
+    async def readyz(self) -> JSONResponse:
+        """Readiness: every variant has a model loaded."""
+        try:
+            infos = await self._variant_infos()
+        except (TimeoutError, RayServeException, RayActorError) as exc:
+            return JSONResponse({"status": "unready", "reason": type(exc).__name__}, 503)
+        ready = all(info["loaded"] for info in infos)
+        body = {"status": "ready" if ready else "unready", "variants": infos}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @api.get("/openapi.json", include_in_schema=False)
+    async def openapi(self, credentials: Credentials):
+        self._admit(credentials)
+        return api.openapi()
+
+    @api.get("/v1/models", tags=["openai"])
+    async def models(self, credentials: Credentials) -> dict[str, Any]:
+        """The served model name and each variant's name@version."""
+        self._admit(credentials)
+        infos = await self._variant_infos()
+        names = {registry_name(i["model_uri"] or "") or i["model_id"] for i in infos}
+        data = [{"id": n, "object": "model", "created": 0, "owned_by": "raygate"} for n in names]
+        data += [
+            {"id": i["model_id"], "object": "model", "created": 0, "owned_by": "raygate",
+             "variant": i["variant"]}
+            for i in infos
+        ]  # fmt: skip
+        return {"object": "list", "data": data}
+
+    @api.post("/v1/predict", response_model=PredictResponse, tags=["raygate"])
+    async def predict(self, body: PredictInput, credentials: Credentials) -> JSONResponse:
+        """One request row of the stable predict() schema; sticky by user_id or session_id."""
+        self._admit(credentials)
+        prediction, served = await self._answer(
+            body.model_dump(exclude_none=True), body.user_id or body.session_id
+        )
+        return JSONResponse({**prediction, **served.model_dump()}, headers=_headers(served))
+
+    @api.post("/v1/chat/completions", tags=["openai"])
+    async def chat_completions(
+        self,
+        body: ChatCompletionRequest,
+        credentials: Credentials,
+    ):
+        """OpenAI-compatible chat completion (stream: true for server-sent events)."""
+        self._admit(credentials)
+        await self._check_model(body.model)
+        query = body.query()
+        if query is None:
+            raise ApiError(422, "messages: no user message with text; add one", "messages")
+        prediction, served = await self._answer({"query": query, "user_id": body.user}, body.user)
+        if not body.stream:
+            return JSONResponse(completion_body(prediction, served), headers=_headers(served))
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        chunks = stream_chunks(prediction, served, include_usage)
+        return StreamingResponse(
+            _sse(chunks), media_type="text/event-stream", headers=_headers(served)
+        )
+
+    async def _check_model(self, requested: str) -> None:
+        infos = await self._variant_infos()
+        known = {i["model_id"] for i in infos} | {
+            registry_name(i["model_uri"] or "") for i in infos
+        }
+        if requested not in known:
+            served = ", ".join(sorted(k for k in known if k))
+            raise ApiError(404, f"model '{requested}' is not served here; use one of: {served}",
+                           "model")  # fmt: skip

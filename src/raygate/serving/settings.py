@@ -1,0 +1,89 @@
+"""Settings of the serving app: app args (structure) and each deployment's user_config
+(values changed at run time without restarting replicas)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from raygate.errors import ConfigError
+from raygate.schemas import StrictModel, describe_validation_error
+
+VariantName = Literal["champion", "canary"]
+ROUTER_DEPLOYMENT = "router"
+
+
+class AppArgs(StrictModel):
+    """`args` of the Serve application: which model and variants. Changing them redeploys."""
+
+    model_name: str = Field(min_length=1, description="Registered model name in MLflow.")
+    variants: list[VariantName] = Field(
+        default_factory=lambda: ["champion"],
+        min_length=1,
+        description="Model deployments to build; 'champion' is required.",
+    )
+
+    @model_validator(mode="after")
+    def _has_champion(self) -> AppArgs:
+        if "champion" not in self.variants:
+            raise ValueError("variants must include 'champion'")
+        return self
+
+
+class RateLimit(StrictModel):
+    """Per API token: a token bucket."""
+
+    requests_per_minute: float = Field(gt=0, description="Sustained requests per token.")
+    burst: int = Field(ge=1, description="Requests a token may send at once.")
+
+
+class RouterSettings(StrictModel):
+    """The router's user_config: traffic split and request limits."""
+
+    canary_percent: float = Field(
+        0.0, ge=0, le=100, description="Share of traffic (%) the canary answers."
+    )
+    rate_limit: RateLimit | None = Field(
+        None, description="Per-token limit, per router replica; null: none."
+    )
+    max_body_bytes: int = Field(
+        65536, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    auth: bool = Field(
+        True, description="Require a bearer token (from RAYGATE_API_TOKENS[_FILE]) on /v1/*."
+    )
+
+
+class VariantSettings(StrictModel):
+    """A model deployment's user_config: which model it serves."""
+
+    model_uri: str = Field(
+        min_length=1,
+        description="models:/NAME@ALIAS (resolved to a version at load time) or NAME/VERSION.",
+    )
+    revision: int = Field(
+        0, ge=0, description="Bump to make replicas resolve the alias again (after a flip)."
+    )
+    max_batch_size: int = Field(16, ge=1, le=256, description="Rows predicted together.")
+    batch_wait_timeout_s: float = Field(
+        0.002, ge=0, le=1, description="How long a batch waits to fill."
+    )
+
+
+DEFAULT_ALIASES = {"champion": "champion", "canary": "candidate"}
+
+
+def default_variant_config(model_name: str, variant: str) -> dict[str, object]:
+    """A variant's user_config when the Serve config gives none: the variant's alias."""
+    return {"model_uri": f"models:/{model_name}@{DEFAULT_ALIASES[variant]}"}
+
+
+def parse_settings(model: type[StrictModel], raw: object, where: str) -> StrictModel:
+    """Validate a user_config or args mapping; errors name the deployment and the field."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {describe_validation_error(exc)}") from None
