@@ -118,8 +118,32 @@ class VllmGeneratorConfig(StrictModel):
     )
 
 
+class OpenAIGeneratorConfig(StrictModel):
+    """Any OpenAI-compatible chat endpoint (vLLM's, Ray Serve LLM's, raygate's, a hosted API)."""
+
+    kind: Literal["openai"] = Field(description="Generator kind.")
+    base_url: str = Field(
+        pattern=r"^https?://", description="API root, e.g. http://127.0.0.1:8000/v1."
+    )
+    model: str = Field(min_length=1, description="Model name the endpoint serves.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable holding the API key (never the key).",
+    )
+    timeout_s: float = Field(30.0, gt=0, description="Seconds one HTTP call may take.")
+    max_new_tokens: int = Field(256, ge=1, description="Tokens generated per answer at most.")
+    batch_size: int = Field(8, ge=1, le=256, description="Requests in flight together.")
+    tools_in_prompt: bool = Field(
+        False, description="Describe the tools in the prompt so the model may call them."
+    )
+
+
 GeneratorConfig = Annotated[
-    ExtractiveGeneratorConfig | TransformersGeneratorConfig | VllmGeneratorConfig,
+    ExtractiveGeneratorConfig
+    | TransformersGeneratorConfig
+    | VllmGeneratorConfig
+    | OpenAIGeneratorConfig,
     Field(discriminator="kind"),
 ]
 

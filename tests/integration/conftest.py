@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,13 +49,26 @@ def model_name(request: pytest.FixtureRequest) -> str:
     return "m-" + request.node.name.replace("[", "-").replace("]", "")[:60]
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def local_ray() -> Iterator[None]:
-    """One local Ray for the whole session; 4 logical CPUs so two eval actors never starve."""
+def local_ray() -> Iterator[str]:
+    """One local Ray for the whole session; 4 logical CPUs so two eval actors never starve.
+    Yields its dashboard URL (Serve's REST API, used by `raygate serve`)."""
     import ray
 
-    ray.init(num_cpus=4, include_dashboard=False, logging_level="WARNING")
-    yield
+    context = ray.init(
+        num_cpus=4,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        dashboard_port=free_port(),
+        logging_level="WARNING",
+    )
+    yield f"http://{context.dashboard_url}"
     ray.shutdown()
 
 

@@ -56,6 +56,13 @@ def describe_request_error(errors: list[dict[str, Any]]) -> tuple[str, str | Non
     if shown:
         shown += f"{first.get('input')!r}"[:80] + ")"
     hint = "; remove it or check its spelling" if first.get("type") == "extra_forbidden" else ""
+    unknown = [
+        ".".join(str(p) for p in e["loc"] if p != "body")
+        for e in errors[1:]
+        if e.get("type") == "extra_forbidden"
+    ]
+    if unknown:
+        hint += f" (unknown field(s): {', '.join(unknown)}; check their spelling)"
     return f"field '{field}': {first.get('msg', 'invalid')}{shown}{hint}", field
 
 

@@ -140,24 +140,31 @@ class ServeControl:
         """Move the canary's share: only the router's user_config changes (no restart)."""
         if not 0 <= percent <= 100:
             raise ConfigError(f"canary weight must be between 0 and 100 percent, got {percent}")
-
-        def change(app: dict[str, Any]) -> None:
-            router = _deployment(app, ROUTER_DEPLOYMENT)
-            router["user_config"] = {**(router.get("user_config") or {}), "canary_percent": percent}
-
-        return self._update(change)
+        return self.update_settings(ROUTER_DEPLOYMENT, canary_percent=percent)
 
     def refresh(self, variant: str) -> dict[str, Any]:
         """Make a variant re-resolve its alias (after a flip): its revision goes up by one."""
+        return self.update_settings(variant, revision=lambda current: int(current or 0) + 1)
+
+    def update_settings(self, deployment: str, **changes: Any) -> dict[str, Any]:
+        """Change fields of one deployment's user_config (a callable gets the current value);
+        the result is validated before it is sent."""
 
         def change(app: dict[str, Any]) -> None:
-            deployment = _deployment(app, variant)
-            model_name = (app.get("args") or {}).get("model_name", "")
-            settings = deployment.get("user_config") or default_variant_config(model_name, variant)
-            deployment["user_config"] = {
-                **settings,
-                "revision": int(settings.get("revision", 0)) + 1,
-            }
+            target = _deployment(app, deployment)
+            if deployment == ROUTER_DEPLOYMENT:
+                current = target.get("user_config") or RouterSettings().model_dump()
+            else:
+                model_name = (app.get("args") or {}).get("model_name", "")
+                current = target.get("user_config") or default_variant_config(
+                    model_name, deployment
+                )
+            updated = dict(current)
+            for key, value in changes.items():
+                updated[key] = value(current.get(key)) if callable(value) else value
+            where = f"deployment '{deployment}' user_config"
+            parse_settings(_SETTINGS[deployment], updated, where)
+            target["user_config"] = updated
 
         return self._update(change)
 

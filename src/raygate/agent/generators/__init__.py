@@ -11,6 +11,10 @@ def make_generator(config: GeneratorConfig, seed: int = 0) -> Generator:
         from raygate.agent.generators.transformers_gen import TransformersGenerator
 
         return TransformersGenerator(config)
+    if config.kind == "openai":
+        from raygate.agent.generators.openai_gen import OpenAIGenerator
+
+        return OpenAIGenerator(config)
     if config.kind == "vllm":
         from raygate.agent.generators.vllm_gen import VllmGenerator
 

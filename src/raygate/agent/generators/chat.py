@@ -51,8 +51,8 @@ def parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
 def reply_to_generation(
     text: str,
     request: GenerationRequest,
-    tokens_in: int,
-    tokens_out: int,
+    tokens_in: int | None,
+    tokens_out: int | None,
     tokens_cached: int = 0,
 ) -> Generation:
     """A model's reply as a Generation; citations are kept only for documents it was given."""

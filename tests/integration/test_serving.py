@@ -1,0 +1,273 @@
+"""The serving app on a real local Ray: deployed through the dashboard's Serve API exactly as
+`raygate serve up` does, champion v1 and canary v2 registered in a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from scipy.stats import binomtest
+
+from raygate.config import load_agent_config
+from raygate.packaging.build import log_agent_model
+from raygate.serving.control import ServeControl, load_serve_config
+from tests.integration.conftest import AGENTS, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "test-token-7f3a"
+QUERY = "What is the return window for Kitchen products?"
+
+
+@dataclass
+class Served:
+    url: str
+    control: ServeControl
+    model_name: str
+    headers: dict[str, str]
+
+    def predict(self, body: dict, token: str | None = TOKEN, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.post(f"{self.url}/v1/predict", json=body, headers=headers, timeout=30,
+                             **kwargs)  # fmt: skip
+
+    def wait_for(self, predicate, timeout_s: float = 120) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = self.control.status()
+            if predicate(status):
+                return status
+            time.sleep(0.5)
+        raise AssertionError(f"timed out; last status: {json.dumps(status)[:2000]}")
+
+
+def running(status: dict) -> bool:
+    return status["status"] == "RUNNING" and all(
+        d["status"] == "HEALTHY" for d in status["deployments"].values()
+    )
+
+
+@pytest.fixture(scope="module")
+def served(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
+    from ray import serve
+
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    registry = MlflowRegistry()
+    name = "serve-agent"
+    for config, alias in (("v1.yaml", "champion"), ("v2.yaml", "candidate")):
+        built = log_agent_model(load_agent_config(AGENTS / config))
+        version = registry.register(name, built.model_uri, built.tags)
+        registry.set_alias(name, alias, version.version)
+    tokens = tmp_path_factory.mktemp("secrets") / "tokens"
+    tokens.write_text(f"# API tokens, one per line\n{TOKEN}\n")
+    config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
+    port = free_port()
+    config["http_options"]["port"] = port
+    (app,) = config["applications"]
+    app["args"]["model_name"] = name
+    for deployment in app["deployments"]:
+        if deployment["name"] == "router":
+            deployment["user_config"]["rate_limit"] = {"requests_per_minute": 60000, "burst": 5000}
+        else:
+            deployment["user_config"]["model_uri"] = deployment["user_config"]["model_uri"].replace(
+                "reference-agent", name
+            )
+            deployment.pop("autoscaling_config", None)
+            deployment["num_replicas"] = 1
+            deployment["ray_actor_options"] = {"num_cpus": 0.5}
+    import os
+
+    os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
+    control = ServeControl(local_ray)
+    control.up(config)
+    result = Served(f"http://127.0.0.1:{port}", control, name, {"Authorization": f"Bearer {TOKEN}"})
+    result.wait_for(running)
+    yield result
+    control.down()
+    serve.shutdown()
+    os.environ.pop("RAYGATE_API_TOKENS_FILE", None)
+
+
+def set_weight(served: Served, percent: float) -> None:
+    served.control.set_weight(percent)
+    served.wait_for(lambda s: running(s) and s["canary_percent"] == percent)
+    time.sleep(1)  # the router applies the new user_config in reconfigure()
+
+
+def test_every_answer_names_its_variant_model_and_trace(served):
+    response = served.predict({"query": QUERY, "user_id": "u-1"})
+    body = response.json()
+    assert response.status_code == 200 and body["answer"] == "60 days"
+    assert body["variant"] == response.headers["x-raygate-variant"]
+    assert body["model_id"] == response.headers["x-raygate-model-id"]
+    assert body["model_id"].startswith(f"{served.model_name}@")
+    assert (
+        body["trace_id"] == response.headers["x-raygate-trace-id"] and len(body["trace_id"]) == 32
+    )
+
+
+def test_canary_share_is_within_a_binomial_interval_and_users_are_sticky(served):
+    set_weight(served, 20)
+    anonymous = Counter(served.predict({"query": "hi"}).json()["variant"] for _ in range(300))
+    interval = binomtest(anonymous["canary"], 300, 0.2).proportion_ci(confidence_level=0.999)
+    assert interval.low <= 0.2 <= interval.high, anonymous
+    per_user = {
+        f"user-{i}": {served.predict({"query": "hi", "user_id": f"user-{i}"}).json()["variant"]
+                      for _ in range(3)}
+        for i in range(60)
+    }  # fmt: skip
+    assert all(len(variants) == 1 for variants in per_user.values())  # one user, one variant
+    canary_at_20 = {u for u, v in per_user.items() if v == {"canary"}}
+    set_weight(served, 50)
+    canary_at_50 = {
+        u for u in per_user if served.predict({"query": "hi", "user_id": u}).json()["variant"]
+        == "canary"
+    }  # fmt: skip
+    assert canary_at_20 <= canary_at_50  # a ramp only moves users towards the canary
+    set_weight(served, 5)
+
+
+def test_a_weight_change_restarts_no_replica(served):
+    before = {n: d["replica_ids"] for n, d in served.control.status()["deployments"].items()}
+    set_weight(served, 10)
+    after = {n: d["replica_ids"] for n, d in served.control.status()["deployments"].items()}
+    assert before == after
+    set_weight(served, 5)
+
+
+def test_auth_limits_and_bad_input_get_clear_4xx(served):
+    assert requests.get(f"{served.url}/healthz", timeout=10).status_code == 200
+    assert requests.get(f"{served.url}/readyz", timeout=10).json()["status"] == "ready"
+    for token in (None, "wrong-token"):
+        response = served.predict({"query": QUERY}, token=token)
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    assert requests.get(f"{served.url}/openapi.json", timeout=10).status_code == 401
+    missing = served.predict({"qurey": QUERY})
+    assert missing.status_code == 422 and missing.json()["error"]["param"] == "query"
+    assert "unknown field(s): qurey" in missing.json()["error"]["message"]
+    wrong_type = served.predict({"query": 42})
+    assert wrong_type.status_code == 422 and "'query'" in wrong_type.json()["error"]["message"]
+    malformed = requests.post(
+        f"{served.url}/v1/predict",
+        data="{not json",
+        timeout=10,
+        headers={**served.headers, "content-type": "application/json"},
+    )
+    assert malformed.status_code == 422 and "JSON" in malformed.json()["error"]["message"]
+    huge = served.predict({"query": "x" * 100_000})
+    assert huge.status_code == 413 and "65536 bytes" in huge.json()["error"]["message"]
+    chat = requests.post(
+        f"{served.url}/v1/chat/completions",
+        headers=served.headers,
+        timeout=10,
+        json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert chat.status_code == 404 and served.model_name in chat.json()["error"]["message"]
+
+
+def test_past_the_rate_limit_the_answer_is_429_with_retry_after(served):
+    served.control.update_settings("router", rate_limit={"requests_per_minute": 6, "burst": 3})
+    served.wait_for(running)
+    time.sleep(1)
+    try:
+        codes = [served.predict({"query": "hi"}) for _ in range(6)]
+        limited = [r for r in codes if r.status_code == 429]
+        assert limited and int(limited[0].headers["retry-after"]) >= 1
+        assert "rate limit" in limited[0].json()["error"]["message"]
+    finally:
+        served.control.update_settings(
+            "router", rate_limit={"requests_per_minute": 60000, "burst": 5000}
+        )
+        served.wait_for(running)
+        time.sleep(1)
+
+
+def test_the_official_openai_client_talks_to_the_chat_endpoint(served):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{served.url}/v1", api_key=TOKEN, max_retries=0)
+    models = {m.id for m in client.models.list().data}
+    assert served.model_name in models
+    messages = [{"role": "user", "content": "What is the express fee for shipping to Germany?"}]
+    completion = client.chat.completions.create(model=served.model_name, messages=messages)
+    assert completion.choices[0].message.content == "$9.00"
+    assert completion.usage.prompt_tokens > 0 and completion.model.startswith(served.model_name)
+    stream = client.chat.completions.create(
+        model=served.model_name, messages=messages, stream=True,
+        stream_options={"include_usage": True},
+    )  # fmt: skip
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "$9.00" and chunks[-1].usage.completion_tokens >= 1
+
+
+def test_the_openai_generator_answers_through_raygates_own_endpoint(served, monkeypatch):
+    from raygate.agent.generators import GenerationRequest, make_generator
+    from raygate.config import OpenAIGeneratorConfig
+    from raygate.errors import GeneratorError
+
+    monkeypatch.setenv("RAYGATE_TEST_KEY", TOKEN)
+    config = OpenAIGeneratorConfig(kind="openai", base_url=f"{served.url}/v1",
+                                   model=served.model_name, api_key_env="RAYGATE_TEST_KEY")  # fmt: skip
+    request = GenerationRequest("q", "sys", "What is the express fee for shipping to Germany?", ())
+    (generation,) = make_generator(config).generate([request])
+    assert generation.text == "$9.00" and generation.tokens_in > 0 and generation.tokens_out >= 1
+    monkeypatch.setenv("RAYGATE_TEST_KEY", "wrong")
+    with pytest.raises(GeneratorError, match="refused"):
+        make_generator(config).generate([request])
+
+
+def test_a_version_change_under_steady_load_fails_no_request(served, registry):
+    before = served.predict({"query": QUERY}).json()["model_id"]
+    built = log_agent_model(load_agent_config(AGENTS / "v1.yaml"))
+    new = registry.register(served.model_name, built.model_uri, built.tags)
+    results: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        deadline = time.monotonic() + 120  # bounded in time and count
+        while not stop.is_set() and time.monotonic() < deadline and len(results) < 5000:
+            response = served.predict({"query": QUERY, "user_id": "steady"})
+            results.append((response.status_code, response.json().get("model_id")))
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        time.sleep(1)
+        registry.set_alias(served.model_name, "champion", new.version)
+        served.control.refresh("champion")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any(m == new.model_id for _, m in results[-20:]):
+            time.sleep(0.5)
+        time.sleep(1)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    served_ids = [m for _, m in results]
+    assert [code for code, _ in results if code != 200] == []
+    assert before in served_ids and new.model_id in served_ids
+    # Once the new version answers, the old one never does again (a clean swap).
+    first_new = served_ids.index(new.model_id)
+    assert before not in served_ids[first_new + 4 :]
+
+
+def test_a_model_that_fails_to_load_leaves_the_previous_version_serving(served):
+    before = served.predict({"query": "hi", "user_id": "u-fail"}).json()
+    variant = before["variant"]
+    served.control.update_settings(variant, model_uri=f"models:/{served.model_name}/999")
+    served.wait_for(running)
+    time.sleep(2)
+    after = served.predict({"query": "hi", "user_id": "u-fail"})
+    assert after.status_code == 200 and after.json()["model_id"] == before["model_id"]
+    ready = requests.get(f"{served.url}/readyz", timeout=10).json()
+    (info,) = [v for v in ready["variants"] if v["variant"] == variant]
+    assert "999" in info["load_error"] and info["model_id"] == before["model_id"]
