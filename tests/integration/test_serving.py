@@ -214,8 +214,12 @@ def test_the_openai_generator_answers_through_raygates_own_endpoint(served, monk
     from raygate.errors import GeneratorError
 
     monkeypatch.setenv("RAYGATE_TEST_KEY", TOKEN)
-    config = OpenAIGeneratorConfig(kind="openai", base_url=f"{served.url}/v1",
-                                   model=served.model_name, api_key_env="RAYGATE_TEST_KEY")  # fmt: skip
+    config = OpenAIGeneratorConfig(
+        kind="openai",
+        base_url=f"{served.url}/v1",
+        model=served.model_name,
+        api_key_env="RAYGATE_TEST_KEY",
+    )
     request = GenerationRequest("q", "sys", "What is the express fee for shipping to Germany?", ())
     (generation,) = make_generator(config).generate([request])
     assert generation.text == "$9.00" and generation.tokens_in > 0 and generation.tokens_out >= 1
