@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
 from scipy.stats import binomtest
 
 from raygate.config import load_agent_config
@@ -275,3 +277,21 @@ def test_a_model_that_fails_to_load_leaves_the_previous_version_serving(served):
     ready = requests.get(f"{served.url}/readyz", timeout=10).json()
     (info,) = [v for v in ready["variants"] if v["variant"] == variant]
     assert "999" in info["load_error"] and info["model_id"] == before["model_id"]
+
+
+def test_generated_requests_never_get_a_5xx_nor_an_off_schema_response(served):
+    """Property-based requests from /openapi.json (Schemathesis): each answer is a documented
+    2xx or 4xx whose body matches the schema; bounded at 30 examples per operation."""
+    document = requests.get(f"{served.url}/openapi.json", headers=served.headers, timeout=10)
+    api = schemathesis.openapi.from_dict(document.json())
+    operations = [result.ok() for result in api.get_all_operations()]
+    assert {op.path for op in operations} >= {"/v1/predict", "/v1/chat/completions"}
+    for operation in operations:
+
+        @settings(max_examples=30, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @given(case=operation.as_strategy())
+        def check(case) -> None:
+            case.call_and_validate(base_url=served.url, headers=served.headers, timeout=30)
+
+        check()

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +18,36 @@ _TYPES = {
     405: "invalid_request_error", 413: "request_too_large", 422: "invalid_request_error",
     429: "rate_limit_error", 503: "service_unavailable",
 }  # fmt: skip
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong and how to fix it."""
+
+    message: str = Field(description="A sentence naming the problem and the fix.")
+    type: str = Field(description="Error class, as OpenAI names them.")
+    param: str | None = Field(None, description="The offending field, when there is one.")
+    code: int = Field(description="The HTTP status.")
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: ErrorDetail
+
+
+_MEANINGS = {
+    401: "Missing or unknown API token.",
+    404: "Unknown model.",
+    413: "Body over the size limit.",
+    422: "Invalid request; the message names the field.",
+    429: "Rate limit exceeded; see Retry-After.",
+    503: "Model unavailable; retry.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the errors a route may answer."""
+    return {s: {"model": ErrorBody, "description": _MEANINGS[s]} for s in statuses}
 
 
 class ApiError(Exception):

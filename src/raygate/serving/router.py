@@ -23,7 +23,12 @@ from raygate.agent.safety import RateLimiter
 from raygate.errors import ConfigError
 from raygate.packaging.loading import registry_name
 from raygate.schemas import PredictInput
-from raygate.serving.api_errors import ApiError, BodyLimit, install_error_handlers
+from raygate.serving.api_errors import (
+    ApiError,
+    BodyLimit,
+    error_responses,
+    install_error_handlers,
+)
 from raygate.serving.auth import ENV_TOKENS, ENV_TOKENS_FILE, authenticate, load_tokens
 from raygate.serving.openai_schema import (
     ChatCompletionRequest,
@@ -162,7 +167,7 @@ class Router:
         """Liveness: the router answers."""
         return {"status": "ok"}
 
-    @api.get("/readyz", tags=["health"])
+    @api.get("/readyz", tags=["health"], responses={503: {"description": "Not ready."}})
     async def readyz(self) -> JSONResponse:
         """Readiness: every variant has a model loaded."""
         try:
@@ -178,7 +183,7 @@ class Router:
         self._admit(credentials)
         return api.openapi()
 
-    @api.get("/v1/models", tags=["openai"])
+    @api.get("/v1/models", tags=["openai"], responses=error_responses(401, 429, 503))
     async def models(self, credentials: Credentials) -> dict[str, Any]:
         """The served model name and each variant's name@version."""
         self._admit(credentials)
@@ -192,7 +197,12 @@ class Router:
         ]  # fmt: skip
         return {"object": "list", "data": data}
 
-    @api.post("/v1/predict", response_model=PredictResponse, tags=["raygate"])
+    @api.post(
+        "/v1/predict",
+        response_model=PredictResponse,
+        tags=["raygate"],
+        responses=error_responses(401, 413, 422, 429, 503),
+    )
     async def predict(self, body: PredictInput, credentials: Credentials) -> JSONResponse:
         """One request row of the stable predict() schema; sticky by user_id or session_id."""
         self._admit(credentials)
@@ -201,7 +211,11 @@ class Router:
         )
         return JSONResponse({**prediction, **served.model_dump()}, headers=_headers(served))
 
-    @api.post("/v1/chat/completions", tags=["openai"])
+    @api.post(
+        "/v1/chat/completions",
+        tags=["openai"],
+        responses=error_responses(401, 404, 413, 422, 429, 503),
+    )
     async def chat_completions(
         self,
         body: ChatCompletionRequest,
