@@ -1,0 +1,125 @@
+"""Pure parts of serving: routing, auth, settings, the OpenAI wire format, error messages and
+Serve-config validation."""
+
+import random
+
+import pytest
+import yaml
+
+from raygate.errors import ConfigError
+from raygate.serving.api_errors import describe_request_error
+from raygate.serving.auth import authenticate, load_tokens, token_id
+from raygate.serving.control import load_serve_config, with_runtime_env
+from raygate.serving.openai_schema import ChatCompletionRequest, Served, stream_chunks
+from raygate.serving.routing import choose_variant, sticky_position
+from raygate.serving.settings import AppArgs, RouterSettings, parse_settings
+
+
+def test_sticky_routing_is_stable_and_a_ramp_only_adds_canary_users():
+    users = [f"user-{i}" for i in range(2000)]
+    rng = random.Random(0)
+    at_1 = {u for u in users if choose_variant(u, 1, True, rng) == "canary"}
+    at_5 = {u for u in users if choose_variant(u, 5, True, rng) == "canary"}
+    assert at_1 <= at_5 and 0.02 < len(at_5) / len(users) < 0.08
+    assert sticky_position("user-7") == sticky_position("user-7")
+
+
+def test_without_a_canary_or_weight_everything_goes_to_the_champion():
+    rng = random.Random(0)
+    assert {choose_variant(None, 50, False, rng) for _ in range(100)} == {"champion"}
+    assert {choose_variant("u", 0, True, rng) for _ in range(100)} == {"champion"}
+    anonymous = [choose_variant(None, 30, True, rng) for _ in range(5000)]
+    assert 0.27 < anonymous.count("canary") / 5000 < 0.33
+
+
+def test_tokens_come_from_env_and_file_and_compare_exactly(tmp_path):
+    secrets = tmp_path / "tokens"
+    secrets.write_text("# comment\n  tok-file  \n\n")
+    tokens = load_tokens({"RAYGATE_API_TOKENS": "a1, b2", "RAYGATE_API_TOKENS_FILE": str(secrets)})
+    assert tokens == ("a1", "b2", "tok-file")
+    assert authenticate("Bearer b2", tokens) == token_id("b2")
+    assert authenticate("bearer tok-file", tokens) == token_id("tok-file")
+    for header in (None, "", "Bearer", "Bearer b", "Basic b2", "Bearer b2x"):
+        assert authenticate(header, tokens) is None
+    assert "b2" not in token_id("b2")
+    with pytest.raises(ConfigError, match="RAYGATE_API_TOKENS_FILE"):
+        load_tokens({"RAYGATE_API_TOKENS_FILE": str(tmp_path / "missing")})
+
+
+def test_settings_errors_name_the_deployment_and_field():
+    with pytest.raises(ConfigError, match=r"router user_config: field 'canary_percent'"):
+        parse_settings(RouterSettings, {"canary_percent": 150}, "router user_config")
+    with pytest.raises(ConfigError, match="champion"):
+        parse_settings(AppArgs, {"model_name": "m", "variants": ["canary"]}, "args")
+
+
+def test_chat_requests_answer_the_last_user_message_and_reject_unknown_fields():
+    request = ChatCompletionRequest.model_validate({
+        "model": "m", "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": [{"type": "text", "text": "first"}]},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "second"},
+        ], "temperature": 0.2,
+    })  # fmt: skip
+    assert request.query() == "second"
+    assert (
+        ChatCompletionRequest(model="m", messages=[{"role": "system", "content": "x"}]).query()
+        is None
+    )
+    with pytest.raises(ValueError, match="n"):
+        ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "x"}], n=2)
+
+
+def test_stream_chunks_carry_the_answer_then_the_reason_then_usage():
+    served = Served(variant="canary", model_id="m@2", trace_id="t" * 32)
+    prediction = {"answer": "60 days", "tokens_in": 10, "tokens_out": 2, "refused": False}
+    chunks = stream_chunks(prediction, served, include_usage=True)
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text == "60 days" and chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["usage"] == {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+    assert all(c["variant"] == "canary" and c["model"] == "m@2" for c in chunks)
+    refused = stream_chunks({"answer": "no", "refused": True}, served, include_usage=False)
+    assert refused[-1]["choices"][0]["finish_reason"] == "content_filter"
+
+
+def test_validation_messages_name_the_field_and_suggest_spelling():
+    message, param = describe_request_error([
+        {"type": "missing", "loc": ("body", "query"), "msg": "Field required"},
+        {"type": "extra_forbidden", "loc": ("body", "qurey"), "msg": "Extra inputs"},
+    ])  # fmt: skip
+    assert param == "query" and "unknown field(s): qurey" in message
+    message, _ = describe_request_error([{"type": "json_invalid", "loc": ("body", 1), "msg": "x"}])
+    assert "not valid JSON" in message
+
+
+def write(tmp_path, config) -> str:
+    path = tmp_path / "serve.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+APP = {"name": "raygate", "import_path": "raygate.serving.app:build_app",
+       "args": {"model_name": "m", "variants": ["champion"]}}  # fmt: skip
+
+
+def test_serve_configs_are_checked_before_deploying(tmp_path):
+    assert load_serve_config("serve_configs/canary.yaml")["applications"][0]["name"] == "raygate"
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_serve_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="exactly one application"):
+        load_serve_config(write(tmp_path, {"applications": []}))
+    bad = {**APP, "deployments": [{"name": "router", "user_config": {"canary_pct": 5}}]}
+    with pytest.raises(ConfigError, match=r"deployment 'router' user_config: field 'canary_pct'"):
+        load_serve_config(write(tmp_path, {"applications": [bad]}))
+
+
+def test_runtime_env_carries_the_store_and_token_file_path_never_tokens(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYGATE_API_TOKENS", "super-secret")
+    monkeypatch.setenv("RAYGATE_API_TOKENS_FILE", str(tmp_path / "tokens"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////tmp/x.db")
+    config = with_runtime_env({"applications": [APP]})
+    env = config["applications"][0]["runtime_env"]["env_vars"]
+    assert env == {"MLFLOW_TRACKING_URI": "sqlite:////tmp/x.db",
+                   "RAYGATE_API_TOKENS_FILE": str(tmp_path / "tokens")}  # fmt: skip
+    assert "super-secret" not in yaml.safe_dump(config) and "runtime_env" not in APP
