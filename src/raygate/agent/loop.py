@@ -85,7 +85,7 @@ class ControllerLoop:
     sleep: Callable[[float], None] = time.sleep
 
     def run(self, request: GenerationRequest) -> LoopResult:
-        request = replace(request, tools=tuple(self.toolbox.schemas()))
+        request = replace(request, tools=self.toolbox.schemas())
         started, seen, results, stale = self.clock(), set(), [], 0
         usage = [0, 0]
         for step in range(1, self.limits.max_steps + 1):

@@ -51,6 +51,7 @@ class Tool:
     description: str
     fn: Callable[..., str]
     arguments_model: type
+    parameters: dict[str, Any]  # strict JSON Schema of the arguments (unknown keys refused)
 
     @classmethod
     def from_function(cls, fn: Callable[..., str]) -> Tool:
@@ -65,12 +66,7 @@ class Tool:
             f"{fn.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields
         )
         description = (inspect.getdoc(fn) or fn.__name__).splitlines()[0]
-        return cls(fn.__name__, description, fn, model)
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        """Strict JSON Schema of the arguments (unknown keys are not allowed)."""
-        return self.arguments_model.model_json_schema()
+        return cls(fn.__name__, description, fn, model, model.model_json_schema())
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI-style function declaration."""
@@ -100,9 +96,11 @@ class Toolbox:
                 f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(self._tools)}"
             )
         self.allowed = tuple(allowed)
+        self._schemas = tuple(self._tools[name].schema() for name in self.allowed)
 
-    def schemas(self) -> list[dict[str, Any]]:
-        return [self._tools[name].schema() for name in self.allowed]
+    def schemas(self) -> tuple[dict[str, Any], ...]:
+        """The allowed tools' declarations, derived once."""
+        return self._schemas
 
     def call(self, call: ToolCall) -> ToolResult:
         if call.name not in self.allowed:

@@ -1,0 +1,177 @@
+"""What raygate's serving layer costs: the same extractive agent at the same concurrency
+behind (a) a plain one-deployment Ray Serve app and (b) raygate's router with champion and
+canary at 5 % (auth on), side by side on one local Ray; requests/s and latency percentiles.
+
+Usage: python benchmarks/serve_overhead.py [--quick] [--concurrency 16] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token"
+QUERIES = [
+    "What is the return window for Kitchen products?",
+    "What is the express fee for shipping to Germany?",
+    "How long is the warranty on networking products?",
+    "Who founded the company's moon base?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def closed_loop(url: str, headers: dict, concurrency: int, seconds: float) -> dict:
+    """`concurrency` clients, each sending its next request when the last one is answered."""
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(session: aiohttp.ClientSession, index: int) -> None:
+        nonlocal failures
+        n = index
+        while time.perf_counter() < deadline:
+            body = {"query": QUERIES[n % len(QUERIES)], "user_id": f"user-{n % 997}"}
+            n += concurrency
+            started = time.perf_counter()
+            async with session.post(url, json=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    failures += 1
+                    continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(client(session, i) for i in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": float(np.percentile(latencies, 50)),
+        "p95": float(np.percentile(latencies, 95)),
+        "failures": failures,
+    }
+
+
+def deploy(dashboard: str, port: int, model_name: str, model_uri: str) -> None:
+    from raygate.serving.control import ServeControl, load_serve_config
+
+    config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
+    config["http_options"]["port"] = port
+    (app,) = config["applications"]
+    app["args"]["model_name"] = model_name
+    for deployment in app["deployments"]:
+        settings = deployment["user_config"]
+        if deployment["name"] == "router":
+            settings["rate_limit"] = None
+        else:
+            settings["model_uri"] = settings["model_uri"].replace("reference-agent", model_name)
+            deployment.pop("autoscaling_config", None)
+            deployment["num_replicas"] = 1
+    config["applications"].append({
+        "name": "plain", "route_prefix": "/plain",
+        "import_path": "serve_baseline:build_plain",
+        "runtime_env": {"env_vars": {"PYTHONPATH": str(ROOT / "benchmarks")}},
+        "args": {"model_uri": model_uri},
+        "deployments": [{"name": "PlainPyfunc", "num_replicas": 1,
+                         "ray_actor_options": {"num_cpus": 1}}],
+    })  # fmt: skip
+    control = ServeControl(dashboard)
+    control.up(config)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        details = control.details()
+        states = {n: a.get("status") for n, a in details.get("applications", {}).items()}
+        if states == {"raygate": "RUNNING", "plain": "RUNNING"}:
+            return
+        if "DEPLOY_FAILED" in states.values():
+            raise SystemExit(f"deploy failed: {json.dumps(details)[:3000]}")
+        time.sleep(1)
+    raise SystemExit("deploy timed out")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 round of 5 s per app")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients in flight")
+    parser.add_argument("--seconds", type=float, default=20, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per app")
+    args = parser.parse_args(argv)
+    seconds, rounds = (5.0, 1) if args.quick else (args.seconds, args.rounds)
+    with tempfile.TemporaryDirectory(prefix="raygate-bench-") as tmp:
+        os.environ["RAYGATE_HOME"] = tmp
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        tokens = Path(tmp) / "tokens"
+        tokens.write_text(TOKEN + "\n")
+        os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
+        import ray
+        from ray import serve
+
+        from raygate.config import load_agent_config
+        from raygate.packaging.build import log_agent_model
+        from raygate.registry.mlflow_registry import MlflowRegistry
+
+        registry = MlflowRegistry()
+        built = log_agent_model(load_agent_config(ROOT / "agents" / "v1.yaml"))
+        version = registry.register("bench-agent", built.model_uri, built.tags)
+        for alias in ("champion", "candidate"):
+            registry.set_alias("bench-agent", alias, version.version)
+        context = ray.init(num_cpus=4, include_dashboard=True, dashboard_port=free_port(),
+                           logging_level="WARNING")  # fmt: skip
+        port = free_port()
+        try:
+            deploy(f"http://{context.dashboard_url}", port, "bench-agent", version.uri)
+            base = f"http://127.0.0.1:{port}"
+            targets = {
+                "plain": (f"{base}/plain", {}),
+                "raygate": (f"{base}/v1/predict", {"Authorization": f"Bearer {TOKEN}"}),
+            }
+            for url, headers in targets.values():  # warm both: connections, first batches
+                asyncio.run(closed_loop(url, headers, args.concurrency, 2.0))
+            runs: dict[str, list[dict]] = {name: [] for name in targets}
+            for _ in range(rounds):
+                for name, (url, headers) in targets.items():
+                    runs[name].append(
+                        asyncio.run(closed_loop(url, headers, args.concurrency, seconds))
+                    )
+                    print(name, json.dumps(runs[name][-1]), file=sys.stderr)
+        finally:
+            serve.shutdown()
+            ray.shutdown()
+    med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
+    summary = {
+        "concurrency": args.concurrency,
+        "seconds_per_run": seconds,
+        "rounds": rounds,
+        "rps_plain": round(med["plain"]["rps"], 1),
+        "rps_raygate": round(med["raygate"]["rps"], 1),
+        "ratio_rps": round(med["raygate"]["rps"] / med["plain"]["rps"], 3),
+        "latency_ms_p50_plain": round(med["plain"]["p50"], 2),
+        "latency_ms_p50_raygate": round(med["raygate"]["p50"], 2),
+        "latency_ms_p95_plain": round(med["plain"]["p95"], 2),
+        "latency_ms_p95_raygate": round(med["raygate"]["p95"], 2),
+        "failed_requests": int(sum(r["failures"] for rs in runs.values() for r in rs)),
+    }
+    sys.stdout.write(json.dumps(summary) + "\n")
+
+
+if __name__ == "__main__":
+    main()
