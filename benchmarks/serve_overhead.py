@@ -1,6 +1,8 @@
 """What raygate's serving layer costs: the same extractive agent at the same concurrency
 behind (a) a plain one-deployment Ray Serve app and (b) raygate's router with champion and
 canary at 5 % (auth on), side by side on one local Ray; requests/s and latency percentiles.
+A third app, the plain one with Serve's request batching, separates the router hop's cost
+from what batching gains.
 
 Usage: python benchmarks/serve_overhead.py [--quick] [--concurrency 16] [--seconds 20]
 """
@@ -85,21 +87,22 @@ def deploy(dashboard: str, port: int, model_name: str, model_uri: str) -> None:
             settings["model_uri"] = settings["model_uri"].replace("reference-agent", model_name)
             deployment.pop("autoscaling_config", None)
             deployment["num_replicas"] = 1
-    config["applications"].append({
-        "name": "plain", "route_prefix": "/plain",
-        "import_path": "serve_baseline:build_plain",
-        "runtime_env": {"env_vars": {"PYTHONPATH": str(ROOT / "benchmarks")}},
-        "args": {"model_uri": model_uri},
-        "deployments": [{"name": "PlainPyfunc", "num_replicas": 1,
-                         "ray_actor_options": {"num_cpus": 1}}],
-    })  # fmt: skip
+    for name, deployment in (("plain", "PlainPyfunc"), ("batched", "BatchedPyfunc")):
+        config["applications"].append({
+            "name": name, "route_prefix": f"/{name}",
+            "import_path": f"serve_baseline:build_{name}",
+            "runtime_env": {"env_vars": {"PYTHONPATH": str(ROOT / "benchmarks")}},
+            "args": {"model_uri": model_uri},
+            "deployments": [{"name": deployment, "num_replicas": 1,
+                             "ray_actor_options": {"num_cpus": 1}}],
+        })  # fmt: skip
     control = ServeControl(dashboard)
     control.up(config)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         details = control.details()
         states = {n: a.get("status") for n, a in details.get("applications", {}).items()}
-        if states == {"raygate": "RUNNING", "plain": "RUNNING"}:
+        if set(states.values()) == {"RUNNING"} and len(states) == 3:
             return
         if "DEPLOY_FAILED" in states.values():
             raise SystemExit(f"deploy failed: {json.dumps(details)[:3000]}")
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
             base = f"http://127.0.0.1:{port}"
             targets = {
                 "plain": (f"{base}/plain", {}),
+                "batched": (f"{base}/batched", {}),
                 "raygate": (f"{base}/v1/predict", {"Authorization": f"Bearer {TOKEN}"}),
             }
             for url, headers in targets.values():  # warm both: connections, first batches
@@ -164,6 +168,8 @@ def main(argv: list[str] | None = None) -> None:
         "rps_plain": round(med["plain"]["rps"], 1),
         "rps_raygate": round(med["raygate"]["rps"], 1),
         "ratio_rps": round(med["raygate"]["rps"] / med["plain"]["rps"], 3),
+        "rps_plain_batched": round(med["batched"]["rps"], 1),
+        "ratio_rps_vs_batched": round(med["raygate"]["rps"] / med["batched"]["rps"], 3),
         "latency_ms_p50_plain": round(med["plain"]["p50"], 2),
         "latency_ms_p50_raygate": round(med["raygate"]["p50"], 2),
         "latency_ms_p95_plain": round(med["plain"]["p95"], 2),
