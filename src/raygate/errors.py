@@ -67,3 +67,11 @@ class GateError(RaygateError):
 
 class ModelLoadError(RaygateError):
     """A model URI could not be resolved or loaded."""
+
+
+class ServeError(RaygateError):
+    """The Ray cluster or its Serve API refused or could not be reached."""
+
+
+class LoadTestError(RaygateError):
+    """A load test could not be set up (workload, target) or run."""

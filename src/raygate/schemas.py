@@ -89,6 +89,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     if first["type"] == "json_invalid":
         return f"not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})"
     if not first["loc"]:
+        if first["type"] == "value_error":  # a model-level rule: its own message says it all
+            return str(first.get("ctx", {}).get("error", first["msg"]))
         return f"{first['msg'].lower()} (got {type(first['input']).__name__})"
     field = ".".join(str(p) for p in first["loc"])
     got = "" if first["type"] in ("missing", "extra_forbidden") else f" (got {first['input']!r})"

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -231,7 +233,8 @@ def test_the_openai_generator_answers_through_raygates_own_endpoint(served, monk
 
 
 def test_a_version_change_under_steady_load_fails_no_request(served, registry):
-    before = served.predict({"query": QUERY}).json()["model_id"]
+    set_weight(served, 0)  # every request goes to the champion, whose version changes
+    before = served.predict({"query": QUERY, "user_id": "steady"}).json()["model_id"]
     built = log_agent_model(load_agent_config(AGENTS / "v1.yaml"))
     new = registry.register(served.model_name, built.model_uri, built.tags)
     results: list[tuple[int, str | None]] = []
@@ -258,6 +261,7 @@ def test_a_version_change_under_steady_load_fails_no_request(served, registry):
         stop.set()
         for worker in workers:
             worker.join()
+    set_weight(served, 5)
     served_ids = [m for _, m in results]
     assert [code for code, _ in results if code != 200] == []
     assert before in served_ids and new.model_id in served_ids
@@ -295,3 +299,48 @@ def test_generated_requests_never_get_a_5xx_nor_an_off_schema_response(served):
             case.call_and_validate(base_url=served.url, headers=served.headers, timeout=30)
 
         check()
+
+
+def test_load_test_end_to_end_against_the_serving_app(served, tmp_path):
+    from raygate.loadtest.arrival import ArrivalConfig
+    from raygate.loadtest.runner import run_load
+    from raygate.loadtest.transport import Target
+    from raygate.loadtest.workload import load_workload
+
+    prompts = load_workload("smoke", None, 50, seed=0)
+    closed = run_load(Target(served.url, token=TOKEN), ArrivalConfig(concurrency=4, duration_s=3),
+                      prompts, tmp_path / "closed", slos={"error_rate": 0.0})  # fmt: skip
+    summary = closed.summary
+    assert summary["requests"] > 10 and summary["error_rate"] == 0 and summary["slo"]["passed"]
+    assert summary["requests_by_variant"].get("champion", 0) > 0
+    assert summary["output_tokens_per_s"] > 0 and summary["cost_usd_total"] is not None
+    target = Target(served.url, "openai", TOKEN, served.model_name, stream=True)
+    streamed = run_load(target, ArrivalConfig(rate=10, duration_s=2, process="constant"),
+                        prompts, tmp_path / "stream").summary  # fmt: skip
+    assert streamed["requests"] == 20 and streamed["error_rate"] == 0
+    assert streamed["ttft_ms_p50"] is not None and streamed["ttft_ms_p50"] > 0
+
+
+def test_loadtest_cli_reports_json_judges_slos_and_logs_to_mlflow(served, tmp_path):
+    import os
+
+    import ray
+
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
+           "RAYGATE_API_TOKEN": TOKEN}  # fmt: skip
+    command = [sys.executable, "-m", "raygate.cli.main", "loadtest", served.url, "--rate", "20",
+               "--duration", "2", "--workload", "smoke", "--slo", "error_rate=0",
+               "--out", str(tmp_path), "--log-mlflow", "--json"]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    assert summary["slo"]["passed"] and summary["mlflow_run_id"]
+    assert (tmp_path / "results.parquet").is_file()
+    missed = subprocess.run([*command[:-4], "--slo", "latency_ms_p50=0.001", "--json"], env=env,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert missed.returncode == 1 and not json.loads(missed.stdout)["slo"]["passed"]
+    bad = subprocess.run([*command[:7], "--slo", "p95<800"], env=env, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "bad SLO 'p95<800'" in bad.stderr
+    neither = subprocess.run(command[:5], env=env, capture_output=True, text=True, timeout=60)
+    assert "give exactly one of rate (open loop) or concurrency" in neither.stderr

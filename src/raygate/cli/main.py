@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from raygate import __version__
-from raygate.cli import agent, evaluate, gates, goldset, predict, registry, serve
+from raygate.cli import agent, evaluate, gates, goldset, loadtest, predict, registry, serve
 from raygate.cli.output import quiet_libraries
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command("eval")(evaluate.evaluate)
 app.command("gate")(gates.gate)
 app.command("register")(gates.register)
 app.command("check")(gates.check)
+app.command("loadtest")(loadtest.loadtest)
 
 
 def _version(value: bool) -> None:
@@ -48,3 +49,7 @@ def _root(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,8 @@ def up(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Deploy CONFIG (validated first), or update a running app in place."""
-    from raygate.serving.control import ServeError, load_serve_config
+    from raygate.errors import ServeError
+    from raygate.serving.control import load_serve_config
 
     control = _control(address)
     control.up(load_serve_config(config))

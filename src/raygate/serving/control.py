@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from raygate.errors import ConfigError, RaygateError
+from raygate.errors import ConfigError, ServeError
 from raygate.serving.auth import ENV_TOKENS_FILE
 from raygate.serving.settings import (
     ROUTER_DEPLOYMENT,
@@ -26,10 +26,6 @@ APP_IMPORT_PATH = "raygate.serving.app:build_app"
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
 _SETTINGS = {ROUTER_DEPLOYMENT: RouterSettings, "champion": VariantSettings,
              "canary": VariantSettings}  # fmt: skip
-
-
-class ServeError(RaygateError):
-    """The Ray cluster or its Serve API refused or could not be reached."""
 
 
 def dashboard_address(address: str | None) -> str:

@@ -1,0 +1,159 @@
+"""`raygate loadtest`: open- or closed-loop load on Ray actors, with SLOs and goodput."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import typer
+
+from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
+
+
+@handles_errors
+def loadtest(
+    url: str = typer.Argument(..., help="Base URL of the service, e.g. http://127.0.0.1:8000."),
+    rate: float | None = typer.Option(
+        None,
+        "--rate",
+        min=0.001,
+        help="Open loop: requests per second (latency counts from "
+        "each request's scheduled send time).",
+    ),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, help="Closed loop: requests in flight."
+    ),
+    duration: float = typer.Option(30.0, "--duration", min=0.1, help="Seconds to send."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Ray actors generating load."),
+    protocol: str = typer.Option(
+        "predict", "--protocol", help="predict (/v1/predict) or openai (/v1/chat/completions)."
+    ),
+    stream: bool = typer.Option(False, "--stream", help="openai: stream (TTFT, inter-token)."),
+    model: str = typer.Option("reference-agent", "--model", help="openai: model name to send."),
+    arrival: str = typer.Option("poisson", "--arrival", help="constant, poisson or gamma."),
+    burstiness: float = typer.Option(1.0, "--burstiness", min=0.001, help="gamma shape."),
+    ramp_up: float = typer.Option(0.0, "--ramp-up", min=0, help="Seconds of linear ramp."),
+    workload: str = typer.Option(
+        "smoke",
+        "--workload",
+        help="Gold set (smoke, dev), a JSONL/Parquet file with a 'query' column, or 'synthetic'.",
+    ),
+    size: int | None = typer.Option(None, "--size", min=1, help="Prompts to use (cycled)."),
+    users: int = typer.Option(1000, "--users", min=0, help="Distinct user ids; 0: anonymous."),
+    slo: list[str] = typer.Option(
+        [], "--slo", help="SLO like latency_ms_p95=800 or error_rate=0.01 (repeatable)."
+    ),
+    token_env: str = typer.Option(
+        "RAYGATE_API_TOKEN", "--token-env", help="Environment variable holding the bearer token."
+    ),
+    connections: int = typer.Option(256, "--connections", min=1, help="Per worker, at most."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per request."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for results.parquet and summary."),
+    log_mlflow: bool = typer.Option(False, "--log-mlflow", help="Log the run to MLflow."),
+    seed: int = typer.Option(0, "--seed", help="Seed of arrival times and prompt order."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Load-test URL at a rate (open loop) or a concurrency (closed loop) for DURATION.
+
+    Exit status 1 when an --slo is missed, 2 on bad input. Traffic goes only to URL.
+    """
+    import os
+
+    from pydantic import ValidationError
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from raygate.errors import ConfigError
+    from raygate.evaluation.runner import ensure_ray
+    from raygate.loadtest.arrival import ArrivalConfig
+    from raygate.loadtest.metrics import parse_slos
+    from raygate.loadtest.runner import run_load
+    from raygate.loadtest.transport import Target
+    from raygate.loadtest.workload import load_workload
+    from raygate.schemas import describe_validation_error
+
+    if protocol not in ("predict", "openai"):
+        raise ConfigError(f"--protocol must be predict or openai, not {protocol!r}")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"URL must start with http:// or https://, got {url!r}")
+    try:
+        plan = ArrivalConfig(
+            rate=rate,
+            concurrency=concurrency,
+            duration_s=duration,
+            process=arrival,
+            burstiness=burstiness,
+            ramp_up_s=ramp_up,
+            seed=seed,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"load plan: {describe_validation_error(exc)}") from None
+    slos = parse_slos(slo)
+    token = os.environ.get(token_env)
+    target = Target(url.rstrip("/"), protocol, token, model, stream, timeout)  # type: ignore[arg-type]
+    ensure_ray()
+    prompts = load_workload(workload, size, users, seed)
+    folder = out or Path(tempfile.mkdtemp(prefix="raygate-loadtest-"))
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err_console,
+        disable=as_json or not err_console.is_terminal,
+    )
+    with progress:
+        mode = f"{rate:g} req/s" if rate else f"{concurrency} in flight"
+        task = progress.add_task(f"load {mode}", total=duration, status="")
+
+        def update(p) -> None:
+            status = f"sent {p.sent} · done {p.done} · failed {p.failed}"
+            progress.update(task, completed=min(p.elapsed_s, duration), status=status)
+
+        run = run_load(
+            target, plan, prompts, folder, workers, connections, slos=slos, on_progress=update
+        )
+    summary = {**run.summary, "results": str(run.results_path)}
+    if log_mlflow:
+        from raygate.loadtest.tracking import log_load_run
+
+        params = {
+            "url": url,
+            "protocol": protocol,
+            "stream": stream,
+            "mode": summary["mode"],
+            "rate": rate,
+            "concurrency": concurrency,
+            "duration_s": duration,
+            "workers": workers,
+            "arrival": arrival,
+            "workload": workload,
+            "seed": seed,
+        }
+        summary["mlflow_run_id"] = log_load_run(run, params, folder)
+    if as_json:
+        emit_json(summary)
+    else:
+        _print(summary)
+    if "slo" in summary and not summary["slo"]["passed"]:
+        raise typer.Exit(1)
+
+
+def _print(summary: dict) -> None:
+    console.print(
+        f"{summary['requests']} requests · {summary['throughput_rps']:.1f} req/s · "
+        f"goodput {summary['goodput_rps']:.1f} req/s · errors {summary['error_rate']:.2%}",
+        highlight=False,
+    )
+    for key in ("latency_ms", "ttft_ms", "itl_ms"):
+        figures = [summary.get(f"{key}_p{p}") for p in (50, 90, 95, 99)]
+        if figures[0] is not None:
+            shown = " ".join(
+                f"p{p} {v:.1f}" for p, v in zip((50, 90, 95, 99), figures, strict=True)
+            )
+            console.print(f"  {key:<11} {shown}", highlight=False)
+    if summary["errors_by_type"]:
+        console.print(f"  errors: {summary['errors_by_type']}", highlight=False)
+    for name, check in summary.get("slo", {}).get("checks", {}).items():
+        verdict = "[green]pass[/]" if check["passed"] else "[red]FAIL[/]"
+        console.print(f"  SLO {name} ≤ {check['limit']:g}: {check['value']} {verdict}")
+    console.print(f"  results: {summary['results']}", highlight=False)

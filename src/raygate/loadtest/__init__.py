@@ -1,0 +1,1 @@
+"""Load tests before promotion: workload, arrival, transport and metrics, run on Ray actors."""

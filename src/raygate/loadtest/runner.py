@@ -1,0 +1,239 @@
+"""Run a load test on Ray: N worker actors, each one asyncio client with many requests in
+flight on its own event loop; the open-loop rate is split among them; results stream back
+to the driver in small batches and go straight to Parquet."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from raygate.loadtest.arrival import ArrivalConfig, send_times
+from raygate.loadtest.http_client import HttpClient
+from raygate.loadtest.metrics import summarize
+from raygate.loadtest.transport import Prompt, RequestResult, Sender, Target
+
+RESULTS_FILE = "results.parquet"
+SUMMARY_FILE = "summary.json"
+START_DELAY_S = 1.0  # time for every worker to receive its start signal
+RESULT_SCHEMA = pa.schema([
+    ("worker", pa.int32()), ("scheduled_s", pa.float64()), ("latency_ms", pa.float64()),
+    ("service_ms", pa.float64()), ("ttft_ms", pa.float64()), ("itl_ms", pa.list_(pa.float64())),
+    ("ok", pa.bool_()), ("status", pa.int32()), ("error", pa.string()),
+    ("tokens_in", pa.int64()), ("tokens_out", pa.int64()), ("cost_usd", pa.float64()),
+    ("variant", pa.string()),
+])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """One worker's share: its send offsets (open loop) or its users (closed loop)."""
+
+    start_wall: float
+    duration_s: float
+    first_prompt: int
+    offsets: np.ndarray | None = None
+    concurrency: int = 0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the workers have done so far."""
+
+    elapsed_s: float
+    sent: int
+    done: int
+    failed: int
+
+
+class LoadWorker:
+    """One load-generating process (a Ray actor). `run` owns a private event loop (uvloop
+    when installed) in the actor's thread; `drain` and `progress` answer from another."""
+
+    def __init__(self, index: int, target: Target, prompts: tuple[Prompt, ...], connections: int):
+        self._index, self._target, self._prompts = index, target, prompts
+        self._connections = connections
+        self._results: list[RequestResult] = []
+        self._lock = threading.Lock()
+        self._sent = self._done = self._failed = 0
+
+    def ready(self) -> bool:
+        return True
+
+    def run(self, plan: WorkerPlan) -> dict[str, int]:
+        """Send this worker's share on a private event loop in a thread of its own (Ray's
+        actor threads may already hold a loop); returns the counts when done."""
+        try:
+            import uvloop
+
+            loop_runner = uvloop.run
+        except ImportError:  # pragma: no cover - uvloop ships with ray[serve]
+            loop_runner = asyncio.run
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                loop_runner(self._main(plan))
+            except BaseException as exc:  # handed to the caller below
+                failure.append(exc)
+
+        thread = threading.Thread(target=target, name=f"raygate-load-{self._index}")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
+        return {"sent": self._sent, "done": self._done, "failed": self._failed}
+
+    def drain(self) -> list[RequestResult]:
+        """Results since the last call (the driver writes them out)."""
+        with self._lock:
+            results, self._results = self._results, []
+        return results
+
+    def progress(self) -> tuple[int, int, int]:
+        return self._sent, self._done, self._failed
+
+    async def _main(self, plan: WorkerPlan) -> None:
+        client = HttpClient(self._target.url, self._connections)
+        sender = Sender(self._target, client)
+        payloads = [sender.prepare(p) for p in self._prompts]
+        start = time.perf_counter() + (plan.start_wall - time.time())
+        try:
+            if plan.offsets is not None:
+                await self._open_loop(sender, payloads, start, plan)
+            else:
+                await self._closed_loop(sender, payloads, start, plan)
+        finally:
+            client.close()
+
+    async def _open_loop(
+        self, sender: Sender, payloads: list[bytes], start: float, plan: WorkerPlan
+    ) -> None:
+        """Send at the scheduled times whatever the answers do; latency counts from them."""
+        tasks: set[asyncio.Task] = set()
+        first_prompt = plan.first_prompt
+        for n, offset in enumerate(plan.offsets.tolist()):
+            due = start + offset
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            payload = payloads[(first_prompt + n) % len(payloads)]
+            task = asyncio.create_task(self._one(sender, payload, offset, due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    async def _closed_loop(
+        self, sender: Sender, payloads: list[bytes], start: float, plan: WorkerPlan
+    ) -> None:
+        """`concurrency` users, each sending its next request when the last one is answered."""
+        delay = start - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        end, concurrency = start + plan.duration_s, plan.concurrency
+
+        async def user(u: int) -> None:
+            n = plan.first_prompt + u
+            while (now := time.perf_counter()) < end:
+                await self._one(sender, payloads[n % len(payloads)], now - start, now)
+                n += concurrency
+
+        await asyncio.gather(*(user(u) for u in range(concurrency)))
+
+    async def _one(self, sender: Sender, payload: bytes, offset: float, due: float) -> None:
+        self._sent += 1
+        result: RequestResult = await sender.send(payload, self._index, offset, due)
+        self._done += 1
+        self._failed += not result.ok
+        with self._lock:
+            self._results.append(result)
+
+
+@dataclass
+class LoadRun:
+    """Where the results are and what they add up to."""
+
+    results_path: Path
+    summary: dict[str, Any]
+
+
+def run_load(
+    target: Target,
+    arrival: ArrivalConfig,
+    prompts: tuple[Prompt, ...],
+    out_dir: Path,
+    workers: int = 1,
+    connections: int = 256,
+    worker_cpus: float = 1.0,
+    slos: dict[str, float] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> LoadRun:
+    """Run the load on `workers` Ray actors and summarize it; results land in out_dir."""
+    import ray
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remote = ray.remote(num_cpus=worker_cpus, max_concurrency=4)(LoadWorker)
+    actors = [remote.remote(i, target, prompts, connections) for i in range(workers)]
+    ray.get([a.ready.remote() for a in actors])
+    schedule = send_times(arrival) if arrival.open_loop else None
+    start_wall = time.time() + START_DELAY_S
+    runs = []
+    for i, actor in enumerate(actors):
+        offsets = schedule[i::workers] if schedule is not None else None
+        share = (arrival.concurrency or 0) // workers + (i < (arrival.concurrency or 0) % workers)
+        plan = WorkerPlan(start_wall, arrival.duration_s, i, offsets, share)
+        runs.append(actor.run.remote(plan))
+    path = out_dir / RESULTS_FILE
+    with pq.ParquetWriter(path, RESULT_SCHEMA) as writer:
+        pending = list(runs)
+        while pending:
+            _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+            _write(writer, ray.get([a.drain.remote() for a in actors]))
+            if on_progress is not None:
+                counts = np.sum(ray.get([a.progress.remote() for a in actors]), axis=0)
+                elapsed = max(0.0, time.time() - start_wall)
+                on_progress(Progress(elapsed, *map(int, counts)))
+        ray.get(runs)  # surface a worker's crash
+        _write(writer, ray.get([a.drain.remote() for a in actors]))
+    for actor in actors:
+        ray.kill(actor)
+    table = pq.read_table(path)
+    duration = _duration(table, arrival)
+    summary = {
+        "mode": "open" if arrival.open_loop else "closed",
+        "target_rate_rps": arrival.rate,
+        "concurrency": arrival.concurrency,
+        "workers": workers,
+        **summarize(table, duration, slos),
+    }
+    if arrival.open_loop:
+        summary["achieved_rate_rps"] = table.num_rows / arrival.duration_s
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    return LoadRun(path, summary)
+
+
+def _write(writer: pq.ParquetWriter, batches: list[list[RequestResult]]) -> None:
+    rows = [row for batch in batches for row in batch]
+    if rows:
+        columns = zip(*rows, strict=True)  # row tuples → one sequence per column
+        arrays = [pa.array(c, type=f.type) for c, f in zip(columns, RESULT_SCHEMA, strict=True)]
+        writer.write_table(pa.Table.from_arrays(arrays, schema=RESULT_SCHEMA))
+
+
+def _duration(table: pa.Table, arrival: ArrivalConfig) -> float:
+    """The measured window: the run's duration, or until the last answer if later."""
+    if table.num_rows == 0:
+        return arrival.duration_s
+    scheduled = np.asarray(table.column("scheduled_s").to_pylist())
+    latency_s = np.asarray(table.column("latency_ms").to_pylist()) / 1000
+    return float(max(arrival.duration_s, np.max(scheduled + latency_s)))

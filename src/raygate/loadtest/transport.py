@@ -1,0 +1,164 @@
+"""One request function per protocol (raygate predict, OpenAI chat, streaming or not): never
+raises; each result records success, status, error, timings, tokens and who answered."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any, Literal, NamedTuple
+
+from raygate.loadtest.http_client import HttpClient, HttpResponse
+
+Protocol = Literal["predict", "openai"]
+
+
+@dataclass
+class Target:
+    """Where and how to send: base URL, protocol, credentials, model (OpenAI) and streaming."""
+
+    url: str
+    protocol: Protocol = "predict"
+    token: str | None = None
+    model: str = "reference-agent"
+    stream: bool = False
+    timeout_s: float = 60.0
+
+
+@dataclass
+class Prompt:
+    """One request of the workload."""
+
+    query: str
+    user_id: str | None = None
+
+
+class RequestResult(NamedTuple):
+    """One row of the results dataset (a tuple: cheap to make at thousands per second).
+    Times in ms; `latency_ms` counts from the scheduled send time (open loop), so a stall in
+    the client or server cannot hide (no coordinated omission); `service_ms` from the send."""
+
+    worker: int
+    scheduled_s: float
+    latency_ms: float
+    service_ms: float
+    ttft_ms: float | None
+    itl_ms: list[float]
+    ok: bool
+    status: int
+    error: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    cost_usd: float | None
+    variant: str | None
+
+
+class Sender:
+    """Builds each protocol's request once per prompt and turns responses into results."""
+
+    def __init__(self, target: Target, client: HttpClient) -> None:
+        self._target, self._client = target, client
+        headers = {"Content-Type": "application/json"}
+        if target.token:
+            headers["Authorization"] = f"Bearer {target.token}"
+        self._headers = headers
+        self._path = "/v1/predict" if target.protocol == "predict" else "/v1/chat/completions"
+
+    def prepare(self, prompt: Prompt) -> bytes:
+        if self._target.protocol == "predict":
+            body: dict[str, Any] = {"query": prompt.query}
+            if prompt.user_id:
+                body["user_id"] = prompt.user_id
+        else:
+            body = {"model": self._target.model,
+                    "messages": [{"role": "user", "content": prompt.query}]}  # fmt: skip
+            if prompt.user_id:
+                body["user"] = prompt.user_id
+            if self._target.stream:
+                body |= {"stream": True, "stream_options": {"include_usage": True}}
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        return self._client.request_bytes("POST", self._path, payload, self._headers)
+
+    async def send(
+        self, payload: bytes, worker: int, scheduled_s: float, due: float
+    ) -> RequestResult:
+        """Send now; `due` is the perf_counter time the request was scheduled for."""
+        sent = time.perf_counter()
+        try:
+            response = await self._client.send(payload, self._target.timeout_s)
+        except TimeoutError:
+            return self._failed(worker, scheduled_s, due, sent, 0, "timeout")
+        except (ConnectionError, OSError) as exc:
+            return self._failed(
+                worker, scheduled_s, due, sent, 0, f"connection: {type(exc).__name__}"
+            )
+        done = time.perf_counter()
+        if not 200 <= response.status < 300:
+            return self._failed(worker, scheduled_s, due, sent, response.status,
+                                f"http_{response.status}", done)  # fmt: skip
+        if self._target.stream and self._target.protocol == "openai":
+            ttft, itl, usage = _stream_timings(response, sent)
+            fields: dict[str, Any] = {"ttft_ms": ttft, "itl_ms": itl, **usage}
+        else:
+            fields = {"ttft_ms": None, "itl_ms": [], **_answer_fields(response)}
+        return RequestResult(worker=worker, scheduled_s=scheduled_s,
+                             latency_ms=(done - due) * 1000, service_ms=(done - sent) * 1000,
+                             ok=True, status=response.status, error=None, **fields)  # fmt: skip
+
+    @staticmethod
+    def _failed(worker: int, scheduled_s: float, due: float, sent: float, status: int,
+                error: str, done: float | None = None) -> RequestResult:  # fmt: skip
+        done = done or time.perf_counter()
+        return RequestResult(worker, scheduled_s, (done - due) * 1000, (done - sent) * 1000,
+                             None, [], False, status, error, None, None, None, None)  # fmt: skip
+
+
+def _answer_fields(response: HttpResponse) -> dict[str, Any]:
+    """Tokens, cost and variant from a JSON answer (predict or chat.completion)."""
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        body = {}
+    usage = body.get("usage") or {}
+    return {
+        "tokens_in": body.get("tokens_in", usage.get("prompt_tokens")),
+        "tokens_out": body.get("tokens_out", usage.get("completion_tokens")),
+        "cost_usd": body.get("cost_usd"),
+        "variant": body.get("variant") or response.headers.get("x-raygate-variant"),
+    }
+
+
+def _stream_timings(response: HttpResponse, sent: float) -> tuple[float | None, list[float], dict]:
+    """TTFT and inter-token gaps from the arrival times of server-sent events with content."""
+    arrivals: list[float] = []
+    usage: dict[str, Any] = {}
+    buffered = b""
+    for arrived, chunk in response.chunks:
+        buffered += chunk
+        *events, buffered = buffered.split(b"\n\n")
+        for event in events:
+            data = event.removeprefix(b"data: ").strip()
+            if not data or data == b"[DONE]":
+                continue
+            try:
+                message = json.loads(data)
+            except ValueError:
+                continue
+            if message.get("usage"):
+                usage = message["usage"]
+            choices = message.get("choices") or [{}]
+            if (choices[0].get("delta") or {}).get("content"):
+                arrivals.append(arrived)
+    ttft = (arrivals[0] - sent) * 1000 if arrivals else None
+    gaps = [(b - a) * 1000 for a, b in pairwise(arrivals)]
+    return (
+        ttft,
+        gaps,
+        {
+            "tokens_in": usage.get("prompt_tokens"),
+            "tokens_out": usage.get("completion_tokens"),
+            "cost_usd": None,
+            "variant": response.headers.get("x-raygate-variant"),
+        },
+    )

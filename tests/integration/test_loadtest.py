@@ -1,0 +1,91 @@
+"""The load generator on real Ray actors against real HTTP servers on 127.0.0.1: a server
+that stalls on purpose, and the raygate serving app."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from raygate.loadtest.arrival import ArrivalConfig
+from raygate.loadtest.runner import run_load
+from raygate.loadtest.transport import Prompt, Target
+from tests.integration.conftest import free_port
+
+# Answers at once, except that request number 100 blocks the whole server for 1.5 s (a
+# stop-the-world pause, as a GC or a swap-in would).
+STALLING_SERVER = """
+import sys, time, uvicorn
+count = 0
+async def app(scope, receive, send):
+    global count
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    count += 1
+    if count == 100:
+        time.sleep(1.5)
+    body = b'{"answer": "ok"}'
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", STALLING_SERVER, str(port)])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+PROMPTS = (Prompt("hello", "u1"), Prompt("world", None))
+
+
+def test_open_loop_latency_includes_a_server_stall(local_ray, stalling_server, tmp_path):
+    # Request 100 (1 s in; the probe above was request 1) stalls the server for 1.5 s: every
+    # request scheduled meanwhile waits, and open-loop latency counts from its schedule.
+    plan = ArrivalConfig(rate=100, duration_s=4, process="constant")
+    run = run_load(Target(stalling_server), plan, PROMPTS, tmp_path / "open")
+    summary = run.summary
+    assert summary["requests"] == 400 and summary["error_rate"] == 0
+    assert abs(summary["achieved_rate_rps"] - 100) <= 2
+    # ~150 of 400 requests were due during the stall: p90 sits inside it, p99 near its length.
+    assert summary["latency_ms_p90"] > 500 and summary["latency_ms_p99"] > 1000
+    table = pq.read_table(run.results_path)
+    assert table.num_rows == 400 and set(table.column("ok").to_pylist()) == {True}
+    assert json.loads((tmp_path / "open" / "summary.json").read_text())["requests"] == 400
+
+
+def test_closed_loop_counts_requests_in_flight(local_ray, stalling_server, tmp_path):
+    plan = ArrivalConfig(concurrency=4, duration_s=2)
+    summary = run_load(Target(stalling_server), plan, PROMPTS, tmp_path, workers=2).summary
+    assert summary["mode"] == "closed" and summary["requests"] > 50
+    assert summary["error_rate"] == 0 and summary["concurrency"] == 4
+
+
+def test_unreachable_targets_are_recorded_as_errors_not_raised(local_ray, tmp_path):
+    plan = ArrivalConfig(rate=20, duration_s=1, process="constant")
+    target = Target(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+    summary = run_load(target, plan, PROMPTS, tmp_path).summary
+    assert summary["requests"] == 20 and summary["error_rate"] == 1.0
+    assert list(summary["errors_by_type"]) == ["connection: ConnectionRefusedError"]

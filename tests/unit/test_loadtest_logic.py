@@ -1,0 +1,103 @@
+"""Pure parts of the load generator: arrival processes, metrics, SLOs, stream timings."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from raygate.errors import ConfigError
+from raygate.loadtest.arrival import ArrivalConfig, send_times
+from raygate.loadtest.http_client import HttpResponse
+from raygate.loadtest.metrics import parse_slos, summarize
+from raygate.loadtest.runner import RESULT_SCHEMA
+from raygate.loadtest.transport import _stream_timings
+
+
+def test_poisson_arrivals_have_the_rate_and_dispersion_of_a_poisson_process():
+    times = send_times(ArrivalConfig(rate=200, duration_s=100, seed=1))
+    assert abs(len(times) - 20_000) < 4 * np.sqrt(20_000)  # within 4 sigma of the mean
+    gaps = np.diff(times)
+    assert abs(gaps.std() / gaps.mean() - 1) < 0.05  # exponential gaps: coefficient of variation 1
+    counts = np.histogram(times, bins=100, range=(0, 100))[0]
+    assert abs(counts.var() / counts.mean() - 1) < 0.35  # index of dispersion ≈ 1
+    again = send_times(ArrivalConfig(rate=200, duration_s=100, seed=1))
+    assert np.array_equal(times, again) and np.all(np.diff(times) >= 0)
+
+
+def test_gamma_burstiness_changes_dispersion_and_constant_is_regular():
+    bursty = np.diff(send_times(ArrivalConfig(rate=100, duration_s=200, process="gamma",
+                                              burstiness=0.25, seed=2)))  # fmt: skip
+    assert abs(bursty.std() / bursty.mean() - 2.0) < 0.2  # CV of gamma(k) gaps = 1/sqrt(k)
+    regular = send_times(ArrivalConfig(rate=50, duration_s=2, process="constant"))
+    assert len(regular) == 100 and np.allclose(np.diff(regular), 0.02) and regular[0] == 0
+
+
+def test_a_ramp_thins_the_start_and_keeps_the_rate_after_it():
+    times = send_times(ArrivalConfig(rate=400, duration_s=20, ramp_up_s=10, seed=3))
+    during, after = np.sum(times < 10), np.sum(times >= 10)
+    assert abs(during - 2000) < 4 * np.sqrt(2000) and abs(after - 4000) < 4 * np.sqrt(4000)
+    assert np.sum(times < 5) < np.sum((times >= 5) & (times < 10)) / 2  # rate rises linearly
+
+
+def test_plans_need_exactly_one_mode():
+    with pytest.raises(ValidationError, match="exactly one"):
+        ArrivalConfig(rate=10, concurrency=2, duration_s=1)
+    with pytest.raises(ValidationError, match="exactly one"):
+        ArrivalConfig(duration_s=1)
+
+
+def table(rows: list[tuple]) -> pa.Table:
+    columns = zip(*rows, strict=True)
+    arrays = [pa.array(c, f.type) for c, f in zip(columns, RESULT_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=RESULT_SCHEMA)
+
+
+def row(latency, ok=True, error=None, ttft=None, itl=(), tokens=None, variant="champion"):
+    return (0, 0.0, latency, latency, ttft, list(itl), ok, 200 if ok else 503, error, 3, tokens,
+            0.001 if ok else None, variant)  # fmt: skip
+
+
+def test_summary_on_a_hand_computed_case():
+    rows = [row(10.0, tokens=5), row(20.0, tokens=5), row(30.0, tokens=5), row(40.0, tokens=5),
+            row(100.0, ok=False, error="http_503")]  # fmt: skip
+    summary = summarize(table(rows), duration_s=2.0, slos={"latency_ms_p95": 25})
+    assert summary["requests"] == 5 and summary["succeeded"] == 4
+    assert summary["throughput_rps"] == 2.0 and summary["error_rate"] == 0.2
+    assert summary["goodput_rps"] == 1.0  # two of the four successes are within 25 ms
+    assert summary["latency_ms_p50"] == 25.0  # failures are not in the latency percentiles
+    assert summary["errors_by_type"] == {"http_503": 1}
+    assert summary["output_tokens_per_s"] == 10.0 and summary["cost_usd_total"] == pytest.approx(
+        0.004
+    )
+    assert summary["slo"] == {"passed": False, "checks": {"latency_ms_p95": {
+        "value": pytest.approx(38.5), "limit": 25, "passed": False}}}  # fmt: skip
+
+
+def test_ttft_and_itl_percentiles_and_their_goodput():
+    rows = [row(50.0, ttft=10.0, itl=[1.0, 3.0]), row(60.0, ttft=30.0, itl=[2.0])]
+    summary = summarize(table(rows), 1.0, slos={"ttft_ms_p99": 20})
+    assert summary["ttft_ms_p50"] == 20.0 and summary["itl_ms_p50"] == 2.0
+    assert summary["goodput_rps"] == 1.0 and not summary["slo"]["passed"]
+
+
+def test_slo_parsing_names_the_problem():
+    assert parse_slos(["latency_ms_p95=800", "error_rate=0.01"]) == {
+        "latency_ms_p95": 800.0, "error_rate": 0.01}  # fmt: skip
+    for bad in ("latency_p95=800", "latency_ms_p95:800", "error_rate=lots"):
+        with pytest.raises(ConfigError, match="SLO"):
+            parse_slos([bad])
+
+
+def test_stream_timings_come_from_event_arrival_times():
+    def event(payload: str) -> bytes:
+        return f"data: {payload}\n\n".encode()
+
+    chunks = [(1.000, event('{"choices":[{"delta":{"role":"assistant","content":""}}]}')),
+              (1.010, event('{"choices":[{"delta":{"content":"60"}}]}')),
+              (1.015, event('{"choices":[{"delta":{"content":" days"}}]}')
+               + event('{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2}}')),
+              (1.016, b"data: [DONE]\n\n")]  # fmt: skip
+    response = HttpResponse(200, {"x-raygate-variant": "canary"}, b"", chunks)
+    ttft, gaps, fields = _stream_timings(response, sent=0.995)
+    assert ttft == pytest.approx(15.0) and gaps == [pytest.approx(5.0)]
+    assert fields["tokens_in"] == 9 and fields["tokens_out"] == 2 and fields["variant"] == "canary"
