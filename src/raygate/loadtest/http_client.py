@@ -92,6 +92,11 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class HttpClient:
     """Up to `connections` keep-alive connections to one origin; requests wait for a free one."""
 
@@ -118,12 +123,16 @@ class HttpClient:
         """Send a prepared request; raises TimeoutError or ConnectionError (the caller records)."""
         async with self._slots:
             connection = await self._connection()
+            waiter = connection.send(payload)
+            # A timer that fails the future: far cheaper per request than asyncio.wait_for.
+            timer = asyncio.get_running_loop().call_later(timeout_s, _expire, waiter)
             try:
-                return await asyncio.wait_for(connection.send(payload), timeout_s)
+                return await waiter
             except BaseException:
                 connection.close()  # a half-read response cannot be reused
                 raise
             finally:
+                timer.cancel()
                 if not connection.closed:
                     self._idle.append(connection)
 
