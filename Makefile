@@ -27,6 +27,7 @@ install-llm: $(LLM)
 JSON_FIELD = $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])'
 
 ## demo: champion v1 → ask it → evaluate it → build v2 → evaluate → gate → register as candidate
+##       → serve champion + canary → weight 20 % → load test → down
 demo: $(STAMP)
 	$(BIN)/raygate goldset show smoke
 	$(BIN)/raygate agent build agents/v1.yaml --register reference-agent --alias champion
@@ -38,6 +39,7 @@ demo: $(STAMP)
 	run=$$($(BIN)/raygate eval $$uri --gold smoke --json | $(JSON_FIELD) run_id) && \
 	$(BIN)/raygate register $$run --name reference-agent --policy policies/gates.yaml
 	$(BIN)/raygate registry show reference-agent
+	$(BIN)/python scripts/demo_serving.py
 
 ## test: lint (ruff check + format check), then the whole pytest suite (SmolLM2 included)
 test: $(LLM) lint

@@ -62,8 +62,8 @@ def loadtest(
     from pydantic import ValidationError
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from raygate.cluster import ensure_ray
     from raygate.errors import ConfigError
-    from raygate.evaluation.runner import ensure_ray
     from raygate.loadtest.arrival import ArrivalConfig
     from raygate.loadtest.metrics import parse_slos
     from raygate.loadtest.runner import run_load

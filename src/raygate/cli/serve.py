@@ -20,6 +20,8 @@ ADDRESS_OPTION = typer.Option(
     help="Ray dashboard URL (default: $RAY_DASHBOARD_ADDRESS or http://127.0.0.1:8265).",
 )
 
+WAIT_OPTION = typer.Option(300, "--wait", help="Seconds to wait for RUNNING; 0: don't.")
+
 
 def _control(address: str | None):
     from raygate.serving.control import ServeControl
@@ -32,24 +34,15 @@ def _control(address: str | None):
 def up(
     config: Path = typer.Argument(..., help="Serve config, e.g. serve_configs/canary.yaml."),
     address: str | None = ADDRESS_OPTION,
-    wait_s: float = typer.Option(300, "--wait", help="Seconds to wait for RUNNING; 0: don't."),
+    wait_s: float = WAIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Deploy CONFIG (validated first), or update a running app in place."""
-    from raygate.errors import ServeError
     from raygate.serving.control import load_serve_config
 
     control = _control(address)
     control.up(load_serve_config(config))
-    status = control.status()
-    deadline = time.monotonic() + wait_s
-    with working("waiting for the app to be RUNNING", as_json):
-        while status["status"] not in ("RUNNING", "DEPLOY_FAILED") and time.monotonic() < deadline:
-            time.sleep(1)
-            status = control.status()
-    if status["status"] == "DEPLOY_FAILED":
-        raise ServeError(f"deploy failed: {status['message'] or _first_message(status)}")
-    _report(status, as_json)
+    _report(_settled(control, wait_s, as_json), as_json)
 
 
 @app.command("status")
@@ -64,10 +57,13 @@ def status(address: str | None = ADDRESS_OPTION, as_json: bool = JSON_OPTION) ->
 def weight(
     percent: float = typer.Argument(..., help="Canary share of traffic, 0-100."),
     address: str | None = ADDRESS_OPTION,
+    wait_s: float = WAIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Send PERCENT % of traffic to the canary (sticky per user); no replica restarts."""
-    _report(_control(address).set_weight(percent), as_json)
+    control = _control(address)
+    control.set_weight(percent)
+    _report(_settled(control, wait_s, as_json), as_json)
 
 
 @app.command("refresh")
@@ -75,11 +71,14 @@ def weight(
 def refresh(
     variant: str = typer.Argument("champion", help="champion or canary."),
     address: str | None = ADDRESS_OPTION,
+    wait_s: float = WAIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Make VARIANT re-resolve its alias after `registry alias` or `registry rollback`;
     requests keep being answered while the new version loads."""
-    _report(_control(address).refresh(variant), as_json)
+    control = _control(address)
+    control.refresh(variant)
+    _report(_settled(control, wait_s, as_json), as_json)
 
 
 @app.command("down")
@@ -88,6 +87,30 @@ def down(address: str | None = ADDRESS_OPTION) -> None:
     """Delete the raygate app (other Serve apps keep running)."""
     _control(address).down()
     console.print("raygate app deleted")
+
+
+def _settled(control, wait_s: float, as_json: bool) -> dict:
+    """The status once every deployment has applied the change (or the wait is over)."""
+    from raygate.errors import ServeError
+
+    time.sleep(min(wait_s, 1.0))  # let Serve's controller pick the change up first
+    status = control.status()
+    deadline = time.monotonic() + wait_s
+    with working("waiting for the app to be RUNNING", as_json):
+        while not _settled_status(status) and time.monotonic() < deadline:
+            time.sleep(1)
+            status = control.status()
+    if status["status"] == "DEPLOY_FAILED":
+        raise ServeError(f"deploy failed: {status['message'] or _first_message(status)}")
+    return status
+
+
+def _settled_status(status: dict) -> bool:
+    if status["status"] == "DEPLOY_FAILED":
+        return True
+    return status["status"] == "RUNNING" and all(
+        d["status"] == "HEALTHY" for d in status["deployments"].values()
+    )
 
 
 def _first_message(status: dict) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from raygate.cluster import quiet_ray_data
 from raygate.evaluation.engines import LlmEngineOptions, build_engine_processor
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
@@ -76,9 +77,9 @@ def scored_batches(
     """
     import ray.data
 
+    quiet_ray_data()
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
-    context.enable_progress_bars = False
     # Reading a JSONL file is light I/O: it reserves no CPU, so that actors holding every CPU
     # of a small machine cannot starve the read tasks that feed them.
     lines = ray.data.read_text(str(gold_path), drop_empty_lines=True, num_cpus=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from raygate import constants as c
+from raygate.cluster import ensure_ray
 from raygate.errors import EvaluationError
 from raygate.evaluation.engines import LlmEngineOptions
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
@@ -37,19 +37,6 @@ class EvalResult:
     model_id: str
     goldset: GoldSetInfo
     metrics: EvalMetrics
-
-
-def ensure_ray() -> None:
-    """Join $RAY_ADDRESS's cluster, or start a local one, unless Ray is already up."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(
-            address=os.environ.get("RAY_ADDRESS"),
-            include_dashboard=False,
-            logging_level="WARNING",
-            configure_logging=True,
-        )
 
 
 def evaluate(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from raygate.cluster import quiet_ray_data
 from raygate.errors import GoldSetError, LoadTestError
 from raygate.goldset.loader import BUILTIN_GOLDSETS, resolve_goldset
 from raygate.loadtest.transport import Prompt
@@ -66,6 +67,7 @@ def load_workload(
 def _read_queries(source: str, seed: int) -> list[str]:
     import ray
 
+    quiet_ray_data()
     path = _path(source)
     try:
         if path.suffix == ".parquet":
