@@ -115,12 +115,19 @@ def load_yaml_model(
         raise error(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if raw is None:
         raw = {}  # an empty file means all defaults; required fields are then named as missing
+    return validate_mapping(raw, model, error, str(path))
+
+
+def validate_mapping(
+    raw: object, model: type[ModelT], error: type[RaygateError], where: str
+) -> ModelT:
+    """Validate a mapping into `model`; a problem is one `error` starting with `where`."""
     if not isinstance(raw, dict):
-        raise error(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+        raise error(f"{where}: expected a mapping of settings, got {type(raw).__name__}")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise error(f"{path}: {describe_validation_error(exc)}") from None
+        raise error(f"{where}: {describe_validation_error(exc)}") from None
 
 
 def parse_predict_input(data: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[PredictInput]:

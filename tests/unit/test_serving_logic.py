@@ -7,12 +7,13 @@ import pytest
 import yaml
 
 from raygate.errors import ConfigError
+from raygate.schemas import validate_mapping
 from raygate.serving.api_errors import describe_request_error
 from raygate.serving.auth import authenticate, load_tokens, token_id
 from raygate.serving.control import load_serve_config, with_runtime_env
 from raygate.serving.openai_schema import ChatCompletionRequest, Served, stream_chunks
 from raygate.serving.routing import choose_variant, sticky_position
-from raygate.serving.settings import AppArgs, RouterSettings, parse_settings
+from raygate.serving.settings import AppArgs, RouterSettings
 
 
 def test_sticky_routing_is_stable_and_a_ramp_only_adds_canary_users():
@@ -48,9 +49,9 @@ def test_tokens_come_from_env_and_file_and_compare_exactly(tmp_path):
 
 def test_settings_errors_name_the_deployment_and_field():
     with pytest.raises(ConfigError, match=r"router user_config: field 'canary_percent'"):
-        parse_settings(RouterSettings, {"canary_percent": 150}, "router user_config")
+        validate_mapping({"canary_percent": 150}, RouterSettings, ConfigError, "router user_config")
     with pytest.raises(ConfigError, match="champion"):
-        parse_settings(AppArgs, {"model_name": "m", "variants": ["canary"]}, "args")
+        validate_mapping({"model_name": "m", "variants": ["canary"]}, AppArgs, ConfigError, "args")
 
 
 def test_chat_requests_answer_the_last_user_message_and_reject_unknown_fields():

@@ -7,6 +7,8 @@ from typing import Any
 
 from ray.serve import Application
 
+from raygate.errors import ConfigError
+from raygate.schemas import validate_mapping
 from raygate.serving.model import ModelVariant
 from raygate.serving.router import Router
 from raygate.serving.settings import (
@@ -14,7 +16,6 @@ from raygate.serving.settings import (
     AppArgs,
     RouterSettings,
     default_variant_config,
-    parse_settings,
 )
 
 
@@ -24,7 +25,7 @@ def build_app(args: dict[str, Any]) -> Application:
     Each deployment's user_config in the Serve config overrides the defaults set here:
     variants serve `models:/<model_name>@champion` and `@candidate`, the canary gets 0 %.
     """
-    app_args = parse_settings(AppArgs, args, "application args")
+    app_args = validate_mapping(args, AppArgs, ConfigError, "application args")
     variants = {
         name: ModelVariant.options(
             name=name,

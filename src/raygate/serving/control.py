@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from raygate.errors import ConfigError, ServeError
+from raygate.schemas import validate_mapping
 from raygate.serving.auth import ENV_TOKENS_FILE
 from raygate.serving.settings import (
     ROUTER_DEPLOYMENT,
@@ -18,7 +19,6 @@ from raygate.serving.settings import (
     RouterSettings,
     VariantSettings,
     default_variant_config,
-    parse_settings,
 )
 from raygate.tracking import tracking_uri
 
@@ -49,12 +49,14 @@ def load_serve_config(path: str | Path) -> dict[str, Any]:
     raygate_app(config, str(path))
     for app in config["applications"]:
         if app.get("import_path") == APP_IMPORT_PATH:
-            parse_settings(AppArgs, app.get("args") or {}, f"{path}: application args")
+            validate_mapping(
+                app.get("args") or {}, AppArgs, ConfigError, f"{path}: application args"
+            )
             for deployment in app.get("deployments") or []:
                 model = _SETTINGS.get(deployment.get("name"))
                 if model and "user_config" in deployment:
                     where = f"{path}: deployment '{deployment['name']}' user_config"
-                    parse_settings(model, deployment["user_config"], where)
+                    validate_mapping(deployment["user_config"], model, ConfigError, where)
     return config
 
 
@@ -159,7 +161,7 @@ class ServeControl:
             for key, value in changes.items():
                 updated[key] = value(current.get(key)) if callable(value) else value
             where = f"deployment '{deployment}' user_config"
-            parse_settings(_SETTINGS[deployment], updated, where)
+            validate_mapping(updated, _SETTINGS[deployment], ConfigError, where)
             target["user_config"] = updated
 
         return self._update(change)

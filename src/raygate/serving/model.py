@@ -9,11 +9,12 @@ from typing import Any
 
 from ray import serve
 
-from raygate.errors import RaygateError
+from raygate.errors import ConfigError, RaygateError
 from raygate.evaluation.predictions import prediction_records
 from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
 from raygate.registry.mlflow_registry import MlflowRegistry
-from raygate.serving.settings import VariantSettings, parse_settings
+from raygate.schemas import validate_mapping
+from raygate.serving.settings import VariantSettings
 
 logger = logging.getLogger("ray.serve")
 
@@ -36,7 +37,7 @@ class ModelVariant:
         the old one, then replaces it in one assignment: a version change drops nothing.
         """
         where = f"deployment '{self._variant}' user_config"
-        settings = parse_settings(VariantSettings, user_config, where)
+        settings = validate_mapping(user_config, VariantSettings, ConfigError, where)
         self.predict.set_max_batch_size(settings.max_batch_size)
         self.predict.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
         async with self._swap:

@@ -22,7 +22,7 @@ from ray.serve.handle import DeploymentHandle
 from raygate.agent.safety import RateLimiter
 from raygate.errors import ConfigError
 from raygate.packaging.loading import registry_name
-from raygate.schemas import PredictInput
+from raygate.schemas import PredictInput, validate_mapping
 from raygate.serving.api_errors import (
     ApiError,
     BodyLimit,
@@ -37,7 +37,7 @@ from raygate.serving.openai_schema import (
     stream_chunks,
 )
 from raygate.serving.routing import choose_variant
-from raygate.serving.settings import RouterSettings, parse_settings
+from raygate.serving.settings import RouterSettings
 
 INFO_TTL_S = 5.0
 _BODY_LIMIT = {"bytes": RouterSettings().max_body_bytes}  # per replica process
@@ -99,7 +99,9 @@ class Router:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply the split, limits and auth; tokens are re-read, so rotation needs no restart."""
-        settings = parse_settings(RouterSettings, user_config, "deployment 'router' user_config")
+        settings = validate_mapping(
+            user_config, RouterSettings, ConfigError, "deployment 'router' user_config"
+        )
         tokens = load_tokens()
         if settings.auth and not tokens:
             raise ConfigError(

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from raygate.errors import ConfigError
-from raygate.schemas import StrictModel, describe_validation_error
+from raygate.schemas import StrictModel
 
 VariantName = Literal["champion", "canary"]
 ROUTER_DEPLOYMENT = "router"
@@ -77,13 +76,3 @@ DEFAULT_ALIASES = {"champion": "champion", "canary": "candidate"}
 def default_variant_config(model_name: str, variant: str) -> dict[str, object]:
     """A variant's user_config when the Serve config gives none: the variant's alias."""
     return {"model_uri": f"models:/{model_name}@{DEFAULT_ALIASES[variant]}"}
-
-
-def parse_settings(model: type[StrictModel], raw: object, where: str) -> StrictModel:
-    """Validate a user_config or args mapping; errors name the deployment and the field."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{where}: {describe_validation_error(exc)}") from None
