@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import RayServeException
 from ray.serve.handle import DeploymentHandle
 
@@ -148,6 +148,10 @@ class Router:
                 503, f"the {variant} model is unavailable: {type(exc).__name__}; retry shortly",
                 headers={"Retry-After": "1"},
             ) from None  # fmt: skip
+        except RayTaskError as exc:  # the model's own code raised: its fault, said plainly
+            cause = exc.cause if isinstance(exc.cause, Exception) else exc
+            message = f"the {variant} model failed: {type(cause).__name__}: {cause}"
+            raise ApiError(502, message) from None
         served = Served(
             variant=variant,
             model_id=prediction.get("model_id") or "unknown",
