@@ -55,16 +55,8 @@ class ModelVariant:
         registry = MlflowRegistry()
         version = resolve_model_uri(model_uri, registry)  # an alias becomes a fixed version
         current = self._loaded.version if self._loaded else None
-        if (
-            version
-            and current
-            and (version.name, version.version)
-            == (
-                current.name,
-                current.version,
-            )
-        ):
-            return
+        if version and current and version.model_id == current.model_id:
+            return  # same name@version: nothing to load
         self._loaded = load_agent(version.uri if version else model_uri, registry)
 
     @property
