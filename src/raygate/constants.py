@@ -48,6 +48,7 @@ TAG_EVAL_RUN_ID: Final = "raygate.eval_run_id"
 TAG_RAYGATE_VERSION: Final = "raygate.version"
 # Eval-run tags: what was evaluated (pinned URI), as which id, on which gold set.
 TAG_RUN_KIND: Final = "raygate.run_kind"
+RUN_KIND_LOADTEST: Final = "loadtest"
 TAG_MODEL_URI: Final = "raygate.model_uri"
 TAG_MODEL_ID: Final = "raygate.model_id"
 TAG_GOLDSET_NAME: Final = "raygate.goldset_name"

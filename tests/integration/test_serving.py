@@ -336,6 +336,10 @@ def test_loadtest_cli_reports_json_judges_slos_and_logs_to_mlflow(served, tmp_pa
     summary = json.loads(done.stdout)
     assert summary["slo"]["passed"] and summary["mlflow_run_id"]
     assert (tmp_path / "results.parquet").is_file()
+    from raygate.gates.evidence import load_run_metrics
+
+    logged = load_run_metrics(summary["mlflow_run_id"])  # what `gate --load-run` reads
+    assert logged["load.requests"] == summary["requests"] and "load.latency_ms_p95" in logged
     missed = subprocess.run([*command[:-4], "--slo", "latency_ms_p50=0.001", "--json"], env=env,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert missed.returncode == 1 and not json.loads(missed.stdout)["slo"]["passed"]

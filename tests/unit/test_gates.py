@@ -128,3 +128,17 @@ def test_shipped_policy_loads():
 
     policy = load_policy(Path(__file__).resolve().parents[2] / "policies" / "gates.yaml")
     assert policy.absolute.pii_leaks_max == 0 and policy.relative.method == "mcnemar"
+
+
+def test_load_gates_judge_the_load_run_and_fail_without_one():
+    policy = GatePolicy(relative=None, load={"latency_ms_p95_max": 800, "min_rate_rps": 20})
+    load = {"load.latency_ms_p95": 450.0, "load.error_rate": 0.0, "load.achieved_rate_rps": 20.4}
+    assert decide(policy, GOOD, None, load_metrics=load).passed
+    slow = decide(policy, GOOD, None, load_metrics={**load, "load.latency_ms_p95": 900.0})
+    assert verdicts(slow)["load.latency_p95"] == "fail" and not slow.passed
+    too_light = decide(policy, GOOD, None, load_metrics={**load, "load.achieved_rate_rps": 5.0})
+    assert verdicts(too_light)["load.rate"] == "fail"
+    missing = decide(policy, GOOD, None)
+    (gate,) = [g for g in missing.gates if g.name == "load.errors"]
+    assert gate.verdict == "fail" and "--load-run" in gate.detail
+    assert "load.errors" not in verdicts(decide(ABSOLUTE_ONLY, GOOD, None))  # off by default

@@ -18,6 +18,9 @@ AGAINST_OPTION = typer.Option(
 NAME_OPTION = typer.Option(
     None, "--name", help="Registered model name (needed when the candidate is not registered)."
 )
+LOAD_RUN_OPTION = typer.Option(
+    None, "--load-run", help="MLflow run of `raygate loadtest --log-mlflow` for the load gates."
+)
 
 
 def _print_gates(decision) -> None:
@@ -33,13 +36,13 @@ def _print_gates(decision) -> None:
     console.print("[bold green]PASSED[/]" if decision.passed else "[bold red]FAILED[/]")
 
 
-def _gate(run_id: str, policy: Path, name: str | None, against: str):
+def _gate(run_id: str, policy: Path, name: str | None, against: str, load_run: str | None):
     from raygate.gates.policy import load_policy
     from raygate.gates.run import gate_eval_run
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     registry = MlflowRegistry()
-    outcome = gate_eval_run(run_id, load_policy(policy), registry, name, against or None)
+    outcome = gate_eval_run(run_id, load_policy(policy), registry, name, against or None, load_run)
     return registry, outcome
 
 
@@ -49,10 +52,11 @@ def gate(
     policy: Path = POLICY_OPTION,
     against: str = AGAINST_OPTION,
     name: str | None = NAME_OPTION,
+    load_run: str | None = LOAD_RUN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Judge an eval run against the policy; exit 0 when every gate passes, 1 otherwise."""
-    _, outcome = _gate(run_id, policy, name, against)
+    _, outcome = _gate(run_id, policy, name, against, load_run)
     if as_json:
         emit_json(
             {"run_id": run_id, "model_id": outcome.candidate.model_id, **outcome.decision.to_dict()}
@@ -68,6 +72,7 @@ def register(
     name: str = typer.Option(..., "--name", help="Registered model name."),
     policy: Path = POLICY_OPTION,
     alias: str = typer.Option(ALIAS_CANDIDATE, "--alias", help="Alias to point at the version."),
+    load_run: str | None = LOAD_RUN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register the evaluated model under NAME and set ALIAS (candidate) if every gate passes.
@@ -78,7 +83,7 @@ def register(
     from raygate import constants as c
     from raygate.packaging.loading import registry_name, resolve_model_uri
 
-    registry, outcome = _gate(run_id, policy, name, ALIAS_CHAMPION)
+    registry, outcome = _gate(run_id, policy, name, ALIAS_CHAMPION, load_run)
     evidence = outcome.candidate
     if not outcome.decision.passed:
         if as_json:

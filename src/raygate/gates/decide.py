@@ -61,31 +61,48 @@ _ABSOLUTE: tuple[tuple[str, str, str, Callable[[float, float], bool], str], ...]
 )
 
 
+# (gate name, load policy field, load-run metric, comparison, symbol)
+_LOAD: tuple[tuple[str, str, str, Callable[[float, float], bool], str], ...] = (
+    ("load.latency_p95", "latency_ms_p95_max", "load.latency_ms_p95", operator.le, "≤"),
+    ("load.errors", "error_rate_max", "load.error_rate", operator.le, "≤"),
+    ("load.rate", "min_rate_rps", "load.achieved_rate_rps", operator.ge, "≥"),
+)
+
+
 def decide(
     policy: GatePolicy,
     metrics: Mapping[str, float],
     paired: PairedScores | None,
     contract: Sequence[GateResult] = (),
     seed: int = 0,
+    load_metrics: Mapping[str, float] | None = None,
 ) -> GateDecision:
     """Every gate of the policy, in a fixed order, judged on the evidence given."""
-    gates = [_absolute(policy, metrics, *spec) for spec in _ABSOLUTE]
+    gates = [_absolute(policy.absolute, metrics, *spec) for spec in _ABSOLUTE]
     if policy.relative is not None:
         gates.append(_relative(policy, paired, seed))
+    if policy.load is not None:
+        gates += [_absolute(policy.load, load_metrics or {}, *spec) for spec in _LOAD]
     gates.extend(contract)
     return GateDecision(tuple(gates))
 
 
-def _absolute(policy, metrics, name, field, metric, compare, symbol) -> GateResult:
-    threshold = getattr(policy.absolute, field)
+def _absolute(thresholds, metrics, name, field, metric, compare, symbol) -> GateResult:
+    threshold = getattr(thresholds, field)
     if threshold is None:
         return GateResult(name, metrics.get(metric), "off", "skipped", f"{field} is null")
     wanted = f"{metric} {symbol} {threshold:g}"
     if metric not in metrics:
+        how = (
+            "load-test the served candidate (`raygate loadtest … --log-mlflow`) and pass "
+            "--load-run RUN_ID, or "
+            if metric.startswith("load.")
+            else ""
+        )
         return GateResult(
             name, None, wanted, "fail",
-            f"{metric} was not measured; no evidence is no pass (set {field}: null if it does "
-            "not apply)",
+            f"{metric} was not measured; no evidence is no pass ({how}set {field}: null if it "
+            "does not apply)",
         )  # fmt: skip
     measured = metrics[metric]
     return GateResult(name, measured, wanted, "pass" if compare(measured, threshold) else "fail")

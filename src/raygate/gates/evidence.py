@@ -96,3 +96,20 @@ def paired_scores(candidate: EvalEvidence, champion: EvalEvidence, metric: str) 
         candidate=merged[f"{column}_cand"].to_numpy(),
         champion=merged[f"{column}_champ"].to_numpy(),
     )
+
+
+def load_run_metrics(run_id: str) -> dict[str, float]:
+    """The `load.*` metrics of a `raygate loadtest --log-mlflow` run, or a GateError."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = mlflow.get_run(run_id)
+    except MlflowException:
+        raise GateError(
+            f"no MLflow run {run_id}; pass the mlflow_run_id `raygate loadtest --log-mlflow` "
+            "printed"
+        ) from None
+    if run.data.tags.get(c.TAG_RUN_KIND) != c.RUN_KIND_LOADTEST:
+        raise GateError(f"run {run_id} is not a raygate load test; pass --load-run LOAD_RUN_ID")
+    return dict(run.data.metrics)

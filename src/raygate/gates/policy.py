@@ -52,12 +52,27 @@ class RelativeGate(StrictModel):
         return self
 
 
+class LoadGates(StrictModel):
+    """Thresholds on a load test of the served candidate (`raygate loadtest --log-mlflow`)."""
+
+    latency_ms_p95_max: float | None = Field(
+        800, gt=0, description="p95 end-to-end latency under load, in ms."
+    )
+    error_rate_max: float | None = Field(0.01, ge=0, le=1, description="Most requests failing.")
+    min_rate_rps: float | None = Field(
+        None, gt=0, description="The load must have been sent at least this fast (open loop)."
+    )
+
+
 class GatePolicy(StrictModel):
     """Every gate a candidate must pass before it may be registered as candidate."""
 
     absolute: AbsoluteGates = Field(default_factory=AbsoluteGates)
     relative: RelativeGate | None = Field(
         default_factory=RelativeGate, description="Paired test vs champion; null switches it off."
+    )
+    load: LoadGates | None = Field(
+        None, description="Gates on a load test (needs --load-run); null: no load gates."
     )
 
 

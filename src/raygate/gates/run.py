@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from raygate.errors import GateError, UnknownAliasError, UnknownModelError
 from raygate.gates.contract import check_contract
 from raygate.gates.decide import GateDecision, decide
-from raygate.gates.evidence import EvalEvidence, find_eval, load_eval, paired_scores
+from raygate.gates.evidence import (
+    EvalEvidence,
+    find_eval,
+    load_eval,
+    load_run_metrics,
+    paired_scores,
+)
 from raygate.gates.policy import GatePolicy
 from raygate.packaging.loading import registry_name
 from raygate.registry.protocol import ModelRegistry, ModelVersion
@@ -36,9 +42,12 @@ def gate_eval_run(
     registry: ModelRegistry,
     name: str | None,
     against: str | None,
+    load_run_id: str | None = None,
 ) -> GateOutcome:
-    """Judge the eval run against the policy and, when `against` is set, NAME@against."""
+    """Judge the eval run (and a load run, when given) against the policy and, when
+    `against` is set, NAME@against."""
     candidate = load_eval(run_id)
+    load_metrics = load_run_metrics(load_run_id) if load_run_id else None
     name = name or registry_name(candidate.model_uri)
     champion = None
     if against:
@@ -59,5 +68,5 @@ def gate_eval_run(
             )
         paired = paired_scores(candidate, evidence, policy.relative.metric)
     contract = check_contract(candidate.model_uri, champion.uri if champion else None)
-    decision = decide(policy, candidate.metrics, paired, contract)
+    decision = decide(policy, candidate.metrics, paired, contract, load_metrics=load_metrics)
     return GateOutcome(candidate, champion, decision)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from raygate.constants import RUN_KIND_LOADTEST, TAG_RUN_KIND
 from raygate.loadtest.runner import RESULTS_FILE, SUMMARY_FILE, LoadRun
 from raygate.tracking import configure_mlflow
-
-TAG_KIND = "raygate.kind"
 
 
 def log_load_run(run: LoadRun, params: dict[str, Any], out_dir: Path) -> str:
@@ -23,7 +22,7 @@ def log_load_run(run: LoadRun, params: dict[str, Any], out_dir: Path) -> str:
     }
     slo = run.summary.get("slo")
     with mlflow.start_run(run_name=f"loadtest-{params.get('mode', '')}") as active:
-        mlflow.set_tag(TAG_KIND, "loadtest")
+        mlflow.set_tag(TAG_RUN_KIND, RUN_KIND_LOADTEST)
         mlflow.log_params({k: v for k, v in params.items() if v is not None})
         mlflow.log_metrics(metrics)
         if slo is not None:
