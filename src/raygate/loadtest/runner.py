@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import uvloop
 
 from raygate.loadtest.arrival import ArrivalConfig, send_times
 from raygate.loadtest.http_client import HttpClient
@@ -66,8 +67,8 @@ def _normal_priority() -> None:
 
 
 class LoadWorker:
-    """One load-generating process (a Ray actor). `run` owns a private event loop (uvloop
-    when installed) in the actor's thread; `drain` and `progress` answer from another."""
+    """One load-generating process (a Ray actor). `run` owns a private uvloop event loop in
+    a thread of its own; `drain` and `progress` answer from Ray's actor threads."""
 
     def __init__(self, index: int, target: Target, prompts: tuple[Prompt, ...], connections: int):
         _normal_priority()
@@ -83,17 +84,11 @@ class LoadWorker:
     def run(self, plan: WorkerPlan) -> dict[str, int]:
         """Send this worker's share on a private event loop in a thread of its own (Ray's
         actor threads may already hold a loop); returns the counts when done."""
-        try:
-            import uvloop
-
-            loop_runner = uvloop.run
-        except ImportError:  # pragma: no cover - uvloop ships with ray[serve]
-            loop_runner = asyncio.run
         failure: list[BaseException] = []
 
         def target() -> None:
             try:
-                loop_runner(self._main(plan))
+                uvloop.run(self._main(plan))
             except BaseException as exc:  # handed to the caller below
                 failure.append(exc)
 
