@@ -4,6 +4,7 @@ short load test, each step through the `raygate` CLI as a user would type it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -69,6 +70,7 @@ def main() -> None:
                  "--slo", "error_rate=0.05", env=env)  # fmt: skip
             step("serve", "down", env=env)
         finally:
+            logging.getLogger("ray.serve").setLevel(logging.WARNING)  # "nothing to shut down"
             serve.shutdown()
             ray.shutdown()
 
