@@ -73,6 +73,8 @@ def loadtest(
 
     if protocol not in ("predict", "openai"):
         raise ConfigError(f"--protocol must be predict or openai, not {protocol!r}")
+    if arrival not in ("constant", "poisson", "gamma"):
+        raise ConfigError(f"--arrival must be constant, poisson or gamma, not {arrival!r}")
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"URL must start with http:// or https://, got {url!r}")
     try:
