@@ -3,11 +3,10 @@
 import pytest
 from pydantic import ValidationError
 
-from raygate.agent.corpus import BUILTIN_CORPUS, Document, load_corpus
+from raygate.agent.corpus import BUILTIN_CORPUS, Document, document_block, load_corpus
 from raygate.agent.dense import DenseRetriever, Embedder
 from raygate.agent.rag import (
     RagPipeline,
-    document_block,
     pack_context,
     reciprocal_rank_fusion,
     rerank_by_title_match,

@@ -51,6 +51,11 @@ class Document:
         return tuple(facts)
 
 
+def document_block(document: Document) -> str:
+    """How a document appears to a model, in the prompt and in tool results: [id], then text."""
+    return f"[{document.id}]\n{document.text}"
+
+
 def load_corpus(path: str | Path) -> list[Document]:
     """Read and validate a corpus JSONL file; a bad line is reported as file:line and field."""
     path = Path(path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from raygate.agent.corpus import Document
+from raygate.agent.corpus import Document, document_block
 from raygate.agent.dense import DenseRetriever
 from raygate.agent.retrieval import BM25Retriever, Retrieved
 from raygate.agent.text import content_tokens
@@ -50,11 +50,6 @@ def rerank_by_title_match(query: str, hits: Sequence[Retrieved]) -> list[Retriev
         return len(words & query_words) / len(words) if words else 0.0
 
     return sorted(hits, key=lambda hit: -title_share(hit))
-
-
-def document_block(document: Document) -> str:
-    """How one document appears in the prompt."""
-    return f"[{document.id}]\n{document.text}"
 
 
 def pack_context(

@@ -24,12 +24,11 @@ def build_indexes(config: RetrieverConfig, documents: Sequence[Document], direct
     """Index the corpus into `directory`, one folder per retriever the config uses."""
     lexical, dense = _uses(config)
     directory.mkdir(parents=True, exist_ok=True)
-    bm25 = BM25Retriever.build(documents, k1=config.k1, b=config.b) if lexical else None
-    vectors = DenseRetriever.build(documents, Embedder(config.embedding_model)) if dense else None
-    if bm25 is not None:
-        bm25.save(directory / BM25_FOLDER)
-    if vectors is not None:
-        vectors.save(directory / DENSE_FOLDER)
+    if lexical:
+        BM25Retriever.build(documents, k1=config.k1, b=config.b).save(directory / BM25_FOLDER)
+    if dense:
+        embedder = Embedder(config.embedding_model)
+        DenseRetriever.build(documents, embedder).save(directory / DENSE_FOLDER)
 
 
 def load_rag(

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ConfigDict, ValidationError, create_model
 
-from raygate.agent.corpus import Document
+from raygate.agent.corpus import Document, document_block
 from raygate.agent.retrieval import Retrieved
 from raygate.schemas import describe_validation_error
 
@@ -155,15 +155,12 @@ def reference_tools(
         if not 1 <= k <= 20:
             raise ValueError("k must be between 1 and 20")
         hits = search(query, k)
-        return (
-            "\n\n".join(f"[{h.document.id}]\n{h.document.text}" for h in hits)
-            or "no documents found"
-        )
+        return "\n\n".join(document_block(h.document) for h in hits) or "no documents found"
 
     def fetch_document(doc_id: str) -> str:
         """Fetch one document by its id."""
         if doc_id not in by_id:
             raise ValueError(f"no document '{doc_id}'; use an id returned by search_documents")
-        return f"[{doc_id}]\n{by_id[doc_id].text}"
+        return document_block(by_id[doc_id])
 
     return [Tool.from_function(f) for f in (search_documents, fetch_document, calculate)]
