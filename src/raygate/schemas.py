@@ -85,7 +85,12 @@ OUTPUT_FIELDS = tuple(PredictOutput.model_fields)
 
 def describe_validation_error(exc: ValidationError) -> str:
     """The first error of a pydantic ValidationError as "field 'a.b': message (got ...)"."""
-    first = exc.errors()[0]
+    return describe_error(exc.errors()[0])
+
+
+def describe_error(first: Mapping[str, Any]) -> str:
+    """One error dict of pydantic's `.errors()` as a sentence that names the field; the
+    offending value is shown (cut to 80 characters) unless it is missing or extra."""
     if first["type"] == "json_invalid":
         return f"not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})"
     if not first["loc"]:
@@ -93,7 +98,9 @@ def describe_validation_error(exc: ValidationError) -> str:
             return str(first.get("ctx", {}).get("error", first["msg"]))
         return f"{first['msg'].lower()} (got {type(first['input']).__name__})"
     field = ".".join(str(p) for p in first["loc"])
-    got = "" if first["type"] in ("missing", "extra_forbidden") else f" (got {first['input']!r})"
+    got = ""
+    if first["type"] not in ("missing", "extra_forbidden"):
+        got = f" (got {repr(first.get('input'))[:80]})"
     hint = {"extra_forbidden": "; remove it or check its spelling", "missing": ""}.get(
         first["type"], ""
     )

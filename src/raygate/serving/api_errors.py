@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from raygate.schemas import describe_error
+
 _TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
     405: "invalid_request_error", 413: "request_too_large", 422: "invalid_request_error",
@@ -73,28 +75,25 @@ def error_response(
 
 
 def describe_request_error(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
-    """(message, param) for FastAPI's first validation error, naming the field."""
+    """(message, param) for FastAPI's first validation error, naming the field; misspelt
+    fields reported beside a missing one are named too."""
     first = errors[0]
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    loc = tuple(p for p in first.get("loc", ()) if p != "body")
     if first.get("type") == "json_invalid":
         return "request body is not valid JSON; send a JSON object", None
     if not loc:
         if first.get("type") == "missing":
             return "request body is missing; send a JSON object", None
         return f"request body: {first.get('msg', 'invalid')}; send a JSON object", None
-    field = ".".join(loc)
-    shown = "" if first.get("type") in ("missing", "extra_forbidden") else " (got "
-    if shown:
-        shown += f"{first.get('input')!r}"[:80] + ")"
-    hint = "; remove it or check its spelling" if first.get("type") == "extra_forbidden" else ""
+    message = describe_error({**first, "loc": loc})
     unknown = [
         ".".join(str(p) for p in e["loc"] if p != "body")
         for e in errors[1:]
         if e.get("type") == "extra_forbidden"
     ]
     if unknown:
-        hint += f" (unknown field(s): {', '.join(unknown)}; check their spelling)"
-    return f"field '{field}': {first.get('msg', 'invalid')}{shown}{hint}", field
+        message += f" (unknown field(s): {', '.join(unknown)}; check their spelling)"
+    return message, ".".join(str(p) for p in loc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
