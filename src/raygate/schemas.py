@@ -111,18 +111,23 @@ def load_yaml_model(
     path: str | Path, model: type[ModelT], error: type[RaygateError], missing_hint: str
 ) -> ModelT:
     """Read a YAML file into `model`; every problem is one `error` naming the file (and line)."""
+    raw = read_yaml(path, error, missing_hint)
+    if raw is None:
+        raw = {}  # an empty file means all defaults; required fields are then named as missing
+    return validate_mapping(raw, model, error, str(path))
+
+
+def read_yaml(path: str | Path, error: type[RaygateError], missing_hint: str) -> Any:
+    """A YAML file's content; a missing file or bad YAML is one `error` (with the line)."""
     path = Path(path)
     if not path.is_file():
         raise error(f"{path} does not exist; {missing_hint}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise error(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if raw is None:
-        raw = {}  # an empty file means all defaults; required fields are then named as missing
-    return validate_mapping(raw, model, error, str(path))
 
 
 def validate_mapping(

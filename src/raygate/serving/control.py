@@ -8,10 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from raygate.errors import ConfigError, ServeError
-from raygate.schemas import validate_mapping
+from raygate.schemas import read_yaml, validate_mapping
 from raygate.serving.auth import ENV_TOKENS_FILE
 from raygate.serving.settings import (
     ROUTER_DEPLOYMENT,
@@ -35,28 +33,17 @@ def dashboard_address(address: str | None) -> str:
 
 def load_serve_config(path: str | Path) -> dict[str, Any]:
     """Read a Serve config and validate raygate's app in it before anything is deployed."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(
-            f"{path} does not exist; pass a Serve config such as serve_configs/local.yaml"
-        )
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    hint = "pass a Serve config such as serve_configs/local.yaml"
+    config = read_yaml(path, ConfigError, hint)
     if not isinstance(config, dict) or not isinstance(config.get("applications"), list):
         raise ConfigError(f"{path}: expected a Serve config with an 'applications' list")
-    raygate_app(config, str(path))
-    for app in config["applications"]:
-        if app.get("import_path") == APP_IMPORT_PATH:
-            validate_mapping(
-                app.get("args") or {}, AppArgs, ConfigError, f"{path}: application args"
-            )
-            for deployment in app.get("deployments") or []:
-                model = _SETTINGS.get(deployment.get("name"))
-                if model and "user_config" in deployment:
-                    where = f"{path}: deployment '{deployment['name']}' user_config"
-                    validate_mapping(deployment["user_config"], model, ConfigError, where)
+    app = raygate_app(config, str(path))
+    validate_mapping(app.get("args") or {}, AppArgs, ConfigError, f"{path}: application args")
+    for deployment in app.get("deployments") or []:
+        model = _SETTINGS.get(deployment.get("name"))
+        if model and "user_config" in deployment:
+            where = f"{path}: deployment '{deployment['name']}' user_config"
+            validate_mapping(deployment["user_config"], model, ConfigError, where)
     return config
 
 
