@@ -40,8 +40,9 @@ def up(
     """Deploy CONFIG (validated first), or update a running app in place."""
     from raygate.serving.control import load_serve_config
 
+    serve_config = load_serve_config(config)  # bad input is reported before Ray is reached
     control = _control(address)
-    control.up(load_serve_config(config))
+    control.up(serve_config)
     _report(_settled(control, wait_s, as_json), as_json)
 
 
