@@ -35,22 +35,26 @@ class EvalEvidence:
         return pq.read_table(path, columns=["id", *ROW_COLUMN.values()]).to_pandas()
 
 
-def load_eval(run_id: str) -> EvalEvidence:
-    """The eval run with this id, or a GateError saying what the id is instead."""
+def _raygate_run(run_id: str, kind: str, printed_by: str):
+    """The MLflow run with this id if raygate logged it as `kind`, else a GateError."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
         run = mlflow.get_run(run_id)
     except MlflowException:
+        raise GateError(f"no MLflow run {run_id}; pass the run id {printed_by} printed") from None
+    if run.data.tags.get(c.TAG_RUN_KIND) != kind:
         raise GateError(
-            f"no MLflow run {run_id}; pass the run_id that `raygate eval` printed"
-        ) from None
-    tags = run.data.tags
-    if tags.get(c.TAG_RUN_KIND) != "eval":
-        raise GateError(
-            f"run {run_id} is not a raygate eval run; pass the run_id `raygate eval` printed"
+            f"run {run_id} is not a raygate {kind} run; pass the run id {printed_by} printed"
         )
+    return run
+
+
+def load_eval(run_id: str) -> EvalEvidence:
+    """The eval run with this id, or a GateError saying what the id is instead."""
+    run = _raygate_run(run_id, "eval", "`raygate eval`")
+    tags = run.data.tags
     if run.info.status != "FINISHED":
         raise GateError(f"eval run {run_id} is {run.info.status}, not FINISHED; run the eval again")
     return EvalEvidence(
@@ -100,16 +104,5 @@ def paired_scores(candidate: EvalEvidence, champion: EvalEvidence, metric: str) 
 
 def load_run_metrics(run_id: str) -> dict[str, float]:
     """The `load.*` metrics of a `raygate loadtest --log-mlflow` run, or a GateError."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        run = mlflow.get_run(run_id)
-    except MlflowException:
-        raise GateError(
-            f"no MLflow run {run_id}; pass the mlflow_run_id `raygate loadtest --log-mlflow` "
-            "printed"
-        ) from None
-    if run.data.tags.get(c.TAG_RUN_KIND) != c.RUN_KIND_LOADTEST:
-        raise GateError(f"run {run_id} is not a raygate load test; pass --load-run LOAD_RUN_ID")
+    run = _raygate_run(run_id, c.RUN_KIND_LOADTEST, "`raygate loadtest --log-mlflow`")
     return dict(run.data.metrics)
