@@ -17,7 +17,6 @@ import csv
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,14 +25,10 @@ from pathlib import Path
 
 import requests
 
+from raygate.testing import free_port
+
 HERE = Path(__file__).resolve().parent
 BODY = '{"query":"What is the return window for Kitchen products?","user_id":"user-1"}'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(port: int) -> subprocess.Popen:

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
+from raygate.testing import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
 QUERIES = [
@@ -31,12 +32,6 @@ QUERIES = [
     "How long is the warranty on networking products?",
     "Who founded the company's moon base?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def closed_loop(url: str, headers: dict, concurrency: int, seconds: float) -> dict:

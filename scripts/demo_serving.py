@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,14 +16,10 @@ from pathlib import Path
 import requests
 import yaml
 
+from raygate.testing import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 RAYGATE = str(Path(sys.executable).with_name("raygate"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def step(*args: str, env: dict[str, str]) -> None:

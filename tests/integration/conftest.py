@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from raygate.config import load_agent_config
 from raygate.packaging.build import BuiltAgent, log_agent_model
+from raygate.testing import free_port
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
 
@@ -47,12 +47,6 @@ def registry(raygate_home: Path):
 def model_name(request: pytest.FixtureRequest) -> str:
     """A registered-model name unique to the test, so tests never share aliases."""
     return "m-" + request.node.name.replace("[", "-").replace("]", "")[:60]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import requests
 from raygate.loadtest.arrival import ArrivalConfig
 from raygate.loadtest.runner import run_load
 from raygate.loadtest.transport import Prompt, Target
-from tests.integration.conftest import free_port
+from raygate.testing import free_port
 
 # Answers at once, except that request number 100 blocks the whole server for 1.5 s (a
 # stop-the-world pause, as a GC or a swap-in would).

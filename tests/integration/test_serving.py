@@ -22,7 +22,8 @@ from scipy.stats import binomtest
 from raygate.config import load_agent_config
 from raygate.packaging.build import log_agent_model
 from raygate.serving.control import ServeControl, load_serve_config
-from tests.integration.conftest import AGENTS, free_port
+from raygate.testing import free_port
+from tests.integration.conftest import AGENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-7f3a"
