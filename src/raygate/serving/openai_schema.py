@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from raygate.schemas import StrictModel
 
@@ -74,8 +74,6 @@ class Usage(BaseModel):
 
 class Served(BaseModel):
     """What every response says about who answered it."""
-
-    model_config = ConfigDict(extra="allow")
 
     variant: str = Field(description="champion or canary.")
     model_id: str = Field(description="The model that answered, as name@version.")
