@@ -57,13 +57,13 @@ def summarize(
     slos = dict(slos or {})
     count = table.num_rows
     ok = np.asarray(table.column("ok").to_pylist(), dtype=bool) if count else np.zeros(0, bool)
-    latency = _floats(table, "latency_ms")
-    service = _floats(table, "service_ms")
-    ttft = _floats(table, "ttft_ms")
+    latency = column_floats(table, "latency_ms")
+    service = column_floats(table, "service_ms")
+    ttft = column_floats(table, "ttft_ms")
     itl_lists = table.column("itl_ms").to_pylist() if count else []
     itl_all = np.asarray([g for gaps in itl_lists for g in (gaps or [])], dtype=float)
-    tokens_out = _floats(table, "tokens_out")
-    cost = _floats(table, "cost_usd")
+    tokens_out = column_floats(table, "tokens_out")
+    cost = column_floats(table, "cost_usd")
     errors = Counter(e for e in table.column("error").to_pylist() if e) if count else Counter()
     variants = Counter(v for v in table.column("variant").to_pylist() if v) if count else Counter()
     good = ok.copy()
@@ -117,7 +117,8 @@ def _meets_per_request(
     return np.ones(latency.shape, dtype=bool)
 
 
-def _floats(table: pa.Table, column: str) -> np.ndarray:
+def column_floats(table: pa.Table, column: str) -> np.ndarray:
+    """A results column as floats; missing values become NaN."""
     if table.num_rows == 0:
         return np.zeros(0)
     return np.asarray(

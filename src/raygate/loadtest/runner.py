@@ -22,7 +22,7 @@ import uvloop
 
 from raygate.loadtest.arrival import ArrivalConfig, send_times
 from raygate.loadtest.http_client import HttpClient
-from raygate.loadtest.metrics import summarize
+from raygate.loadtest.metrics import column_floats, summarize
 from raygate.loadtest.transport import Prompt, RequestResult, Sender, Target
 
 RESULTS_FILE = "results.parquet"
@@ -246,10 +246,8 @@ def _send_accuracy(table: pa.Table, duration_s: float) -> dict[str, float | None
     and how late sends were (a generator that falls behind shows it here)."""
     if table.num_rows == 0:
         return {"achieved_rate_rps": 0.0, "send_lag_ms_p50": None, "send_lag_ms_p99": None}
-    lag_ms = np.asarray(table.column("latency_ms").to_pylist()) - np.asarray(
-        table.column("service_ms").to_pylist()
-    )
-    sent_s = np.asarray(table.column("scheduled_s").to_pylist()) + lag_ms / 1000
+    lag_ms = column_floats(table, "latency_ms") - column_floats(table, "service_ms")
+    sent_s = column_floats(table, "scheduled_s") + lag_ms / 1000
     return {
         "achieved_rate_rps": float(np.sum(sent_s <= duration_s)) / duration_s,
         "send_lag_ms_p50": float(np.percentile(lag_ms, 50)),
@@ -261,6 +259,6 @@ def _duration(table: pa.Table, arrival: ArrivalConfig) -> float:
     """The measured window: the run's duration, or until the last answer if later."""
     if table.num_rows == 0:
         return arrival.duration_s
-    scheduled = np.asarray(table.column("scheduled_s").to_pylist())
-    latency_s = np.asarray(table.column("latency_ms").to_pylist()) / 1000
+    scheduled = column_floats(table, "scheduled_s")
+    latency_s = column_floats(table, "latency_ms") / 1000
     return float(max(arrival.duration_s, np.max(scheduled + latency_s)))
