@@ -114,7 +114,40 @@ def load_yaml_model(
     raw = read_yaml(path, error, missing_hint)
     if raw is None:
         raw = {}  # an empty file means all defaults; required fields are then named as missing
-    return validate_mapping(raw, model, error, str(path))
+    if not isinstance(raw, dict):
+        raise error(f"{path}:1: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        line = yaml_line(Path(path).read_text(encoding="utf-8"), first["loc"])
+        raise error(f"{path}:{line}: {describe_error(first)}") from None
+
+
+def yaml_line(text: str, loc: Sequence[int | str]) -> int:
+    """The 1-based line of the YAML node at `loc` (a pydantic error location): the deepest
+    node that exists, so a missing field points at the mapping that lacks it."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return 1
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    child = key if isinstance(value, yaml.ScalarNode) else value
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                child = node.value[part]
+                line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
 
 
 def read_yaml(path: str | Path, error: type[RaygateError], missing_hint: str) -> Any:

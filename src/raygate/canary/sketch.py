@@ -1,0 +1,106 @@
+"""A mergeable log-bucketed histogram: bounded memory, ranks exact at bucket edges.
+
+Buckets are Prometheus native-histogram buckets of schema 5: bucket `i` holds the values in
+(2^((i-1)/32), 2^(i/32)], so neighbouring edges differ by 2.2 %. A Prometheus native
+histogram of schema ≤ 5 maps onto these buckets exactly, the in-cluster aggregator and a
+replayed file fill them the same way, and two histograms merge by adding counts. Counts live
+in one array from the lowest to the highest bucket seen: memory grows with the range of the
+values (32 buckets per doubling), never with their number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+SCHEMA = 5
+_PER_DOUBLING = 2**SCHEMA
+GROWTH = 2 ** (1 / _PER_DOUBLING)  # ratio of a bucket's upper edge to its lower edge
+
+
+def bucket_index(value: float) -> int:
+    """The bucket holding a positive value."""
+    return math.ceil(math.log2(value) * _PER_DOUBLING)
+
+
+def bucket_edges(index: int) -> tuple[float, float]:
+    """(lower, upper] edges of bucket `index`."""
+    return 2 ** ((index - 1) / _PER_DOUBLING), 2 ** (index / _PER_DOUBLING)
+
+
+class LogHistogram:
+    """Counts per bucket; values ≤ 0 go to a zero bucket below every other."""
+
+    __slots__ = ("counts", "offset", "zero")
+
+    def __init__(self, offset: int = 0, counts: np.ndarray | None = None, zero: int = 0):
+        self.offset = offset  # bucket index of counts[0]
+        self.counts = np.zeros(0, np.int64) if counts is None else counts.astype(np.int64)
+        self.zero = zero
+
+    @property
+    def count(self) -> int:
+        return self.zero + int(self.counts.sum())
+
+    def add(self, value: float) -> None:
+        if value <= 0:
+            self.zero += 1
+            return
+        index = bucket_index(value)
+        self._cover(index, index)
+        self.counts[index - self.offset] += 1
+
+    def add_many(self, values: Iterable[float]) -> None:
+        array = np.asarray(values if isinstance(values, np.ndarray) else list(values), float)
+        positive = array[array > 0]
+        self.zero += int(array.size - positive.size)
+        if positive.size:
+            indices = np.ceil(np.log2(positive) * _PER_DOUBLING).astype(np.int64)
+            low = int(indices.min())
+            self.add_counts(low, np.bincount(indices - low))
+
+    def add_counts(self, first_index: int, counts: np.ndarray) -> None:
+        """Add counts[k] values to bucket first_index + k (how sketches from elsewhere arrive)."""
+        if counts.size == 0:
+            return
+        last = first_index + counts.size - 1
+        self._cover(first_index, last)
+        start = first_index - self.offset
+        self.counts[start : start + counts.size] += counts.astype(np.int64)
+
+    def merge(self, other: LogHistogram) -> LogHistogram:
+        """A new histogram holding the values of both."""
+        merged = LogHistogram(self.offset, self.counts.copy(), self.zero + other.zero)
+        merged.add_counts(other.offset, other.counts)
+        return merged
+
+    def _cover(self, low: int, high: int) -> None:
+        if self.counts.size == 0:
+            self.offset, self.counts = low, np.zeros(high - low + 1, np.int64)
+            return
+        new_low = min(low, self.offset)
+        new_high = max(high, self.offset + self.counts.size - 1)
+        if new_low == self.offset and new_high == self.offset + self.counts.size - 1:
+            return
+        grown = np.zeros(new_high - new_low + 1, np.int64)
+        start = self.offset - new_low
+        grown[start : start + self.counts.size] = self.counts
+        self.offset, self.counts = new_low, grown
+
+    def rank_bounds(self, rank: int) -> tuple[float, float]:
+        """(lower, upper) edges of the bucket holding the rank-th smallest value (1-based)."""
+        if rank <= self.zero or self.counts.size == 0:
+            return 0.0, 0.0
+        cumulative = np.cumsum(self.counts) + self.zero
+        position = min(int(np.searchsorted(cumulative, rank, side="left")), cumulative.size - 1)
+        return bucket_edges(self.offset + position)
+
+    def quantile(self, p: float) -> float | None:
+        """A point estimate of the p-quantile (the geometric middle of its bucket)."""
+        total = self.count
+        if total == 0:
+            return None
+        lower, upper = self.rank_bounds(max(1, math.ceil(p * total)))
+        return math.sqrt(lower * upper)

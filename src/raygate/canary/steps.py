@@ -1,0 +1,127 @@
+"""The rollout's step logic: given the judge's verdict (or a measurement error) and the clock,
+what happens next. Pure: the state and the time come in, a new state and one action go out;
+nothing here sleeps or touches a cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from raygate.canary.judge import JudgeVerdict, Verdict
+from raygate.canary.policy import RolloutPolicy
+
+
+class Action(StrEnum):
+    WAIT = "wait"  # look again after the analysis interval
+    SET_WEIGHT = "set_weight"  # move to the step in `state.step`
+    AWAIT_APPROVAL = "await_approval"  # every metric passed; a person must approve
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+    HALT = "halt"  # inconclusive: stop the ramp and leave the decision to a person
+
+
+FINAL_ACTIONS = frozenset({Action.PROMOTE, Action.ROLLBACK, Action.HALT})
+
+
+@dataclass(frozen=True)
+class MeasurementError:
+    """The metric provider failed at a look: recorded, never mistaken for a verdict."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    """Where a rollout stands between looks."""
+
+    started_at: float
+    step: int = 0
+    step_started_at: float = 0.0
+    step_start_canary_requests: int = 0
+    failures: int = 0
+    inconclusives: int = 0
+    consecutive_errors: int = 0
+    approved: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do now, why, and when to look next (None once the rollout has ended)."""
+
+    action: Action
+    reason: str
+    next_look_at: float | None
+
+
+def start(now: float) -> RolloutState:
+    """A rollout at its first step, starting now."""
+    return RolloutState(started_at=now, step_started_at=now)
+
+
+def next_decision(
+    policy: RolloutPolicy,
+    state: RolloutState,
+    verdict: JudgeVerdict | MeasurementError,
+    now: float,
+) -> tuple[RolloutState, Decision]:
+    """One look: the new state and what to do. A FAIL can roll back at any look (the judge's
+    bounds hold at every look); a step ends only after its minimum time and canary requests;
+    promotion needs every metric to PASS."""
+    look = now + policy.analysis_interval_s
+    limits = policy.limits
+    if isinstance(verdict, MeasurementError):
+        state = replace(state, consecutive_errors=state.consecutive_errors + 1)
+        if state.consecutive_errors > limits.consecutive_error_limit:
+            return state, Decision(
+                Action.ROLLBACK,
+                f"{state.consecutive_errors} measurement errors in a row (limit "
+                f"{limits.consecutive_error_limit}); last: {verdict.message}",
+                None,
+            )
+        return state, Decision(Action.WAIT, f"measurement error: {verdict.message}", look)
+    state = replace(state, consecutive_errors=0)
+    if verdict.verdict is Verdict.FAIL:
+        state = replace(state, failures=state.failures + 1)
+        if state.failures > limits.failure_limit:
+            failed = ", ".join(m.metric for m in verdict.metrics if m.verdict is Verdict.FAIL)
+            return state, Decision(Action.ROLLBACK, f"regression: {failed}", None)
+    if now - state.started_at >= policy.timeout_s:
+        return state, Decision(
+            Action.HALT, f"timed out after {policy.timeout_s:g} s without a decision", None
+        )
+    step = policy.steps[state.step]
+    step_requests = verdict.canary_requests - state.step_start_canary_requests
+    if now - state.step_started_at < step.min_duration_s or (
+        step_requests < step.min_canary_requests
+    ):
+        return state, Decision(Action.WAIT, f"step {state.step + 1}: collecting data", look)
+    last = state.step == len(policy.steps) - 1
+    needs_pass = last or step.advance_when == "pass"
+    if verdict.verdict is Verdict.PASS or (not needs_pass and verdict.verdict is not Verdict.FAIL):
+        if not last:
+            nxt = state.step + 1
+            state = replace(
+                state,
+                step=nxt,
+                step_started_at=now,
+                step_start_canary_requests=verdict.canary_requests,
+                inconclusives=0,
+            )
+            weight = policy.steps[nxt].weight_percent
+            return state, Decision(Action.SET_WEIGHT, f"step {nxt + 1}: canary at {weight:g} %", look)
+        if policy.manual_approval and not state.approved:
+            return state, Decision(Action.AWAIT_APPROVAL, "every metric passed", look)
+        return state, Decision(Action.PROMOTE, "every metric passed", None)
+    if verdict.verdict is Verdict.FAIL:  # tolerated by failure_limit: look again
+        return state, Decision(Action.WAIT, "a metric failed (within the failure limit)", look)
+    state = replace(state, inconclusives=state.inconclusives + 1)
+    if state.inconclusives > limits.inconclusive_limit:
+        pending = ", ".join(
+            m.metric for m in verdict.metrics if m.verdict is Verdict.INCONCLUSIVE
+        )
+        return state, Decision(
+            Action.HALT,
+            f"still inconclusive after {state.inconclusives} extra looks: {pending}",
+            None,
+        )
+    return state, Decision(Action.WAIT, f"step {state.step + 1}: inconclusive, extending", look)
