@@ -141,9 +141,8 @@ def yaml_line(text: str, loc: Sequence[int | str]) -> int:
                     line = key.start_mark.line + 1
                     break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                child = node.value[part]
-                line = child.start_mark.line + 1
+            child = node.value[part] if 0 <= part < len(node.value) else None
+            line = child.start_mark.line + 1 if child is not None else line
         if child is None:
             break
         node = child

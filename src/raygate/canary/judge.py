@@ -236,4 +236,3 @@ def _num(value: float | None) -> str:
     if math.isinf(value):
         return "∞"
     return f"{value:.3g}"
-

@@ -3,6 +3,7 @@ effect that matters for each, error budgets, limits and the overall timeout."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -137,7 +138,7 @@ class RolloutPolicy(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> RolloutPolicy:
         weights = [step.weight_percent for step in self.steps]
-        if any(b <= a for a, b in zip(weights, weights[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(weights)):
             raise ValueError(f"steps: weights must increase step by step (got {weights})")
         if not self.judged_metrics():
             raise ValueError("metrics: every metric is off; switch at least one on")

@@ -78,9 +78,7 @@ def ratio_loglik_step(
     return canary_events * np.log(share) + champion_events * np.log1p(-share)
 
 
-def ratio_bounds(
-    loglik: np.ndarray, weights: np.ndarray, alpha: float, beta: float
-) -> RatioBounds:
+def ratio_bounds(loglik: np.ndarray, weights: np.ndarray, alpha: float, beta: float) -> RatioBounds:
     """Bounds on the rate ratio from the accumulated grid log-likelihood (see the module)."""
     rejected_below = _log_mixture(loglik, weights, +1) >= math.log(1 / alpha)
     rejected_above = _log_mixture(loglik, weights, -1) >= math.log(1 / beta)

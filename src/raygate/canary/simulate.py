@@ -73,7 +73,8 @@ def variant_window(traffic: Traffic, requests: int, rng: np.random.Generator) ->
     answered = requests - window.errors
     window.refusals = int(rng.binomial(answered, traffic.refusal_rate))
     window.safety_blocks = int(rng.binomial(answered, traffic.safety_block_rate))
-    for sketch, count in (("latency_ms", answered), ("cost_usd", requests), ("tokens_out", requests)):
+    sizes = {"latency_ms": answered, "cost_usd": requests, "tokens_out": requests}
+    for sketch, count in sizes.items():
         first, probs = bucket_probabilities(
             getattr(traffic, f"{sketch}_p50"), getattr(traffic, f"{sketch}_p95")
         )

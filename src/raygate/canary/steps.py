@@ -108,7 +108,8 @@ def next_decision(
                 inconclusives=0,
             )
             weight = policy.steps[nxt].weight_percent
-            return state, Decision(Action.SET_WEIGHT, f"step {nxt + 1}: canary at {weight:g} %", look)
+            reason = f"step {nxt + 1}: canary at {weight:g} %"
+            return state, Decision(Action.SET_WEIGHT, reason, look)
         if policy.manual_approval and not state.approved:
             return state, Decision(Action.AWAIT_APPROVAL, "every metric passed", look)
         return state, Decision(Action.PROMOTE, "every metric passed", None)
@@ -116,9 +117,7 @@ def next_decision(
         return state, Decision(Action.WAIT, "a metric failed (within the failure limit)", look)
     state = replace(state, inconclusives=state.inconclusives + 1)
     if state.inconclusives > limits.inconclusive_limit:
-        pending = ", ".join(
-            m.metric for m in verdict.metrics if m.verdict is Verdict.INCONCLUSIVE
-        )
+        pending = ", ".join(m.metric for m in verdict.metrics if m.verdict is Verdict.INCONCLUSIVE)
         return state, Decision(
             Action.HALT,
             f"still inconclusive after {state.inconclusives} extra looks: {pending}",
