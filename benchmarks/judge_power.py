@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from raygate.canary import steps  # noqa: E402
 from raygate.canary.judge import JudgeState, judge, observe  # noqa: E402
 from raygate.canary.observations import VariantWindow, WindowPair  # noqa: E402
+from raygate.canary.plan import make_plan  # noqa: E402
 from raygate.canary.policy import RolloutPolicy, load_rollout_policy  # noqa: E402
 from raygate.canary.simulate import Traffic, window_pair  # noqa: E402
 from raygate.canary.sketch import LogHistogram  # noqa: E402
@@ -342,6 +343,20 @@ def main() -> None:
         },
         "wall_s": round(time.perf_counter() - started, 1),
     }
+    # The pre-flight plan predicts, by its own smaller simulation, what the A/A runs above
+    # measured: the median canary requests to a promotion.
+    plan = make_plan(
+        benchmark_policy(), REQUESTS_PER_WINDOW / 60.0, SHARE * 100, BASELINE,
+        simulations=60 if args.quick else 200, seed=args.seed + 1,
+    )  # fmt: skip
+    planned = plan.to_promote.median_requests
+    simulated = float(
+        np.median([n for d, n in judges["raygate"](by_scenario["aa"]) if d == "promote"])
+    )
+    summary["plan_median_requests_to_promote"] = planned
+    summary["simulated_median_requests_to_promote"] = simulated
+    summary["plan_vs_simulated_ratio"] = planned / simulated if planned else None
+    summary["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(summary))
 
 

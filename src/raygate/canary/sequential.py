@@ -26,10 +26,12 @@ sketch, which only widens them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import betainc, betaincc, betaln
 
 from raygate.canary.sketch import LogHistogram
@@ -42,7 +44,7 @@ RATIOS = 2.0**LOG2_RATIOS
 _ONE = GRID_HALF_WIDTH  # grid index of r = 1
 
 # Concentration of the beta prior of the quantile test: Beta(c·p, c·(1-p)).
-QUANTILE_PRIOR_CONCENTRATION = 20.0
+QUANTILE_PRIOR_CONCENTRATION = 50.0
 
 
 @lru_cache(maxsize=256)
@@ -95,17 +97,19 @@ def ratio_bounds(loglik: np.ndarray, weights: np.ndarray, alpha: float, beta: fl
 def _log_mixture(loglik: np.ndarray, weights: np.ndarray, direction: int) -> np.ndarray:
     """log Σ_d w_d · L(r0 · 2^(±d/16)) / L(r0) for every grid point r0; alternatives off the
     grid are dropped, which only lowers the mixture (conservative)."""
-    size = loglik.size
-    terms = np.full((weights.size, size), -np.inf)
-    for d, weight in enumerate(weights, start=1):
-        if direction > 0:
-            terms[d - 1, : size - d] = loglik[d:] - loglik[: size - d] + math.log(weight)
-        else:
-            terms[d - 1, d:] = loglik[: size - d] - loglik[d:] + math.log(weight)
-    peak = terms.max(axis=0)
-    finite = np.isfinite(peak)
-    out = np.full(size, -np.inf)
-    out[finite] = peak[finite] + np.log(np.exp(terms[:, finite] - peak[finite]).sum(axis=0))
+    pad = np.full(weights.size, -np.inf)
+    if direction > 0:  # row i holds loglik[i+1 … i+D]
+        windows = sliding_window_view(np.concatenate([loglik[1:], pad]), weights.size)
+    else:  # row i holds loglik[i-1 … i-D]
+        windows = sliding_window_view(np.concatenate([pad, loglik[:-1]]), weights.size)[:, ::-1]
+    with np.errstate(invalid="ignore"):
+        terms = windows - loglik[:, None]
+    terms[np.isnan(terms)] = -np.inf  # -inf - -inf: neither side has any likelihood
+    peak = terms.max(axis=1)
+    usable = np.isfinite(peak)
+    out = np.full(loglik.size, -np.inf)
+    shifted = np.exp(terms[usable] - peak[usable, None]) @ weights
+    out[usable] = peak[usable] + np.log(shifted)
     return out
 
 
@@ -157,23 +161,27 @@ def _log_mixture_above(s: int, n: int, p: float) -> float:
     )  # fmt: skip
 
 
+def _first_true(predicate: Callable[[int], bool], lo: int, hi: int) -> int:
+    """The smallest s in [lo, hi] where a monotone (False … True) predicate holds, or hi + 1
+    (binary search)."""
+    if not predicate(hi):
+        return hi + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if predicate(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 @lru_cache(maxsize=65536)
 def _largest_rejected_rank(n: int, p: float, alpha: float) -> int:
     """The largest s such that 'only s of n values are ≤ q' rejects q as the p-quantile (the
     mixture falls as s grows); -1 when even s = 0 does not."""
     threshold = math.log(1 / alpha)
-    if _log_mixture_below(0, n, p) < threshold:
-        return -1
-    lo, hi = 0, n  # invariant: lo rejected; hi not rejected (or n)
-    if _log_mixture_below(n, n, p) >= threshold:
-        return n
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _log_mixture_below(mid, n, p) >= threshold:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    kept = _first_true(lambda s: _log_mixture_below(s, n, p) < threshold, 0, n)
+    return kept - 1
 
 
 @lru_cache(maxsize=65536)
@@ -181,15 +189,4 @@ def _smallest_rejected_rank(n: int, p: float, alpha: float) -> int:
     """The smallest s such that 's of n values are ≤ q' rejects q as the p-quantile from
     above (the mixture rises with s); n + 1 when even s = n does not."""
     threshold = math.log(1 / alpha)
-    if _log_mixture_above(n, n, p) < threshold:
-        return n + 1
-    lo, hi = 0, n  # invariant: hi rejected; lo not rejected (or 0)
-    if _log_mixture_above(0, n, p) >= threshold:
-        return 0
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _log_mixture_above(mid, n, p) >= threshold:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return _first_true(lambda s: _log_mixture_above(s, n, p) >= threshold, 0, n)
