@@ -10,12 +10,44 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from raygate.canary.judge import JudgeState, Verdict, judge, observe
 from raygate.canary.policy import JudgedMetric, RolloutPolicy
 from raygate.canary.simulate import Traffic, window_pair
+from raygate.schemas import StrictModel
 
 LOOK_GROWTH = 1.05  # looks at least 5 % of data apart: decisions land within 5 % of the truth
+_DEFAULT = Traffic()
+
+
+class PlanRequest(StrictModel):
+    """What the user expects of live traffic: its rate, the canary's share, and the champion's
+    baseline rates and distributions."""
+
+    rps: float = Field(gt=0, description="Requests per second over both variants.")
+    share_percent: float = Field(gt=0, le=100, description="The canary's share, in %.")
+    error_rate: float = Field(_DEFAULT.error_rate, ge=0, lt=1)
+    safety_block_rate: float = Field(_DEFAULT.safety_block_rate, ge=0, lt=1)
+    refusal_rate: float = Field(_DEFAULT.refusal_rate, ge=0, lt=1)
+    latency_ms_p50: float = Field(_DEFAULT.latency_ms_p50, gt=0)
+    latency_ms_p95: float = Field(_DEFAULT.latency_ms_p95, gt=0)
+    cost_usd_p50: float = Field(_DEFAULT.cost_usd_p50, gt=0)
+    cost_usd_p95: float = Field(_DEFAULT.cost_usd_p95, gt=0)
+    tokens_out_p50: float = Field(_DEFAULT.tokens_out_p50, gt=0)
+    tokens_out_p95: float = Field(_DEFAULT.tokens_out_p95, gt=0)
+    simulations: int = Field(60, ge=10, le=5000, description="Simulated canaries per scenario.")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _p95_above_p50(self) -> PlanRequest:
+        for name in ("latency_ms", "cost_usd", "tokens_out"):
+            if getattr(self, f"{name}_p95") <= getattr(self, f"{name}_p50"):
+                raise ValueError(f"{name}: the p95 must be above the p50")
+        return self
+
+    def baseline(self) -> Traffic:
+        return Traffic(**{f: getattr(self, f) for f in Traffic.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from raygate import __version__
-from raygate.cli import agent, evaluate, gates, goldset, loadtest, predict, registry, serve
+from raygate.cli import (
+    agent,
+    canary,
+    evaluate,
+    gates,
+    goldset,
+    loadtest,
+    predict,
+    registry,
+    serve,
+)
 from raygate.cli.output import quiet_libraries
 
 app = typer.Typer(
@@ -19,6 +29,7 @@ app.add_typer(agent.app, name="agent")
 app.add_typer(registry.app, name="registry")
 app.add_typer(goldset.app, name="goldset")
 app.add_typer(serve.app, name="serve")
+app.add_typer(canary.app, name="canary")
 app.command("predict")(predict.predict)
 app.command("eval")(evaluate.evaluate)
 app.command("gate")(gates.gate)
