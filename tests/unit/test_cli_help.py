@@ -16,6 +16,9 @@ COMMANDS = [
     ["registry", "alias"],
     ["registry", "rollback"],
     ["goldset", "show"],
+    ["canary"],
+    ["canary", "replay"],
+    ["canary", "plan"],
 ]
 
 
@@ -27,7 +30,10 @@ def test_every_command_has_help(command):
 
 
 def test_commands_that_print_data_offer_json():
-    for command in (["agent", "build"], ["predict"], ["registry", "show"], ["goldset", "show"]):
+    for command in (
+        ["agent", "build"], ["predict"], ["registry", "show"], ["goldset", "show"],
+        ["canary", "replay"], ["canary", "plan"],
+    ):  # fmt: skip
         assert "--json" in runner.invoke(app, [*command, "--help"]).output
 
 

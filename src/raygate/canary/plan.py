@@ -210,8 +210,8 @@ def _warnings(policy: RolloutPolicy, plan: Plan) -> list[str]:
     if needed is None:
         warnings.append(
             f"with no difference at all, fewer than half the simulated canaries passed every "
-            f"metric within {plan.cap_canary_requests} canary requests: widen max_increase or "
-            "raise the traffic"
+            f"metric within {plan.cap_canary_requests} canary requests: the rollout would end "
+            "inconclusive; widen max_increase, raise the traffic or the share"
         )
     elif available < needed:
         warnings.append(
