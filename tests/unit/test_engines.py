@@ -34,5 +34,5 @@ def test_http_engine_needs_a_url():
 def test_bad_engine_file_is_one_clear_error(tmp_path):
     path = tmp_path / "engine.yaml"
     path.write_text("kind: tgi\nmodel: m\n")
-    with pytest.raises(ConfigError, match=r"engine.yaml: field 'kind'"):
+    with pytest.raises(ConfigError, match=r"engine.yaml:1: field 'kind'"):
         load_engine_options(path)
