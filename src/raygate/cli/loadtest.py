@@ -50,6 +50,12 @@ def loadtest(
     timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per request."),
     out: Path | None = typer.Option(None, "--out", help="Folder for results.parquet and summary."),
     log_mlflow: bool = typer.Option(False, "--log-mlflow", help="Log the run to MLflow."),
+    observations: Path | None = typer.Option(
+        None,
+        "--observations",
+        help="Also write each answer as a per-request record (JSONL) that `raygate canary "
+        "replay` reads: a client-side recording of a canary.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of arrival times and prompt order."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -115,6 +121,12 @@ def loadtest(
             target, plan, prompts, folder, workers, connections, slos=slos, on_progress=update
         )
     summary = {**run.summary, "results": str(run.results_path)}
+    if observations is not None:
+        from raygate.loadtest.observations import write_observations
+
+        written, skipped = write_observations(run.results_path, observations)
+        summary["observations"] = {"path": str(observations), "written": written,
+                                   "skipped_unattributed": skipped}  # fmt: skip
     if log_mlflow:
         from raygate.loadtest.tracking import log_load_run
 
@@ -159,3 +171,10 @@ def _print(summary: dict) -> None:
         verdict = "[green]pass[/]" if check["passed"] else "[red]FAIL[/]"
         console.print(f"  SLO {name} ≤ {check['limit']:g}: {check['value']} {verdict}")
     console.print(f"  results: {summary['results']}", highlight=False)
+    if "observations" in summary:
+        recorded = summary["observations"]
+        console.print(
+            f"  observations: {recorded['path']} ({recorded['written']} written, "
+            f"{recorded['skipped_unattributed']} without a variant skipped)",
+            highlight=False,
+        )

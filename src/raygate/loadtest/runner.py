@@ -34,7 +34,8 @@ RESULT_SCHEMA = pa.schema([
     ("service_ms", pa.float64()), ("ttft_ms", pa.float64()), ("itl_ms", pa.list_(pa.float64())),
     ("ok", pa.bool_()), ("status", pa.int32()), ("error", pa.string()),
     ("tokens_in", pa.int64()), ("tokens_out", pa.int64()), ("cost_usd", pa.float64()),
-    ("variant", pa.string()),
+    ("variant", pa.string()), ("finish_reason", pa.string()),
+    ("safety_flags", pa.list_(pa.string())), ("finished_at", pa.float64()),
 ])  # fmt: skip
 
 

@@ -52,6 +52,9 @@ class RequestResult(NamedTuple):
     tokens_out: int | None
     cost_usd: float | None
     variant: str | None
+    finish_reason: str | None
+    safety_flags: list[str]
+    finished_at: float  # wall-clock seconds when the answer (or the failure) arrived
 
 
 class Sender:
@@ -96,7 +99,7 @@ class Sender:
         done = time.perf_counter()
         if not 200 <= response.status < 300:
             return self._failed(worker, scheduled_s, due, sent, response.status,
-                                f"http_{response.status}", done)  # fmt: skip
+                                f"http_{response.status}", done, response)  # fmt: skip
         if self._target.stream and self._target.protocol == "openai":
             ttft, itl, usage = _stream_timings(response, sent)
             fields: dict[str, Any] = {"ttft_ms": ttft, "itl_ms": itl, **usage}
@@ -104,28 +107,46 @@ class Sender:
             fields = {"ttft_ms": None, "itl_ms": [], **_answer_fields(response)}
         return RequestResult(worker=worker, scheduled_s=scheduled_s,
                              latency_ms=(done - due) * 1000, service_ms=(done - sent) * 1000,
-                             ok=True, status=response.status, error=None, **fields)  # fmt: skip
+                             ok=True, status=response.status, error=None,
+                             finished_at=time.time(), **fields)  # fmt: skip
 
     @staticmethod
     def _failed(worker: int, scheduled_s: float, due: float, sent: float, status: int,
-                error: str, done: float | None = None) -> RequestResult:  # fmt: skip
+                error: str, done: float | None = None,
+                response: HttpResponse | None = None) -> RequestResult:  # fmt: skip
+        """A failed request; an HTTP error still says who answered and how it ended."""
         done = done or time.perf_counter()
+        fields = _answer_fields(response) if response is not None else {}
         return RequestResult(worker, scheduled_s, (done - due) * 1000, (done - sent) * 1000,
-                             None, [], False, status, error, None, None, None, None)  # fmt: skip
+                             None, [], False, status, error, None, None, None,
+                             fields.get("variant"), fields.get("finish_reason"),
+                             fields.get("safety_flags", []), time.time())  # fmt: skip
 
 
 def _answer_fields(response: HttpResponse) -> dict[str, Any]:
-    """Tokens, cost and variant from a JSON answer (predict or chat.completion)."""
+    """Tokens, cost, variant, finish reason and safety flags from a JSON answer (predict,
+    chat.completion, or an error body); a body that is not a JSON object gives none."""
     try:
         body = json.loads(response.body)
     except ValueError:
         body = {}
+    if not isinstance(body, dict):
+        body = {}
     usage = body.get("usage") or {}
+    choices = body.get("choices") or [{}]
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    flags = body.get("safety_flags")
     return {
         "tokens_in": body.get("tokens_in", usage.get("prompt_tokens")),
         "tokens_out": body.get("tokens_out", usage.get("completion_tokens")),
         "cost_usd": body.get("cost_usd"),
-        "variant": body.get("variant") or response.headers.get("x-raygate-variant"),
+        "variant": body.get("variant")
+        or error.get("variant")
+        or response.headers.get("x-raygate-variant"),
+        "finish_reason": body.get("finish_reason")
+        or error.get("finish_reason")
+        or choices[0].get("finish_reason"),
+        "safety_flags": [str(f) for f in flags] if isinstance(flags, list) else [],
     }
 
 
@@ -133,6 +154,7 @@ def _stream_timings(response: HttpResponse, sent: float) -> tuple[float | None, 
     """TTFT and inter-token gaps from the arrival times of server-sent events with content."""
     arrivals: list[float] = []
     usage: dict[str, Any] = {}
+    finish_reason = None
     buffered = b""
     for arrived, chunk in response.chunks:
         buffered += chunk
@@ -148,6 +170,7 @@ def _stream_timings(response: HttpResponse, sent: float) -> tuple[float | None, 
             if message.get("usage"):
                 usage = message["usage"]
             choices = message.get("choices") or [{}]
+            finish_reason = choices[0].get("finish_reason") or finish_reason
             if (choices[0].get("delta") or {}).get("content"):
                 arrivals.append(arrived)
     ttft = (arrivals[0] - sent) * 1000 if arrivals else None
@@ -160,5 +183,7 @@ def _stream_timings(response: HttpResponse, sent: float) -> tuple[float | None, 
             "tokens_out": usage.get("completion_tokens"),
             "cost_usd": None,
             "variant": response.headers.get("x-raygate-variant"),
+            "finish_reason": finish_reason,
+            "safety_flags": [],
         },
     )
