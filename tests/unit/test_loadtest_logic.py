@@ -54,7 +54,7 @@ def table(rows: list[tuple]) -> pa.Table:
 
 def row(latency, ok=True, error=None, ttft=None, itl=(), tokens=None, variant="champion"):
     return (0, 0.0, latency, latency, ttft, list(itl), ok, 200 if ok else 503, error, 3, tokens,
-            0.001 if ok else None, variant)  # fmt: skip
+            0.001 if ok else None, variant, "answer" if ok else "error", [], 0.0)  # fmt: skip
 
 
 def test_summary_on_a_hand_computed_case():
@@ -101,3 +101,45 @@ def test_stream_timings_come_from_event_arrival_times():
     ttft, gaps, fields = _stream_timings(response, sent=0.995)
     assert ttft == pytest.approx(15.0) and gaps == [pytest.approx(5.0)]
     assert fields["tokens_in"] == 9 and fields["tokens_out"] == 2 and fields["variant"] == "canary"
+
+
+def test_observations_are_written_in_time_order_in_the_replay_format(tmp_path):
+    import pyarrow.parquet as pq
+
+    from raygate.canary.replay import read_observations
+    from raygate.loadtest.observations import write_observations
+
+    def answered(finished_at, variant, status=200, finish_reason="answer", flags=()):
+        return (0, 0.0, 12.0, 12.0, None, [], status == 200, status, None, 3, 4, 0.001, variant,
+                finish_reason, list(flags), finished_at)  # fmt: skip
+
+    rows = [
+        answered(3.0, "canary", flags=["refused:weapons"], finish_reason="refused"),
+        answered(1.0, "champion"),
+        answered(2.0, "canary", status=502, finish_reason=None),
+        (
+            0,
+            0.0,
+            60000.0,
+            60000.0,
+            None,
+            [],
+            False,
+            0,
+            "timeout",
+            None,
+            None,
+            None,
+            None,
+            None,
+            [],
+            4.0,
+        ),  # fmt: skip
+    ]
+    pq.write_table(table(rows), tmp_path / "results.parquet")
+    written, skipped = write_observations(tmp_path / "results.parquet", tmp_path / "obs.jsonl")
+    assert (written, skipped) == (3, 1)  # a timeout has no variant: it cannot be attributed
+    records = list(read_observations(tmp_path / "obs.jsonl"))
+    assert [r.ts for r in records] == [1.0, 2.0, 3.0]
+    assert records[1].failed and records[1].finish_reason == "error"
+    assert records[2].safety_flags == ["refused:weapons"] and records[2].cost_usd == 0.001
