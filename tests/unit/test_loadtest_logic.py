@@ -134,7 +134,7 @@ def test_observations_are_written_in_time_order_in_the_replay_format(tmp_path):
             None,
             [],
             4.0,
-        ),  # fmt: skip
+        ),
     ]
     pq.write_table(table(rows), tmp_path / "results.parquet")
     written, skipped = write_observations(tmp_path / "results.parquet", tmp_path / "obs.jsonl")
