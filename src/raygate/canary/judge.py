@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
 from raygate.canary.observations import WindowPair
 from raygate.canary.policy import JudgedMetric
@@ -35,6 +36,9 @@ COUNT_FIELDS = {
     "refusal_rate": "refusals",
 }
 MISSING_FIELDS = {"cost_usd": "cost_missing", "tokens_out": "tokens_missing"}
+# Champion values needed, per 1 − p, before its p-quantile serves as an exceedance threshold.
+MIN_REFERENCE_VALUES = 20
+REFERENCE_LOG_SD = 0.7
 
 
 class Verdict(StrEnum):
@@ -103,21 +107,52 @@ def observe(state: JudgeState, window: WindowPair, metrics: list[JudgedMetric]) 
     """The state after one more window of both variants."""
     loglik = dict(state.loglik)
     for metric in metrics:
-        if metric.kind != "count":
-            continue
-        counter = COUNT_FIELDS[metric.name]
-        step = ratio_loglik_step(
-            getattr(window.canary, counter),
-            window.canary.requests,
-            getattr(window.champion, counter),
-            window.champion.requests,
-        )
+        if metric.kind == "count":
+            counter = COUNT_FIELDS[metric.name]
+            step = ratio_loglik_step(
+                getattr(window.canary, counter),
+                window.canary.requests,
+                getattr(window.champion, counter),
+                window.champion.requests,
+            )
+        else:
+            step = _exceedance_step(state, window, metric)
         if step is not None:
             loglik[metric.name] = loglik.get(metric.name, np.zeros(RATIOS.size)) + step
     totals = WindowPair(
         state.totals.canary.merge(window.canary), state.totals.champion.merge(window.champion)
     )
     return JudgeState(totals, loglik, state.looks + 1)
+
+
+def _exceedance_step(
+    state: JudgeState, window: WindowPair, metric: JudgedMetric
+) -> np.ndarray | None:
+    """For a distribution metric, this window's values above a threshold fixed *before* it
+    (the champion's p-quantile so far) are events like errors: a canary no slower than its
+    champion (stochastically) exceeds any threshold no more often, so the rate-ratio test of
+    exceedances is a valid, sharp test of "worse at the p-quantile"."""
+    reference = getattr(state.totals.champion, metric.name)
+    p = metric.quantile or 0.5
+    if reference.count < MIN_REFERENCE_VALUES / (1 - p):
+        return None
+    threshold = reference.quantile_bucket(p)
+    if threshold is None:
+        return None
+    canary, champion = getattr(window.canary, metric.name), getattr(window.champion, metric.name)
+    return ratio_loglik_step(
+        canary.count_above(threshold), canary.count,
+        champion.count_above(threshold), champion.count,
+    )  # fmt: skip
+
+
+def exceedance_effect(quantile: float, max_increase: float) -> float:
+    """The rise in the share of values above the champion's p-quantile that a rise of
+    `max_increase` in the quantile itself brings, for a lognormal of log-sd 0.7 (the centre of
+    the exceedance test's mixture; any shape keeps the test valid)."""
+    z = norm.ppf(quantile)
+    above = norm.sf(z - math.log1p(max_increase) / REFERENCE_LOG_SD)
+    return round(float(above / (1 - quantile)) - 1, 3)
 
 
 def judge(state: JudgeState, metrics: list[JudgedMetric]) -> JudgeVerdict:
@@ -138,9 +173,9 @@ def judge(state: JudgeState, metrics: list[JudgedMetric]) -> JudgeVerdict:
     return JudgeVerdict(overall, verdicts, totals.canary.requests, totals.champion.requests)
 
 
-def _decide(metric: JudgedMetric, ratio: float | None, lower: float, upper: float) -> Verdict:
+def _decide(metric: JudgedMetric, ratio: float | None, fail_lower: float, upper: float) -> Verdict:
     halfway = 1 + metric.max_increase / 2
-    if lower >= 1 and ratio is not None and ratio >= halfway:
+    if fail_lower >= 1 and ratio is not None and ratio >= halfway:
         return Verdict.FAIL
     if upper <= 1 + metric.max_increase:
         return Verdict.PASS
@@ -179,15 +214,24 @@ def _distribution_verdict(state: JudgeState, metric: JudgedMetric) -> MetricVerd
     canary, champion = state.totals.canary, state.totals.champion
     sketch_c, sketch_0 = getattr(canary, metric.name), getattr(champion, metric.name)
     p = metric.quantile or 0.5
-    # The canary's lower and the champion's upper bound decide FAIL (alpha split between
-    # them); the canary's upper and the champion's lower decide PASS (beta split likewise).
-    bounds_c = quantile_bounds(sketch_c, p, metric.alpha / 2, metric.beta / 2)
-    bounds_0 = quantile_bounds(sketch_0, p, metric.beta / 2, metric.alpha / 2)
+    # Two tests may FAIL the metric, each with half of alpha: the quantile bounds (the
+    # canary's lower against the champion's upper, alpha/4 each) and the exceedance test.
+    # The canary's upper and the champion's lower bound decide PASS (beta/2 each).
+    bounds_c = quantile_bounds(sketch_c, p, metric.alpha / 4, metric.beta / 2)
+    bounds_0 = quantile_bounds(sketch_0, p, metric.beta / 2, metric.alpha / 4)
     ratio = _ratio(bounds_c.estimate, bounds_0.estimate)
     lower = bounds_c.lower / bounds_0.upper if 0 < bounds_0.upper < math.inf else 0.0
     upper = bounds_c.upper / bounds_0.lower if bounds_0.lower > 0 else math.inf
-    verdict = _decide(metric, ratio, lower, upper)
-    why = _why(verdict, metric, lower, upper)
+    exceedances = state.loglik.get(metric.name)
+    exceed_lower = 0.0
+    if exceedances is not None:
+        effect = exceedance_effect(p, metric.max_increase)
+        exceed_lower = ratio_bounds(
+            exceedances, mixture_weights(effect), metric.alpha / 2, metric.beta
+        ).lower
+    fail_lower = max(lower, exceed_lower) if max(lower, exceed_lower) >= 1 else lower
+    verdict = _decide(metric, ratio, fail_lower, upper)
+    why = _why(verdict, metric, fail_lower, upper)
     missing = MISSING_FIELDS.get(metric.name)
     if missing and canary.requests and sketch_c.count == 0:
         why = f"the canary reported no {metric.name} on {canary.requests} requests (missing)"
@@ -195,7 +239,8 @@ def _distribution_verdict(state: JudgeState, metric: JudgedMetric) -> MetricVerd
     detail = (
         f"{label} canary {_num(bounds_c.estimate)} (n={sketch_c.count}) vs champion "
         f"{_num(bounds_0.estimate)} (n={sketch_0.count}); ratio {_num(ratio)}, "
-        f"{_num(lower)} < r < {_num(upper)}; {why}"
+        f"{_num(lower)} < r < {_num(upper)}; above the champion's {label} ×{_num(exceed_lower)}+"
+        f" as often; {why}"
     )
     return MetricVerdict(
         metric.name, verdict, bounds_c.estimate, bounds_0.estimate, ratio, lower, upper,

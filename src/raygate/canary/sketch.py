@@ -97,6 +97,20 @@ class LogHistogram:
         position = min(int(np.searchsorted(cumulative, rank, side="left")), cumulative.size - 1)
         return bucket_edges(self.offset + position)
 
+    def quantile_bucket(self, p: float) -> int | None:
+        """The bucket holding the p-quantile; None when it is the zero bucket or empty."""
+        total = self.count
+        rank = max(1, math.ceil(p * total))
+        if total == 0 or rank <= self.zero:
+            return None
+        cumulative = np.cumsum(self.counts) + self.zero
+        return self.offset + int(np.searchsorted(cumulative, rank, side="left"))
+
+    def count_above(self, index: int) -> int:
+        """How many values lie above bucket `index` (exact: buckets do not straddle edges)."""
+        start = max(0, index + 1 - self.offset)
+        return int(self.counts[start:].sum())
+
     def quantile(self, p: float) -> float | None:
         """A point estimate of the p-quantile (the geometric middle of its bucket)."""
         total = self.count
