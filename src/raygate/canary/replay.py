@@ -44,6 +44,7 @@ class ReplayResult:
     reason: str = "the recording ended before the evidence decided"
     decided_at_request: int | None = None
     decided_at_ts: float | None = None
+    started_at_ts: float | None = None
     verdict: JudgeVerdict | None = None
     steps: list[StepRecord] = field(default_factory=list)
     observations: int = 0
@@ -56,6 +57,9 @@ class ReplayResult:
             "decision": self.decision,
             "decided_at_request": self.decided_at_request,
             "decided_at_ts": self.decided_at_ts,
+            "decided_after_s": (
+                None if self.decided_at_ts is None else self.decided_at_ts - self.started_at_ts
+            ),
             "reason": self.reason,
             "needs_approval": self.needs_approval,
             "reasons": [m.to_dict() for m in verdict.metrics] if verdict else [],
@@ -134,6 +138,7 @@ def replay(observations: Iterator[Observation], policy: RolloutPolicy) -> Replay
         last_ts = obs.ts
         if rollout is None:
             rollout = steps.start(obs.ts)
+            result.started_at_ts = obs.ts
             window_end = obs.ts + interval
             result.steps.append(_step_record(policy, rollout, obs.ts))
         while obs.ts >= window_end:

@@ -75,7 +75,8 @@ def _print_replay(result) -> None:
     console.print(table)
     color = DECISION_COLORS[result.decision]
     when = (
-        f" at canary request {result.decided_at_request} (ts {result.decided_at_ts:g})"
+        f" at canary request {result.decided_at_request}, {document['decided_after_s']:.0f} s "
+        "into the recording"
         if result.decided_at_ts is not None
         else ""
     )
