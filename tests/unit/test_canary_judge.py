@@ -207,3 +207,22 @@ def test_outcome_classes():
         window.add(o)
     assert (window.requests, window.errors, window.caller_errors) == (6, 3, 1)
     assert (window.refusals, window.safety_blocks) == (1, 2)
+
+
+def test_a_canary_below_the_negligible_rate_passes_when_neither_variant_fails():
+    """A ratio of 0 events to 0 events says nothing; the canary's own rate can."""
+    pol = policy(error_rate={"max_increase": 0.5, "negligible_rate": 0.002})
+    never_fails = Traffic(error_rate=0.0)
+    verdicts = run_release(pol, never_fails, 5, 60, per_look=4000, champion=never_fails)
+    assert verdicts[-1].verdict is Verdict.PASS
+    assert "negligible" in verdicts[-1].metrics[0].detail
+    without = policy(error_rate={"max_increase": 0.5, "negligible_rate": None})
+    assert run_release(without, never_fails, 5, 60, 4000, never_fails)[-1].verdict is (
+        Verdict.INCONCLUSIVE
+    )
+
+
+def test_a_canary_failing_where_the_champion_never_does_fails():
+    pol = policy(error_rate={"max_increase": 0.5, "negligible_rate": 0.002})
+    verdicts = run_release(pol, Traffic(error_rate=0.01), 6, 60, 4000, Traffic(error_rate=0.0))
+    assert verdicts[-1].verdict is Verdict.FAIL

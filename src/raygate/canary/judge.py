@@ -25,6 +25,7 @@ from raygate.canary.sequential import (
     RATIOS,
     mixture_weights,
     quantile_bounds,
+    rate_below,
     ratio_bounds,
     ratio_loglik_step,
 )
@@ -190,15 +191,24 @@ def _count_verdict(state: JudgeState, metric: JudgedMetric) -> MetricVerdict:
     rate_0 = events_0 / champion.requests if champion.requests else None
     ratio = _ratio(rate_c, rate_0)
     loglik = state.loglik.get(metric.name)
+    # PASS has two routes, beta/2 each: the ratio is below 1 + max_increase, or the canary's
+    # own rate is below the policy's negligible rate.
+    pass_beta = metric.beta / 2 if metric.negligible_rate else metric.beta
     if loglik is None:
         lower, upper = 0.0, math.inf
     else:
-        bounds = ratio_bounds(
-            loglik, mixture_weights(metric.max_increase), metric.alpha, metric.beta
-        )
+        bounds = ratio_bounds(loglik, mixture_weights(metric.max_increase), metric.alpha, pass_beta)
         lower, upper = bounds.lower, bounds.upper
     verdict = _decide(metric, ratio, lower, upper)
     why = _why(verdict, metric, lower, upper)
+    negligible = metric.negligible_rate
+    if (
+        verdict is Verdict.INCONCLUSIVE
+        and negligible
+        and rate_below(events_c, canary.requests, negligible, pass_beta)
+    ):
+        verdict = Verdict.PASS
+        why = f"below the negligible rate {negligible:.2%} with {1 - metric.beta:.2%} confidence"
     detail = (
         f"canary {_pct(rate_c)} ({events_c}/{canary.requests}) vs champion {_pct(rate_0)} "
         f"({events_0}/{champion.requests}); ratio {_num(ratio)}, {_num(lower)} < r < "
@@ -222,6 +232,7 @@ def _distribution_verdict(state: JudgeState, metric: JudgedMetric) -> MetricVerd
     ratio = _ratio(bounds_c.estimate, bounds_0.estimate)
     lower = bounds_c.lower / bounds_0.upper if 0 < bounds_0.upper < math.inf else 0.0
     upper = bounds_c.upper / bounds_0.lower if bounds_0.lower > 0 else math.inf
+    label = f"p{p * 100:g}"
     exceedances = state.loglik.get(metric.name)
     exceed_lower = 0.0
     if exceedances is not None:
@@ -235,7 +246,8 @@ def _distribution_verdict(state: JudgeState, metric: JudgedMetric) -> MetricVerd
     missing = MISSING_FIELDS.get(metric.name)
     if missing and canary.requests and sketch_c.count == 0:
         why = f"the canary reported no {metric.name} on {canary.requests} requests (missing)"
-    label = f"p{p * 100:g}"
+    elif bounds_c.estimate == 0 and bounds_0.estimate == 0:
+        why = f"both variants' {label} is 0: nothing to compare (switch the metric off if so)"
     detail = (
         f"{label} canary {_num(bounds_c.estimate)} (n={sketch_c.count}) vs champion "
         f"{_num(bounds_0.estimate)} (n={sketch_0.count}); ratio {_num(ratio)}, "

@@ -25,6 +25,14 @@ class CountMetric(StrictModel):
         description="The relative rise of the canary's rate over the champion's that matters: "
         "0.5 means ×1.5. Below it the canary passes; a rise with confidence fails it.",
     )
+    negligible_rate: float | None = Field(
+        0.002,
+        gt=0,
+        lt=1,
+        description="A canary whose own rate is shown to be below this passes whatever its "
+        "champion's rate: a ratio says nothing when neither variant has events (a champion "
+        "that never fails). null: only the ratio decides.",
+    )
 
 
 class DistributionMetric(StrictModel):
@@ -155,6 +163,7 @@ class RolloutPolicy(StrictModel):
                 kind=METRIC_KINDS[name],
                 max_increase=spec.max_increase,
                 quantile=getattr(spec, "quantile", None),
+                negligible_rate=getattr(spec, "negligible_rate", None),
                 alpha=self.max_false_rollback / count if count else 0.0,
                 beta=self.max_false_promotion / count if count else 0.0,
             )
@@ -170,6 +179,7 @@ class JudgedMetric:
     kind: MetricKind
     max_increase: float
     quantile: float | None
+    negligible_rate: float | None
     alpha: float  # chance of a false FAIL of this metric
     beta: float  # chance of a false PASS of this metric
 

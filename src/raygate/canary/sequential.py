@@ -136,6 +136,12 @@ def quantile_bounds(
     return QuantileBounds(histogram.quantile(p), lower, upper)
 
 
+def rate_below(events: int, requests: int, rate: float, alpha: float) -> bool:
+    """Whether `events` in `requests` Bernoulli trials show, anytime-validly at level alpha,
+    that the event rate is below `rate` (the same beta mixture as the quantile bounds)."""
+    return requests > 0 and _log_mixture_below(events, requests, rate) >= math.log(1 / alpha)
+
+
 def _log_mixture_below(s: int, n: int, p: float) -> float:
     """log of the beta mixture (θ < p) of binomial likelihood ratios against θ = p, when s of
     n values lie at or below a candidate quantile."""
