@@ -71,3 +71,59 @@ def test_batch_size_one_passes_through(size):
     inner = Recording()
     run_concurrently(BatchingGenerator(inner, max_batch_size=size), 3)
     assert inner.batch_sizes == [1, 1, 1]
+
+
+class Hanging:
+    """The first batch hangs until released; later batches answer at once."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.seen: list[list[str]] = []
+
+    def generate(self, requests):
+        self.seen.append([r.query for r in requests])
+        if len(self.seen) == 1:
+            self.release.wait(10)
+        return [Generation(r.query.upper(), (), False, 1, 1) for r in requests]
+
+    def count_tokens(self, text):
+        return 1
+
+
+def test_a_hung_batch_is_abandoned_and_the_next_batch_is_not_blocked():
+    from dataclasses import replace
+
+    from raygate.agent.timeouts import StepTimeout
+
+    inner = Hanging()
+    batcher = BatchingGenerator(inner, max_batch_size=4, max_wait_s=0.001)
+    with pytest.raises(StepTimeout):
+        batcher.generate([replace(request(0), timeout_s=0.2)])
+    started = time.monotonic()
+    (answer,) = batcher.generate([replace(request(1), timeout_s=5.0)])
+    assert answer.text == "Q1" and time.monotonic() - started < 2.0
+    inner.release.set()  # the hung call's late result is dropped
+
+
+def test_a_request_that_timed_out_in_the_queue_is_never_decoded():
+    from dataclasses import replace
+
+    from raygate.agent.timeouts import StepTimeout
+
+    inner = Hanging()
+    batcher = BatchingGenerator(inner, max_batch_size=1, max_wait_s=0.001)
+
+    def first() -> None:
+        with pytest.raises(StepTimeout):
+            batcher.generate([replace(request(0), timeout_s=0.5)])
+
+    blocker = threading.Thread(target=first)
+    blocker.start()
+    while not inner.seen:  # wait until the first batch is being decoded
+        time.sleep(0.005)
+    with pytest.raises(StepTimeout):
+        batcher.generate([replace(request(1), timeout_s=0.05)])  # queued behind it, gives up
+    (answer,) = batcher.generate([replace(request(2), timeout_s=5.0)])
+    blocker.join()
+    inner.release.set()
+    assert answer.text == "Q2" and ["q1"] not in inner.seen

@@ -150,3 +150,66 @@ def test_calculator_refuses_anything_but_arithmetic(expression):
     (result,) = [t for t in TOOLS if t.name == "calculate"]
     outcome = result.call(ToolCall("calculate", {"expression": expression}))
     assert not outcome.ok and outcome.content.startswith("calculate failed:")
+
+
+class Ticking(ScriptedGenerator):
+    """A scripted generator whose every call takes `cost_s` of a fake clock."""
+
+    def __init__(self, now: list[float], cost_s: float, *script):
+        super().__init__(*script)
+        self.now, self.cost_s = now, cost_s
+
+    def generate(self, requests):
+        self.now[0] += self.cost_s
+        return super().generate(requests)
+
+
+def test_one_deadline_covers_every_retry_backoff_and_the_fallback():
+    now, slept = [0.0], []
+    primary = Ticking(now, 2.0, *[TransientGeneratorError("overloaded")] * 10)
+    fallback = Ticking(now, 2.0, answer("too late"))
+    controller = loop(primary, deadline_s=5.0, retry_attempts=10, step_timeout_s=30.0)
+    controller.clock, controller.sleep = (lambda: now[0]), slept.append
+    controller.fallback = ("extractive", fallback)
+    result = controller.run(REQUEST)
+    assert result.outcome == "deadline" and result.generation is None
+    assert len(primary.requests) == 3  # started at 0, 2 and 4 s; none after the deadline
+    assert fallback.requests == []  # no budget was left for it
+    assert all(request.timeout_s <= 5.0 - 2.0 * i for i, request in enumerate(primary.requests))
+
+
+def test_the_fallback_gets_only_the_time_that_is_left():
+    now = [0.0]
+    primary = Ticking(now, 4.0, GeneratorError("model unavailable"))
+    fallback = Ticking(now, 0.5, answer("from the fallback"))
+    controller = loop(primary, deadline_s=5.0, step_timeout_s=30.0)
+    controller.clock = lambda: now[0]
+    controller.fallback = ("extractive", fallback)
+    result = controller.run(REQUEST)
+    assert result.outcome == "answer" and result.fallback == "extractive after error"
+    assert fallback.requests[0].timeout_s == pytest.approx(1.0)
+
+
+def test_abandoned_calls_are_bounded_and_released(monkeypatch):
+    import threading
+
+    from raygate.agent import timeouts
+
+    def settled() -> bool:  # calls abandoned by earlier tests end within their own sleeps
+        deadline = time.monotonic() + 5
+        while timeouts.abandoned_calls() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return timeouts.abandoned_calls() == 0
+
+    assert settled()
+    monkeypatch.setattr(timeouts, "MAX_ABANDONED_CALLS", 2)
+    release = threading.Event()
+    for _ in range(2):
+        with pytest.raises(timeouts.StepTimeout):
+            timeouts.call_with_timeout(release.wait, 0.01)
+    assert timeouts.abandoned_calls() == 2
+    with pytest.raises(GeneratorError, match="still running"):
+        timeouts.call_with_timeout(lambda: "never started", 1.0)
+    release.set()
+    assert settled()  # the abandoned threads end once the engine returns
+    assert timeouts.call_with_timeout(lambda: "again", 1.0) == "again"

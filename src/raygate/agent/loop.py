@@ -7,16 +7,16 @@ it never hangs and never raises for a limit.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity.stop import stop_base
 
 from raygate.agent.generators import Generation, GenerationRequest, Generator
+from raygate.agent.timeouts import StepTimeout, call_with_timeout
 from raygate.agent.tools import Toolbox, ToolResult
 from raygate.errors import TransientGeneratorError
 
@@ -49,28 +49,14 @@ class LoopResult:
     tokens_out: int = 0
 
 
-class StepTimeout(Exception):
-    """A generator call outlived its step budget."""
+class _Past(stop_base):
+    """Stop retrying once the request's deadline has passed."""
 
+    def __init__(self, deadline_at: float, clock: Callable[[], float]) -> None:
+        self._deadline_at, self._clock = deadline_at, clock
 
-def call_with_timeout(fn: Callable[[], Generation], timeout_s: float) -> Generation:
-    """Run fn in a daemon thread and stop waiting after timeout_s (the thread is abandoned)."""
-    box: queue.Queue = queue.Queue(maxsize=1)
-
-    def target() -> None:
-        try:
-            box.put((True, fn()))
-        except BaseException as exc:  # handed to the caller below
-            box.put((False, exc))
-
-    threading.Thread(target=target, daemon=True).start()
-    try:
-        ok, value = box.get(timeout=max(timeout_s, 0.0))
-    except queue.Empty:
-        raise StepTimeout(f"no answer within {timeout_s:.2f} s") from None
-    if not ok:
-        raise value
-    return value
+    def __call__(self, retry_state) -> bool:
+        return self._clock() >= self._deadline_at
 
 
 @dataclass
@@ -85,18 +71,18 @@ class ControllerLoop:
     sleep: Callable[[float], None] = time.sleep
 
     def run(self, request: GenerationRequest) -> LoopResult:
+        """One request. Its deadline is one budget for every step, retry, backoff and the
+        fallback: once it has passed the request ends with `deadline`, whatever is running."""
         request = replace(request, tools=self.toolbox.schemas())
-        started, seen, results, stale = self.clock(), set(), [], 0
+        seen, results, stale = set(), [], 0
+        deadline_at = self.clock() + self.limits.deadline_s
         usage = [0, 0]
         for step in range(1, self.limits.max_steps + 1):
-            remaining = self.limits.deadline_s - (self.clock() - started)
-            if remaining <= 0:
+            if self.clock() >= deadline_at:
                 return self._end(
                     "deadline", None, step - 1, results, usage, "total deadline reached"
                 )
-            generation, fallback, failure = self._generate(
-                request, min(self.limits.step_timeout_s, remaining)
-            )
+            generation, fallback, failure = self._generate(request, deadline_at)
             if generation is None:
                 return self._end(failure[0], None, step, results, usage, failure[1])
             usage[0] += generation.tokens_in or 0
@@ -121,37 +107,47 @@ class ControllerLoop:
             "max_steps", None, self.limits.max_steps, results, usage, "step limit reached"
         )
 
-    def _generate(self, request: GenerationRequest, timeout_s: float):
+    def _generate(self, request: GenerationRequest, deadline_at: float):
         """(generation, fallback name, None) or (None, None, (outcome, detail))."""
         try:
-            return self._with_retries(self.generator, request, timeout_s), None, None
-        except StepTimeout as exc:
-            failure = ("step_timeout", str(exc))
+            return self._with_retries(self.generator, request, deadline_at), None, None
         except Exception as exc:  # after retries: the primary generator is out for this request
-            failure = ("error", f"{type(exc).__name__}: {exc}")
-        if self.fallback is None:
+            failure = self._failure(exc, deadline_at)
+        if self.fallback is None or failure[0] == "deadline":
             return None, None, failure
         name, generator = self.fallback
         try:
-            return (
-                self._with_retries(generator, request, timeout_s),
-                f"{name} after {failure[0]}",
-                None,
-            )
+            generation = self._with_retries(generator, request, deadline_at)
         except Exception as exc:
-            return None, None, ("error", f"fallback {name} failed too: {exc}")
+            outcome, detail = self._failure(exc, deadline_at)
+            return None, None, (outcome, f"fallback {name} failed too: {detail}")
+        return generation, f"{name} after {failure[0]}", None
+
+    def _failure(self, exc: Exception, deadline_at: float) -> tuple[Outcome, str]:
+        if self.clock() >= deadline_at:
+            return "deadline", f"total deadline reached ({type(exc).__name__}: {exc})"
+        if isinstance(exc, StepTimeout):
+            return "step_timeout", str(exc)
+        return "error", f"{type(exc).__name__}: {exc}"
 
     def _with_retries(
-        self, generator: Generator, request: GenerationRequest, timeout_s: float
+        self, generator: Generator, request: GenerationRequest, deadline_at: float
     ) -> Generation:
+        def attempt() -> Generation:
+            budget = min(self.limits.step_timeout_s, deadline_at - self.clock())
+            if budget <= 0:
+                raise StepTimeout("no time left before the deadline")
+            timed = replace(request, timeout_s=budget)
+            return call_with_timeout(lambda: generator.generate([timed])[0], budget)
+
         retrying = Retrying(
             retry=retry_if_exception_type(TransientGeneratorError),
             wait=wait_random_exponential(multiplier=0.1, max=self.limits.retry_max_wait_s),
-            stop=stop_after_attempt(self.limits.retry_attempts),
-            sleep=self.sleep,
+            stop=stop_after_attempt(self.limits.retry_attempts) | _Past(deadline_at, self.clock),
+            sleep=lambda s: self.sleep(max(0.0, min(s, deadline_at - self.clock()))),
             reraise=True,
         )
-        return retrying(call_with_timeout, lambda: generator.generate([request])[0], timeout_s)
+        return retrying(attempt)
 
     @staticmethod
     def _end(outcome, generation, steps, results, usage, detail, fallback=None) -> LoopResult:

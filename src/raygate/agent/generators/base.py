@@ -21,6 +21,7 @@ class GenerationRequest:
     documents: tuple[Document, ...]
     tools: tuple[dict, ...] = ()
     observations: tuple[str, ...] = ()
+    timeout_s: float | None = None  # how long the caller waits; later results are dropped
 
 
 @dataclass(frozen=True)
