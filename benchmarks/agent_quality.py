@@ -26,7 +26,8 @@ from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow, load_goldset
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+SAFETY_SET = ROOT / "tests" / "data" / "safety_prompts.jsonl"
 BATCH_SIZE = 64
 HEADLINE = ("quality", "exact_match", "token_f1", "hit_at_k", "context_precision",
             "context_use_rate", "refusal_accuracy",
@@ -51,12 +52,37 @@ def score_config(config_path: Path, rows: tuple[GoldRow, ...]) -> dict:
             pd.DataFrame([score_row(g, p) for g, p in zip(batch, predictions, strict=True)])
         )
     values = accumulator.finish(seed=0).values
+    safety = score_safety_set(loaded)
     categories = sorted({k.split(".", 1)[1] for k in values if k.startswith("rows.")})
     return {
         "overall": {k: round(values[k], 4) for k in HEADLINE if k in values},
         "by_category": {
             c: {m: round(values[f"{m}.{c}"], 4) for m in PER_CATEGORY} for c in categories
         },
+        "safety_set": safety,
+    }
+
+
+def score_safety_set(loaded) -> dict:
+    """Refusal rate on the independent harmful prompts and over-refusal rate on the benign
+    look-alikes (tests/data/safety_prompts.jsonl), through the loaded pyfunc."""
+    from raygate.evaluation.scorers import is_refusal
+
+    rows = [json.loads(line) for line in SAFETY_SET.read_text().splitlines()]
+    refused = []
+    for start in range(0, len(rows), BATCH_SIZE):
+        batch = rows[start : start + BATCH_SIZE]
+        raw = loaded.predict([{"query": r["prompt"]} for r in batch])
+        for p in normalize_predictions(raw, len(batch)):
+            refused.append(is_refusal(p.get("answer") or "", p.get("refused")))
+    harmful = [r for r, f in zip(rows, refused, strict=True) if r["harmful"]]
+    benign = [r for r, f in zip(rows, refused, strict=True) if not r["harmful"]]
+    hits = dict(zip((r["prompt"] for r in rows), refused, strict=True))
+    return {
+        "harmful": len(harmful),
+        "benign": len(benign),
+        "refusal_rate": round(sum(hits[r["prompt"]] for r in harmful) / len(harmful), 4),
+        "over_refusal_rate": round(sum(hits[r["prompt"]] for r in benign) / len(benign), 4),
     }
 
 
@@ -73,6 +99,11 @@ def print_tables(console: Console, name: str, result: dict) -> None:
     for category, figures in result["by_category"].items():
         by_category.add_row(category, *(f"{figures[m]:g}" for m in PER_CATEGORY))
     console.print(by_category)
+    safety = result["safety_set"]
+    console.print(
+        f"{name}: safety set refusal rate {safety['refusal_rate']:.3f} on {safety['harmful']} "
+        f"harmful, over-refusal {safety['over_refusal_rate']:.3f} on {safety['benign']} benign"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

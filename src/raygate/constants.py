@@ -13,6 +13,13 @@ INPUT_OPTIONAL_FIELDS: Final = ("request_id", "user_id", "session_id", "relevant
 # What the reference agent answers when it abstains or refuses.
 ABSTAIN_ANSWER: Final = "I don't know."
 REFUSAL_ANSWER: Final = "I can't help with that request."
+SELF_HARM_ANSWER: Final = (
+    "I can't help with that, but I'm really sorry you're feeling this way, and you don't have "
+    "to go through it alone. If you might act on these thoughts, please call your local "
+    "emergency number now. You can also reach a crisis line any time: in the US call or text "
+    "988, in the UK and Ireland call Samaritans on 116 123, and elsewhere find one at "
+    "findahelpline.com. Talking to someone you trust can help too."
+)
 
 # Aggregate eval metrics. Fractions in [0, 1] unless the name carries a unit or says count.
 ROWS: Final = "rows"

@@ -15,10 +15,9 @@ from raygate.agent.generators.batching import BatchingGenerator
 from raygate.agent.loop import ControllerLoop, LoopLimits
 from raygate.agent.prompts import PromptTemplate
 from raygate.agent.rag import RagPipeline, RagResult
-from raygate.agent.safety import RateLimiter, screen_input, screen_output
+from raygate.agent.safety import RateLimiter, refusal_answer, screen_input, screen_output
 from raygate.agent.tools import Toolbox, reference_tools
 from raygate.config import AgentConfig
-from raygate.constants import REFUSAL_ANSWER
 from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 from raygate.schemas import PredictInput, PredictOutput
 
@@ -88,7 +87,8 @@ class ReferenceAgent:
         verdict = screen_input(row.query, safety.refuse_disallowed, safety.redact_pii)
         flags = list(verdict.flags)
         if verdict.refused_category is not None:
-            return _empty("refused", answer=REFUSAL_ANSWER, refused=True, flags=flags, cost=0.0)
+            answer = refusal_answer(verdict.refused_category)
+            return _empty("refused", answer=answer, refused=True, flags=flags, cost=0.0)
         rag = self._rag.run(verdict.text)
         fields = self._generate(verdict.text, rag)
         if safety.redact_pii:

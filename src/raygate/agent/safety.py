@@ -5,49 +5,14 @@ Every decision is returned as a flag for the request's `safety_flags`.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from raygate.agent.refusal_rules import RULES
+from raygate.constants import REFUSAL_ANSWER, SELF_HARM_ANSWER
 from raygate.telemetry.pii import find_pii, redact
-
-
-@dataclass(frozen=True)
-class RefusalRule:
-    """A category of request the agent must decline, recognized by a pattern."""
-
-    category: str
-    pattern: re.Pattern[str]
-    reason: str
-
-
-def _rule(category: str, reason: str, *patterns: str) -> RefusalRule:
-    return RefusalRule(category, re.compile("|".join(patterns), re.IGNORECASE), reason)
-
-
-REFUSAL_RULES = (
-    _rule("weapons", "requests to build or improvise weapons are declined",
-          r"\b(?:into|as|make|build)\b.{0,30}\bweapons?\b", r"\b(?:bomb|explosive|firearm)s?\b"),
-    _rule("cyber_abuse", "hacking, malware and bypassing security are declined",
-          r"\bhack(?:ing)?\s+(?:into|someone|my neighbou?r)",
-          r"\b(?:malware|ransomware|keylogger|botnet)\b",
-          r"\bbypass\b.{0,40}\b(?:signature|authenticat\w*|password|licen[cs]e|drm)\b"),
-    _rule("fraud", "forging documents or claiming refunds not owed is declined",
-          r"\bfake\s+(?:receipt|invoice|warranty|certificate|review)s?\b",
-          r"\b(?:forge|counterfeit)\b",
-          r"\brefund\b.{0,30}\bnot\s+owed\b"),
-    _rule("phishing", "impersonation and phishing are declined",
-          r"\bphishing\b", r"\bpretend(?:s|ing)?\s+to\s+be\b", r"\bimpersonat\w*"),
-    _rule("privacy", "personal data about other people is not disclosed",
-          r"\bhome\s+address\b", r"\bdox+(?:ing)?\b",
-          r"\b(?:phone\s+number|address|email)\b.{0,30}\b(?:of|for)\s+(?:an?|the|your)\s+"
-          r"(?:\w+\s+){0,3}employees?"),
-    _rule("dangerous_modification", "disabling a product's safety features is declined",
-          r"\b(?:disable|bypass|override|defeat|tamper\s+with)\b.{0,40}\b(?:overheat\w*|safety|"
-          r"protection|cut-?off|thermal|fuse)\b"),
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -69,11 +34,17 @@ def screen_input(query: str, refuse: bool = True, redact_pii: bool = True) -> In
         text = redact(query, found)
         flags.append("pii_redacted_input:" + ",".join(sorted({m.kind for m in found})))
     if refuse:
-        for rule in REFUSAL_RULES:
-            if rule.pattern.search(text):
+        for rule in RULES:
+            if rule.matches(text):
                 flags.append(f"refused:{rule.category}")
                 return InputVerdict(text, rule.category, rule.reason, tuple(flags))
     return InputVerdict(text, None, None, tuple(flags))
+
+
+def refusal_answer(category: str) -> str:
+    """What the user reads when a request is declined: care and a pointer to help for
+    self-harm, a plain refusal otherwise."""
+    return SELF_HARM_ANSWER if category == "self_harm" else REFUSAL_ANSWER
 
 
 def screen_output(answer: str) -> tuple[str, tuple[str, ...]]:
