@@ -75,6 +75,9 @@ class PredictOutput(StrictModel):
         "loop limit (max_steps, step_timeout, deadline, loop_detected)."
     )
     steps: int = Field(description="Generator turns taken (0 when refused or limited).")
+    tool_calls: list[str] = Field(
+        description="The tools the agent called, in order, as name(JSON arguments)."
+    )
     fallback: str | None = Field(description="Fallback generator used, and why; None if none.")
     error: str | None = Field(description="Why this row failed, or None when it succeeded.")
 

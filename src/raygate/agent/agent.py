@@ -3,6 +3,7 @@ output guard → accounting and retrieval figures, one output row per request.""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -122,6 +123,10 @@ class ReferenceAgent:
                 self.config.pricing, result.tokens_in, result.tokens_out, cached, compute_s
             ),
             "steps": result.steps,
+            "tool_calls": [
+                f"{r.call.name}({json.dumps(r.call.arguments, sort_keys=True)})"
+                for r in result.tool_results
+            ],
             "fallback": result.fallback,
         }
         if generation is None:  # a loop limit ended the request: recorded, never raised
@@ -168,6 +173,7 @@ def _empty(
         "cost_usd": cost,
         "finish_reason": finish_reason,
         "steps": 0,
+        "tool_calls": [],
         "fallback": None,
         "error": error,
     }

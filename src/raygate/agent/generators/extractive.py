@@ -1,4 +1,5 @@
-"""Deterministic extractive generator: answers with the best-matching 'Field: value' fact."""
+"""Deterministic extractive generator: answers with the best-matching 'Field: value' fact, and
+plans with its tools (calculate, search_documents) when the question needs them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 
 from raygate.agent.corpus import Document
 from raygate.agent.generators.base import Generation, GenerationRequest
+from raygate.agent.generators.tool_planner import ToolPlanner, plan_generation
 from raygate.agent.text import content_tokens, tokenize
 from raygate.config import ExtractiveGeneratorConfig
 from raygate.constants import ABSTAIN_ANSWER
@@ -25,6 +27,7 @@ class ExtractiveGenerator:
 
     def __init__(self, config: ExtractiveGeneratorConfig) -> None:
         self._config = config
+        self._planner = ToolPlanner(_overlap, config.min_subject_overlap, config.min_field_overlap)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         return [self._answer(request) for request in requests]
@@ -33,6 +36,9 @@ class ExtractiveGenerator:
         return len(tokenize(text))
 
     def _answer(self, request: GenerationRequest) -> Generation:
+        step = self._planner.next_step(request) if request.tools else None
+        if step is not None:
+            return plan_generation(step, request, self.count_tokens)
         best = self._best_fact(set(content_tokens(request.query)), request.documents)
         if best is None:
             text, citations, abstained = ABSTAIN_ANSWER, (), True
