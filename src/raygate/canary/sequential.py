@@ -41,7 +41,6 @@ GRID_STEPS_PER_DOUBLING = 16
 GRID_HALF_WIDTH = 128
 LOG2_RATIOS = np.arange(-GRID_HALF_WIDTH, GRID_HALF_WIDTH + 1) / GRID_STEPS_PER_DOUBLING
 RATIOS = 2.0**LOG2_RATIOS
-_ONE = GRID_HALF_WIDTH  # grid index of r = 1
 
 # Concentration of the beta prior of the quantile test: Beta(c·p, c·(1-p)).
 QUANTILE_PRIOR_CONCENTRATION = 50.0
@@ -145,24 +144,22 @@ def rate_below(events: int, requests: int, rate: float, alpha: float) -> bool:
 def _log_mixture_below(s: int, n: int, p: float) -> float:
     """log of the beta mixture (θ < p) of binomial likelihood ratios against θ = p, when s of
     n values lie at or below a candidate quantile."""
-    a, b = QUANTILE_PRIOR_CONCENTRATION * p, QUANTILE_PRIOR_CONCENTRATION * (1 - p)
-    mass = betainc(a + s, b + n - s, p)
-    if mass <= 0:
-        return -math.inf
-    return (
-        betaln(a + s, b + n - s) + math.log(mass) - betaln(a, b) - math.log(betainc(a, b, p))
-        - s * math.log(p) - (n - s) * math.log1p(-p)
-    )  # fmt: skip
+    return _log_mixture_one_side(s, n, p, betainc)
 
 
 def _log_mixture_above(s: int, n: int, p: float) -> float:
     """As `_log_mixture_below`, with the prior on θ > p."""
+    return _log_mixture_one_side(s, n, p, betaincc)
+
+
+def _log_mixture_one_side(s: int, n: int, p: float, side: Callable[..., float]) -> float:
+    """The prior Beta(c·p, c·(1-p)) cut to one side of p (`side` gives its mass there)."""
     a, b = QUANTILE_PRIOR_CONCENTRATION * p, QUANTILE_PRIOR_CONCENTRATION * (1 - p)
-    mass = betaincc(a + s, b + n - s, p)
+    mass = side(a + s, b + n - s, p)
     if mass <= 0:
         return -math.inf
     return (
-        betaln(a + s, b + n - s) + math.log(mass) - betaln(a, b) - math.log(betaincc(a, b, p))
+        betaln(a + s, b + n - s) + math.log(mass) - betaln(a, b) - math.log(side(a, b, p))
         - s * math.log(p) - (n - s) * math.log1p(-p)
     )  # fmt: skip
 
