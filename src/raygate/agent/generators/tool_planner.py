@@ -256,13 +256,16 @@ class ToolPlanner:
 
     @staticmethod
     def _leads_to(subject: Document, other: Document) -> bool:
-        """Whether `other` is about the subject's category or kind of product."""
+        """Whether `other` is a document about the subject's category or kind of product (a
+        policy, a procedure), not another product that happens to share a word of its name:
+        its title names the category, or a word of the subject's name, and no model code."""
+        other_title = content_tokens(other.title)
+        if any(any(ch.isdigit() for ch in word) for word in other_title):
+            return False  # another product (model codes carry digits)
         category = next((f.value for f in subject.facts if f.field.lower() == "category"), None)
-        other_title = set(content_tokens(other.title)) | set(content_tokens(other.text[:200]))
-        subject_words = set(content_tokens(subject.title))
-        if category and set(content_tokens(category)) <= other_title:
+        if category and set(content_tokens(category)) <= set(other_title):
             return True
-        return bool(subject_words & set(content_tokens(other.title)))
+        return bool(set(content_tokens(subject.title)) & set(other_title))
 
 
 def _needs_plan(query: str) -> bool:
