@@ -82,3 +82,8 @@ def test_a_plain_lookup_calls_no_tool():
 )
 def test_quantities_keep_the_way_they_were_written(text, value, formatted):
     assert parse_quantity(text).format(value) == formatted
+
+
+def test_an_attribute_the_product_does_not_have_is_not_borrowed_from_another_product():
+    row = ask("What is the battery life of the Nova Kettle K-140?")
+    assert row.finish_reason == "abstain" and row.citations == []
