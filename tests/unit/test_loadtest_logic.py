@@ -143,3 +143,33 @@ def test_observations_are_written_in_time_order_in_the_replay_format(tmp_path):
     assert [r.ts for r in records] == [1.0, 2.0, 3.0]
     assert records[1].failed and records[1].finish_reason == "error"
     assert records[2].safety_flags == ["refused:weapons"] and records[2].cost_usd == 0.001
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b'{"answer": "60 days", "finish_reason": "answer"}', None),
+        (b'{"answer": "", "finish_reason": "error", "error": "boom"}', "finish_error"),
+        (b'{"answer": "", "finish_reason": "deadline"}', "finish_deadline"),
+        (b"[1, 2]", "body: a JSON list, not an object"),
+        (b'"just a string"', "body: a JSON str, not an object"),
+        (b"<html>oops</html>", "body: not JSON"),
+    ],
+)
+def test_a_2xx_that_is_not_an_answer_is_a_counted_error(body, error):
+    from raygate.loadtest.transport import _answer_error, _answer_fields
+
+    response = HttpResponse(200, {}, body)
+    assert _answer_error(response, _answer_fields(response)) == error
+
+
+def test_outcomes_are_counted_by_status_and_finish_reason():
+    def answered(status, reason):
+        return (0, 0.0, 10.0, 10.0, None, [], status == 200, status, None, 1, 1, None,
+                "canary", reason, [], 0.0)  # fmt: skip
+
+    rows = [answered(200, "answer"), answered(200, "answer"), answered(502, "error"),
+            answered(504, "deadline")]  # fmt: skip
+    summary = summarize(table(rows), duration_s=1.0)
+    assert summary["outcomes"] == {"200 answer": 2, "502 error": 1, "504 deadline": 1}
+    assert summary["error_rate"] == 0.5

@@ -124,3 +124,33 @@ def test_runtime_env_carries_the_store_and_token_file_path_never_tokens(tmp_path
     assert env == {"MLFLOW_TRACKING_URI": "sqlite:////tmp/x.db",
                    "RAYGATE_API_TOKENS_FILE": str(tmp_path / "tokens")}  # fmt: skip
     assert "super-secret" not in yaml.safe_dump(config) and "runtime_env" not in APP
+
+
+@pytest.mark.parametrize(
+    ("prediction", "status", "reason"),
+    [
+        ({"finish_reason": "error", "error": "ConnectError: refused"}, 502, "error"),
+        ({"finish_reason": "step_timeout", "error": "no answer within 30 s"}, 504, "step_timeout"),
+        ({"finish_reason": "deadline", "error": "total deadline reached"}, 504, "deadline"),
+        (
+            {"finish_reason": "rate_limited", "error": "rate_limited: retry after 2.4 s"},
+            429,
+            "rate_limited",
+        ),
+        ({"answer": "x", "error": "boom"}, 502, "error"),  # a user's pyfunc without reasons
+    ],
+)
+def test_failed_requests_are_never_2xx(prediction, status, reason):
+    from raygate.serving.outcomes import failure_of
+
+    failure = failure_of(prediction, "canary")
+    assert (failure.status, failure.finish_reason) == (status, reason)
+    assert "canary" in failure.message
+    assert failure.retry_after_s == (3 if status == 429 else None)
+
+
+@pytest.mark.parametrize("reason", ["answer", "abstain", "refused", "max_steps", "loop_detected"])
+def test_limits_that_still_answer_stay_200(reason):
+    from raygate.serving.outcomes import failure_of
+
+    assert failure_of({"finish_reason": reason, "answer": "", "error": None}, "champion") is None

@@ -66,6 +66,18 @@ def summarize(
     cost = column_floats(table, "cost_usd")
     errors = Counter(e for e in table.column("error").to_pylist() if e) if count else Counter()
     variants = Counter(v for v in table.column("variant").to_pylist() if v) if count else Counter()
+    outcomes = (
+        Counter(
+            f"{status or 'no_response'} {reason or '-'}"
+            for status, reason in zip(
+                table.column("status").to_pylist(),
+                table.column("finish_reason").to_pylist(),
+                strict=True,
+            )
+        )
+        if count
+        else Counter()
+    )
     good = ok.copy()
     for name, limit in slos.items():
         good &= _meets_per_request(name, limit, latency, ttft, itl_lists)
@@ -79,6 +91,7 @@ def summarize(
         "goodput_rps": int(good.sum()) / duration_s if duration_s else 0.0,
         "error_rate": (count - succeeded) / count if count else 0.0,
         "errors_by_type": dict(errors.most_common()),
+        "outcomes": dict(outcomes.most_common()),  # "STATUS finish_reason": requests
         **_percentiles(latency[ok], "latency_ms"),
         **_percentiles(service[ok], "service_ms"),
         **_percentiles(ttft[~np.isnan(ttft)], "ttft_ms"),

@@ -103,11 +103,13 @@ class Sender:
         if self._target.stream and self._target.protocol == "openai":
             ttft, itl, usage = _stream_timings(response, sent)
             fields: dict[str, Any] = {"ttft_ms": ttft, "itl_ms": itl, **usage}
+            error = None
         else:
             fields = {"ttft_ms": None, "itl_ms": [], **_answer_fields(response)}
+            error = _answer_error(response, fields)
         return RequestResult(worker=worker, scheduled_s=scheduled_s,
                              latency_ms=(done - due) * 1000, service_ms=(done - sent) * 1000,
-                             ok=True, status=response.status, error=None,
+                             ok=error is None, status=response.status, error=error,
                              finished_at=time.time(), **fields)  # fmt: skip
 
     @staticmethod
@@ -121,6 +123,25 @@ class Sender:
                              None, [], False, status, error, None, None, None,
                              fields.get("variant"), fields.get("finish_reason"),
                              fields.get("safety_flags", []), time.time())  # fmt: skip
+
+
+# Finish reasons that mean the request failed even when a server answered 200 (an older or
+# non-raygate server); raygate itself answers them 502/504/429.
+FAILED_FINISH_REASONS = frozenset({"error", "step_timeout", "deadline", "rate_limited"})
+
+
+def _answer_error(response: HttpResponse, fields: dict[str, Any]) -> str | None:
+    """Why a 2xx answer is still a failure: a body that is not a JSON object, or a finish
+    reason that says the model failed; None for a real answer."""
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return "body: not JSON"
+    if not isinstance(body, dict):
+        return f"body: a JSON {type(body).__name__}, not an object"
+    if fields.get("finish_reason") in FAILED_FINISH_REASONS:
+        return f"finish_{fields['finish_reason']}"
+    return None
 
 
 def _answer_fields(response: HttpResponse) -> dict[str, Any]:

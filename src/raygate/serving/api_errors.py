@@ -19,6 +19,7 @@ _TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
     405: "invalid_request_error", 413: "request_too_large", 422: "invalid_request_error",
     429: "rate_limit_error", 502: "model_error", 503: "service_unavailable",
+    504: "timeout_error",
 }  # fmt: skip
 
 
@@ -29,6 +30,10 @@ class ErrorDetail(BaseModel):
     type: str = Field(description="Error class, as OpenAI names them.")
     param: str | None = Field(None, description="The offending field, when there is one.")
     code: int = Field(description="The HTTP status.")
+    variant: str | None = Field(None, description="Model failures: champion or canary.")
+    model_id: str | None = Field(None, description="Model failures: name@version.")
+    trace_id: str | None = Field(None, description="Model failures: the request's trace id.")
+    finish_reason: str | None = Field(None, description="Model failures: how it ended.")
 
 
 class ErrorBody(BaseModel):
@@ -42,8 +47,10 @@ _MEANINGS = {
     404: "Unknown model.",
     413: "Body over the size limit.",
     422: "Invalid request; the message names the field.",
-    429: "Rate limit exceeded; see Retry-After.",
+    429: "Rate limit exceeded (the router's or the model's own); see Retry-After.",
+    502: "The model failed; the body names variant, model_id, trace_id and finish_reason.",
     503: "Model unavailable; retry.",
+    504: "The model ran out of time (step timeout or deadline); the body says which.",
 }
 
 
@@ -61,16 +68,22 @@ class ApiError(Exception):
         message: str,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        served: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.headers = status, message, param, headers
+        self.served = served or {}
 
 
 def error_response(
-    status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+    served: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = {"error": {"message": message, "type": _TYPES.get(status, "api_error"),
-                      "param": param, "code": status}}  # fmt: skip
+                      "param": param, "code": status, **(served or {})}}  # fmt: skip
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -101,7 +114,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.param, exc.headers)
+        return error_response(exc.status, exc.message, exc.param, exc.headers, exc.served)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -81,10 +81,11 @@ class Served(BaseModel):
 
 
 def finish_reason(prediction: dict[str, Any]) -> str:
-    """OpenAI's finish_reason for an agent outcome."""
+    """OpenAI's finish_reason for an answered request: a refusal is `content_filter`, a step
+    limit `length`; raygate's own reason stays in `raygate_finish_reason` beside it."""
     if prediction.get("refused"):
         return "content_filter"
-    return "length" if prediction.get("finish_reason") in ("max_steps", "deadline") else "stop"
+    return "length" if prediction.get("finish_reason") == "max_steps" else "stop"
 
 
 def usage(prediction: dict[str, Any]) -> Usage:
@@ -110,6 +111,8 @@ def completion_body(prediction: dict[str, Any], served: Served) -> dict[str, Any
             }
         ],
         "usage": usage(prediction).model_dump(),
+        "raygate_finish_reason": prediction.get("finish_reason"),
+        "fallback": prediction.get("fallback"),
         **served.model_dump(),
     }
 

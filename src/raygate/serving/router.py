@@ -36,6 +36,7 @@ from raygate.serving.openai_schema import (
     completion_body,
     stream_chunks,
 )
+from raygate.serving.outcomes import failure_of
 from raygate.serving.routing import choose_variant
 from raygate.serving.settings import RouterSettings
 
@@ -66,12 +67,15 @@ class PredictResponse(BaseModel):
     trace_id: str = Field(description="Trace id of the request.")
 
 
-def _headers(served: Served) -> dict[str, str]:
-    return {
+def _headers(served: Served, finish_reason: str | None = None) -> dict[str, str]:
+    headers = {
         "x-raygate-variant": served.variant,
         "x-raygate-model-id": served.model_id,
         "x-raygate-trace-id": served.trace_id,
     }
+    if finish_reason:
+        headers["x-raygate-finish-reason"] = finish_reason
+    return headers
 
 
 async def _sse(chunks: list[dict[str, Any]]) -> AsyncIterator[str]:
@@ -157,6 +161,13 @@ class Router:
             model_id=prediction.get("model_id") or "unknown",
             trace_id=prediction.get("trace_id") or uuid.uuid4().hex,
         )
+        failure = failure_of(prediction, variant)
+        if failure is not None:  # a failed request is never a 200
+            headers = _headers(served, failure.finish_reason)
+            if failure.retry_after_s is not None:
+                headers["Retry-After"] = str(failure.retry_after_s)
+            body = {**served.model_dump(), "finish_reason": failure.finish_reason}
+            raise ApiError(failure.status, failure.message, headers=headers, served=body)
         return prediction, served
 
     async def _variant_infos(self) -> list[dict[str, Any]]:
@@ -207,7 +218,7 @@ class Router:
         "/v1/predict",
         response_model=PredictResponse,
         tags=["raygate"],
-        responses=error_responses(401, 413, 422, 429, 503),
+        responses=error_responses(401, 413, 422, 429, 502, 503, 504),
     )
     async def predict(self, body: PredictInput, credentials: Credentials) -> JSONResponse:
         """One request row of the stable predict() schema; sticky by user_id or session_id."""
@@ -215,12 +226,16 @@ class Router:
         prediction, served = await self._answer(
             body.model_dump(exclude_none=True), body.user_id or body.session_id
         )
-        return JSONResponse({**prediction, **served.model_dump()}, headers=_headers(served))
+        headers = {
+            **_headers(served),
+            "x-raygate-finish-reason": str(prediction.get("finish_reason")),
+        }
+        return JSONResponse({**prediction, **served.model_dump()}, headers=headers)
 
     @api.post(
         "/v1/chat/completions",
         tags=["openai"],
-        responses=error_responses(401, 404, 413, 422, 429, 503),
+        responses=error_responses(401, 404, 413, 422, 429, 502, 503, 504),
     )
     async def chat_completions(
         self,
@@ -235,7 +250,8 @@ class Router:
             raise ApiError(422, "messages: no user message with text; add one", "messages")
         prediction, served = await self._answer({"query": query, "user_id": body.user}, body.user)
         if not body.stream:
-            return JSONResponse(completion_body(prediction, served), headers=_headers(served))
+            headers = _headers(served, prediction.get("finish_reason"))
+            return JSONResponse(completion_body(prediction, served), headers=headers)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         chunks = stream_chunks(prediction, served, include_usage)
         return StreamingResponse(
