@@ -5,18 +5,33 @@ from __future__ import annotations
 import logging
 import os
 
+from raygate.errors import ClusterError
+
 
 def ensure_ray() -> None:
-    """Join $RAY_ADDRESS's cluster, or start a local one, unless Ray is already up."""
+    """Join $RAY_ADDRESS's cluster, or start a local one, unless Ray is already up. An empty
+    RAY_ADDRESS means a local one, as Ray itself reads it; a cluster that cannot be joined is
+    one ClusterError that says what to do, never a traceback."""
     import ray
 
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS") or None
+    if address is None:
+        os.environ.pop("RAY_ADDRESS", None)  # Ray reads the variable itself too
+    try:
         ray.init(
-            address=os.environ.get("RAY_ADDRESS"),
+            address=address,
             include_dashboard=False,
             logging_level="WARNING",
             configure_logging=True,
         )
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        raise ClusterError(
+            f"cannot join the Ray cluster at RAY_ADDRESS={address!r} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); start it (ray start "
+            "--head), fix the address, or unset RAY_ADDRESS to run on a local Ray"
+        ) from None
 
 
 def quiet_ray_data() -> None:

@@ -69,6 +69,10 @@ class ModelLoadError(RaygateError):
     """A model URI could not be resolved or loaded."""
 
 
+class ClusterError(RaygateError):
+    """Ray could not be joined or started."""
+
+
 class ServeError(RaygateError):
     """The Ray cluster or its Serve API refused or could not be reached."""
 

@@ -48,3 +48,19 @@ def test_history_round_trips_and_keeps_the_newest_entries():
 def test_corrupt_history_is_reported():
     with pytest.raises(RollbackError, match="corrupt"):
         decode_history("{not json")
+
+
+@pytest.mark.parametrize("alias", ["latest", "LATEST", "v2", "V10", "has space", "", "a/b"])
+def test_reserved_or_invalid_aliases_are_refused(alias):
+    from raygate.errors import RegistryError
+    from raygate.registry.protocol import check_alias
+
+    with pytest.raises(RegistryError, match="alias"):
+        check_alias(alias)
+
+
+@pytest.mark.parametrize("alias", ["champion", "candidate", "canary-2", "v2_rc"])
+def test_ordinary_aliases_pass(alias):
+    from raygate.registry.protocol import check_alias
+
+    assert check_alias(alias) == alias

@@ -173,3 +173,8 @@ def test_outcomes_are_counted_by_status_and_finish_reason():
     summary = summarize(table(rows), duration_s=1.0)
     assert summary["outcomes"] == {"200 answer": 2, "502 error": 1, "504 deadline": 1}
     assert summary["error_rate"] == 0.5
+
+
+def test_a_ramp_up_with_a_concurrency_is_refused():
+    with pytest.raises(ValidationError, match="ramp-up shapes an open-loop rate"):
+        ArrivalConfig(concurrency=4, duration_s=10, ramp_up_s=2)

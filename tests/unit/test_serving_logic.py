@@ -154,3 +154,14 @@ def test_limits_that_still_answer_stay_200(reason):
     from raygate.serving.outcomes import failure_of
 
     assert failure_of({"finish_reason": reason, "answer": "", "error": None}, "champion") is None
+
+
+def test_weight_on_an_app_without_a_canary_is_an_error():
+    from raygate.serving.control import APP_IMPORT_PATH, ServeControl
+
+    control = ServeControl.__new__(ServeControl)
+    args = {"model_name": "m", "variants": ["champion"]}
+    app = {"deployed_app_config": {"import_path": APP_IMPORT_PATH, "args": args}}
+    control.details = lambda: {"applications": {"raygate": app}}
+    with pytest.raises(ConfigError, match="serves no canary"):
+        control.set_weight(10)

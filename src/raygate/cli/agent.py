@@ -35,9 +35,12 @@ def build(
     """
     from raygate.config import load_agent_config
     from raygate.packaging.build import log_agent_model
+    from raygate.registry.protocol import check_alias
 
     if alias and not register:
         raise typer.BadParameter("--alias needs --register NAME", param_hint="--alias")
+    if alias:
+        check_alias(alias)  # before anything is written
     config = load_agent_config(config_path)
     with working(f"building {config.name} from {config_path}", as_json):
         built = log_agent_model(config)

@@ -32,6 +32,10 @@ class ArrivalConfig(StrictModel):
             raise ValueError("give exactly one of rate (open loop) or concurrency (closed loop)")
         if self.ramp_up_s > self.duration_s:
             raise ValueError("ramp_up_s must not exceed duration_s")
+        if self.ramp_up_s and self.concurrency is not None:
+            raise ValueError(
+                "a ramp-up shapes an open-loop rate; with a concurrency (closed loop) drop it"
+            )
         return self
 
     @property

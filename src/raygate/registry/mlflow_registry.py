@@ -22,7 +22,7 @@ from raygate.registry.history import (
     encode_history,
     rollback_target,
 )
-from raygate.registry.protocol import AliasChange, ModelVersion
+from raygate.registry.protocol import AliasChange, ModelVersion, check_alias
 from raygate.tracking import configure_mlflow
 
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
@@ -104,6 +104,7 @@ class MlflowRegistry:
         return decode_history(model.tags.get(TAG_ALIAS_HISTORY_PREFIX + alias))
 
     def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange:
+        check_alias(alias)
         self.get_version(name, version)
         current = self.aliases(name).get(alias)
         if current == version:

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from raygate.errors import RegistryError
 from raygate.registry.history import HistoryEntry
+
+_ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_VERSION_LIKE = re.compile(r"^v\d+$", re.IGNORECASE)
+
+
+def check_alias(alias: str) -> str:
+    """The alias, or a RegistryError saying why MLflow would refuse it (checked before any
+    version is registered, so a bad alias leaves nothing behind)."""
+    if alias.lower() == "latest":
+        raise RegistryError("alias 'latest' is reserved by MLflow; pick another, e.g. champion")
+    if _VERSION_LIKE.match(alias):
+        raise RegistryError(
+            f"alias {alias!r} looks like a version number, which MLflow reserves; pick a name "
+            "such as champion or candidate"
+        )
+    if not _ALIAS.match(alias):
+        raise RegistryError(f"alias {alias!r} is not valid: use 1-255 letters, digits, '_' or '-'")
+    return alias
 
 
 @dataclass(frozen=True)

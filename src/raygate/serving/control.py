@@ -125,6 +125,14 @@ class ServeControl:
         """Move the canary's share: only the router's user_config changes (no restart)."""
         if not 0 <= percent <= 100:
             raise ConfigError(f"canary weight must be between 0 and 100 percent, got {percent}")
+        _, app = self._raygate_app_details(self.details())
+        args = (app.get("deployed_app_config") or {}).get("args") or {}
+        variants = args.get("variants", ["champion"])  # AppArgs' default
+        if "canary" not in variants:
+            raise ConfigError(
+                "this app serves no canary (args.variants is "
+                f"{variants}); deploy a config with a canary, e.g. serve_configs/canary.yaml"
+            )
         return self.update_settings(ROUTER_DEPLOYMENT, canary_percent=percent)
 
     def refresh(self, variant: str) -> dict[str, Any]:
