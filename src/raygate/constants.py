@@ -61,6 +61,8 @@ TAG_MODEL_ID: Final = "raygate.model_id"
 TAG_GOLDSET_NAME: Final = "raygate.goldset_name"
 TAG_MISSING_METRICS: Final = "raygate.missing_metrics"
 EVAL_TABLE_ARTIFACT: Final = "eval_table.parquet"
+# A built agent's artifact with the JSON Schemas of the tools it may call (contract gate).
+TOOL_SCHEMAS_ARTIFACT: Final = "tool_schemas.json"
 # Registered-model tag holding one alias's history, e.g. "raygate.alias_history.champion".
 TAG_ALIAS_HISTORY_PREFIX: Final = "raygate.alias_history."
 ALIAS_HISTORY_MAX_ENTRIES: Final = 20

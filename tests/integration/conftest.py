@@ -81,8 +81,8 @@ def tiny_gold(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def log_code_model(tmp_path: Path, source: str) -> str:
-    """Log a user-written pyfunc (models-from-code) and return its model URI."""
+def log_code_model(tmp_path: Path, source: str, artifacts: dict[str, str] | None = None) -> str:
+    """Log a user-written pyfunc (models-from-code), with optional artifacts; its URI."""
     import mlflow
 
     from raygate.tracking import configure_mlflow
@@ -92,6 +92,7 @@ def log_code_model(tmp_path: Path, source: str) -> str:
     entry.write_text(source)
     with mlflow.start_run(run_name="user-model"):
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(entry), pip_requirements=["mlflow"]
-        )
+            name="model", python_model=str(entry), pip_requirements=["mlflow"],
+            artifacts=artifacts,
+        )  # fmt: skip
     return info.model_uri

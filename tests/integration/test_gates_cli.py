@@ -91,6 +91,31 @@ def test_check_runs_the_contract_alone(champion_eval):
         "contract.prompts",
         "contract.tools",
     ]
+    tools = decision["gates"][2]
+    assert tools["verdict"] == "pass" and "calculate" in tools["detail"]  # the build wrote them
+
+
+def test_a_broken_tool_schema_fails_the_contract(raygate_home, tmp_path):
+    schemas = tmp_path / "tool_schemas.json"
+    schemas.write_text(json.dumps([
+        {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "strng"}},
+                                          "required": ["q"]}},
+        {"name": "lookup", "parameters": {"type": "object", "properties": {},
+                                          "required": ["id"]}},
+    ]))  # fmt: skip
+    uri = log_code_model(tmp_path, ALWAYS_ABSTAIN, artifacts={"tool_schemas": str(schemas)})
+    decision = run_json("check", uri, "--against", "", exit_code=1)
+    tools = {g["name"]: g for g in decision["gates"]}["contract.tools"]
+    assert tools["verdict"] == "fail" and not decision["passed"]
+    assert "tool 'lookup'" in tools["detail"] and "declared twice" in tools["detail"]
+    assert "required field(s) id not in properties" in tools["detail"]
+
+
+def test_a_model_without_tools_is_reported_as_such(raygate_home, tmp_path):
+    uri = log_code_model(tmp_path, ALWAYS_ABSTAIN)  # no signature either: that gate fails
+    decision = run_json("check", uri, "--against", "", exit_code=1)
+    tools = {g["name"]: g for g in decision["gates"]}["contract.tools"]
+    assert tools["verdict"] == "skipped" and "declares no tools" in tools["detail"]
 
 
 def test_gate_needs_an_eval_run(raygate_home, built_v1):

@@ -52,3 +52,32 @@ def test_tool_schemas_must_be_valid_json_schema():
     assert tool_schema_problems([good]) == []
     (problem,) = tool_schema_problems([good, bad])
     assert problem.startswith("tool 'calc':")
+
+
+def test_tool_declarations_need_unique_names_objects_and_declared_required_fields():
+    problems = tool_schema_problems([
+        {"name": "a", "parameters": {"type": "object", "properties": {"x": {}}, "required": ["y"]}},
+        {"name": "a", "parameters": {"type": "object", "properties": {}}},
+        {"parameters": {"type": "object"}},
+        {"name": "b", "parameters": {"type": "string"}},
+        {"name": "c"},
+    ])  # fmt: skip
+    assert problems == [
+        "tool 'a': required field(s) y not in properties",
+        "tool 'a': the name is declared twice",
+        "tool #3: needs a non-empty string 'name'",
+        "tool 'b': parameters must describe an object (type: object)",
+        "tool 'c': needs 'parameters', a JSON Schema object",
+    ]
+    assert tool_schema_problems({"name": "x"}) == [
+        "tool_schemas.json must hold a list of tools, not dict"
+    ]
+
+
+def test_the_reference_agents_tool_schemas_are_valid():
+    from raygate.agent.corpus import BUILTIN_CORPUS, load_corpus
+    from raygate.agent.tools import Toolbox, reference_tools
+
+    tools = reference_tools(lambda query, k: [], load_corpus(BUILTIN_CORPUS))
+    schemas = Toolbox(tools, ["search_documents", "fetch_document", "calculate"]).schemas()
+    assert tool_schema_problems(list(schemas)) == []

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from mlflow.types.schema import DataType
 
+from raygate.constants import TOOL_SCHEMAS_ARTIFACT
 from raygate.errors import ModelLoadError, PromptError
 from raygate.gates.decide import GateResult
 from raygate.packaging.loading import model_info
 
 # Variables the reference agent binds when it renders a prompt.
 BOUND_VARIABLES = frozenset({"question", "context"})
-TOOL_SCHEMAS_ARTIFACT = "tool_schemas.json"
 
 
 def _type_name(kind) -> str:
@@ -48,17 +48,42 @@ def signature_problems(candidate, champion) -> list[str]:
     return problems
 
 
-def tool_schema_problems(schemas: list[dict]) -> list[str]:
-    """Tools whose `parameters` is not a valid JSON Schema (draft 2020-12)."""
+def tool_schema_problems(schemas: object) -> list[str]:
+    """What is wrong with a model's tool declarations: each needs a unique name and
+    `parameters` that is a valid JSON Schema (draft 2020-12) of an object whose `required`
+    fields are among its `properties`."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
-    problems = []
-    for tool in schemas:
+    if not isinstance(schemas, list):
+        return [f"{TOOL_SCHEMAS_ARTIFACT} must hold a list of tools, not {type(schemas).__name__}"]
+    problems, seen = [], set()
+    for index, tool in enumerate(schemas):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
+            problems.append(f"tool #{index + 1}: needs a non-empty string 'name'")
+            continue
+        name = tool["name"]
+        if name in seen:
+            problems.append(f"tool '{name}': the name is declared twice")
+        seen.add(name)
+        parameters = tool.get("parameters")
+        if not isinstance(parameters, dict):
+            problems.append(f"tool '{name}': needs 'parameters', a JSON Schema object")
+            continue
         try:
-            Draft202012Validator.check_schema(tool.get("parameters", {}))
+            Draft202012Validator.check_schema(parameters)
         except SchemaError as exc:
-            problems.append(f"tool '{tool.get('name', '?')}': {exc.message}")
+            problems.append(f"tool '{name}': {exc.message}")
+            continue
+        if parameters.get("type") != "object":
+            problems.append(f"tool '{name}': parameters must describe an object (type: object)")
+        missing = sorted(
+            set(parameters.get("required", [])) - set(parameters.get("properties", {}))
+        )
+        if missing:
+            problems.append(
+                f"tool '{name}': required field(s) {', '.join(missing)} not in properties"
+            )
     return problems
 
 
@@ -118,14 +143,22 @@ def _prompt_gate(artifacts: Path) -> GateResult:
 
 
 def _tools_gate(artifacts: Path) -> GateResult:
-    name, threshold = "contract.tools", "valid JSON Schema (2020-12)"
+    name, threshold = "contract.tools", "valid JSON Schema (2020-12), unique names"
     path = artifacts / TOOL_SCHEMAS_ARTIFACT
     if not path.is_file():
-        return GateResult(name, None, threshold, "skipped", "the model declares no tools")
-    problems = tool_schema_problems(json.loads(path.read_text()))
-    return GateResult(
-        name, float(len(problems)), threshold, "fail" if problems else "pass", "; ".join(problems)
+        detail = f"the model declares no tools (no {TOOL_SCHEMAS_ARTIFACT} artifact)"
+        return GateResult(name, None, threshold, "skipped", detail)
+    try:
+        schemas = json.loads(path.read_text())
+    except ValueError as exc:
+        return GateResult(name, None, threshold, "fail", f"{TOOL_SCHEMAS_ARTIFACT}: {exc}")
+    if schemas == []:
+        return GateResult(name, 0.0, threshold, "skipped", "the model declares no tools")
+    problems = tool_schema_problems(schemas)
+    detail = "; ".join(problems) or f"{len(schemas)} tools: " + ", ".join(
+        t["name"] for t in schemas
     )
+    return GateResult(name, float(len(problems)), threshold, "fail" if problems else "pass", detail)
 
 
 def _artifacts_dir(uri: str) -> Path:

@@ -15,6 +15,7 @@ from raygate import __version__
 from raygate.agent.corpus import BUILTIN_CORPUS, corpus_hash, load_corpus
 from raygate.agent.prompts import BUILTIN_BUNDLE, load_prompt_bundle
 from raygate.agent.rag_index import build_indexes
+from raygate.agent.tools import Toolbox, reference_tools
 from raygate.config import AgentConfig
 from raygate.constants import (
     MODEL_ARTIFACT_NAME,
@@ -23,6 +24,7 @@ from raygate.constants import (
     TAG_CORPUS_HASH,
     TAG_PROMPT_ID,
     TAG_RAYGATE_VERSION,
+    TOOL_SCHEMAS_ARTIFACT,
 )
 from raygate.packaging import pyfunc
 from raygate.packaging.signature import agent_signature
@@ -53,6 +55,7 @@ def stage_artifacts(config: AgentConfig, directory: Path) -> tuple[dict[str, str
         pyfunc.ARTIFACT_PROMPTS: directory / "prompt_bundle.yaml",
         pyfunc.ARTIFACT_CORPUS: directory / "corpus.jsonl",
         pyfunc.ARTIFACT_INDEX: directory / "indexes",
+        pyfunc.ARTIFACT_TOOLS: directory / TOOL_SCHEMAS_ARTIFACT,
     }
     paths[pyfunc.ARTIFACT_CONFIG].write_text(config.model_dump_json(indent=2))
     shutil.copyfile(BUILTIN_BUNDLE, paths[pyfunc.ARTIFACT_PROMPTS])
@@ -61,6 +64,9 @@ def stage_artifacts(config: AgentConfig, directory: Path) -> tuple[dict[str, str
             record = {"id": doc.id, "title": doc.title, "kind": doc.kind, "text": doc.text}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     build_indexes(config.retriever, documents, paths[pyfunc.ARTIFACT_INDEX])
+    # The schemas the agent's toolbox derives, exactly as the model will see them.
+    schemas = Toolbox(reference_tools(lambda query, k: [], documents), config.tools).schemas()
+    paths[pyfunc.ARTIFACT_TOOLS].write_text(json.dumps(list(schemas), indent=2))
     tags = {
         TAG_AGENT_NAME: config.name,
         TAG_CONFIG_HASH: config.content_hash(),

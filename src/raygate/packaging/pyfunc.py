@@ -20,6 +20,7 @@ ARTIFACT_CONFIG = "agent_config"
 ARTIFACT_PROMPTS = "prompt_bundle"
 ARTIFACT_CORPUS = "corpus"
 ARTIFACT_INDEX = "corpus_index"
+ARTIFACT_TOOLS = "tool_schemas"  # the tools' JSON Schemas, for the contract gate
 MODEL_ID_KEY = "model_id"
 
 
