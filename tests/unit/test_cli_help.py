@@ -1,4 +1,5 @@
 import pytest
+from typer.main import get_command
 from typer.testing import CliRunner
 
 from raygate import __version__
@@ -6,20 +7,19 @@ from raygate.cli.main import app
 
 runner = CliRunner()
 
-COMMANDS = [
-    [],
-    ["agent"],
-    ["agent", "build"],
-    ["predict"],
-    ["registry"],
-    ["registry", "show"],
-    ["registry", "alias"],
-    ["registry", "rollback"],
-    ["goldset", "show"],
-    ["canary"],
-    ["canary", "replay"],
-    ["canary", "plan"],
-]
+
+def _commands(command, path=()):
+    """Every command and group of the app, from the app itself (none can be forgotten)."""
+    yield list(path)
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+COMMANDS = list(_commands(get_command(app)))
+
+
+def test_the_help_test_sees_every_command():
+    assert ["canary", "plan"] in COMMANDS and ["serve", "weight"] in COMMANDS
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "raygate")
