@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from raygate.errors import ConfigError
+from raygate.limits import RateLimit
 from raygate.schemas import StrictModel, load_yaml_model
 
 
@@ -148,19 +149,12 @@ GeneratorConfig = Annotated[
 ]
 
 
-class RateLimitConfig(StrictModel):
-    """Per-user token bucket."""
-
-    requests_per_minute: float = Field(gt=0, description="Sustained requests per user per minute.")
-    burst: int = Field(ge=1, description="Requests a user may send at once.")
-
-
 class SafetyConfig(StrictModel):
     """What the agent screens before and after generation."""
 
     refuse_disallowed: bool = Field(True, description="Refuse requests matching refusal rules.")
     redact_pii: bool = Field(True, description="Redact PII in the query and the answer.")
-    rate_limit: RateLimitConfig | None = Field(None, description="Per-user limit; null is none.")
+    rate_limit: RateLimit | None = Field(None, description="Per-user limit; null is none.")
 
 
 class PricingConfig(StrictModel):

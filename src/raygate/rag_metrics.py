@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from raygate.agent.text import content_tokens
+from raygate.text import content_tokens
 
 
 def hit_at_k(retrieved_ids: Sequence[str], relevant_ids: Sequence[str] | None) -> float | None:

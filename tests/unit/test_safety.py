@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from raygate.agent.safety import RateLimiter, screen_input, screen_output
+from raygate.agent.safety import screen_input, screen_output
 from raygate.config import load_agent_config
+from raygate.limits import RateLimiter
 
 
 @pytest.mark.parametrize(

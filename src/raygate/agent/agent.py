@@ -16,9 +16,10 @@ from raygate.agent.generators.batching import BatchingGenerator
 from raygate.agent.loop import ControllerLoop, LoopLimits
 from raygate.agent.prompts import PromptTemplate
 from raygate.agent.rag import RagPipeline, RagResult
-from raygate.agent.safety import RateLimiter, refusal_answer, screen_input, screen_output
+from raygate.agent.safety import refusal_answer, screen_input, screen_output
 from raygate.agent.tools import Toolbox, reference_tools
 from raygate.config import AgentConfig
+from raygate.limits import RateLimiter
 from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 from raygate.schemas import PredictInput, PredictOutput
 
@@ -53,7 +54,7 @@ class ReferenceAgent:
             fallback=fallback or None,
         )
         limit = config.safety.rate_limit
-        self._limiter = RateLimiter(limit.requests_per_minute, limit.burst) if limit else None
+        self._limiter = RateLimiter.from_config(limit) if limit else None
 
     def predict(self, rows: Sequence[PredictInput]) -> list[PredictOutput]:
         if self._concurrency == 1 or len(rows) == 1:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from raygate.agent.corpus import Document, document_block
 from raygate.agent.dense import DenseRetriever
 from raygate.agent.retrieval import BM25Retriever, Retrieved
-from raygate.agent.text import content_tokens
 from raygate.config import RetrieverConfig
+from raygate.text import content_tokens
 
 TokenCounter = Callable[[str], int]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import bm25s
 
 from raygate.agent.corpus import Document
-from raygate.agent.text import content_tokens
 from raygate.errors import CorpusError
+from raygate.text import content_tokens
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,11 @@
-"""Safety around the generator: refusal rules, PII redaction in and out, per-user rate limits.
+"""Safety around the generator: refusal rules and PII redaction in and out.
 
 Every decision is returned as a flag for the request's `safety_flags`.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from raygate.agent.refusal_rules import RULES
 from raygate.constants import REFUSAL_ANSWER, SELF_HARM_ANSWER
@@ -55,44 +52,3 @@ def screen_output(answer: str) -> tuple[str, tuple[str, ...]]:
     return redact(answer, found), (
         "pii_redacted_output:" + ",".join(sorted({m.kind for m in found})),
     )
-
-
-@dataclass
-class TokenBucket:
-    """Classic token bucket: `rate_per_s` tokens refill per second up to `burst`."""
-
-    rate_per_s: float
-    burst: float
-    tokens: float
-    updated: float
-
-    def take(self, now: float) -> float:
-        """0.0 when a request may pass, else the seconds until one token is back."""
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate_per_s)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate_per_s
-
-
-@dataclass
-class RateLimiter:
-    """Per-user token buckets; anonymous requests share one bucket. Thread-safe."""
-
-    requests_per_minute: float
-    burst: int
-    clock: Callable[[], float] = time.monotonic
-    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def retry_after_s(self, user_id: str | None) -> float:
-        """0.0 when the user's request may pass, else how long to wait."""
-        now = self.clock()
-        key = user_id or "anonymous"
-        with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = TokenBucket(self.requests_per_minute / 60, self.burst, self.burst, now)
-                self._buckets[key] = bucket
-            return bucket.take(now)

@@ -19,8 +19,8 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import RayServeException
 from ray.serve.handle import DeploymentHandle
 
-from raygate.agent.safety import RateLimiter
 from raygate.errors import ConfigError
+from raygate.limits import RateLimiter
 from raygate.packaging.loading import registry_name
 from raygate.schemas import PredictInput, validate_mapping
 from raygate.serving.api_errors import (
@@ -114,7 +114,7 @@ class Router:
             )
         if settings.rate_limit != self._settings.rate_limit or self._limiter is None:
             limit = settings.rate_limit
-            self._limiter = RateLimiter(limit.requests_per_minute, limit.burst) if limit else None
+            self._limiter = RateLimiter.from_config(limit) if limit else None
         self._settings, self._tokens = settings, tokens
         _BODY_LIMIT["bytes"] = settings.max_body_bytes
 

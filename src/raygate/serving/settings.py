@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from raygate.limits import RateLimit
 from raygate.schemas import StrictModel
 
 VariantName = Literal["champion", "canary"]
@@ -28,13 +29,6 @@ class AppArgs(StrictModel):
         if "champion" not in self.variants:
             raise ValueError("variants must include 'champion'")
         return self
-
-
-class RateLimit(StrictModel):
-    """Per API token: a token bucket."""
-
-    requests_per_minute: float = Field(gt=0, description="Sustained requests per token.")
-    burst: int = Field(ge=1, description="Requests a token may send at once.")
 
 
 class RouterSettings(StrictModel):

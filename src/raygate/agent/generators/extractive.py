@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from raygate.agent.corpus import Document
 from raygate.agent.generators.base import Generation, GenerationRequest
 from raygate.agent.generators.tool_planner import ToolPlanner, plan_generation
-from raygate.agent.text import content_tokens, tokenize
 from raygate.config import ExtractiveGeneratorConfig
 from raygate.constants import ABSTAIN_ANSWER
+from raygate.text import content_tokens, tokenize
 
 
 def _overlap(query_words: set[str], text: str) -> float:

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from raygate.agent.generators.base import Generation, GenerationRequest
 from raygate.agent.generators.chat import chat_messages, reply_to_generation
-from raygate.agent.text import tokenize
 from raygate.config import OpenAIGeneratorConfig
 from raygate.errors import GeneratorError, TransientGeneratorError
+from raygate.text import tokenize
 
 
 class OpenAIGenerator:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from raygate.agent.corpus import Document, Fact
 from raygate.agent.generators.base import Generation, GenerationRequest
-from raygate.agent.text import content_tokens
 from raygate.agent.tools import ToolCall
+from raygate.text import content_tokens
 
 # Question words that name a field by another name.
 FIELD_SYNONYMS = {

@@ -1,4 +1,4 @@
-"""Word tokenization shared by retrieval and the extractive generator."""
+"""Word tokenization shared by retrieval, the extractive generator and the scorers."""
 
 import re
 
