@@ -10,8 +10,8 @@ from typing import Any
 from ray import serve
 
 from raygate.errors import ConfigError, RaygateError
-from raygate.evaluation.predictions import prediction_records
 from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
+from raygate.packaging.outputs import prediction_records
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
 from raygate.serving.settings import VariantSettings

@@ -1,0 +1,53 @@
+"""Any pyfunc's output as one JSON-ready record per row: what eval and serving both read."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from raygate.errors import ModelOutputError
+
+
+def prediction_records(raw: Any) -> list[dict[str, Any]]:
+    """Any pyfunc output as one JSON-ready dict per row (NaN → None, numpy → Python)."""
+    return [{key: _clean(value) for key, value in record.items()} for record in _records(raw)]
+
+
+def _records(raw: Any) -> list[Mapping[str, Any]]:
+    if isinstance(raw, pd.DataFrame):
+        if "answer" in raw.columns:
+            return raw.to_dict(orient="records")
+        if len(raw.columns) == 1:
+            return [{"answer": _as_text(v)} for v in raw.iloc[:, 0]]
+        raise ModelOutputError(
+            f"the model's output has columns {', '.join(map(str, raw.columns))} but no 'answer'; "
+            "return strings, or records with an 'answer' field"
+        )
+    if isinstance(raw, pd.Series | np.ndarray | list | tuple):
+        return [
+            dict(item) if isinstance(item, Mapping) else {"answer": _as_text(item)} for item in raw
+        ]
+    if isinstance(raw, str):
+        return [{"answer": raw}]
+    raise ModelOutputError(
+        f"the model returned a {type(raw).__name__}; return a DataFrame, a list of strings "
+        "or a list of records with an 'answer' field"
+    )
+
+
+def _as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
