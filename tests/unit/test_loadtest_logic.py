@@ -178,3 +178,34 @@ def test_outcomes_are_counted_by_status_and_finish_reason():
 def test_a_ramp_up_with_a_concurrency_is_refused():
     with pytest.raises(ValidationError, match="ramp-up shapes an open-loop rate"):
         ArrivalConfig(concurrency=4, duration_s=10, ramp_up_s=2)
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"url": "ftp://x", "arrival": {"rate": 5, "duration_s": 1}}, "URL: String should match"),
+        ({"url": "http://x", "protocol": "grpc", "arrival": {"rate": 5, "duration_s": 1}},
+         "--protocol: Input should be"),
+        ({"url": "http://x", "arrival": {"rate": 5, "duration_s": 1, "process": "bursty"}},
+         "--arrival: Input should be"),
+        ({"url": "http://x", "arrival": {"duration_s": 1}}, "give exactly one of rate"),
+        ({"url": "http://x", "stream": True, "arrival": {"rate": 5, "duration_s": 1}},
+         "--stream needs --protocol openai"),
+    ],
+)  # fmt: skip
+def test_one_spec_names_the_option_at_fault(options, says):
+    from raygate.loadtest.spec import load_test_spec
+
+    with pytest.raises(ConfigError, match=says):
+        load_test_spec(options, [])
+
+
+def test_a_good_spec_keeps_its_slos_and_trims_the_url():
+    from raygate.loadtest.spec import load_test_spec
+
+    spec = load_test_spec(
+        {"url": "http://127.0.0.1:8000/", "arrival": {"concurrency": 4, "duration_s": 2}},
+        ["error_rate=0.01"],
+    )
+    assert spec.url == "http://127.0.0.1:8000" and spec.slos == {"error_rate": 0.01}
+    assert not spec.arrival.open_loop

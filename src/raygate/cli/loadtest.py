@@ -65,39 +65,28 @@ def loadtest(
     """
     import os
 
-    from pydantic import ValidationError
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from raygate.cluster import ensure_ray
-    from raygate.errors import ConfigError
-    from raygate.loadtest.arrival import ArrivalConfig
-    from raygate.loadtest.metrics import parse_slos
     from raygate.loadtest.runner import run_load
+    from raygate.loadtest.spec import load_test_spec
     from raygate.loadtest.transport import Target
     from raygate.loadtest.workload import load_workload
-    from raygate.schemas import describe_validation_error
 
-    if protocol not in ("predict", "openai"):
-        raise ConfigError(f"--protocol must be predict or openai, not {protocol!r}")
-    if arrival not in ("constant", "poisson", "gamma"):
-        raise ConfigError(f"--arrival must be constant, poisson or gamma, not {arrival!r}")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"URL must start with http:// or https://, got {url!r}")
-    try:
-        plan = ArrivalConfig(
-            rate=rate,
-            concurrency=concurrency,
-            duration_s=duration,
-            process=arrival,
-            burstiness=burstiness,
-            ramp_up_s=ramp_up,
-            seed=seed,
-        )
-    except ValidationError as exc:
-        raise ConfigError(f"load plan: {describe_validation_error(exc)}") from None
-    slos = parse_slos(slo)
+    spec = load_test_spec(
+        {
+            "url": url, "protocol": protocol, "stream": stream, "model": model,
+            "workers": workers, "connections": connections, "timeout_s": timeout,
+            "arrival": {
+                "rate": rate, "concurrency": concurrency, "duration_s": duration,
+                "process": arrival, "burstiness": burstiness, "ramp_up_s": ramp_up, "seed": seed,
+            },
+        },
+        slo,
+    )  # fmt: skip
+    plan, slos = spec.arrival, spec.slos
     token = os.environ.get(token_env)
-    target = Target(url.rstrip("/"), protocol, token, model, stream, timeout)  # type: ignore[arg-type]
+    target = Target(spec.url, spec.protocol, token, spec.model, spec.stream, spec.timeout_s)
     ensure_ray()
     prompts = load_workload(workload, size, users, seed)
     folder = out or Path(tempfile.mkdtemp(prefix="raygate-loadtest-"))
@@ -118,8 +107,9 @@ def loadtest(
             progress.update(task, completed=min(p.elapsed_s, duration), status=status)
 
         run = run_load(
-            target, plan, prompts, folder, workers, connections, slos=slos, on_progress=update
-        )
+            target, plan, prompts, folder, spec.workers, spec.connections, slos=slos,
+            on_progress=update,
+        )  # fmt: skip
     summary = {**run.summary, "results": str(run.results_path)}
     if observations is not None:
         from raygate.loadtest.observations import write_observations
