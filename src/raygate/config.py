@@ -158,14 +158,39 @@ class SafetyConfig(StrictModel):
 
 
 class PricingConfig(StrictModel):
-    """Prices in USD, LiteLLM's field names (per token), plus compute for self-hosted models."""
+    """What a request costs: a model of the shipped pricing table and/or prices in USD with
+    LiteLLM's field names (per token), plus compute for self-hosted models. With neither, the
+    agent is unpriced and its cost is missing, never 0."""
 
-    input_cost_per_token: float = Field(0.0, ge=0, description="USD per prompt token.")
-    cache_read_input_token_cost: float = Field(0.0, ge=0, description="USD per cached token.")
-    output_cost_per_token: float = Field(0.0, ge=0, description="USD per generated token.")
-    compute_usd_per_hour: float = Field(
-        0.0, ge=0, description="Self-hosted: USD per hour of the generator's compute."
+    model: str | None = Field(
+        None, description="A model of raygate's pricing table (telemetry/prices.yaml)."
     )
+    input_cost_per_token: float | None = Field(None, ge=0, description="USD per prompt token.")
+    cache_read_input_token_cost: float | None = Field(
+        None, ge=0, description="USD per cached token."
+    )
+    output_cost_per_token: float | None = Field(None, ge=0, description="USD per generated token.")
+    compute_usd_per_hour: float | None = Field(
+        None, ge=0, description="Self-hosted: USD per hour of the generator's compute."
+    )
+
+    @model_validator(mode="after")
+    def _known_model(self) -> PricingConfig:
+        from raygate.telemetry.prices import price_table
+
+        if self.model is not None and self.model not in price_table():
+            known = ", ".join(sorted(price_table()))
+            raise ValueError(f"pricing.model {self.model!r} is not priced; use one of {known}")
+        return self
+
+    def prices(self) -> dict[str, float] | None:
+        """The effective prices: the table's for `model`, overridden by explicit fields;
+        None when the agent is unpriced."""
+        from raygate.telemetry.prices import PRICE_FIELDS, price_table
+
+        prices = dict(price_table().get(self.model, {})) if self.model else {}
+        prices |= {f: getattr(self, f) for f in PRICE_FIELDS if getattr(self, f) is not None}
+        return prices or None
 
 
 class LoopConfig(StrictModel):

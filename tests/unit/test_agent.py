@@ -1,6 +1,5 @@
 import pytest
 
-from raygate.agent.accounting import request_cost_usd
 from raygate.agent.agent import ReferenceAgent
 from raygate.agent.corpus import BUILTIN_CORPUS, load_corpus
 from raygate.agent.generators import Generation, make_generator
@@ -11,6 +10,7 @@ from raygate.config import AgentConfig, PricingConfig
 from raygate.constants import REFUSAL_ANSWER
 from raygate.schemas import PredictInput
 from raygate.telemetry.pii import find_pii
+from raygate.telemetry.prices import request_cost_usd
 from raygate.testing import ScriptedGenerator
 
 CONFIG = AgentConfig.model_validate(
@@ -101,14 +101,35 @@ def test_rate_limited_user_gets_an_error_row():
 
 
 def test_cost_from_token_prices_and_compute_time():
-    pricing = PricingConfig(
+    prices = PricingConfig(
         input_cost_per_token=1e-6, cache_read_input_token_cost=1e-7, output_cost_per_token=4e-6,
         compute_usd_per_hour=3.6,
-    )  # fmt: skip
-    # 900 uncached in, 100 cached, 50 out, 2 s of compute: 9e-4 + 1e-5 + 2e-4 + 2e-3
-    assert request_cost_usd(pricing, 1000, 50, 100, 2.0) == pytest.approx(0.00311)
-    assert request_cost_usd(pricing, None, 50, 0, 1.0) is None
-    assert request_cost_usd(PricingConfig(), None, None, None, 1.0) == 0.0
+    ).prices()  # fmt: skip
+    assert request_cost_usd(prices, 1000, 50, 100, 2.0) == pytest.approx(0.00311)
+    assert request_cost_usd(prices, None, 50, 0, 1.0) is None  # token counts it needs: unknown
+
+
+def test_an_unpriced_agent_costs_missing_never_zero():
+    assert PricingConfig().prices() is None
+    assert request_cost_usd(None, 10, 10, 0, 1.0) is None
+    (row,) = agent().predict(
+        [PredictInput(query="What is the return window for Kitchen products?")]
+    )
+    assert row.cost_usd is None
+
+
+def test_a_priced_model_comes_from_the_table_and_fields_override_it():
+    from raygate.errors import ConfigError
+    from raygate.schemas import validate_mapping
+
+    prices = PricingConfig(model="gpt-4o-mini", output_cost_per_token=1e-6).prices()
+    assert prices == {"input_cost_per_token": 1.5e-7, "cache_read_input_token_cost": 7.5e-8,
+                      "output_cost_per_token": 1e-6}  # fmt: skip
+    with pytest.raises(ConfigError, match="'gpt-9' is not priced; use one of"):
+        validate_mapping({"model": "gpt-9"}, PricingConfig, ConfigError, "pricing")
+    priced = AgentConfig.model_validate(CONFIG.model_dump() | {"pricing": {"model": "cpu-2vcpu"}})
+    (row,) = agent(config=priced).predict([PredictInput(query="What is the express fee?")])
+    assert row.cost_usd is not None and row.cost_usd > 0
 
 
 def test_fallback_generator_answers_and_is_recorded():

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from raygate.agent.accounting import request_cost_usd
 from raygate.agent.generators import GenerationRequest, Generator, make_generator
 from raygate.agent.generators.batching import BatchingGenerator
 from raygate.agent.loop import ControllerLoop, LoopLimits
@@ -22,6 +21,7 @@ from raygate.config import AgentConfig
 from raygate.limits import RateLimiter
 from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 from raygate.schemas import PredictInput, PredictOutput
+from raygate.telemetry.prices import request_cost_usd
 
 
 class ReferenceAgent:
@@ -53,6 +53,7 @@ class ReferenceAgent:
             limits=LoopLimits(**config.loop.model_dump()),
             fallback=fallback or None,
         )
+        self._prices = config.pricing.prices()
         limit = config.safety.rate_limit
         self._limiter = RateLimiter.from_config(limit) if limit else None
 
@@ -121,7 +122,7 @@ class ReferenceAgent:
             "tokens_out": result.tokens_out,
             "tokens_cached": cached,
             "cost_usd": request_cost_usd(
-                self.config.pricing, result.tokens_in, result.tokens_out, cached, compute_s
+                self._prices, result.tokens_in, result.tokens_out, cached, compute_s
             ),
             "steps": result.steps,
             "tool_calls": [

@@ -12,8 +12,8 @@ from raygate import constants as c
 
 # Per-row columns the aggregate needs; text columns stay out of memory.
 _KEPT = ("id", "category", "correct", "exact_match", "token_f1", "refused", "pii_leaks",
-         "hit_at_k", "context_precision", "context_use_rate", "latency_ms", "tokens_in",
-         "tokens_out", "cost_usd", "error")  # fmt: skip
+         "hit_at_k", "context_precision", "context_use_rate", "latency_ms",
+         "latency_ms_reported", "tokens_in", "tokens_out", "cost_usd", "error")  # fmt: skip
 # Row column behind each headline metric.
 ROW_COLUMN = {c.QUALITY: "correct", c.EXACT_MATCH: "exact_match", c.TOKEN_F1: "token_f1"}
 _REFUSE_OK = ("disallowed",)
@@ -37,8 +37,9 @@ class MetricsAccumulator:
         self._columns: dict[str, list] = defaultdict(list)
 
     def add(self, batch: pd.DataFrame) -> None:
-        for column in _KEPT:
-            self._columns[column].extend(batch[column].tolist())
+        for column in _KEPT:  # a column a caller's table lacks counts as unknown
+            values = batch[column].tolist() if column in batch else [None] * len(batch)
+            self._columns[column].extend(values)
 
     def frame(self) -> pd.DataFrame:
         """The kept columns, sorted by gold id so results do not depend on arrival order."""
@@ -87,6 +88,10 @@ def compute_metrics(rows: pd.DataFrame, seed: int) -> EvalMetrics:
             values[name] = float(np.percentile(latency, q))
     else:
         missing += [c.LATENCY_MS_P50, c.LATENCY_MS_P95, c.LATENCY_MS_P99]
+    if "latency_ms_reported" in rows:  # what the model says of itself, beside the measurement
+        reported = pd.to_numeric(rows["latency_ms_reported"], errors="coerce").dropna()
+        if not reported.empty:
+            values[c.LATENCY_MS_REPORTED_P95] = float(np.percentile(reported, 95))
     if c.COST_USD_PER_REQUEST in values:
         values[c.COST_USD_TOTAL] = float(pd.to_numeric(rows["cost_usd"], errors="coerce").sum())
     else:

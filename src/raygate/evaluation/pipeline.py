@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +38,19 @@ class PredictAndScore:
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
+        started = time.perf_counter()
         try:
             raw = self._model.predict(pd.DataFrame({"query": [g.query for g in golds]}))
             predictions = normalize_predictions(raw, len(golds))
         except Exception as exc:  # the model failed this batch: record it, keep evaluating
             error = f"{type(exc).__name__}: {exc}"[:500]
             predictions = [dict.fromkeys(PREDICTION_FIELDS) | {"error": error} for _ in golds]
-        return pd.DataFrame([score_row(g, p) for g, p in zip(golds, predictions, strict=True)])
+        # Measured here for any pyfunc: the batch's wall time, and its share per row.
+        batch_ms = (time.perf_counter() - started) * 1000
+        timing = {"latency_ms_batch": batch_ms, "latency_ms_measured": batch_ms / len(golds)}
+        return pd.DataFrame(
+            [score_row(g, p | timing) for g, p in zip(golds, predictions, strict=True)]
+        )
 
 
 def score_generated(batch: pd.DataFrame) -> pd.DataFrame:

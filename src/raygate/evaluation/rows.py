@@ -19,7 +19,8 @@ EVAL_TABLE_SCHEMA = pa.schema([
     ("exact_match", pa.float64()), ("token_f1", pa.float64()), ("abstained", pa.bool_()),
     ("refused", pa.bool_()), ("pii_leaks", pa.int64()), ("hit_at_k", pa.float64()),
     ("context_precision", pa.float64()), ("context_use_rate", pa.float64()),
-    ("latency_ms", pa.float64()), ("tokens_in", pa.int64()), ("tokens_out", pa.int64()),
+    ("latency_ms", pa.float64()), ("latency_ms_reported", pa.float64()),
+    ("latency_ms_batch", pa.float64()), ("tokens_in", pa.int64()), ("tokens_out", pa.int64()),
     ("cost_usd", pa.float64()), ("citations", pa.string()), ("retrieved_ids", pa.string()),
     ("error", pa.string()),
 ])  # fmt: skip
@@ -57,7 +58,10 @@ def score_row(gold: GoldRow, prediction: dict[str, Any]) -> dict[str, Any]:
         "hit_at_k": hit_at_k(retrieved, gold.relevant_ids) if retrieved else None,
         "context_precision": context_precision(retrieved, gold.relevant_ids),
         "context_use_rate": prediction["context_use_rate"],
-        "latency_ms": prediction["latency_ms_total"],
+        # Gates read the latency the eval measured; what the model reports is kept beside it.
+        "latency_ms": prediction.get("latency_ms_measured", prediction["latency_ms_total"]),
+        "latency_ms_reported": prediction["latency_ms_total"],
+        "latency_ms_batch": prediction.get("latency_ms_batch"),
         "tokens_in": prediction["tokens_in"],
         "tokens_out": prediction["tokens_out"],
         "cost_usd": prediction["cost_usd"],
