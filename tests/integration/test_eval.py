@@ -31,8 +31,9 @@ class Broken(mlflow.pyfunc.PythonModel):
 set_model(Broken())
 """
 
-# Per-row columns that measure time, not behaviour.
-TIMING = ["latency_ms"]
+# Per-row columns that measure time, not behaviour (cost too: the agents are priced by
+# compute time).
+TIMING = ["latency_ms", "latency_ms_reported", "latency_ms_batch", "cost_usd"]
 
 
 @pytest.fixture
@@ -82,7 +83,9 @@ def test_same_outputs_and_metrics_whatever_the_workers_and_batch_size(
     pd.testing.assert_frame_equal(
         table(one.run_id).drop(columns=TIMING), table(two.run_id).drop(columns=TIMING)
     )
-    timing_free = lambda m: {k: v for k, v in m.values.items() if not k.startswith("latency")}  # noqa: E731
+    timing_free = lambda m: {  # noqa: E731
+        k: v for k, v in m.values.items() if not k.startswith(("latency", "cost"))
+    }
     assert timing_free(one.metrics) == timing_free(two.metrics)
 
 
@@ -96,9 +99,19 @@ def test_any_pyfunc_is_evaluated_and_unreported_figures_are_missing(
         result.metrics.values["quality.unanswerable"] == 1.0
         and result.metrics.values["exact_match.factual"] == 0
     )
-    assert {"tokens_in_per_request", "cost_usd_per_request", "latency_ms_p95"} <= set(
-        result.metrics.missing
-    )
+    assert {"tokens_in_per_request", "cost_usd_per_request"} <= set(result.metrics.missing)
+    # the eval timed the model itself; the model reported no latency of its own
+    assert result.metrics.values["latency_ms_p95"] > 0
+    assert "latency_ms_reported_p95" not in result.metrics.values
+    from raygate.gates.decide import decide
+    from raygate.gates.policy import GatePolicy
+
+    gates = {
+        g.name: g for g in decide(GatePolicy(relative=None), result.metrics.values, None).gates
+    }
+    assert gates["latency.p95"].verdict == "pass" and gates["latency.p95"].measured > 0
+    assert gates["cost.per_request"].verdict == "fail"  # unpriced: no evidence, no pass
+    assert "was not measured" in gates["cost.per_request"].detail
 
 
 def test_a_failing_model_is_recorded_row_by_row(local_ray, registry, tiny_gold, tmp_path):

@@ -16,7 +16,8 @@ from raygate.packaging.loading import load_agent
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
 
 # Outputs that legitimately differ between two runs of the same model.
-PER_CALL = ["request_id", "trace_id", "latency_ms_total", "model_id"]
+# cost_usd: priced by compute time (cpu-2vcpu), so it varies with the call like latency.
+PER_CALL = ["request_id", "trace_id", "latency_ms_total", "model_id", "cost_usd"]
 
 FRESH_PROCESS = """
 import json, sys
