@@ -63,7 +63,8 @@ def evaluate(
             engine=engine,
             on_start=lambda total: progress.update(task, total=total),
         )
-    metrics = {k: round(v, 6) for k, v in result.metrics.values.items()}
+    # Six significant figures, not six decimals: a cost of 5e-8 USD is not 0.
+    metrics = {k: float(f"{v:.6g}") for k, v in result.metrics.values.items()}
     if as_json:
         emit_json({
             "run_id": result.run_id, "model_id": result.model_id, "goldset": result.goldset.name,
