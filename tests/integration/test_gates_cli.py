@@ -134,3 +134,36 @@ def test_champion_without_an_eval_on_this_gold_set(champion_eval, lenient, tiny_
         "has no eval on gold set 'tiny'" in result.stderr
         and "raygate eval models:/" in result.stderr
     )
+
+
+def log_load_run(model_ids: list[str]) -> str:
+    """A load run as `raygate loadtest --log-mlflow` records it (metrics and answering ids)."""
+    import mlflow
+
+    from raygate import constants as c
+    from raygate.tracking import configure_mlflow
+
+    configure_mlflow()
+    with mlflow.start_run(run_name="loadtest-open") as run:
+        mlflow.set_tags({c.TAG_RUN_KIND: c.RUN_KIND_LOADTEST,
+                         c.TAG_LOAD_MODEL_IDS: json.dumps(model_ids)})  # fmt: skip
+        mlflow.log_metrics({"load.latency_ms_p95": 50.0, "load.error_rate": 0.0,
+                            "load.achieved_rate_rps": 20.0})  # fmt: skip
+    return run.info.run_id
+
+
+def test_a_load_run_that_never_reached_the_candidate_is_refused(champion_eval, lenient, tmp_path):
+    name = champion_eval
+    evaluated = run_json("eval", f"models:/{name}@champion", "--gold", "smoke", "--workers", "1")
+    policy = tmp_path / "with_load.yaml"
+    policy.write_text(lenient.read_text() + "load:\n  latency_ms_p95_max: 800\n")
+    other = log_load_run(["someone-else@9"])
+    refused = run("gate", evaluated["run_id"], "--policy", policy, "--load-run", other,
+                  "--against", "")  # fmt: skip
+    assert refused.exit_code == 2 and "was answered by someone-else@9" in refused.stderr
+    assert f"not by the candidate {name}@1" in refused.stderr
+    ours = log_load_run([f"{name}@1", "someone-else@9"])
+    decision = run_json("gate", evaluated["run_id"], "--policy", policy, "--load-run", ours,
+                        "--against", "")  # fmt: skip
+    gates = {g["name"]: g for g in decision["gates"]}
+    assert gates["load.latency_p95"]["verdict"] == "pass"

@@ -142,3 +142,21 @@ def test_load_gates_judge_the_load_run_and_fail_without_one():
     (gate,) = [g for g in missing.gates if g.name == "load.errors"]
     assert gate.verdict == "fail" and "--load-run" in gate.detail
     assert "load.errors" not in verdicts(decide(ABSOLUTE_ONLY, GOOD, None))  # off by default
+
+
+def evidence(name="smoke", rows=30.0):
+    from raygate.gates.evidence import EvalEvidence
+
+    return EvalEvidence("run-1", "models:/m-1", "m-1", name, "sha256:x", {"rows": rows}, {})
+
+
+def test_a_gold_set_other_than_the_policys_is_refused():
+    from raygate.gates.run import check_gold
+
+    policy = GatePolicy(gold={"name": "dev", "min_rows": 100})
+    with pytest.raises(GateError, match="ran on gold set 'smoke', but the policy requires 'dev'"):
+        check_gold(policy, evidence("smoke", 515.0))
+    with pytest.raises(GateError, match="scored 30 gold rows, fewer than the policy's"):
+        check_gold(policy, evidence("dev", 30.0))
+    check_gold(policy, evidence("dev", 515.0))  # the right gold set, enough rows
+    check_gold(GatePolicy(), evidence("anything", 1.0))  # no gold section: any gold set

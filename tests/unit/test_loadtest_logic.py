@@ -54,7 +54,8 @@ def table(rows: list[tuple]) -> pa.Table:
 
 def row(latency, ok=True, error=None, ttft=None, itl=(), tokens=None, variant="champion"):
     return (0, 0.0, latency, latency, ttft, list(itl), ok, 200 if ok else 503, error, 3, tokens,
-            0.001 if ok else None, variant, "answer" if ok else "error", [], 0.0)  # fmt: skip
+            0.001 if ok else None, variant, "answer" if ok else "error", [], 0.0,
+            f"m@{1 if variant == 'champion' else 2}")  # fmt: skip
 
 
 def test_summary_on_a_hand_computed_case():
@@ -111,7 +112,7 @@ def test_observations_are_written_in_time_order_in_the_replay_format(tmp_path):
 
     def answered(finished_at, variant, status=200, finish_reason="answer", flags=()):
         return (0, 0.0, 12.0, 12.0, None, [], status == 200, status, None, 3, 4, 0.001, variant,
-                finish_reason, list(flags), finished_at)  # fmt: skip
+                finish_reason, list(flags), finished_at, "m@1")  # fmt: skip
 
     rows = [
         answered(3.0, "canary", flags=["refused:weapons"], finish_reason="refused"),
@@ -134,6 +135,7 @@ def test_observations_are_written_in_time_order_in_the_replay_format(tmp_path):
             None,
             [],
             4.0,
+            None,
         ),
     ]
     pq.write_table(table(rows), tmp_path / "results.parquet")
@@ -166,12 +168,13 @@ def test_a_2xx_that_is_not_an_answer_is_a_counted_error(body, error):
 def test_outcomes_are_counted_by_status_and_finish_reason():
     def answered(status, reason):
         return (0, 0.0, 10.0, 10.0, None, [], status == 200, status, None, 1, 1, None,
-                "canary", reason, [], 0.0)  # fmt: skip
+                "canary", reason, [], 0.0, "m@2")  # fmt: skip
 
     rows = [answered(200, "answer"), answered(200, "answer"), answered(502, "error"),
             answered(504, "deadline")]  # fmt: skip
     summary = summarize(table(rows), duration_s=1.0)
     assert summary["outcomes"] == {"200 answer": 2, "502 error": 1, "504 deadline": 1}
+    assert summary["model_ids_by_variant"] == {"canary": {"m@2": 4}}
     assert summary["error_rate"] == 0.5
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -106,3 +107,9 @@ def load_run_metrics(run_id: str) -> dict[str, float]:
     """The `load.*` metrics of a `raygate loadtest --log-mlflow` run, or a GateError."""
     run = _raygate_run(run_id, c.RUN_KIND_LOADTEST, "`raygate loadtest --log-mlflow`")
     return dict(run.data.metrics)
+
+
+def load_run_model_ids(run_id: str) -> set[str]:
+    """The name@version ids that answered a load run (empty for runs that did not say)."""
+    run = _raygate_run(run_id, c.RUN_KIND_LOADTEST, "`raygate loadtest --log-mlflow`")
+    return set(json.loads(run.data.tags.get(c.TAG_LOAD_MODEL_IDS, "[]")))

@@ -64,9 +64,19 @@ class LoadGates(StrictModel):
     )
 
 
+class GoldRequirements(StrictModel):
+    """Which gold set the evidence must come from: gates refuse an eval on another."""
+
+    name: str | None = Field(None, description="The gold set's name (e.g. dev); null: any.")
+    min_rows: int | None = Field(None, ge=1, description="Fewest gold rows the eval must have.")
+
+
 class GatePolicy(StrictModel):
     """Every gate a candidate must pass before it may be registered as candidate."""
 
+    gold: GoldRequirements | None = Field(
+        None, description="The gold set evidence must come from; null: any gold set."
+    )
     absolute: AbsoluteGates = Field(default_factory=AbsoluteGates)
     relative: RelativeGate | None = Field(
         default_factory=RelativeGate, description="Paired test vs champion; null switches it off."

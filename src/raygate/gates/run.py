@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from raygate.constants import ROWS
 from raygate.errors import GateError, UnknownAliasError, UnknownModelError
 from raygate.gates.contract import check_contract
 from raygate.gates.decide import GateDecision, decide
@@ -12,6 +13,7 @@ from raygate.gates.evidence import (
     find_eval,
     load_eval,
     load_run_metrics,
+    load_run_model_ids,
     paired_scores,
 )
 from raygate.gates.policy import GatePolicy
@@ -47,8 +49,12 @@ def gate_eval_run(
     """Judge the eval run (and a load run, when given) against the policy and, when
     `against` is set, NAME@against."""
     candidate = load_eval(run_id)
-    load_metrics = load_run_metrics(load_run_id) if load_run_id else None
+    check_gold(policy, candidate)
     name = name or registry_name(candidate.model_uri)
+    load_metrics = None
+    if load_run_id:
+        load_metrics = load_run_metrics(load_run_id)
+        check_load_run(load_run_id, candidate, registry, name)
     champion = None
     if against:
         if name is None:
@@ -70,3 +76,45 @@ def gate_eval_run(
     contract = check_contract(candidate.model_uri, champion.uri if champion else None)
     decision = decide(policy, candidate.metrics, paired, contract, load_metrics=load_metrics)
     return GateOutcome(candidate, champion, decision)
+
+
+def check_gold(policy: GatePolicy, candidate: EvalEvidence) -> None:
+    """Refuse an eval on a gold set other than the policy's, or on too few rows."""
+    wanted = policy.gold
+    if wanted is None:
+        return
+    if wanted.name is not None and candidate.goldset_name != wanted.name:
+        raise GateError(
+            f"eval run {candidate.run_id} ran on gold set '{candidate.goldset_name}', but the "
+            f"policy requires '{wanted.name}'; run `raygate eval {candidate.model_uri} --gold "
+            f"{wanted.name}`"
+        )
+    rows = candidate.metrics.get(ROWS)
+    if wanted.min_rows is not None and (rows is None or rows < wanted.min_rows):
+        raise GateError(
+            f"eval run {candidate.run_id} scored {rows:g} gold rows, fewer than the policy's "
+            f"gold.min_rows {wanted.min_rows}; evaluate on a larger gold set"
+            if rows is not None
+            else f"eval run {candidate.run_id} does not say how many rows it scored"
+        )
+
+
+def check_load_run(
+    load_run_id: str, candidate: EvalEvidence, registry: ModelRegistry, name: str | None
+) -> None:
+    """Refuse a load run that never reached the version being gated."""
+    answered = load_run_model_ids(load_run_id)
+    ids = {candidate.model_id}
+    if name is not None:  # an eval by logged-model URI: the versions registered from it
+        try:
+            versions = registry.list_versions(name)
+        except UnknownModelError:
+            versions = []
+        ids |= {v.model_id for v in versions if v.source == candidate.model_uri}
+    if not answered & ids:
+        seen = ", ".join(sorted(answered)) or "no version (it recorded none)"
+        raise GateError(
+            f"load run {load_run_id} was answered by {seen}, not by the candidate "
+            f"{' or '.join(sorted(ids))}; load-test the served candidate (`raygate loadtest … "
+            "--log-mlflow`) and pass that run"
+        )

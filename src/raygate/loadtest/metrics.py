@@ -66,6 +66,13 @@ def summarize(
     cost = column_floats(table, "cost_usd")
     errors = Counter(e for e in table.column("error").to_pylist() if e) if count else Counter()
     variants = Counter(v for v in table.column("variant").to_pylist() if v) if count else Counter()
+    answered_by: dict[str, Counter] = {}
+    if count:
+        for variant, model_id in zip(
+            table.column("variant").to_pylist(), table.column("model_id").to_pylist(), strict=True
+        ):
+            if model_id:
+                answered_by.setdefault(variant or "unknown", Counter())[model_id] += 1
     outcomes = (
         Counter(
             f"{status or 'no_response'} {reason or '-'}"
@@ -99,6 +106,8 @@ def summarize(
         "output_tokens_per_s": float(np.nansum(tokens_out)) / duration_s if duration_s else 0.0,
         "cost_usd_total": float(np.nansum(cost)) if np.any(~np.isnan(cost)) else None,
         "requests_by_variant": dict(variants),
+        # which versions answered, per variant: binds a load run to the models it exercised
+        "model_ids_by_variant": {v: dict(c) for v, c in answered_by.items()},
     }
     if slos:
         summary["slo"] = judge_slos(summary, slos)

@@ -36,6 +36,7 @@ RESULT_SCHEMA = pa.schema([
     ("tokens_in", pa.int64()), ("tokens_out", pa.int64()), ("cost_usd", pa.float64()),
     ("variant", pa.string()), ("finish_reason", pa.string()),
     ("safety_flags", pa.list_(pa.string())), ("finished_at", pa.float64()),
+    ("model_id", pa.string()),
 ])  # fmt: skip
 
 

@@ -55,6 +55,7 @@ class RequestResult(NamedTuple):
     finish_reason: str | None
     safety_flags: list[str]
     finished_at: float  # wall-clock seconds when the answer (or the failure) arrived
+    model_id: str | None  # name@version that answered, from the body or x-raygate-model-id
 
 
 class Sender:
@@ -122,7 +123,8 @@ class Sender:
         return RequestResult(worker, scheduled_s, (done - due) * 1000, (done - sent) * 1000,
                              None, [], False, status, error, None, None, None,
                              fields.get("variant"), fields.get("finish_reason"),
-                             fields.get("safety_flags", []), time.time())  # fmt: skip
+                             fields.get("safety_flags", []), time.time(),
+                             fields.get("model_id"))  # fmt: skip
 
 
 # Finish reasons that mean the request failed even when a server answered 200 (an older or
@@ -167,6 +169,9 @@ def _answer_fields(response: HttpResponse) -> dict[str, Any]:
         "finish_reason": body.get("finish_reason")
         or error.get("finish_reason")
         or choices[0].get("finish_reason"),
+        "model_id": body.get("model_id")
+        or error.get("model_id")
+        or response.headers.get("x-raygate-model-id"),
         "safety_flags": [str(f) for f in flags] if isinstance(flags, list) else [],
     }
 
@@ -206,5 +211,6 @@ def _stream_timings(response: HttpResponse, sent: float) -> tuple[float | None, 
             "variant": response.headers.get("x-raygate-variant"),
             "finish_reason": finish_reason,
             "safety_flags": [],
+            "model_id": response.headers.get("x-raygate-model-id"),
         },
     )
