@@ -89,3 +89,55 @@ def test_unreachable_targets_are_recorded_as_errors_not_raised(local_ray, tmp_pa
     summary = run_load(target, plan, PROMPTS, tmp_path).summary
     assert summary["requests"] == 20 and summary["error_rate"] == 1.0
     assert list(summary["errors_by_type"]) == ["connection: ConnectionRefusedError"]
+
+
+# Answers every request and writes each query it received, in order, to the file it is given.
+RECORDING_SERVER = """
+import json, sys, uvicorn
+log = open(sys.argv[2], "a", buffering=1)
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    if body:
+        log.write(json.loads(body)["query"] + "\\n")
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"answer": "ok"}'})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+def test_workers_are_dealt_the_workload_so_each_prompt_goes_once(local_ray, tmp_path, mode):
+    port, seen = free_port(), tmp_path / "seen.txt"
+    process = subprocess.Popen([sys.executable, "-c", RECORDING_SERVER, str(port), str(seen)])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        # more prompts than the run can send, so that none is reused by cycling
+        prompts = tuple(Prompt(f"q{i}") for i in range(400 if mode == "open" else 60_000))
+        arrival = (
+            ArrivalConfig(rate=60, duration_s=2, process="constant")
+            if mode == "open"
+            else ArrivalConfig(concurrency=4, duration_s=0.5)
+        )
+        run = run_load(Target(f"http://127.0.0.1:{port}"), arrival, prompts, tmp_path, workers=2)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    received = seen.read_text().split()
+    assert len(received) == run.summary["requests"] > 4
+    assert len(set(received)) == len(received), "a prompt was sent twice"
+    if mode == "open":  # the whole schedule, dealt like cards: exactly the first N prompts
+        assert sorted(received, key=lambda q: int(q[1:])) == [f"q{i}" for i in range(120)]

@@ -46,7 +46,8 @@ class WorkerPlan:
 
     start_wall: float
     duration_s: float
-    first_prompt: int
+    first_prompt: int  # this worker's first index into the workload
+    stride: int  # how far its next request's prompt is: the requests are dealt like cards
     offsets: np.ndarray | None = None
     concurrency: int = 0
 
@@ -138,7 +139,7 @@ class LoadWorker:
             now = time.perf_counter()
             # Everything due by now goes out in this turn of the loop: one wake-up, many sends.
             while n < len(offsets) and start + offsets[n] <= now:
-                payload = payloads[(plan.first_prompt + n) % len(payloads)]
+                payload = payloads[(plan.first_prompt + n * plan.stride) % len(payloads)]
                 task = loop.create_task(self._one(sender, payload, offsets[n], start + offsets[n]))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -159,7 +160,7 @@ class LoadWorker:
             n = plan.first_prompt + u
             while (now := time.perf_counter()) < end:
                 await self._one(sender, payloads[n % len(payloads)], now - start, now)
-                n += concurrency
+                n += plan.stride
 
         await asyncio.gather(*(user(u) for u in range(concurrency)))
 
@@ -201,10 +202,17 @@ def run_load(
     schedule = send_times(arrival) if arrival.open_loop else None
     start_wall = time.time() + START_DELAY_S
     runs = []
+    total_users, first_user = arrival.concurrency or 0, 0
     for i, actor in enumerate(actors):
-        offsets = schedule[i::workers] if schedule is not None else None
-        share = (arrival.concurrency or 0) // workers + (i < (arrival.concurrency or 0) % workers)
-        plan = WorkerPlan(start_wall, arrival.duration_s, i, offsets, share)
+        # Open loop: worker i sends the schedule's requests i, i + workers, …, so it takes the
+        # same prompts. Closed loop: its users are global users first_user … and each user u
+        # sends prompts u, u + all users, …: every planned request gets its own prompt once.
+        share = total_users // workers + (i < total_users % workers)
+        if schedule is not None:
+            plan = WorkerPlan(start_wall, arrival.duration_s, i, workers, schedule[i::workers])
+        else:
+            plan = WorkerPlan(start_wall, arrival.duration_s, first_user, total_users, None, share)
+        first_user += share
         runs.append(actor.run.remote(plan))
     path = out_dir / RESULTS_FILE
     with pq.ParquetWriter(path, RESULT_SCHEMA) as writer:
