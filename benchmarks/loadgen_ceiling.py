@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
             100 * abs(open_loop["achieved_rate_rps"] - target) / target, 2
         ),
         "open_loop_send_lag_ms_p99": round(open_loop["send_lag_ms_p99"], 2),
+        # requests due in the window count even when sent late; this says how late it ran
+        "open_loop_send_overrun_s": round(open_loop["send_overrun_s"], 3),
+        "open_loop_fell_behind": open_loop["fell_behind"],
         "p50_ms_raygate_low_load": round(low_raygate["latency_ms_p50"], 3),
         "p50_ms_wrk_low_load": round(low_wrk["p50_ms"], 3),
         "p50_ms_diff_vs_wrk": round(low_raygate["latency_ms_p50"] - low_wrk["p50_ms"], 3),

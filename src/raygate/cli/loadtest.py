@@ -160,6 +160,13 @@ def _print(summary: dict) -> None:
     for name, check in summary.get("slo", {}).get("checks", {}).items():
         verdict = "[green]pass[/]" if check["passed"] else "[red]FAIL[/]"
         console.print(f"  SLO {name} ≤ {check['limit']:g}: {check['value']} {verdict}")
+    if summary.get("fell_behind"):
+        console.print(
+            f"  [yellow]warning:[/] the load generator fell behind: its last send came "
+            f"{summary['send_overrun_s']:.2f} s after the window (send lag p99 "
+            f"{summary['send_lag_ms_p99']:.0f} ms); add --workers or lower --rate",
+            highlight=False,
+        )
     console.print(f"  results: {summary['results']}", highlight=False)
     if "observations" in summary:
         recorded = summary["observations"]

@@ -251,17 +251,27 @@ def _write(writer: pq.ParquetWriter, batches: list[list[RequestResult]]) -> None
         writer.write_table(pa.Table.from_arrays(arrays, schema=RESULT_SCHEMA))
 
 
-def _send_accuracy(table: pa.Table, duration_s: float) -> dict[str, float | None]:
-    """How well the client kept the schedule: the rate actually sent within the run's window
-    and how late sends were (a generator that falls behind shows it here)."""
+# A run whose sends ended later than this share of its duration after the window fell behind.
+FELL_BEHIND_SHARE = 0.02
+
+
+def _send_accuracy(table: pa.Table, duration_s: float) -> dict[str, Any]:
+    """How well the client kept the schedule: the rate of the requests due in the run's
+    window that were sent (late ones count: their lateness is in their latency), how late
+    sends were, and whether the client fell behind (its last send long after the window)."""
     if table.num_rows == 0:
-        return {"achieved_rate_rps": 0.0, "send_lag_ms_p50": None, "send_lag_ms_p99": None}
+        return {"achieved_rate_rps": 0.0, "send_lag_ms_p50": None, "send_lag_ms_p99": None,
+                "fell_behind": False}  # fmt: skip
     lag_ms = column_floats(table, "latency_ms") - column_floats(table, "service_ms")
-    sent_s = column_floats(table, "scheduled_s") + lag_ms / 1000
+    scheduled_s = column_floats(table, "scheduled_s")
+    sent_s = scheduled_s + lag_ms / 1000
+    overrun_s = max(0.0, float(np.max(sent_s)) - duration_s)
     return {
-        "achieved_rate_rps": float(np.sum(sent_s <= duration_s)) / duration_s,
+        "achieved_rate_rps": float(np.sum(scheduled_s < duration_s)) / duration_s,
         "send_lag_ms_p50": float(np.percentile(lag_ms, 50)),
         "send_lag_ms_p99": float(np.percentile(lag_ms, 99)),
+        "send_overrun_s": overrun_s,
+        "fell_behind": overrun_s > FELL_BEHIND_SHARE * duration_s,
     }
 
 
