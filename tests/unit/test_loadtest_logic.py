@@ -212,3 +212,19 @@ def test_a_good_spec_keeps_its_slos_and_trims_the_url():
     )
     assert spec.url == "http://127.0.0.1:8000" and spec.slos == {"error_rate": 0.01}
     assert not spec.arrival.open_loop
+
+
+def test_requests_due_in_the_window_count_even_sent_late_and_falling_behind_is_said():
+    from raygate.loadtest.runner import _send_accuracy
+
+    def sent(scheduled_s, lag_ms):  # latency_ms includes the send lag; service_ms does not
+        return (0, scheduled_s, 10.0 + lag_ms, 10.0, None, [], True, 200, None, 1, 1, None,
+                "champion", "answer", [], 0.0, "m@1")  # fmt: skip
+
+    on_time = table([sent(s / 10, 0.0) for s in range(20)])  # 2 s at 10 req/s
+    late = table([sent(s / 10, 900.0 if s > 15 else 0.0) for s in range(20)])
+    assert _send_accuracy(on_time, 2.0)["achieved_rate_rps"] == 10.0
+    assert not _send_accuracy(on_time, 2.0)["fell_behind"]
+    behind = _send_accuracy(late, 2.0)
+    assert behind["achieved_rate_rps"] == 10.0  # the late ones still count
+    assert behind["fell_behind"] and behind["send_overrun_s"] == pytest.approx(0.8)
