@@ -81,7 +81,9 @@ def tiny_gold(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def log_code_model(tmp_path: Path, source: str, artifacts: dict[str, str] | None = None) -> str:
+def log_code_model(
+    tmp_path: Path, source: str, artifacts: dict[str, str] | None = None, signature=None
+) -> str:
     """Log a user-written pyfunc (models-from-code), with optional artifacts; its URI."""
     import mlflow
 
@@ -93,6 +95,6 @@ def log_code_model(tmp_path: Path, source: str, artifacts: dict[str, str] | None
     with mlflow.start_run(run_name="user-model"):
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(entry), pip_requirements=["mlflow"],
-            artifacts=artifacts,
+            artifacts=artifacts, signature=signature,
         )  # fmt: skip
     return info.model_uri

@@ -147,3 +147,33 @@ def test_eval_table_has_no_raw_pii(local_ray, registry, built_v1, tiny_gold):
     for query in raw_queries:
         for match in find_pii(query):
             assert match.text not in text
+
+
+ECHO_QUESTION = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+class EchoQuestion(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return [{"answer": q} for q in model_input["question"]]
+
+set_model(EchoQuestion())
+"""
+
+
+def test_gold_columns_go_to_the_inputs_the_signature_accepts(local_ray, registry, tiny_gold,
+                                                             tmp_path):  # fmt: skip
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    from raygate.errors import EvaluationError
+
+    signature = ModelSignature(Schema([ColSpec("string", "question")]),
+                               Schema([ColSpec("string", "answer")]))  # fmt: skip
+    uri = log_code_model(tmp_path, ECHO_QUESTION, signature=signature)
+    with pytest.raises(EvaluationError, match="requires input\\(s\\) question"):
+        evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4))
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4),
+                      input_map={"question": "query"})  # fmt: skip
+    rows = table(result.run_id)
+    assert len(rows) > 0 and (rows["answer"] == rows["query"]).all()  # echoed as `question`

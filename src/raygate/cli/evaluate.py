@@ -31,12 +31,20 @@ def evaluate(
         help="LLM engine YAML (kind: vllm | http): answer with ray.data.llm instead of a pyfunc; "
         "MODEL_URI is then only the served model's label.",
     ),
+    input_map: list[str] = typer.Option(
+        [],
+        "--input-map",
+        metavar="INPUT=FIELD",
+        help="Fill the model's input INPUT from gold field FIELD (repeatable), e.g. "
+        "question=query. By default every gold column the signature accepts goes by its name.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Evaluate MODEL_URI on a gold set; prints the MLflow run id and the metrics.
 
-    The gold set is validated and the model resolved before any work starts. Figures the
-    model does not report (tokens, cost, latency) are listed as missing, never as zero.
+    The gold set is validated and the model resolved before any work starts. Latency is
+    measured by the eval for any model; figures a model does not report (tokens, cost) are
+    listed as missing, never as zero.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -46,6 +54,7 @@ def evaluate(
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     options = PipelineOptions(workers, batch_size, num_cpus, num_gpus)
+    mapping = _input_map(input_map)
     engine = load_engine_options(engine_file) if engine_file else None
     progress = Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -62,6 +71,7 @@ def evaluate(
             on_rows=lambda n: progress.advance(task, n),
             engine=engine,
             on_start=lambda total: progress.update(task, total=total),
+            input_map=mapping,
         )
     # Six significant figures, not six decimals: a cost of 5e-8 USD is not 0.
     metrics = {k: float(f"{v:.6g}") for k, v in result.metrics.values.items()}
@@ -77,3 +87,14 @@ def evaluate(
         console.print(f"  {key:<26} {metrics[key]:.4g}", highlight=False)
     if result.metrics.missing:
         console.print(f"  not reported: {', '.join(result.metrics.missing)}", highlight=False)
+
+
+def _input_map(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        target, sep, source = item.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise typer.BadParameter(f"{item!r}: write INPUT=FIELD, e.g. question=query",
+                                     param_hint="--input-map")  # fmt: skip
+        mapping[target.strip()] = source.strip()
+    return mapping

@@ -11,6 +11,7 @@ import pandas as pd
 
 from raygate.cluster import quiet_ray_data
 from raygate.evaluation.engines import LlmEngineOptions, build_engine_processor
+from raygate.evaluation.inputs import input_frame
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
@@ -24,23 +25,32 @@ class PipelineOptions:
     batch_size: int = 16
     num_cpus: float = 1.0
     num_gpus: float = 0.0
+    # Model input column → gold field it is filled from (see raygate.evaluation.inputs).
+    columns: tuple[tuple[str, str], ...] = (("query", "query"),)
 
 
 class PredictAndScore:
     """A Ray Data actor: loads the pyfunc once, predicts whole batches, scores each row."""
 
-    def __init__(self, model_uri: str, model_config: dict | None, tracking_uri: str) -> None:
+    def __init__(
+        self,
+        model_uri: str,
+        model_config: dict | None,
+        tracking_uri: str,
+        columns: tuple[tuple[str, str], ...],
+    ) -> None:
         import mlflow
 
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self._model = mlflow.pyfunc.load_model(model_uri, model_config=model_config)
+        self._columns = dict(columns)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
         started = time.perf_counter()
         try:
-            raw = self._model.predict(pd.DataFrame({"query": [g.query for g in golds]}))
+            raw = self._model.predict(input_frame(golds, self._columns))
             predictions = normalize_predictions(raw, len(golds))
         except Exception as exc:  # the model failed this batch: record it, keep evaluating
             error = f"{type(exc).__name__}: {exc}"[:500]
@@ -102,6 +112,7 @@ def scored_batches(
             "model_uri": model_uri,
             "model_config": model_config,
             "tracking_uri": tracking_uri,
+            "columns": options.columns,
         },
         batch_size=options.batch_size,
         batch_format="pandas",

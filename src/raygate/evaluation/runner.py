@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -15,11 +15,12 @@ from raygate import constants as c
 from raygate.cluster import ensure_ray
 from raygate.errors import EvaluationError
 from raygate.evaluation.engines import LlmEngineOptions
+from raygate.evaluation.inputs import check_required, input_columns, signature_inputs
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
 from raygate.evaluation.pipeline import PipelineOptions, scored_batches
 from raygate.evaluation.report import render_report
 from raygate.evaluation.rows import EVAL_TABLE_SCHEMA
-from raygate.goldset import GoldSetInfo, scan_goldset
+from raygate.goldset import GoldRow, GoldSetInfo, scan_goldset
 from raygate.packaging.loading import model_info, resolve_model_uri
 from raygate.packaging.pyfunc import MODEL_ID_KEY
 from raygate.registry.protocol import ModelRegistry
@@ -48,6 +49,7 @@ def evaluate(
     on_rows: Callable[[int], None] | None = None,
     engine: LlmEngineOptions | None = None,
     on_start: Callable[[int], None] | None = None,
+    input_map: dict[str, str] | None = None,
 ) -> EvalResult:
     """Evaluate a model on a gold set; every input is checked before Ray starts.
 
@@ -65,6 +67,10 @@ def evaluate(
         info = model_info(pinned)
         model_id = version.model_id if version else (info.model_id or pinned)
         model_params = _agent_params(info.run_id)
+        accepted = signature_inputs(info.signature)
+        columns = input_columns(accepted, input_map or {})
+        check_required(accepted, columns, _first_row(goldset.path))
+        options = replace(options, columns=tuple(sorted(columns.items())))
     else:
         version, pinned, model_id = None, model_uri, model_uri
         model_params = {
@@ -146,3 +152,10 @@ def _log_results(
         mlflow.log_table(pq.read_table(table_path).to_pandas(), artifact_file="eval_table.json")
     report = render_report(model_id, pinned, goldset, metrics.values, metrics.missing, scored)
     mlflow.log_text(report, "report.html")
+
+
+def _first_row(path: Path) -> GoldRow:
+    """The gold file's first row (already validated by scan_goldset)."""
+    with path.open(encoding="utf-8") as lines:
+        first = next(line for line in lines if line.strip())
+    return GoldRow.model_validate_json(first)
