@@ -40,18 +40,22 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 """
 
 
+def wait_until_listening(port: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def stalling_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", STALLING_SERVER, str(port)])
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_listening(port)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -118,13 +122,7 @@ def test_workers_are_dealt_the_workload_so_each_prompt_goes_once(local_ray, tmp_
     port, seen = free_port(), tmp_path / "seen.txt"
     process = subprocess.Popen([sys.executable, "-c", RECORDING_SERVER, str(port), str(seen)])
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_listening(port)
         # more prompts than the run can send, so that none is reused by cycling
         prompts = tuple(Prompt(f"q{i}") for i in range(400 if mode == "open" else 60_000))
         arrival = (

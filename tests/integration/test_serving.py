@@ -60,8 +60,6 @@ def running(status: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def served(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
-    from ray import serve
-
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     registry = MlflowRegistry()
@@ -70,6 +68,17 @@ def served(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
         built = log_agent_model(load_agent_config(AGENTS / config))
         version = registry.register(name, built.model_uri, built.tags)
         registry.set_alias(name, alias, version.version)
+    limit = {"requests_per_minute": 60000, "burst": 5000}
+    yield from deploy(local_ray, tmp_path_factory, name, rate_limit=limit)
+
+
+def deploy(local_ray: str, tmp_path_factory, name: str, **router_settings) -> Iterator[Served]:
+    """serve_configs/canary.yaml for model `name` (one small replica a variant, the router's
+    settings overridden), deployed through the Serve API; taken down afterwards."""
+    import os
+
+    from ray import serve
+
     tokens = tmp_path_factory.mktemp("secrets") / "tokens"
     tokens.write_text(f"# API tokens, one per line\n{TOKEN}\n")
     config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
@@ -79,16 +88,13 @@ def served(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
     app["args"]["model_name"] = name
     for deployment in app["deployments"]:
         if deployment["name"] == "router":
-            deployment["user_config"]["rate_limit"] = {"requests_per_minute": 60000, "burst": 5000}
+            deployment["user_config"] |= router_settings
         else:
-            deployment["user_config"]["model_uri"] = deployment["user_config"]["model_uri"].replace(
-                "reference-agent", name
-            )
+            uri = deployment["user_config"]["model_uri"]
+            deployment["user_config"]["model_uri"] = uri.replace("reference-agent", name)
             deployment.pop("autoscaling_config", None)
             deployment["num_replicas"] = 1
             deployment["ray_actor_options"] = {"num_cpus": 0.5}
-    import os
-
     os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
     control = ServeControl(local_ray)
     control.up(config)

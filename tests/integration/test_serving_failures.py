@@ -4,7 +4,6 @@ a load test counts both as errors."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -14,9 +13,8 @@ import requests
 
 from raygate.config import AgentConfig
 from raygate.packaging.build import log_agent_model
-from raygate.serving.control import ServeControl, load_serve_config
 from raygate.testing import free_port
-from tests.integration.test_serving import ROOT, TOKEN, Served, running
+from tests.integration.test_serving import TOKEN, Served, deploy
 
 NAME = "failing-agent"
 
@@ -59,8 +57,6 @@ def agent_config(base_url: str, **loop) -> AgentConfig:
 
 @pytest.fixture(scope="module")
 def failing(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
-    from ray import serve
-
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     hanging = HangingServer()
@@ -76,33 +72,7 @@ def failing(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
         built = log_agent_model(config)
         version = registry.register(NAME, built.model_uri, built.tags)
         registry.set_alias(NAME, alias, version.version)
-    tokens = tmp_path_factory.mktemp("failing-secrets") / "tokens"
-    tokens.write_text(f"{TOKEN}\n")
-    config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
-    port = free_port()
-    config["http_options"]["port"] = port
-    (app,) = config["applications"]
-    app["args"]["model_name"] = NAME
-    for deployment in app["deployments"]:
-        if deployment["name"] == "router":
-            deployment["user_config"]["canary_percent"] = 50
-            deployment["user_config"]["rate_limit"] = None
-        else:
-            deployment["user_config"]["model_uri"] = deployment["user_config"]["model_uri"].replace(
-                "reference-agent", NAME
-            )
-            deployment.pop("autoscaling_config", None)
-            deployment["num_replicas"] = 1
-            deployment["ray_actor_options"] = {"num_cpus": 0.5}
-    os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
-    control = ServeControl(local_ray)
-    control.up(config)
-    served = Served(f"http://127.0.0.1:{port}", control, NAME, {"Authorization": f"Bearer {TOKEN}"})
-    served.wait_for(running)
-    yield served
-    control.down()
-    serve.shutdown()
-    os.environ.pop("RAYGATE_API_TOKENS_FILE", None)
+    yield from deploy(local_ray, tmp_path_factory, NAME, canary_percent=50, rate_limit=None)
     hanging.close()
 
 
