@@ -12,6 +12,9 @@ INPUT_OPTIONAL_FIELDS: Final = ("request_id", "user_id", "session_id", "relevant
 
 # What the reference agent answers when it abstains or refuses.
 ABSTAIN_ANSWER: Final = "I don't know."
+# Finish reasons of a request that failed (serving answers them 502/504/429; load tests and
+# the canary judge count them as errors even where an older server said 200).
+FAILED_FINISH_REASONS: Final = frozenset({"error", "step_timeout", "deadline", "rate_limited"})
 REFUSAL_ANSWER: Final = "I can't help with that request."
 SELF_HARM_ANSWER: Final = (
     "I can't help with that, but I'm really sorry you're feeling this way, and you don't have "

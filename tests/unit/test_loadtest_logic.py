@@ -159,10 +159,11 @@ def test_observations_are_written_in_time_order_in_the_replay_format(tmp_path):
     ],
 )
 def test_a_2xx_that_is_not_an_answer_is_a_counted_error(body, error):
-    from raygate.loadtest.transport import _answer_error, _answer_fields
+    from raygate.loadtest.transport import _answer_error, _answer_fields, _json_object
 
     response = HttpResponse(200, {}, body)
-    assert _answer_error(response, _answer_fields(response)) == error
+    parsed, problem = _json_object(response)
+    assert _answer_error(problem, _answer_fields(response, parsed)) == error
 
 
 def test_outcomes_are_counted_by_status_and_finish_reason():

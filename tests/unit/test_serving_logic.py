@@ -165,3 +165,10 @@ def test_weight_on_an_app_without_a_canary_is_an_error():
     control.details = lambda: {"applications": {"raygate": app}}
     with pytest.raises(ConfigError, match="serves no canary"):
         control.set_weight(10)
+
+
+def test_every_failed_finish_reason_has_a_status():
+    from raygate.constants import FAILED_FINISH_REASONS
+    from raygate.serving.outcomes import FAILURE_STATUS
+
+    assert FAILURE_STATUS.keys() == FAILED_FINISH_REASONS

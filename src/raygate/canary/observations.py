@@ -9,11 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from raygate.canary.sketch import LogHistogram
+from raygate.constants import FAILED_FINISH_REASONS
 
 Variant = Literal["champion", "canary"]
 
-# Finish reasons that mean the request failed even if an old record says 200.
-ERROR_FINISH_REASONS = frozenset({"error", "deadline", "step_timeout", "rate_limited"})
 REFUSAL_FINISH_REASONS = frozenset({"refused", "content_filter"})
 # A safety flag that only records input redaction changes nothing the user sees.
 INFORMATIONAL_FLAG_PREFIXES = ("pii_redacted_input",)
@@ -43,7 +42,7 @@ class Observation(BaseModel):
     @property
     def failed(self) -> bool:
         return (
-            self.status >= 500 or self.status == 429 or self.finish_reason in ERROR_FINISH_REASONS
+            self.status >= 500 or self.status == 429 or self.finish_reason in FAILED_FINISH_REASONS
         )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Literal, NamedTuple
 
+from raygate.constants import FAILED_FINISH_REASONS
 from raygate.loadtest.http_client import HttpClient, HttpResponse
 
 Protocol = Literal["predict", "openai"]
@@ -106,8 +107,9 @@ class Sender:
             fields: dict[str, Any] = {"ttft_ms": ttft, "itl_ms": itl, **usage}
             error = None
         else:
-            fields = {"ttft_ms": None, "itl_ms": [], **_answer_fields(response)}
-            error = _answer_error(response, fields)
+            body, problem = _json_object(response)  # parsed once: this is the hot path
+            fields = {"ttft_ms": None, "itl_ms": [], **_answer_fields(response, body)}
+            error = _answer_error(problem, fields)
         return RequestResult(worker=worker, scheduled_s=scheduled_s,
                              latency_ms=(done - due) * 1000, service_ms=(done - sent) * 1000,
                              ok=error is None, status=response.status, error=error,
@@ -119,7 +121,7 @@ class Sender:
                 response: HttpResponse | None = None) -> RequestResult:  # fmt: skip
         """A failed request; an HTTP error still says who answered and how it ended."""
         done = done or time.perf_counter()
-        fields = _answer_fields(response) if response is not None else {}
+        fields = _answer_fields(response, _json_object(response)[0]) if response is not None else {}
         return RequestResult(worker, scheduled_s, (done - due) * 1000, (done - sent) * 1000,
                              None, [], False, status, error, None, None, None,
                              fields.get("variant"), fields.get("finish_reason"),
@@ -127,34 +129,30 @@ class Sender:
                              fields.get("model_id"))  # fmt: skip
 
 
-# Finish reasons that mean the request failed even when a server answered 200 (an older or
-# non-raygate server); raygate itself answers them 502/504/429.
-FAILED_FINISH_REASONS = frozenset({"error", "step_timeout", "deadline", "rate_limited"})
-
-
-def _answer_error(response: HttpResponse, fields: dict[str, Any]) -> str | None:
-    """Why a 2xx answer is still a failure: a body that is not a JSON object, or a finish
-    reason that says the model failed; None for a real answer."""
+def _json_object(response: HttpResponse) -> tuple[dict[str, Any], str | None]:
+    """The body as a JSON object, or {} and why it is not one."""
     try:
         body = json.loads(response.body)
     except ValueError:
-        return "body: not JSON"
+        return {}, "body: not JSON"
     if not isinstance(body, dict):
-        return f"body: a JSON {type(body).__name__}, not an object"
+        return {}, f"body: a JSON {type(body).__name__}, not an object"
+    return body, None
+
+
+def _answer_error(problem: str | None, fields: dict[str, Any]) -> str | None:
+    """Why a 2xx answer is still a failure: a body that is not a JSON object, or a finish
+    reason that says the model failed (an older server's 200); None for a real answer."""
+    if problem is not None:
+        return problem
     if fields.get("finish_reason") in FAILED_FINISH_REASONS:
         return f"finish_{fields['finish_reason']}"
     return None
 
 
-def _answer_fields(response: HttpResponse) -> dict[str, Any]:
+def _answer_fields(response: HttpResponse, body: dict[str, Any]) -> dict[str, Any]:
     """Tokens, cost, variant, finish reason and safety flags from a JSON answer (predict,
-    chat.completion, or an error body); a body that is not a JSON object gives none."""
-    try:
-        body = json.loads(response.body)
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
+    chat.completion, or an error body); an empty body gives none."""
     usage = body.get("usage") or {}
     choices = body.get("choices") or [{}]
     error = body.get("error") if isinstance(body.get("error"), dict) else {}

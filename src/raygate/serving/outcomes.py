@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+# A status for each of constants.FAILED_FINISH_REASONS (a test holds the two together).
 FAILURE_STATUS = {"error": 502, "step_timeout": 504, "deadline": 504, "rate_limited": 429}
 _RETRY_AFTER = re.compile(r"retry after (?P<seconds>\d+(?:\.\d+)?)\s*s")
 
