@@ -125,14 +125,6 @@ class ServeControl:
         """Move the canary's share: only the router's user_config changes (no restart)."""
         if not 0 <= percent <= 100:
             raise ConfigError(f"canary weight must be between 0 and 100 percent, got {percent}")
-        _, app = self._raygate_app_details(self.details())
-        args = (app.get("deployed_app_config") or {}).get("args") or {}
-        variants = args.get("variants", ["champion"])  # AppArgs' default
-        if "canary" not in variants:
-            raise ConfigError(
-                "this app serves no canary (args.variants is "
-                f"{variants}); deploy a config with a canary, e.g. serve_configs/canary.yaml"
-            )
         return self.update_settings(ROUTER_DEPLOYMENT, canary_percent=percent)
 
     def refresh(self, variant: str) -> dict[str, Any]:
@@ -144,6 +136,12 @@ class ServeControl:
         the result is validated before it is sent."""
 
         def change(app: dict[str, Any]) -> None:
+            variants = _variants(app)
+            if "canary_percent" in changes and "canary" not in variants:
+                raise ConfigError(
+                    f"this app serves no canary (args.variants is {variants}); deploy a config "
+                    "with a canary, e.g. serve_configs/canary.yaml"
+                )
             target = _deployment(app, deployment)
             if deployment == ROUTER_DEPLOYMENT:
                 current = target.get("user_config") or RouterSettings().model_dump()
@@ -208,12 +206,17 @@ class ServeControl:
         raise ServeError("no raygate application is deployed; run `raygate serve up CONFIG`")
 
 
+def _variants(app: dict[str, Any]) -> list[str]:
+    """The variants an app config serves (AppArgs' default when its args say none)."""
+    return (app.get("args") or {}).get("variants", ["champion"])
+
+
 def _deployment(app: dict[str, Any], name: str) -> dict[str, Any]:
     deployments = app.setdefault("deployments", [])
     for deployment in deployments:
         if deployment.get("name") == name:
             return deployment
-    variants = (app.get("args") or {}).get("variants", ["champion"])
+    variants = _variants(app)
     if name != ROUTER_DEPLOYMENT and name not in variants:
         raise ConfigError(f"the app has no '{name}' deployment (variants: {', '.join(variants)})")
     deployments.append({"name": name})
