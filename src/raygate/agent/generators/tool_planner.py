@@ -63,9 +63,8 @@ class Quantity:
     decimals: int
 
     def format(self, value: float) -> str:
-        grouped = "," if self.prefix else ""
-        if self.prefix:  # money keeps its cents
-            return f"{self.prefix}{value:{grouped}.{max(self.decimals, 2)}f}"
+        if self.prefix:  # money keeps its cents and groups its thousands
+            return f"{self.prefix}{value:,.{max(self.decimals, 2)}f}"
         text = f"{value:.{max(self.decimals, 2)}f}".rstrip("0").rstrip(".")
         return f"{text}{self.suffix}"
 
@@ -145,19 +144,17 @@ class ToolPlanner:
     def _arithmetic(self, operation, subjects, documents, words, query, searches, results, tools):
         kind, argument = operation
         searched = searches > 0
-        subjects = [doc for doc in subjects if self._value(doc, words) is not None]
-        if kind in ("sum", "difference") and len(subjects) < 2:
+        # Only the named documents that hold the asked quantity are operands.
+        valued = [(doc, q) for doc in subjects if (q := self._value(doc, words)) is not None]
+        subjects = [doc for doc, _ in valued]
+        if kind in ("sum", "difference") and len(valued) < 2:
             return self._search_for_second(subjects, query, searched, tools)
-        if not subjects:
+        if not valued:
             return self._search_for_second([], query, searched, tools)
-        first = self._value(subjects[0], words)
-        if first is None:
-            return None
+        first = valued[0][1]
         citations = tuple(doc.id for doc in subjects[: 2 if kind in ("sum", "difference") else 1])
         if kind in ("sum", "difference"):
-            second = self._value(subjects[1], words)
-            if second is None:
-                return None
+            second = valued[1][1]
             sign = "+" if kind == "sum" else "-"
             expression = f"{first.value:g} {sign} {second.value:g}"
         elif kind == "times":
@@ -206,8 +203,7 @@ class ToolPlanner:
                 return Step(answer=fact.value, citations=(subject.id, doc.id))
         if searched or "search_documents" not in tools:
             return None
-        category = next((f.value for f in subject.facts if f.field.lower() == "category"), "")
-        query = " ".join([*sorted(asked), category, subject.title]).strip()
+        query = " ".join([*sorted(asked), _category(subject) or "", subject.title]).strip()
         return Step(call=ToolCall("search_documents", {"query": query}))
 
     # --- helpers ---------------------------------------------------------------------------
@@ -230,9 +226,7 @@ class ToolPlanner:
     def _search_for_second(self, subjects, query, searched, tools) -> Step | None:
         if searched or "search_documents" not in tools:
             return None
-        rest = query
-        for doc in subjects:
-            rest = re.sub(re.escape(doc.title), " ", rest, flags=re.IGNORECASE)
+        rest = _without_titles(query, subjects)
         return Step(call=ToolCall("search_documents", {"query": " ".join(rest.split())}))
 
     def _value(self, doc: Document, words: set[str]) -> Quantity | None:
@@ -262,10 +256,22 @@ class ToolPlanner:
         other_title = content_tokens(other.title)
         if any(any(ch.isdigit() for ch in word) for word in other_title):
             return False  # another product (model codes carry digits)
-        category = next((f.value for f in subject.facts if f.field.lower() == "category"), None)
+        category = _category(subject)
         if category and set(content_tokens(category)) <= set(other_title):
             return True
         return bool(set(content_tokens(subject.title)) & set(other_title))
+
+
+def _without_titles(query: str, documents: Sequence[Document]) -> str:
+    """The question with the documents' titles taken out (what else it names or counts)."""
+    for doc in documents:
+        query = re.sub(re.escape(doc.title), " ", query, flags=re.IGNORECASE)
+    return query
+
+
+def _category(doc: Document) -> str | None:
+    """A product's category (its 'Category:' fact), which its policies name."""
+    return next((f.value for f in doc.facts if f.field.lower() == "category"), None)
 
 
 def _needs_plan(query: str) -> bool:
@@ -284,9 +290,7 @@ def _operation(query: str, subjects: Sequence[Document]) -> tuple[str, object] |
         return "discount", match["name"]
     if _DIFFERENCE.search(query):
         return "difference", None
-    rest = query
-    for doc in subjects:
-        rest = re.sub(re.escape(doc.title), " ", rest, flags=re.IGNORECASE)
+    rest = _without_titles(query, subjects)
     count = _COUNT.search(rest)
     if (count and len(subjects) == 1 and _SUM.search(query)) or (count and _TIMES.search(rest)):
         return "times", int(count["n"])
