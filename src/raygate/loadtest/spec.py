@@ -57,8 +57,9 @@ def load_test_spec(options: dict[str, Any], slo_items: list[str]) -> LoadTestSpe
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        message = describe_error({**first, "loc": ()} if field in OPTIONS else first)
         if field in OPTIONS:
             got = f" (got {first['input']!r})" if first["type"] != "missing" else ""
             message = f"{OPTIONS[field]}: {first['msg']}{got}"
+        else:
+            message = describe_error(first)
         raise ConfigError(f"load test: {message}") from None
