@@ -8,7 +8,9 @@ ALIAS_CANDIDATE: Final = "candidate"
 
 # The stable predict() schema.
 INPUT_QUERY: Final = "query"
-INPUT_OPTIONAL_FIELDS: Final = ("request_id", "user_id", "session_id", "relevant_ids")
+INPUT_OPTIONAL_FIELDS: Final = (
+    "request_id", "user_id", "session_id", "relevant_ids", "traceparent"
+)  # fmt: skip
 
 # What the reference agent answers when it abstains or refuses.
 ABSTAIN_ANSWER: Final = "I don't know."

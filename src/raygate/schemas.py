@@ -33,6 +33,9 @@ class PredictInput(StrictModel):
     relevant_ids: list[str] | None = Field(
         None, description="Gold document ids, when known; the answer then reports hit_at_k."
     )
+    traceparent: str | None = Field(
+        None, description="W3C trace context of the caller; the answer's spans continue it."
+    )
 
 
 class PredictOutput(StrictModel):
@@ -67,6 +70,9 @@ class PredictOutput(StrictModel):
     )
     cost_usd: float | None = Field(description="Cost of this request in USD; None if unknown.")
     latency_ms_total: float = Field(description="Wall time spent answering this row, in ms.")
+    latency_ms_llm: float | None = Field(
+        None, description="Of latency_ms_total, the time spent in the generator, in ms."
+    )
     model_id: str = Field(description="The model that answered, as name@version.")
     prompt_id: str = Field(description="The prompt template used, as id@version.")
     trace_id: str = Field(description="Trace id of this request (32 hex digits).")

@@ -50,8 +50,9 @@ def model_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def local_ray() -> Iterator[str]:
+def local_ray(raygate_home: Path) -> Iterator[str]:
     """One local Ray for the whole session; 4 logical CPUs so two eval actors never starve.
+    Its workers inherit RAYGATE_HOME, so their telemetry lands in the session's folder.
     Yields its dashboard URL (Serve's REST API, used by `raygate serve`)."""
     import ray
 

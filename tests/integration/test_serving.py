@@ -37,8 +37,10 @@ class Served:
     model_name: str
     headers: dict[str, str]
 
-    def predict(self, body: dict, token: str | None = TOKEN, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+    def predict(
+        self, body: dict, token: str | None = TOKEN, headers: dict | None = None, **kwargs
+    ) -> requests.Response:
+        headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
         return requests.post(f"{self.url}/v1/predict", json=body, headers=headers, timeout=30,
                              **kwargs)  # fmt: skip
 
@@ -359,3 +361,43 @@ def test_loadtest_cli_reports_json_judges_slos_and_logs_to_mlflow(served, tmp_pa
                          text=True, timeout=60)  # fmt: skip
     assert odd.returncode == 2 and "--arrival: Input should be" in odd.stderr
     assert "'bursty'" in odd.stderr
+
+
+def _lines(folder: Path, pattern: str) -> list[dict]:
+    return [json.loads(line) for path in sorted(folder.glob(pattern))
+            for line in path.read_text().splitlines()]  # fmt: skip
+
+
+def test_one_trace_crosses_router_and_replica_and_each_request_is_recorded(served, raygate_home):
+    from raygate.telemetry.records import RequestRecord
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    body = {"query": QUERY, "user_id": "alice@example.com", "request_id": "r-trace-1"}
+    response = served.predict(body, headers=headers)
+    assert response.status_code == 200 and response.json()["trace_id"] == trace_id
+
+    traces = raygate_home / "telemetry" / "traces"
+    deadline = time.monotonic() + 30  # spans leave each replica in batches, every few seconds
+    while time.monotonic() < deadline:
+        spans = [s for s in _lines(traces, "spans-*.jsonl") if s["trace_id"] == trace_id]
+        if any(s["name"].startswith("invoke_agent") for s in spans):
+            break
+        time.sleep(1)
+    by_id = {s["span_id"]: s for s in spans}
+    names = {s["name"]: s for s in spans}
+    route, replica = names["POST /v1/predict"], names["predict champion"]
+    agent = next(s for s in spans if s["name"].startswith("invoke_agent"))
+    assert route["parent_span_id"] == "00f067aa0ba902b7" and route["service"] == "raygate-router"
+    assert by_id[replica["parent_span_id"]] is route and replica["service"] == "raygate-champion"
+    assert by_id[agent["parent_span_id"]] is replica
+    assert any(s["name"].startswith("chat ") for s in spans)
+    assert route["attributes"]["raygate.variant"] == "champion"
+    assert route["attributes"]["http.response.status_code"] == 200
+
+    lines = _lines(raygate_home / "telemetry" / "records", "requests-*.jsonl")
+    records = [RequestRecord.model_validate(r) for r in lines]
+    (mine,) = [r for r in records if r.trace_id == trace_id]
+    assert mine.variant == "champion" and mine.status == 200 and mine.finish_reason == "answer"
+    assert mine.latency_ms >= mine.latency_ms_total > 0 and mine.tokens_out > 0
+    assert mine.user and "alice" not in mine.model_dump_json() and mine.request != "r-trace-1"

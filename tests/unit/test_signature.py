@@ -4,7 +4,8 @@ from raygate.schemas import OUTPUT_FIELDS
 
 def test_only_query_is_a_required_input():
     inputs = {c.name: c for c in agent_signature().inputs.inputs}
-    assert set(inputs) == {"query", "request_id", "user_id", "session_id", "relevant_ids"}
+    assert set(inputs) == {"query", "request_id", "user_id", "session_id", "relevant_ids",
+                           "traceparent"}  # fmt: skip
     assert [n for n, c in inputs.items() if c.required] == ["query"]
 
 

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from opentelemetry.trace import StatusCode
+
 from raygate.agent.generators import GenerationRequest, Generator, make_generator
 from raygate.agent.generators.batching import BatchingGenerator
 from raygate.agent.loop import ControllerLoop, LoopLimits
@@ -21,7 +23,9 @@ from raygate.config import AgentConfig
 from raygate.limits import RateLimiter
 from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 from raygate.schemas import PredictInput, PredictOutput
+from raygate.telemetry import semconv
 from raygate.telemetry.prices import request_cost_usd
+from raygate.telemetry.tracing import parent_context, trace_id_of, tracer
 
 
 class ReferenceAgent:
@@ -52,6 +56,10 @@ class ReferenceAgent:
             toolbox=Toolbox(reference_tools(rag.search, rag.documents), config.tools),
             limits=LoopLimits(**config.loop.model_dump()),
             fallback=fallback or None,
+            model=(
+                config.generator.kind,
+                getattr(config.generator, "model", config.generator.kind),
+            ),
         )
         self._prices = config.pricing.prices()
         limit = config.safety.rate_limit
@@ -65,50 +73,63 @@ class ReferenceAgent:
 
     def _answer(self, row: PredictInput) -> PredictOutput:
         started = time.perf_counter()
-        common = {
-            "request_id": row.request_id or f"req-{uuid.uuid4().hex[:16]}",
-            "model_id": self.model_id,
-            "prompt_id": self._prompt.prompt_id,
-            "trace_id": uuid.uuid4().hex,
-            "retriever_k": self.config.retriever.k,
+        parent = parent_context(row.traceparent)
+        attributes = {
+            semconv.OPERATION: "invoke_agent",
+            semconv.AGENT_NAME: self.config.name,
+            semconv.MODEL_ID: self.model_id,
+            semconv.PROMPT_ID: self._prompt.prompt_id,
         }
-        try:
-            fields = self._guarded(row)
-        except Exception as exc:  # a row's failure is data for the caller, not a crash
-            fields = _empty("error", error=f"{type(exc).__name__}: {exc}")
-        return PredictOutput(
-            **common, **fields, latency_ms_total=(time.perf_counter() - started) * 1000
-        )
+        name = f"invoke_agent {self.config.name}"
+        with tracer().start_as_current_span(name, parent, attributes=attributes) as span:
+            common = {
+                "request_id": row.request_id or f"req-{uuid.uuid4().hex[:16]}",
+                "model_id": self.model_id,
+                "prompt_id": self._prompt.prompt_id,
+                "trace_id": trace_id_of(span, parent),
+                "retriever_k": self.config.retriever.k,
+            }
+            try:
+                fields = self._guarded(row)
+            except Exception as exc:  # a row's failure is data for the caller, not a crash
+                fields = _empty("error", error=f"{type(exc).__name__}: {exc}")
+            output = PredictOutput(
+                **common, **fields, latency_ms_total=(time.perf_counter() - started) * 1000
+            )
+            _describe(span, output)
+        return output
 
     def _guarded(self, row: PredictInput) -> dict[str, Any]:
-        if self._limiter is not None:
-            wait_s = self._limiter.retry_after_s(row.user_id)
-            if wait_s > 0:
-                error = f"rate_limited: retry after {wait_s:.1f} s"
-                return _empty("rate_limited", flags=["rate_limited"], error=error)
         safety = self.config.safety
-        verdict = screen_input(row.query, safety.refuse_disallowed, safety.redact_pii)
-        flags = list(verdict.flags)
-        if verdict.refused_category is not None:
-            answer = refusal_answer(verdict.refused_category)
-            return _empty("refused", answer=answer, refused=True, flags=flags, cost=0.0)
+        with tracer().start_as_current_span("preproc"):
+            if self._limiter is not None:
+                wait_s = self._limiter.retry_after_s(row.user_id)
+                if wait_s > 0:
+                    error = f"rate_limited: retry after {wait_s:.1f} s"
+                    return _empty("rate_limited", flags=["rate_limited"], error=error)
+            verdict = screen_input(row.query, safety.refuse_disallowed, safety.redact_pii)
+            flags = list(verdict.flags)
+            if verdict.refused_category is not None:
+                answer = refusal_answer(verdict.refused_category)
+                return _empty("refused", answer=answer, refused=True, flags=flags, cost=0.0)
         rag = self._rag.run(verdict.text)
         fields = self._generate(verdict.text, rag)
+        with tracer().start_as_current_span("postproc"):
+            claimed = "" if fields["finish_reason"] != "answer" else fields["answer"]
+            retrieved_ids = [doc.id for doc in rag.retrieved]
+            fields |= {
+                "retrieved_ids": retrieved_ids,
+                "context_ids": [doc.id for doc in rag.context_documents],
+                "hit_at_k": hit_at_k(retrieved_ids, row.relevant_ids),
+                "context_precision": context_precision(retrieved_ids, row.relevant_ids),
+                "context_use_rate": context_use_rate(claimed, rag.context),
+                "refused": False,
+            }
         if safety.redact_pii:
-            fields["answer"], output_flags = screen_output(fields["answer"])
-            flags += output_flags
-        claimed = "" if fields["finish_reason"] != "answer" else fields["answer"]
-        retrieved_ids = [doc.id for doc in rag.retrieved]
-        return {
-            **fields,
-            "retrieved_ids": retrieved_ids,
-            "context_ids": [doc.id for doc in rag.context_documents],
-            "hit_at_k": hit_at_k(retrieved_ids, row.relevant_ids),
-            "context_precision": context_precision(retrieved_ids, row.relevant_ids),
-            "context_use_rate": context_use_rate(claimed, rag.context),
-            "refused": False,
-            "safety_flags": flags,
-        }
+            with tracer().start_as_current_span("safety"):
+                fields["answer"], output_flags = screen_output(fields["answer"])
+                flags += output_flags
+        return {**fields, "safety_flags": flags}
 
     def _generate(self, query: str, rag: RagResult) -> dict[str, Any]:
         system, user = self._prompt.render(question=query, context=rag.context)
@@ -130,6 +151,7 @@ class ReferenceAgent:
                 for r in result.tool_results
             ],
             "fallback": result.fallback,
+            "latency_ms_llm": result.llm_ms,
         }
         if generation is None:  # a loop limit ended the request: recorded, never raised
             error = f"{result.outcome}: {result.detail}"
@@ -177,5 +199,23 @@ def _empty(
         "steps": 0,
         "tool_calls": [],
         "fallback": None,
+        "latency_ms_llm": None,
         "error": error,
     }
+
+
+def _describe(span, output: PredictOutput) -> None:
+    """The request's outcome on its root span: usage, cost, finish reason, safety flags."""
+    if not span.is_recording():
+        return
+    figures = {
+        semconv.INPUT_TOKENS: output.tokens_in,
+        semconv.OUTPUT_TOKENS: output.tokens_out,
+        semconv.CACHED_TOKENS: output.tokens_cached,
+        semconv.COST_USD: output.cost_usd,  # absent, never 0, when the model is unpriced
+        semconv.FINISH_REASON: output.finish_reason,
+        semconv.SAFETY_FLAGS: output.safety_flags or None,
+    }
+    span.set_attributes({k: v for k, v in figures.items() if v is not None})
+    if output.error is not None:
+        span.set_status(StatusCode.ERROR, output.finish_reason)

@@ -19,6 +19,8 @@ from raygate.agent.generators import Generation, GenerationRequest, Generator
 from raygate.agent.timeouts import StepTimeout, call_with_timeout
 from raygate.agent.tools import Toolbox, ToolResult
 from raygate.errors import TransientGeneratorError
+from raygate.telemetry import semconv
+from raygate.telemetry.tracing import tracer
 
 Outcome = Literal["answer", "max_steps", "step_timeout", "deadline", "loop_detected", "error"]
 
@@ -47,6 +49,7 @@ class LoopResult:
     detail: str = ""
     tokens_in: int = 0
     tokens_out: int = 0
+    llm_ms: float = 0.0  # time in generator calls, retries and backoff included
 
 
 class _Past(stop_base):
@@ -67,6 +70,7 @@ class ControllerLoop:
     toolbox: Toolbox
     limits: LoopLimits = field(default_factory=LoopLimits)
     fallback: tuple[str, Generator] | None = None  # (name, a cheaper generator)
+    model: tuple[str, str] = ("unknown", "unknown")  # (provider, model) as spans name them
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
@@ -76,13 +80,15 @@ class ControllerLoop:
         request = replace(request, tools=self.toolbox.schemas())
         seen, results, stale = set(), [], 0
         deadline_at = self.clock() + self.limits.deadline_s
-        usage = [0, 0]
+        usage = [0, 0, 0.0]  # tokens in, tokens out, seconds in the generator
         for step in range(1, self.limits.max_steps + 1):
             if self.clock() >= deadline_at:
                 return self._end(
                     "deadline", None, step - 1, results, usage, "total deadline reached"
                 )
+            llm_started = self.clock()
             generation, fallback, failure = self._generate(request, deadline_at)
+            usage[2] += self.clock() - llm_started
             if generation is None:
                 return self._end(failure[0], None, step, results, usage, failure[1])
             usage[0] += generation.tokens_in or 0
@@ -96,7 +102,11 @@ class ControllerLoop:
                         "loop_detected", None, step, results, usage, f"repeated call {call.key()}"
                     )
                 seen.add(call.key())
-                result = self.toolbox.call(call)
+                attributes = {semconv.OPERATION: "execute_tool", semconv.TOOL_NAME: call.name}
+                with tracer().start_as_current_span(
+                    f"execute_tool {call.name}", attributes=attributes
+                ):
+                    result = self.toolbox.call(call)
                 new_information |= result.content not in request.observations
                 results.append(result)
                 request = replace(request, observations=(*request.observations, result.content))
@@ -110,14 +120,14 @@ class ControllerLoop:
     def _generate(self, request: GenerationRequest, deadline_at: float):
         """(generation, fallback name, None) or (None, None, (outcome, detail))."""
         try:
-            return self._with_retries(self.generator, request, deadline_at), None, None
+            return self._with_retries(self.generator, request, deadline_at, self.model), None, None
         except Exception as exc:  # after retries: the primary generator is out for this request
             failure = self._failure(exc, deadline_at)
         if self.fallback is None or failure[0] == "deadline":
             return None, None, failure
         name, generator = self.fallback
         try:
-            generation = self._with_retries(generator, request, deadline_at)
+            generation = self._with_retries(generator, request, deadline_at, (name, name))
         except Exception as exc:
             outcome, detail = self._failure(exc, deadline_at)
             return None, None, (outcome, f"fallback {name} failed too: {detail}")
@@ -131,14 +141,30 @@ class ControllerLoop:
         return "error", f"{type(exc).__name__}: {exc}"
 
     def _with_retries(
-        self, generator: Generator, request: GenerationRequest, deadline_at: float
+        self,
+        generator: Generator,
+        request: GenerationRequest,
+        deadline_at: float,
+        model: tuple[str, str],
     ) -> Generation:
+        provider, model_name = model
+        attributes = {
+            semconv.OPERATION: "chat",
+            semconv.PROVIDER: provider,
+            semconv.REQUEST_MODEL: model_name,
+        }
+
         def attempt() -> Generation:
-            budget = min(self.limits.step_timeout_s, deadline_at - self.clock())
-            if budget <= 0:
-                raise StepTimeout("no time left before the deadline")
-            timed = replace(request, timeout_s=budget)
-            return call_with_timeout(lambda: generator.generate([timed])[0], budget)
+            with tracer().start_as_current_span(
+                f"chat {model_name}", attributes=attributes, record_exception=False
+            ) as span:
+                budget = min(self.limits.step_timeout_s, deadline_at - self.clock())
+                if budget <= 0:
+                    raise StepTimeout("no time left before the deadline")
+                timed = replace(request, timeout_s=budget)
+                generation = call_with_timeout(lambda: generator.generate([timed])[0], budget)
+                _describe_chat(span, generation)
+                return generation
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientGeneratorError),
@@ -152,5 +178,18 @@ class ControllerLoop:
     @staticmethod
     def _end(outcome, generation, steps, results, usage, detail, fallback=None) -> LoopResult:
         return LoopResult(
-            outcome, generation, steps, tuple(results), fallback, detail, usage[0], usage[1]
-        )
+            outcome, generation, steps, tuple(results), fallback, detail, usage[0], usage[1],
+            usage[2] * 1000,
+        )  # fmt: skip
+
+
+def _describe_chat(span, generation: Generation) -> None:
+    if not span.is_recording():
+        return
+    figures = {
+        semconv.INPUT_TOKENS: generation.tokens_in,
+        semconv.OUTPUT_TOKENS: generation.tokens_out,
+        semconv.CACHED_TOKENS: generation.tokens_cached,
+    }
+    span.set_attributes({k: v for k, v in figures.items() if v is not None})
+    span.set_attribute(semconv.FINISH_REASONS, ["tool_calls" if generation.tool_calls else "stop"])

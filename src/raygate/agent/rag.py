@@ -10,6 +10,8 @@ from raygate.agent.corpus import Document, document_block
 from raygate.agent.dense import DenseRetriever
 from raygate.agent.retrieval import BM25Retriever, Retrieved
 from raygate.config import RetrieverConfig
+from raygate.telemetry import semconv
+from raygate.telemetry.tracing import tracer
 from raygate.text import content_tokens
 
 TokenCounter = Callable[[str], int]
@@ -112,14 +114,25 @@ class RagPipeline:
     def search(self, query: str, k: int) -> list[Retrieved]:
         """Up to k documents for the query, best first, after fusion and rerank."""
         depth = max(k, self._config.candidates)
-        rankings = [retriever.retrieve(query, depth) for retriever in self._retrievers]
-        hits = (
-            rankings[0]
-            if len(rankings) == 1
-            else reciprocal_rank_fusion(rankings, self._config.rrf_k)
-        )
+        attributes = {
+            semconv.OPERATION: "retrieval",
+            semconv.DATA_SOURCE: self._config.kind,
+            semconv.RETRIEVAL_K: k,
+        }
+        with tracer().start_as_current_span(
+            f"retrieval {self._config.kind}", attributes=attributes
+        ) as span:
+            rankings = [retriever.retrieve(query, depth) for retriever in self._retrievers]
+            hits = (
+                rankings[0]
+                if len(rankings) == 1
+                else reciprocal_rank_fusion(rankings, self._config.rrf_k)
+            )
+            span.set_attribute(semconv.RETRIEVAL_DOCUMENTS, len(hits))
         if self._config.rerank == "title_match":
-            hits = rerank_by_title_match(query, hits)
+            attributes = {semconv.RERANK_METHOD: self._config.rerank}
+            with tracer().start_as_current_span("rerank", attributes=attributes):
+                hits = rerank_by_title_match(query, hits)
         return hits[:k]
 
     def run(self, query: str) -> RagResult:

@@ -14,6 +14,7 @@ from raygate.packaging.pyfunc import MODEL_ID_KEY
 from raygate.registry.protocol import ModelRegistry, ModelVersion
 from raygate.schemas import parse_predict_input
 
+TRACE_FIELD = "traceparent"
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
@@ -27,8 +28,11 @@ class LoadedAgent:
     def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """Validate rows against the predict() schema, then predict in one batch."""
         parsed = parse_predict_input(rows)
-        frame = pd.DataFrame([r.model_dump() for r in parsed])
-        return self.model.predict(frame.dropna(axis="columns", how="all"))
+        frame = pd.DataFrame([r.model_dump() for r in parsed]).dropna(axis="columns", how="all")
+        schema = self.model.metadata.get_input_schema()
+        if schema is not None and TRACE_FIELD not in schema.input_names():
+            frame = frame.drop(columns=TRACE_FIELD, errors="ignore")  # a model that predates it
+        return self.model.predict(frame)
 
 
 def registry_name(model_uri: str) -> str | None:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
+from opentelemetry.trace import StatusCode
 from ray import serve
 
 from raygate.errors import ConfigError, RaygateError
@@ -15,6 +16,8 @@ from raygate.packaging.outputs import prediction_records
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
 from raygate.serving.settings import VariantSettings
+from raygate.telemetry import semconv
+from raygate.telemetry.tracing import configure_tracing, parent_context, traceparent, tracer
 
 logger = logging.getLogger("ray.serve")
 
@@ -29,6 +32,7 @@ class ModelVariant:
         self._settings: VariantSettings | None = None
         self._load_error: str | None = None
         self._swap = asyncio.Lock()
+        configure_tracing(f"raygate-{variant}")
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Load the model the settings name; on failure keep serving the current one.
@@ -80,5 +84,25 @@ class ModelVariant:
     async def predict(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Answer validated request rows together; each answer names this variant's model."""
         loaded, model_id = self._loaded, self.model_id
-        records = prediction_records(await asyncio.to_thread(loaded.predict, rows))
+        attributes = {semconv.VARIANT: self._variant, semconv.MODEL_ID: model_id}
+        spans = [
+            tracer().start_span(
+                f"predict {self._variant}",
+                parent_context(row.get("traceparent")),
+                attributes=attributes,
+            )
+            for row in rows
+        ]
+        rows = [{**row, "traceparent": traceparent(s) or row.get("traceparent")}
+                for row, s in zip(rows, spans, strict=True)]  # fmt: skip
+        try:
+            records = prediction_records(await asyncio.to_thread(loaded.predict, rows))
+        except BaseException:
+            for span in spans:
+                span.set_status(StatusCode.ERROR, "the model raised")
+                span.end()
+            raise
+        for span, record in zip(spans, records, strict=True):
+            span.set_attribute(semconv.FINISH_REASON, str(record.get("finish_reason")))
+            span.end()
         return [{**record, "model_id": model_id} for record in records]

@@ -10,9 +10,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.exceptions import RayActorError, RayTaskError
@@ -30,6 +31,7 @@ from raygate.serving.api_errors import (
     install_error_handlers,
 )
 from raygate.serving.auth import ENV_TOKENS, ENV_TOKENS_FILE, authenticate, load_tokens
+from raygate.serving.observer import RequestObserver
 from raygate.serving.openai_schema import (
     ChatCompletionRequest,
     Served,
@@ -39,6 +41,9 @@ from raygate.serving.openai_schema import (
 from raygate.serving.outcomes import failure_of
 from raygate.serving.routing import choose_variant
 from raygate.serving.settings import RouterSettings
+from raygate.telemetry import semconv
+from raygate.telemetry.tracing import configure_tracing, parent_context, tracer
+from raygate.telemetry.tracing import traceparent as traceparent_of
 
 INFO_TTL_S = 5.0
 _BODY_LIMIT = {"bytes": RouterSettings().max_body_bytes}  # per replica process
@@ -54,6 +59,9 @@ api.add_middleware(BodyLimit, limit=lambda: _BODY_LIMIT["bytes"])
 install_error_handlers(api)
 bearer = HTTPBearer(auto_error=False, description="An API token from RAYGATE_API_TOKENS.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+TraceParent = Annotated[
+    str | None, Header(description="W3C trace context; the request's trace continues it.")
+]
 
 
 class PredictResponse(BaseModel):
@@ -100,6 +108,8 @@ class Router:
         self._rng = random.Random()
         self._infos: list[dict[str, Any]] = []
         self._infos_at = -math.inf
+        configure_tracing("raygate-router")
+        self._observer = RequestObserver()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply the split, limits and auth; tokens are re-read, so rotation needs no restart."""
@@ -141,27 +151,55 @@ class Router:
                     headers={"Retry-After": str(math.ceil(wait_s))},
                 )
 
-    async def _answer(self, row: dict[str, Any], sticky_key: str | None) -> tuple[dict, Served]:
+    async def _answer(
+        self, row: dict[str, Any], sticky_key: str | None, route: str, caller_trace: str | None
+    ) -> tuple[dict, Served]:
+        """The chosen variant's prediction; every outcome is traced, recorded and counted."""
+        started = time.perf_counter()
         variant = choose_variant(
             sticky_key, self._settings.canary_percent, "canary" in self._handles, self._rng
         )
-        try:
-            prediction = await self._handles[variant].predict.remote(row)
-        except (RayServeException, RayActorError) as exc:
-            raise ApiError(
-                503, f"the {variant} model is unavailable: {type(exc).__name__}; retry shortly",
-                headers={"Retry-After": "1"},
-            ) from None  # fmt: skip
-        except RayTaskError as exc:  # the model's own code raised: its fault, said plainly
-            cause = exc.cause if isinstance(exc.cause, Exception) else exc
-            message = f"the {variant} model failed: {type(cause).__name__}: {cause}"
-            raise ApiError(502, message) from None
-        served = Served(
-            variant=variant,
-            model_id=prediction.get("model_id") or "unknown",
-            trace_id=prediction.get("trace_id") or uuid.uuid4().hex,
-        )
-        failure = failure_of(prediction, variant)
+        with tracer().start_as_current_span(
+            route,
+            parent_context(caller_trace),
+            kind=SpanKind.SERVER,
+            attributes={semconv.VARIANT: variant},
+            record_exception=False,
+        ) as span:
+            span_id = format(span.get_span_context().span_id, "016x")
+
+            def observe(status: int, prediction: dict | None, finish_reason: str | None = None):
+                span.set_attribute(semconv.HTTP_STATUS, status)
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
+                self._observer.observe(
+                    variant=variant, status=status, prediction=prediction, row=row,
+                    latency_ms=(time.perf_counter() - started) * 1000, span_id=span_id,
+                    finish_reason=finish_reason,
+                )  # fmt: skip
+
+            sent = {**row, "traceparent": traceparent_of(span) or caller_trace}
+            try:
+                prediction = await self._handles[variant].predict.remote(sent)
+            except (RayServeException, RayActorError) as exc:
+                observe(503, None, "unavailable")
+                raise ApiError(
+                    503, f"the {variant} model is unavailable: {type(exc).__name__}; retry shortly",
+                    headers={"Retry-After": "1"},
+                ) from None  # fmt: skip
+            except RayTaskError as exc:  # the model's own code raised: its fault, said plainly
+                cause = exc.cause if isinstance(exc.cause, Exception) else exc
+                observe(502, None, "error")
+                message = f"the {variant} model failed: {type(cause).__name__}: {cause}"
+                raise ApiError(502, message) from None
+            served = Served(
+                variant=variant,
+                model_id=prediction.get("model_id") or "unknown",
+                trace_id=prediction.get("trace_id") or uuid.uuid4().hex,
+            )
+            span.set_attribute(semconv.MODEL_ID, served.model_id)
+            failure = failure_of(prediction, variant)
+            observe(failure.status if failure else 200, prediction)
         if failure is not None:  # a failed request is never a 200
             headers = _headers(served, failure.finish_reason)
             if failure.retry_after_s is not None:
@@ -220,12 +258,16 @@ class Router:
         tags=["raygate"],
         responses=error_responses(401, 413, 422, 429, 502, 503, 504),
     )
-    async def predict(self, body: PredictInput, credentials: Credentials) -> JSONResponse:
+    async def predict(
+        self, body: PredictInput, credentials: Credentials, traceparent: TraceParent = None
+    ) -> JSONResponse:
         """One request row of the stable predict() schema; sticky by user_id or session_id."""
         self._admit(credentials)
+        row = body.model_dump(exclude_none=True, exclude={"traceparent"})
         prediction, served = await self._answer(
-            body.model_dump(exclude_none=True), body.user_id or body.session_id
-        )
+            row, body.user_id or body.session_id, "POST /v1/predict",
+            traceparent or body.traceparent,
+        )  # fmt: skip
         headers = {
             **_headers(served),
             "x-raygate-finish-reason": str(prediction.get("finish_reason")),
@@ -241,6 +283,7 @@ class Router:
         self,
         body: ChatCompletionRequest,
         credentials: Credentials,
+        traceparent: TraceParent = None,
     ):
         """OpenAI-compatible chat completion (stream: true for server-sent events)."""
         self._admit(credentials)
@@ -248,7 +291,10 @@ class Router:
         query = body.query()
         if query is None:
             raise ApiError(422, "messages: no user message with text; add one", "messages")
-        prediction, served = await self._answer({"query": query, "user_id": body.user}, body.user)
+        prediction, served = await self._answer(
+            {"query": query, "user_id": body.user}, body.user, "POST /v1/chat/completions",
+            traceparent,
+        )  # fmt: skip
         if not body.stream:
             headers = _headers(served, prediction.get("finish_reason"))
             return JSONResponse(completion_body(prediction, served), headers=headers)

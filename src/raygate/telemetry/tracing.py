@@ -1,0 +1,171 @@
+"""One OpenTelemetry trace per request: the process's tracer provider, its exporters (a JSONL
+file by default, console, OTLP, in-memory for tests) and W3C `traceparent` in and out.
+
+Code that makes spans only calls `tracer()`; the host process (a Serve replica, an eval
+worker, the CLI) calls `configure_tracing()` once. Without it every span is a no-op, so a
+pyfunc loaded anywhere else costs nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from raygate.errors import ConfigError
+from raygate.telemetry.paths import telemetry_dir
+
+ENV_TRACES = "RAYGATE_TRACES"
+EXPORTERS = ("jsonl", "console", "otlp", "none")
+TRACES_FOLDER = "traces"
+
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+_exporters: set[str] = set()
+_propagator = TraceContextTextMapPropagator()
+
+
+class JsonlSpanExporter(SpanExporter):
+    """Appends one JSON object per finished span to `<dir>/spans-YYYYMMDD.jsonl`; a batch is
+    one append, so processes sharing the file never interleave lines."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        lines = "".join(json.dumps(span_record(s), default=str) + "\n" for s in spans)
+        day = datetime.now(UTC).strftime("%Y%m%d")
+        try:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(
+                self._folder / f"spans-{day}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT
+            )
+            try:
+                os.write(fd, lines.encode("utf-8"))
+            finally:
+                os.close(fd)
+        except OSError:
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def span_record(span: ReadableSpan) -> dict[str, Any]:
+    """A finished span as the JSON object the JSONL exporter writes and `trace show` reads."""
+    context, parent = span.get_span_context(), span.parent
+    return {
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+        "parent_span_id": format(parent.span_id, "016x") if parent else None,
+        "name": span.name,
+        "service": span.resource.attributes.get("service.name"),
+        "start_ns": span.start_time,
+        "end_ns": span.end_time,
+        "status": span.status.status_code.name,
+        "attributes": dict(span.attributes or {}),
+    }
+
+
+def _processor(kind: str) -> SpanProcessor:
+    if kind == "jsonl":
+        return BatchSpanProcessor(JsonlSpanExporter(telemetry_dir() / TRACES_FOLDER))
+    if kind == "console":
+        return SimpleSpanProcessor(ConsoleSpanExporter())
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError:
+        raise ConfigError(
+            f"{ENV_TRACES}=otlp needs the OTLP exporter: pip install 'raygate[otlp]' "
+            "(endpoint from OTEL_EXPORTER_OTLP_ENDPOINT)"
+        ) from None
+    return BatchSpanProcessor(OTLPSpanExporter())
+
+
+def configure_tracing(service: str = "raygate", exporter: str | None = None) -> None:
+    """Export this process's spans with `exporter` (default: $RAYGATE_TRACES or jsonl);
+    calling it again adds nothing twice; `none` leaves spans as no-ops."""
+    global _provider
+    kind = (exporter or os.environ.get(ENV_TRACES) or "jsonl").strip().lower()
+    if kind not in EXPORTERS:
+        raise ConfigError(f"{ENV_TRACES}={kind!r} is not an exporter; use one of {EXPORTERS}")
+    if kind == "none":
+        return
+    with _lock:
+        if kind in _exporters:
+            return
+        if _provider is None:
+            _provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        _provider.add_span_processor(_processor(kind))
+        _exporters.add(kind)
+
+
+def capture_spans() -> InMemorySpanExporter:
+    """Tests: also keep this process's finished spans in memory, and return them."""
+    global _provider
+    memory = InMemorySpanExporter()
+    with _lock:
+        if _provider is None:
+            _provider = TracerProvider(resource=Resource.create({"service.name": "raygate"}))
+        _provider.add_span_processor(SimpleSpanProcessor(memory))
+    return memory
+
+
+def flush() -> None:
+    """Export every finished span now (before a process exits or a test reads the files)."""
+    if _provider is not None:
+        _provider.force_flush()
+
+
+def tracer() -> trace.Tracer:
+    """raygate's tracer: real once configured, a no-op before."""
+    if _provider is None:
+        return trace.NoOpTracer()
+    return _provider.get_tracer("raygate")
+
+
+def traceparent(span: trace.Span | None = None) -> str | None:
+    """The W3C traceparent of `span` (default: the current one); None when it is not sampled."""
+    carrier: dict[str, str] = {}
+    context = trace.set_span_in_context(span) if span is not None else None
+    _propagator.inject(carrier, context=context)
+    return carrier.get("traceparent")
+
+
+def parent_context(header: str | None) -> Context | None:
+    """The context a `traceparent` header continues; None for a missing or malformed one."""
+    if not header:
+        return None
+    context = _propagator.extract({"traceparent": header})
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def trace_id_of(span: trace.Span, parent: Context | None = None) -> str:
+    """The span's trace id as 32 hex digits; with tracing off here, the caller's (from
+    `parent`), else a fresh random id."""
+    for context in (span.get_span_context(), trace.get_current_span(parent).get_span_context()):
+        if context.is_valid:
+            return format(context.trace_id, "032x")
+    return uuid.uuid4().hex
