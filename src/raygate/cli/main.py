@@ -15,6 +15,7 @@ from raygate.cli import (
     predict,
     registry,
     serve,
+    telemetry,
 )
 from raygate.cli.output import quiet_libraries
 
@@ -30,6 +31,8 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(goldset.app, name="goldset")
 app.add_typer(serve.app, name="serve")
 app.add_typer(canary.app, name="canary")
+app.add_typer(telemetry.trace_app, name="trace")
+app.add_typer(telemetry.telemetry_app, name="telemetry")
 app.command("predict")(predict.predict)
 app.command("eval")(evaluate.evaluate)
 app.command("gate")(gates.gate)

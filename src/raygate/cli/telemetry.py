@@ -1,0 +1,119 @@
+"""`raygate trace show` (one request's spans as a terminal waterfall) and `raygate telemetry
+prune` (delete records and traces past their retention)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors
+from raygate.errors import InputError
+
+trace_app = typer.Typer(
+    help="Read request traces written by the JSONL exporter.", no_args_is_help=True
+)
+telemetry_app = typer.Typer(
+    help="Manage local telemetry files (records, traces).", no_args_is_help=True
+)
+DIR_OPTION = typer.Option(
+    None,
+    "--dir",
+    help="Telemetry folder (default: $RAYGATE_TELEMETRY_DIR or RAYGATE_HOME/telemetry).",
+)
+SHOWN_ATTRIBUTES = (
+    "raygate.variant", "raygate.model_id", "gen_ai.request.model", "gen_ai.tool.name",
+    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "raygate.cost_usd",
+    "raygate.finish_reason", "http.response.status_code", "raygate.retrieval.documents",
+    "raygate.safety.flags",
+)  # fmt: skip
+BAR_WIDTH = 30
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+@trace_app.command("show")
+@handles_errors
+def show(
+    trace_id: str = typer.Argument(..., help="Trace id (32 hex digits, or a unique prefix of 8+)."),
+    folder: Path | None = DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Draw one trace as a waterfall: each span, its duration bar and key attributes."""
+    from raygate.telemetry.paths import telemetry_dir
+    from raygate.telemetry.trace_files import read_trace, waterfall
+    from raygate.telemetry.tracing import TRACES_FOLDER
+
+    spans = read_trace((folder or telemetry_dir()) / TRACES_FOLDER, trace_id)
+    rows = waterfall(spans)
+    if as_json:
+        emit_json([row.__dict__ for row in rows])
+        return
+    total = max(row.start_ms + row.duration_ms for row in rows) or 1.0
+    table = Table(title=f"trace {spans[0]['trace_id']}", box=box.SIMPLE)
+    table.add_column("span", no_wrap=True)
+    table.add_column("service", no_wrap=True)
+    table.add_column("ms", justify="right", no_wrap=True, min_width=7)
+    table.add_column("timeline", no_wrap=True, min_width=BAR_WIDTH)
+    table.add_column("attributes", overflow="fold")
+    for row in rows:
+        start = min(BAR_WIDTH - 1, round(row.start_ms / total * BAR_WIDTH))
+        width = max(1, min(BAR_WIDTH - start, round(row.duration_ms / total * BAR_WIDTH)))
+        bar = Text(" " * start + "█" * width, style="red" if row.status == "ERROR" else "cyan")
+        shown = [
+            f"{k.split('.', 1)[-1]}={row.attributes[k]}"
+            for k in SHOWN_ATTRIBUTES
+            if k in row.attributes
+        ]
+        service = (row.service or "").removeprefix("raygate-")
+        table.add_row(
+            "  " * row.depth + row.name, service, f"{row.duration_ms:.1f}", bar, " ".join(shown)
+        )
+    console.print(table)
+
+
+def _brief(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h`, `90m` or `45s` as a timedelta; anything else is an InputError."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise InputError(
+            f"--older-than {text!r}: use a number and a unit, like 30d, 12h, 90m or 45s"
+        )
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+@telemetry_app.command("prune")
+@handles_errors
+def prune(
+    older_than: str = typer.Option(
+        "30d", "--older-than", help="Age past which files go: 30d, 12h, 90m."
+    ),
+    folder: Path | None = DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Delete record and trace files last written longer ago than --older-than."""
+    from raygate.telemetry import records
+    from raygate.telemetry.paths import telemetry_dir
+    from raygate.telemetry.tracing import TRACES_FOLDER
+
+    age = parse_age(older_than)
+    root = folder or telemetry_dir()
+    removed = [
+        path
+        for sub in (records.RECORDS_FOLDER, TRACES_FOLDER)
+        if (root / sub).is_dir()
+        for path in records.prune(root / sub, age)
+    ]
+    if as_json:
+        emit_json({"removed": [str(p) for p in removed], "older_than": older_than})
+        return
+    console.print(f"removed {len(removed)} file(s) older than {older_than} under {root}")
