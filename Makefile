@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LLM    := $(VENV)/.installed-llm
 export RAYGATE_HOME ?= $(CURDIR)/.raygate
 
-.PHONY: demo test lint format lock clean install-llm
+.PHONY: demo test test-tools lint format lock clean install-llm
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,12 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo_serving.py
 
 ## test: lint (ruff check + format check), then the whole pytest suite (SmolLM2 included)
-test: $(LLM) lint
+test: $(LLM) lint test-tools
 	$(BIN)/pytest
+
+## test-tools: Debian's prometheus package (server + promtool), where missing
+test-tools:
+	./scripts/install_test_tools.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
