@@ -58,6 +58,7 @@ def local_ray(raygate_home: Path) -> Iterator[str]:
 
     context = ray.init(
         num_cpus=4,
+        _metrics_export_port=free_port(),
         include_dashboard=True,
         dashboard_host="127.0.0.1",
         dashboard_port=free_port(),
@@ -99,3 +100,51 @@ def log_code_model(
             artifacts=artifacts, signature=signature,
         )  # fmt: skip
     return info.model_uri
+
+
+@pytest.fixture(scope="module")
+def prometheus(local_ray: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus (Debian's package) scraping the local Ray's metrics port every
+    second, with raygate's alert and recording rules loaded; yields its URL."""
+    import shutil
+    import subprocess
+    import time
+
+    import ray
+    import requests
+
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is missing: run `make test` (it installs Debian's package)"
+    rules = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yaml"
+    metrics_port = ray._private.worker.global_worker.node.metrics_export_port
+    folder = tmp_path_factory.mktemp("prometheus")
+    config = folder / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{rules}']\n"
+        "scrape_configs:\n"
+        f"  - job_name: ray\n    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n"
+    )
+    port = free_port()
+    log = (folder / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, (folder / "prometheus.log").read_text()[-2000:]
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

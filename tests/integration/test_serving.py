@@ -401,3 +401,52 @@ def test_one_trace_crosses_router_and_replica_and_each_request_is_recorded(serve
     assert mine.variant == "champion" and mine.status == 200 and mine.finish_reason == "answer"
     assert mine.latency_ms >= mine.latency_ms_total > 0 and mine.tokens_out > 0
     assert mine.user and "alice" not in mine.model_dump_json() and mine.request != "r-trace-1"
+
+
+def _query(prometheus: str, expr: str) -> dict[str, float]:
+    response = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+    assert response.status_code == 200, response.text
+    return {
+        r["metric"].get("variant", ""): float(r["value"][1])
+        for r in response.json()["data"]["result"]
+    }
+
+
+def _send(served: Served, count: int, tag: str) -> None:
+    statuses = Counter(
+        served.predict({"query": QUERY, "user_id": f"{tag}-{i}"}).status_code for i in range(count)
+    )
+    assert statuses == {200: count}
+
+
+def _until(prometheus: str, expr: str, done, timeout_s: float = 90) -> dict[str, float]:
+    """Poll a query until done(result); Ray exports every few seconds, Prometheus scrapes 1 s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = _query(prometheus, expr)
+        if done(result):
+            return result
+        time.sleep(2)
+    raise AssertionError(f"{expr}: {result}")
+
+
+def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
+    set_weight(served, 50)
+    app = 'application="raygate"'
+    totals = f"sum by (variant) (ray_raygate_requests_total{{{app}}})"
+    _send(served, 10, "prom-a")
+    first = _until(prometheus, totals, lambda r: set(r) == {"champion", "canary"})
+    _send(served, 30, "prom-b")  # counters move after Prometheus first saw them: rates > 0
+    _until(prometheus, totals, lambda r: sum(r.values()) >= sum(first.values()) + 30)
+    rates = _until(prometheus, f"raygate:requests:rate5m{{{app}}}",
+                   lambda r: len(r) == 2 and min(r.values()) > 0)  # fmt: skip
+    assert set(rates) == {"champion", "canary"}
+    p95 = _query(prometheus, f"raygate:latency_ms:p95_10m{{{app}}}")
+    assert set(p95) == {"champion", "canary"} and all(0 < v < 60000 for v in p95.values()), p95
+    tokens = _query(
+        prometheus, f'sum by (variant) (ray_raygate_tokens_total{{{app},type="input"}})'
+    )
+    assert set(tokens) == {"champion", "canary"} and min(tokens.values()) > 0, tokens
+    labels = requests.get(f"{prometheus}/api/v1/labels", timeout=10).json()["data"]
+    assert "user" not in labels and "user_id" not in labels
+    set_weight(served, 0)
