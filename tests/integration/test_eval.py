@@ -31,9 +31,9 @@ class Broken(mlflow.pyfunc.PythonModel):
 set_model(Broken())
 """
 
-# Per-row columns that measure time, not behaviour (cost too: the agents are priced by
-# compute time).
-TIMING = ["latency_ms", "latency_ms_reported", "latency_ms_batch", "cost_usd"]
+# Per-row columns that differ from run to run by nature: time (cost too: the agents are
+# priced by compute time) and trace ids.
+TIMING = ["latency_ms", "latency_ms_reported", "latency_ms_batch", "cost_usd", "trace_id"]
 
 
 @pytest.fixture
@@ -69,6 +69,40 @@ def test_eval_logs_params_metrics_table_report_and_tags_the_version(
     pii_queries = rows.loc[rows["category"] == "pii", "query"]
     assert pii_queries.str.contains(r"\[(?:EMAIL|PHONE|CARD|SSN|IBAN|IP|API_KEY)\]").all()
     assert registry.get_version(model_name, 1).tags["raygate.eval_run_id"] == result.run_id
+
+
+def test_an_eval_run_reads_in_mlflow_as_mlflow_3_users_expect_and_leaves_records_and_traces(
+    local_ray, registry, built_v1, tiny_gold, raygate_home
+):
+    from raygate.telemetry.records import RequestRecord
+
+    result = evaluate(built_v1.model_uri, tiny_gold, registry, PipelineOptions(workers=1))
+    run = mlflow.get_run(result.run_id)
+    (dataset,) = run.inputs.dataset_inputs
+    assert (
+        dataset.dataset.name == "tiny"
+        and dataset.dataset.digest == result.goldset.content_hash[:36]
+    )
+    assert json.loads(dataset.dataset.profile)["num_rows"] == 12
+    logged_model_id = mlflow.models.get_model_info(built_v1.model_uri).model_id
+    assert [m.model_id for m in run.inputs.model_inputs] == [logged_model_id]
+    linked = mlflow.get_logged_model(logged_model_id).metrics
+    assert {m.key for m in linked if m.run_id == result.run_id} >= {"quality", "rows"}
+    assert all(
+        m.dataset_digest == dataset.dataset.digest for m in linked if m.run_id == result.run_id
+    )
+
+    rows = table(result.run_id)
+    folder = raygate_home / "telemetry" / "records"
+    lines = [json.loads(line) for path in folder.glob(f"eval-{result.run_id}-*.jsonl")
+             for line in path.read_text().splitlines()]  # fmt: skip
+    records = [RequestRecord.model_validate(line) for line in lines]
+    assert len(records) == 12 and {r.source for r in records} == {"eval"}
+    assert {r.trace_id for r in records} == set(rows["trace_id"])
+    spans = [json.loads(line) for path in (raygate_home / "telemetry" / "traces").glob("*.jsonl")
+             for line in path.read_text().splitlines()]  # fmt: skip
+    roots = {s["trace_id"] for s in spans if s["name"].startswith("invoke_agent")}
+    assert set(rows["trace_id"]) <= roots
 
 
 def test_same_outputs_and_metrics_whatever_the_workers_and_batch_size(

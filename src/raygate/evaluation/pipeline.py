@@ -15,6 +15,8 @@ from raygate.evaluation.inputs import input_frame
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
+from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
+from raygate.telemetry.tracing import configure_tracing, flush
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,12 @@ class PipelineOptions:
     num_gpus: float = 0.0
     # Model input column → gold field it is filled from (see raygate.evaluation.inputs).
     columns: tuple[tuple[str, str], ...] = (("query", "query"),)
+    run_id: str | None = None  # the MLflow run the rows' records name
 
 
 class PredictAndScore:
-    """A Ray Data actor: loads the pyfunc once, predicts whole batches, scores each row."""
+    """A Ray Data actor: loads the pyfunc once, predicts whole batches, scores each row,
+    and writes each row's request record (its spans go to the trace exporter)."""
 
     def __init__(
         self,
@@ -38,13 +42,18 @@ class PredictAndScore:
         model_config: dict | None,
         tracking_uri: str,
         columns: tuple[tuple[str, str], ...],
+        run_id: str | None = None,
     ) -> None:
         import mlflow
 
+        configure_tracing("raygate-eval")
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self._model = mlflow.pyfunc.load_model(model_uri, model_config=model_config)
         self._columns = dict(columns)
+        self._run_id = run_id
+        self._records = RecordWriter(prefix=f"eval-{run_id}") if records_enabled() else None
+        self._key = record_key()
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
@@ -58,9 +67,20 @@ class PredictAndScore:
         # Measured here for any pyfunc: the batch's wall time, and its share per row.
         batch_ms = (time.perf_counter() - started) * 1000
         timing = {"latency_ms_batch": batch_ms, "latency_ms_measured": batch_ms / len(golds)}
+        if self._records is not None:
+            for prediction in predictions:
+                self._records.write(self._record(prediction, timing["latency_ms_measured"]))
+        flush()
         return pd.DataFrame(
             [score_row(g, p | timing) for g, p in zip(golds, predictions, strict=True)]
         )
+
+    def _record(self, prediction: dict, latency_ms: float):
+        return build_record(
+            prediction, source="eval", variant="eval", key=self._key, caller={},
+            status=500 if prediction.get("error") else 200, latency_ms=latency_ms,
+            run_id=self._run_id,
+        )  # fmt: skip
 
 
 def score_generated(batch: pd.DataFrame) -> pd.DataFrame:
@@ -113,6 +133,7 @@ def scored_batches(
             "model_config": model_config,
             "tracking_uri": tracking_uri,
             "columns": options.columns,
+            "run_id": options.run_id,
         },
         batch_size=options.batch_size,
         batch_format="pandas",

@@ -12,6 +12,9 @@ from raygate.packaging.outputs import prediction_records
 PREDICTION_FIELDS = (
     "answer", "citations", "retrieved_ids", "refused", "safety_flags", "tokens_in",
     "tokens_out", "cost_usd", "latency_ms_total", "context_use_rate", "error",
+    # carried into the request records: a model without them leaves them null
+    "trace_id", "finish_reason", "model_id", "prompt_id", "tokens_cached", "latency_ms_llm",
+    "retriever_k", "hit_at_k", "context_precision",
 )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ EVAL_TABLE_SCHEMA = pa.schema([
     ("latency_ms", pa.float64()), ("latency_ms_reported", pa.float64()),
     ("latency_ms_batch", pa.float64()), ("tokens_in", pa.int64()), ("tokens_out", pa.int64()),
     ("cost_usd", pa.float64()), ("citations", pa.string()), ("retrieved_ids", pa.string()),
-    ("error", pa.string()),
+    ("error", pa.string()), ("trace_id", pa.string()),
 ])  # fmt: skip
 
 
@@ -67,5 +67,6 @@ def score_row(gold: GoldRow, prediction: dict[str, Any]) -> dict[str, Any]:
         "cost_usd": prediction["cost_usd"],
         "citations": json.dumps(list(prediction["citations"] or [])),
         "retrieved_ids": json.dumps(retrieved),
-        "error": prediction["error"],
+        "error": redact(prediction["error"]) if prediction["error"] else None,
+        "trace_id": prediction.get("trace_id"),
     }

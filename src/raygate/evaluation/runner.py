@@ -61,11 +61,13 @@ def evaluate(
     goldset = scan_goldset(gold)
     if on_start:
         on_start(goldset.rows)
+    logged_model_id = None  # MLflow 3's LoggedModel id: its page lists this evaluation
     if engine is None:
         version = resolve_model_uri(model_uri, registry)
         pinned = version.uri if version else model_uri
         info = model_info(pinned)
         model_id = version.model_id if version else (info.model_id or pinned)
+        logged_model_id = info.model_id
         model_params = _agent_params(info.run_id)
         accepted = signature_inputs(info.signature)
         columns = input_columns(accepted, input_map or {})
@@ -93,6 +95,8 @@ def evaluate(
             "num_cpus_per_worker": options.num_cpus, "num_gpus_per_worker": options.num_gpus,
             **model_params,
         })  # fmt: skip
+        dataset = _log_dataset(goldset, logged_model_id)
+        options = replace(options, run_id=run.info.run_id)
         table_path = Path(tmp) / c.EVAL_TABLE_ARTIFACT
         model_config = {MODEL_ID_KEY: version.model_id} if version else None
         accumulator = MetricsAccumulator()
@@ -114,6 +118,8 @@ def evaluate(
         if returned != goldset.rows:
             raise EvaluationError(f"pipeline returned {returned} rows for {goldset.rows} gold rows")
         _log_results(table_path, model_id, pinned, goldset, metrics, scored)
+        # Linked to the evaluated model and the gold set: the model's page lists this run.
+        mlflow.log_metrics(metrics.values, model_id=logged_model_id, dataset=dataset)
     if version:
         registry.tag_version(version.name, version.version, {
             c.TAG_EVAL_RUN_ID: run.info.run_id, c.TAG_GOLDSET_HASH: goldset.content_hash,
@@ -134,6 +140,21 @@ def _agent_params(build_run_id: str | None) -> dict[str, str]:
     return {f"agent.{k}": v for k, v in sorted(params.items())[:80]}
 
 
+def _log_dataset(goldset: GoldSetInfo, logged_model_id: str | None):
+    """The gold set as the run's dataset input (name, content hash as digest; MLflow keeps
+    its schema and row count, not its rows), and the evaluated model as the run's model input."""
+    import mlflow
+    from mlflow.entities import LoggedModelInput
+
+    frame = pd.read_json(goldset.path, lines=True, dtype=False)
+    dataset = mlflow.data.from_pandas(
+        frame, source=str(goldset.path), name=goldset.name, digest=goldset.content_hash[:36]
+    )
+    model = LoggedModelInput(logged_model_id) if logged_model_id else None
+    mlflow.log_input(dataset, context="eval", model=model)
+    return dataset
+
+
 def _log_results(
     table_path: Path,
     model_id: str,
@@ -142,10 +163,9 @@ def _log_results(
     metrics: EvalMetrics,
     scored: pd.DataFrame,
 ) -> None:
-    """Metrics, the eval table (Parquet; JSON too while small) and the HTML report."""
+    """The eval table (Parquet; JSON too while small), the HTML report, missing metrics."""
     import mlflow
 
-    mlflow.log_metrics(metrics.values)
     mlflow.set_tag(c.TAG_MISSING_METRICS, ",".join(metrics.missing))
     mlflow.log_artifact(str(table_path))
     if len(scored) <= LOG_TABLE_MAX_ROWS:
