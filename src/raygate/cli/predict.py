@@ -20,11 +20,14 @@ def predict(
     """Answer QUERY... with the model at MODEL_URI (aliases resolve to a version first)."""
     from raygate.packaging.loading import load_agent
     from raygate.registry.mlflow_registry import MlflowRegistry
+    from raygate.telemetry.tracing import configure_tracing, flush
 
+    configure_tracing("raygate-cli")  # each answer's trace: `raygate trace show TRACE_ID`
     with working(f"loading {model_uri}", as_json):
         loaded = load_agent(model_uri, MlflowRegistry())
     rows = [{"query": q, "user_id": user_id, "session_id": session_id} for q in queries]
     records = loaded.predict(rows).to_dict(orient="records")
+    flush()
     if as_json:
         emit_json({"model_uri": model_uri, "predictions": records})
         return

@@ -66,7 +66,7 @@ def show(
         width = max(1, min(BAR_WIDTH - start, round(row.duration_ms / total * BAR_WIDTH)))
         bar = Text(" " * start + "█" * width, style="red" if row.status == "ERROR" else "cyan")
         shown = [
-            f"{k.split('.', 1)[-1]}={row.attributes[k]}"
+            f"{k.split('.', 1)[-1]}={_brief(row.attributes[k])}"
             for k in SHOWN_ATTRIBUTES
             if k in row.attributes
         ]
@@ -78,7 +78,11 @@ def show(
 
 
 def _brief(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def parse_age(text: str) -> timedelta:
