@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -450,3 +451,82 @@ def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
     labels = requests.get(f"{prometheus}/api/v1/labels", timeout=10).json()["data"]
     assert "user" not in labels and "user_id" not in labels
     set_weight(served, 0)
+
+
+PII_VALUES = [
+    "maria.lopez7@example.com", "j.smith+orders@mail.example.org", "ops_team@corp-example.net",
+    "anna.k@example.co.uk", "x9@sub.domain.example.io",
+    "4111 1111 1111 1111", "5500-0000-0000-0004", "4000 1234 1234 1234",  # the last fails Luhn
+    "3782 822463 10005", "6011000990139424",
+    "+1 202 555 0147", "(415) 555-0132", "+44 20 7946 0958", "202.555.0199",
+    "123-45-6789", "234-56-7890", "321-54-9876",
+    "sk-live-abcdefghijklmnopqrstuvwx", "AKIAQWERTYUIOPASDFGH",
+    "ghp_" + "a1B2c3D4e5F6g7H8i9J0" * 2,
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+]  # fmt: skip
+
+
+def _digits(value: str) -> bytes | None:
+    """A mostly numeric value's bare digits: found whatever separators a writer used."""
+    digits = "".join(c for c in value if c.isdigit())
+    return digits.encode() if len(digits) >= 9 and len(digits) >= len(value) * 0.6 else None
+
+
+def _leaks(data: bytes, values: list[str]) -> list[str]:
+    data = data.lower()
+    bare = re.sub(rb"[ .()+\-]", b"", data)
+    leaked = []
+    for value in values:
+        digits = _digits(value)
+        if value.lower().encode() in data or (digits is not None and digits in bare):
+            leaked.append(value)
+    return leaked
+
+
+def _hits(roots: list[Path], values: list[str]) -> list[str]:
+    found = []
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file() and path.stat().st_size <= 256 * 2**20:
+                found += [f"{path}: {v}" for v in _leaks(path.read_bytes(), values)]
+    return found
+
+
+def test_pii_sent_through_eval_and_serving_is_written_nowhere(
+    served, prometheus, registry, raygate_home, tmp_path
+):
+    import ray
+
+    from raygate.evaluation.pipeline import PipelineOptions
+    from raygate.evaluation.runner import evaluate
+    from raygate.telemetry.pii import find_pii
+
+    assert len(set(PII_VALUES)) >= 20 and all(find_pii(f"x {v} y") for v in PII_VALUES)
+    queries = [f"I am {v}, what is the return window for Kitchen products?" for v in PII_VALUES]
+    gold = tmp_path / "pii.jsonl"
+    gold.write_text("".join(
+        json.dumps({"id": f"p-{i}", "query": q, "expected": ["60 days"], "category": "pii"}) + "\n"
+        for i, q in enumerate(queries)
+    ))  # fmt: skip
+    evaluate(f"models:/{served.model_name}@champion", gold, registry, PipelineOptions(workers=1))
+
+    set_weight(served, 50)
+    for query, value in zip(queries, PII_VALUES, strict=True):
+        body = {"query": query, "user_id": value, "session_id": value, "request_id": value}
+        assert served.predict(body).status_code == 200
+        chat = {"model": served.model_name, "user": value,
+                "messages": [{"role": "user", "content": query}]}  # fmt: skip
+        answer = requests.post(f"{served.url}/v1/chat/completions", json=chat,
+                               headers=served.headers, timeout=30)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+    set_weight(served, 0)
+
+    metrics_port = ray._private.worker.global_worker.node.metrics_export_port
+    time.sleep(12)  # spans and metrics leave their processes every few seconds
+    exported = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30).content
+    assert _leaks(exported, PII_VALUES) == []
+    session = Path(ray._private.worker._global_node.get_session_dir_path())
+    written = [raygate_home, session / "logs"]
+    assert list((raygate_home / "telemetry" / "records").glob("requests-*.jsonl"))
+    assert list((raygate_home / "telemetry" / "traces").glob("spans-*.jsonl"))
+    assert _hits(written, PII_VALUES) == []
