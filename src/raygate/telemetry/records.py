@@ -166,21 +166,30 @@ class RecordWriter:
         days = retention_days or float(os.environ.get(ENV_RETENTION_DAYS, DEFAULT_RETENTION_DAYS))
         self._retention = timedelta(days=days)
         self._hour: str | None = None
+        self._fd: int | None = None
 
     def write(self, record: RequestRecord) -> None:
         hour = datetime.now(UTC).strftime("%Y%m%d-%H")
         if hour != self._hour:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            prune(self.folder, self._retention)
-            self._hour = hour
-        line = record.model_dump_json() + "\n"
-        fd = os.open(
-            self.folder / f"{self._prefix}-{hour}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT
-        )
-        try:
-            os.write(fd, line.encode("utf-8"))
-        finally:
-            os.close(fd)
+            self._open(hour)
+        os.write(self._fd, (record.model_dump_json() + "\n").encode("utf-8"))
+
+    def _open(self, hour: str) -> None:
+        """The hour's file, kept open until the hour turns; older files past retention go."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        prune(self.folder, self._retention)
+        path = self.folder / f"{self._prefix}-{hour}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.close()
+        self._fd, self._hour = fd, hour
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd, self._hour = None, None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def records_enabled() -> bool:

@@ -37,9 +37,11 @@ from raygate.telemetry.paths import telemetry_dir
 ENV_TRACES = "RAYGATE_TRACES"
 EXPORTERS = ("jsonl", "console", "otlp", "none")
 TRACES_FOLDER = "traces"
+_COMPACT = (",", ":")
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
+_tracer: trace.Tracer = trace.NoOpTracer()  # get_tracer() is costly: made once per provider
 _exporters: set[str] = set()
 _propagator = TraceContextTextMapPropagator()
 
@@ -54,7 +56,9 @@ class JsonlSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
             return SpanExportResult.SUCCESS
-        lines = "".join(json.dumps(span_record(s), default=str) + "\n" for s in spans)
+        lines = "".join(
+            json.dumps(span_record(s), separators=_COMPACT, default=str) + "\n" for s in spans
+        )
         day = datetime.now(UTC).strftime("%Y%m%d")
         try:
             self._folder.mkdir(parents=True, exist_ok=True)
@@ -104,10 +108,17 @@ def _processor(kind: str) -> SpanProcessor:
     return BatchSpanProcessor(OTLPSpanExporter())
 
 
+def _ensure_provider(service: str) -> TracerProvider:
+    global _provider, _tracer
+    if _provider is None:
+        _provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        _tracer = _provider.get_tracer("raygate")
+    return _provider
+
+
 def configure_tracing(service: str = "raygate", exporter: str | None = None) -> None:
     """Export this process's spans with `exporter` (default: $RAYGATE_TRACES or jsonl);
     calling it again adds nothing twice; `none` leaves spans as no-ops."""
-    global _provider
     kind = (exporter or os.environ.get(ENV_TRACES) or "jsonl").strip().lower()
     if kind not in EXPORTERS:
         raise ConfigError(f"{ENV_TRACES}={kind!r} is not an exporter; use one of {EXPORTERS}")
@@ -116,20 +127,15 @@ def configure_tracing(service: str = "raygate", exporter: str | None = None) -> 
     with _lock:
         if kind in _exporters:
             return
-        if _provider is None:
-            _provider = TracerProvider(resource=Resource.create({"service.name": service}))
-        _provider.add_span_processor(_processor(kind))
+        _ensure_provider(service).add_span_processor(_processor(kind))
         _exporters.add(kind)
 
 
 def capture_spans() -> InMemorySpanExporter:
     """Tests: also keep this process's finished spans in memory, and return them."""
-    global _provider
     memory = InMemorySpanExporter()
     with _lock:
-        if _provider is None:
-            _provider = TracerProvider(resource=Resource.create({"service.name": "raygate"}))
-        _provider.add_span_processor(SimpleSpanProcessor(memory))
+        _ensure_provider("raygate").add_span_processor(SimpleSpanProcessor(memory))
     return memory
 
 
@@ -141,9 +147,7 @@ def flush() -> None:
 
 def tracer() -> trace.Tracer:
     """raygate's tracer: real once configured, a no-op before."""
-    if _provider is None:
-        return trace.NoOpTracer()
-    return _provider.get_tracer("raygate")
+    return _tracer
 
 
 def traceparent(span: trace.Span | None = None) -> str | None:

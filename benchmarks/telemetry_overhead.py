@@ -1,0 +1,149 @@
+"""What raygate's telemetry costs: the same serving app (router + champion + canary at 5 %,
+serve_configs/canary.yaml) deployed twice on one local Ray, once with tracing (JSONL
+exporter) and request records on, once with both off (`RAYGATE_TRACES=none`,
+`RAYGATE_RECORDS=off`), measured in alternating rounds at the same concurrency.
+
+Usage: python benchmarks/telemetry_overhead.py [--quick] [--concurrency 16] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from serve_overhead import TOKEN, closed_loop
+
+from raygate.testing import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = {
+    "on": {"RAYGATE_TRACES": "jsonl", "RAYGATE_RECORDS": "on"},
+    "off": {"RAYGATE_TRACES": "none", "RAYGATE_RECORDS": "off"},
+}
+
+
+def deploy(dashboard: str, port: int, model_name: str) -> None:
+    """Both apps from serve_configs/canary.yaml, one replica per deployment, each with its
+    telemetry settings in its runtime_env; returns once both run."""
+    from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
+
+    from raygate.serving.control import load_serve_config, with_runtime_env
+
+    config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
+    config["http_options"]["port"] = port
+    (template,) = config["applications"]
+    template["args"]["model_name"] = model_name
+    for deployment in template["deployments"]:
+        settings = deployment["user_config"]
+        if deployment["name"] == "router":
+            settings["rate_limit"] = None
+        else:
+            settings["model_uri"] = settings["model_uri"].replace("reference-agent", model_name)
+            deployment.pop("autoscaling_config", None)
+            deployment["num_replicas"] = 1
+    template = with_runtime_env(config)["applications"][0]  # MLflow store, token file
+    config["applications"] = []
+    for name, env in SETTINGS.items():
+        app = copy.deepcopy(template)
+        app["name"], app["route_prefix"] = f"telemetry-{name}", f"/{name}"
+        app["runtime_env"]["env_vars"] |= env
+        config["applications"].append(app)
+    client = ServeSubmissionClient(dashboard)  # two raygate apps: ServeControl manages one
+    client.deploy_applications(config)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        details = client.get_serve_details()
+        states = {n: a.get("status") for n, a in details.get("applications", {}).items()}
+        if set(states.values()) == {"RUNNING"} and len(states) == len(SETTINGS):
+            return
+        if "DEPLOY_FAILED" in states.values():
+            raise SystemExit(f"deploy failed: {json.dumps(details)[:3000]}")
+        time.sleep(1)
+    raise SystemExit("deploy timed out")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s per setting")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients in flight")
+    parser.add_argument("--seconds", type=float, default=20, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per setting")
+    args = parser.parse_args(argv)
+    seconds, rounds = (5.0, 2) if args.quick else (args.seconds, args.rounds)
+    with tempfile.TemporaryDirectory(prefix="raygate-bench-") as tmp:
+        os.environ["RAYGATE_HOME"] = tmp
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        tokens = Path(tmp) / "tokens"
+        tokens.write_text(TOKEN + "\n")
+        os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
+        import ray
+        from ray import serve
+
+        from raygate.config import load_agent_config
+        from raygate.packaging.build import log_agent_model
+        from raygate.registry.mlflow_registry import MlflowRegistry
+
+        registry = MlflowRegistry()
+        built = log_agent_model(load_agent_config(ROOT / "agents" / "v1.yaml"))
+        version = registry.register("bench-agent", built.model_uri, built.tags)
+        for alias in ("champion", "candidate"):
+            registry.set_alias("bench-agent", alias, version.version)
+        context = ray.init(num_cpus=4, include_dashboard=True, dashboard_port=free_port(),
+                           logging_level="WARNING")  # fmt: skip
+        port = free_port()
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        try:
+            deploy(f"http://{context.dashboard_url}", port, "bench-agent")
+            urls = {name: f"http://127.0.0.1:{port}/{name}/v1/predict" for name in SETTINGS}
+            for url in urls.values():  # warm both: connections, first batches
+                asyncio.run(closed_loop(url, headers, args.concurrency, 2.0))
+            runs: dict[str, list[dict]] = {name: [] for name in urls}
+            for round_index in range(rounds):
+                order = list(urls) if round_index % 2 == 0 else list(reversed(urls))
+                for name in order:
+                    runs[name].append(
+                        asyncio.run(closed_loop(urls[name], headers, args.concurrency, seconds))
+                    )
+                    print(name, json.dumps(runs[name][-1]), file=sys.stderr)
+            telemetry = Path(tmp) / "telemetry"
+            span_lines = sum(
+                len(p.read_text().splitlines()) for p in telemetry.glob("traces/*.jsonl")
+            )
+            record_lines = sum(
+                len(p.read_text().splitlines()) for p in telemetry.glob("records/*.jsonl")
+            )
+        finally:
+            serve.shutdown()
+            ray.shutdown()
+    med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
+    answered_on = sum(r["rps"] * seconds for r in runs["on"])
+    summary = {
+        "concurrency": args.concurrency,
+        "seconds_per_run": seconds,
+        "rounds": rounds,
+        "rps_telemetry_on": round(med["on"]["rps"], 1),
+        "rps_telemetry_off": round(med["off"]["rps"], 1),
+        "ratio_rps_on_vs_off": round(med["on"]["rps"] / med["off"]["rps"], 3),
+        "latency_ms_p50_on": round(med["on"]["p50"], 2),
+        "latency_ms_p50_off": round(med["off"]["p50"], 2),
+        "latency_ms_p95_on": round(med["on"]["p95"], 2),
+        "latency_ms_p95_off": round(med["off"]["p95"], 2),
+        "records_written": record_lines,
+        "spans_written": span_lines,
+        "requests_on_approx": round(answered_on),
+        "failed_requests": int(sum(r["failures"] for rs in runs.values() for r in rs)),
+    }
+    sys.stdout.write(json.dumps(summary) + "\n")
+
+
+if __name__ == "__main__":
+    main()
