@@ -382,7 +382,8 @@ def test_one_trace_crosses_router_and_replica_and_each_request_is_recorded(serve
     deadline = time.monotonic() + 30  # spans leave each replica in batches, every few seconds
     while time.monotonic() < deadline:
         spans = [s for s in _lines(traces, "spans-*.jsonl") if s["trace_id"] == trace_id]
-        if any(s["name"].startswith("invoke_agent") for s in spans):
+        names = {s["name"].split(" ")[0] for s in spans}
+        if {"POST", "predict", "invoke_agent"} <= names:
             break
         time.sleep(1)
     by_id = {s["span_id"]: s for s in spans}

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.trace import StatusCode
 
 from raygate.agent.generators import GenerationRequest, Generator, make_generator
@@ -25,7 +26,7 @@ from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 from raygate.schemas import PredictInput, PredictOutput
 from raygate.telemetry import semconv
 from raygate.telemetry.prices import request_cost_usd
-from raygate.telemetry.tracing import parent_context, trace_id_of, tracer
+from raygate.telemetry.tracing import parent_context, row_parents, trace_id_of, tracer
 
 
 class ReferenceAgent:
@@ -66,14 +67,16 @@ class ReferenceAgent:
         self._limiter = RateLimiter.from_config(limit) if limit else None
 
     def predict(self, rows: Sequence[PredictInput]) -> list[PredictOutput]:
+        """One output per row; row i's trace continues the parent a Serve replica handed
+        over for it, else the row's `traceparent`, else starts anew."""
+        parents = row_parents(len(rows)) or [parent_context(row.traceparent) for row in rows]
         if self._concurrency == 1 or len(rows) == 1:
-            return [self._answer(row) for row in rows]
+            return [self._answer(row, parent) for row, parent in zip(rows, parents, strict=True)]
         with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
-            return list(pool.map(self._answer, rows))
+            return list(pool.map(self._answer, rows, parents))
 
-    def _answer(self, row: PredictInput) -> PredictOutput:
+    def _answer(self, row: PredictInput, parent: Context | None) -> PredictOutput:
         started = time.perf_counter()
-        parent = parent_context(row.traceparent)
         attributes = {
             semconv.OPERATION: "invoke_agent",
             semconv.AGENT_NAME: self.config.name,

@@ -4,6 +4,7 @@ version it resolves to, predicts batches, and swaps versions without dropping a 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -17,7 +18,7 @@ from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
 from raygate.serving.settings import VariantSettings
 from raygate.telemetry import semconv
-from raygate.telemetry.tracing import configure_tracing, parent_context, traceparent, tracer
+from raygate.telemetry.tracing import configure_tracing, parent_context, rows_traced, tracer
 
 logger = logging.getLogger("ray.serve")
 
@@ -49,6 +50,9 @@ class ModelVariant:
             try:
                 await asyncio.to_thread(self._load_if_changed, settings.model_uri)
                 self._load_error = None
+                # The loaded model, MLflow and pandas are ~10⁵–10⁶ long-lived objects: out
+                # of the collector's sight, a full collection no longer walks them all.
+                gc.freeze()
             except RaygateError as exc:
                 if self._loaded is None:
                     raise  # nothing to fall back to: the replica fails and Serve reports it
@@ -88,15 +92,15 @@ class ModelVariant:
         spans = [
             tracer().start_span(
                 f"predict {self._variant}",
-                parent_context(row.get("traceparent")),
+                parent_context(row.pop("traceparent", None)),
                 attributes=attributes,
             )
             for row in rows
         ]
-        rows = [{**row, "traceparent": traceparent(s) or row.get("traceparent")}
-                for row, s in zip(rows, spans, strict=True)]  # fmt: skip
         try:
-            records = prediction_records(await asyncio.to_thread(loaded.predict, rows))
+            with rows_traced(spans):  # to_thread copies the context: the model sees them
+                predicted = await asyncio.to_thread(loaded.predict, rows)
+            records = prediction_records(predicted)
         except BaseException:
             for span in spans:
                 span.set_status(StatusCode.ERROR, "the model raised")

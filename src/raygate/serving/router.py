@@ -2,6 +2,7 @@
 canary, then the OpenAI-compatible or native answer naming who answered."""
 
 import asyncio
+import gc
 import json
 import math
 import random
@@ -110,6 +111,7 @@ class Router:
         self._infos_at = -math.inf
         configure_tracing("raygate-router")
         self._observer = RequestObserver()
+        gc.freeze()  # what start-up imported lives forever: full collections skip it
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply the split, limits and auth; tokens are re-read, so rotation needs no restart."""

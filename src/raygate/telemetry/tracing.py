@@ -12,7 +12,9 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,11 @@ _provider: TracerProvider | None = None
 _tracer: trace.Tracer = trace.NoOpTracer()  # get_tracer() is costly: made once per provider
 _exporters: set[str] = set()
 _propagator = TraceContextTextMapPropagator()
+# In-process hand-over of a batch's per-row parents from a Serve replica to the pyfunc it
+# calls: cheaper than a traceparent column, which MLflow would validate on every call.
+_row_parents: ContextVar[tuple[Context, ...] | None] = ContextVar(
+    "raygate_row_parents", default=None
+)
 
 
 class JsonlSpanExporter(SpanExporter):
@@ -164,6 +171,28 @@ def parent_context(header: str | None) -> Context | None:
         return None
     context = _propagator.extract({"traceparent": header})
     return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+@contextmanager
+def rows_traced(spans: Sequence[trace.Span]) -> Iterator[None]:
+    """Within: a model predicting these rows (in order) parents row i's spans on spans[i];
+    a batch of one also makes its span current, so any OpenTelemetry-instrumented pyfunc
+    continues the trace."""
+    token = _row_parents.set(tuple(trace.set_span_in_context(s) for s in spans))
+    try:
+        if len(spans) == 1:
+            with trace.use_span(spans[0], end_on_exit=False):
+                yield
+        else:
+            yield
+    finally:
+        _row_parents.reset(token)
+
+
+def row_parents(count: int) -> tuple[Context, ...] | None:
+    """The parents rows_traced() handed over, if they are for `count` rows."""
+    parents = _row_parents.get()
+    return parents if parents is not None and len(parents) == count else None
 
 
 def trace_id_of(span: trace.Span, parent: Context | None = None) -> str:
