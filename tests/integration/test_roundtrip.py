@@ -17,7 +17,7 @@ AGENTS = Path(__file__).resolve().parents[2] / "agents"
 
 # Outputs that legitimately differ between two runs of the same model.
 # cost_usd: priced by compute time (cpu-2vcpu), so it varies with the call like latency.
-PER_CALL = ["request_id", "trace_id", "latency_ms_total", "model_id", "cost_usd"]
+PER_CALL = ["request_id", "trace_id", "latency_ms_total", "latency_ms_llm", "model_id", "cost_usd"]
 
 FRESH_PROCESS = """
 import json, sys
