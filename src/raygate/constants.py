@@ -66,6 +66,7 @@ TAG_MODEL_URI: Final = "raygate.model_uri"
 TAG_MODEL_ID: Final = "raygate.model_id"
 TAG_GOLDSET_NAME: Final = "raygate.goldset_name"
 TAG_MISSING_METRICS: Final = "raygate.missing_metrics"
+TAG_TRACES_ATTACHED: Final = "raygate.traces_attached"  # "attached/rows with a trace id"
 TAG_LOAD_MODEL_IDS: Final = "raygate.load_model_ids"  # JSON list: the versions a load run hit
 EVAL_TABLE_ARTIFACT: Final = "eval_table.parquet"
 # A built agent's artifact with the JSON Schemas of the tools it may call (contract gate).

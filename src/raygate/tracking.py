@@ -26,6 +26,9 @@ def configure_mlflow() -> str:
     """
     import mlflow
 
+    # raygate runs offline and prices from its own table: MLflow's tracing would otherwise
+    # fetch a model catalog from github.com for every `gen_ai.request.model` it sees.
+    os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")
     uri = tracking_uri()
     location = None
     if uri.startswith("sqlite:///"):

@@ -104,6 +104,13 @@ def test_an_eval_run_reads_in_mlflow_as_mlflow_3_users_expect_and_leaves_records
     roots = {s["trace_id"] for s in spans if s["name"].startswith("invoke_agent")}
     assert set(rows["trace_id"]) <= roots
 
+    assert run.data.tags["raygate.traces_attached"] == "12/12"
+    traces = mlflow.search_traces(run_id=result.run_id, return_type="list")
+    assert len(traces) == 12
+    fullest = max(traces, key=lambda t: len(t.data.spans))
+    names = {span.name.split(" ")[0] for span in fullest.data.spans}
+    assert {"invoke_agent", "preproc", "retrieval", "chat", "postproc"} <= names
+
 
 def test_same_outputs_and_metrics_whatever_the_workers_and_batch_size(
     local_ray, registry, built_v1, tiny_gold

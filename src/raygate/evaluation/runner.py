@@ -118,6 +118,7 @@ def evaluate(
         if returned != goldset.rows:
             raise EvaluationError(f"pipeline returned {returned} rows for {goldset.rows} gold rows")
         _log_results(table_path, model_id, pinned, goldset, metrics, scored)
+        _attach_traces(table_path, run.info.experiment_id, run.info.run_id)
         # Linked to the evaluated model and the gold set: the model's page lists this run.
         mlflow.log_metrics(metrics.values, model_id=logged_model_id, dataset=dataset)
     if version:
@@ -172,6 +173,19 @@ def _log_results(
         mlflow.log_table(pq.read_table(table_path).to_pandas(), artifact_file="eval_table.json")
     report = render_report(model_id, pinned, goldset, metrics.values, metrics.missing, scored)
     mlflow.log_text(report, "report.html")
+
+
+def _attach_traces(table_path: Path, experiment_id: str, run_id: str) -> None:
+    """Each row's trace into MLflow under this run; how many made it is the run's tag."""
+    import mlflow
+
+    from raygate.evaluation.mlflow_traces import attach_traces
+    from raygate.telemetry.tracing import flush
+
+    flush()
+    rows = pq.read_table(table_path, columns=["trace_id", "query", "answer"]).to_pylist()
+    attached, traced = attach_traces(rows, experiment_id, run_id)
+    mlflow.set_tag(c.TAG_TRACES_ATTACHED, f"{attached}/{traced}")
 
 
 def _first_row(path: Path) -> GoldRow:

@@ -11,6 +11,7 @@ from typing import Any
 from raygate.errors import InputError
 
 MIN_PREFIX = 8
+_LEAD = '{"trace_id":"'  # how the JSONL exporter starts each line
 
 
 @dataclass(frozen=True)
@@ -34,29 +35,40 @@ def read_trace(folder: Path, trace_id: str) -> list[dict[str, Any]]:
             f"trace id {trace_id!r} is not hex or is shorter than {MIN_PREFIX} digits; pass the "
             "32-digit id from an answer's trace_id (or x-raygate-trace-id header)"
         )
-    files = sorted(folder.glob("spans-*.jsonl"))
-    if not files:
+    if not any(folder.glob("spans-*.jsonl")):
         raise InputError(
             f"no trace files in {folder}; traces are written there when RAYGATE_TRACES is "
             "jsonl (the default) — or pass --dir"
         )
-    spans, ids = [], set()
-    for path in files:
+    found = _scan(folder, lambda tid: tid.startswith(wanted), wanted[:MIN_PREFIX])
+    if not found:
+        raise InputError(f"no spans of trace {trace_id} in {folder}")
+    if len(found) > 1:
+        raise InputError(f"{trace_id} matches {len(found)} traces; give more digits")
+    return next(iter(found.values()))
+
+
+def read_traces(folder: Path, trace_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The spans of each of these traces found in the folder's files (missing ids are left
+    out: spans written on another machine, or not yet exported)."""
+    return _scan(folder, trace_ids.__contains__, None)
+
+
+def _scan(folder: Path, wanted, hint: str | None) -> dict[str, list[dict[str, Any]]]:
+    spans: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("spans-*.jsonl")):
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
-                if wanted[:MIN_PREFIX] not in line:
-                    continue  # cheap pre-filter before parsing
+                if hint is not None and hint not in line:
+                    continue  # cheap pre-filters before parsing
+                if line.startswith(_LEAD) and not wanted(line[len(_LEAD) : len(_LEAD) + 32]):
+                    continue
                 try:
                     span = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{path}:{number}: not a span record ({exc.msg})") from None
-                if span["trace_id"].startswith(wanted):
-                    spans.append(span)
-                    ids.add(span["trace_id"])
-    if not spans:
-        raise InputError(f"no spans of trace {trace_id} in {folder}")
-    if len(ids) > 1:
-        raise InputError(f"{trace_id} matches {len(ids)} traces; give more digits")
+                if wanted(span["trace_id"]):
+                    spans.setdefault(span["trace_id"], []).append(span)
     return spans
 
 
