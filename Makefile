@@ -27,7 +27,7 @@ install-llm: $(LLM)
 JSON_FIELD = $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])'
 
 ## demo: champion v1 → ask it → evaluate it → build v2 → evaluate → gate → register as candidate
-##       → serve champion + canary → weight 20 % → load test → down
+##       → serve champion + canary → one trace as a waterfall → weight 20 % → load test → down
 demo: $(STAMP)
 	$(BIN)/raygate goldset show smoke
 	$(BIN)/raygate agent build agents/v1.yaml --register reference-agent --alias champion

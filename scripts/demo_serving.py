@@ -58,7 +58,9 @@ def main() -> None:
                 answer = requests.post(f"{url}/v1/predict", json=body, headers=headers,
                                        timeout=30).json()  # fmt: skip
                 print(f"  {user}: {answer['answer']!r} from {answer['variant']} "
-                      f"({answer['model_id']})")  # fmt: skip
+                      f"({answer['model_id']}) · trace {answer['trace_id']}")  # fmt: skip
+            time.sleep(6)  # the replicas export their spans every few seconds
+            step("trace", "show", answer["trace_id"], env={**env, "COLUMNS": "150"})
             step("serve", "weight", "20", env=env)
             time.sleep(2)
             step("loadtest", url, "--rate", "20", "--duration", "5", "--workload", "smoke",
