@@ -111,3 +111,20 @@ def test_the_jsonl_exporter_appends_one_line_per_span(tmp_path, spans):
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert {line["name"] for line in lines} == set(finished)
     assert all(len(line["trace_id"]) == 32 and line["end_ns"] >= line["start_ns"] for line in lines)
+
+
+def test_otlp_without_its_extra_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    from raygate.errors import ConfigError
+
+    real_import = builtins.__import__
+
+    def no_otlp(name, *args, **kwargs):
+        if name.startswith("opentelemetry.exporter.otlp"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_otlp)
+    with pytest.raises(ConfigError, match=r"pip install 'raygate\[otlp\]'"):
+        tracing.configure_tracing(exporter="otlp")
