@@ -17,6 +17,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -105,14 +107,11 @@ def deploy(dashboard: str, port: int, model_name: str, model_uri: str) -> None:
     raise SystemExit("deploy timed out")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 round of 5 s per app")
-    parser.add_argument("--concurrency", type=int, default=16, help="clients in flight")
-    parser.add_argument("--seconds", type=float, default=20, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per app")
-    args = parser.parse_args(argv)
-    seconds, rounds = (5.0, 1) if args.quick else (args.seconds, args.rounds)
+@contextmanager
+def bench_cluster(num_cpus: int) -> Iterator[tuple[Path, str, str]]:
+    """A fresh MLflow store in a temporary RAYGATE_HOME with `bench-agent` (agents/v1.yaml)
+    as champion and candidate, an API token file, and a local Ray with its dashboard; yields
+    (the work folder, the dashboard URL, the version's URI) and shuts Ray down after."""
     with tempfile.TemporaryDirectory(prefix="raygate-bench-") as tmp:
         os.environ["RAYGATE_HOME"] = tmp
         os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -121,7 +120,6 @@ def main(argv: list[str] | None = None) -> None:
         tokens.write_text(TOKEN + "\n")
         os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
         import ray
-        from ray import serve
 
         from raygate.config import load_agent_config
         from raygate.packaging.build import log_agent_model
@@ -132,11 +130,28 @@ def main(argv: list[str] | None = None) -> None:
         version = registry.register("bench-agent", built.model_uri, built.tags)
         for alias in ("champion", "candidate"):
             registry.set_alias("bench-agent", alias, version.version)
-        context = ray.init(num_cpus=4, include_dashboard=True, dashboard_port=free_port(),
-                           logging_level="WARNING")  # fmt: skip
+        context = ray.init(num_cpus=num_cpus, include_dashboard=True,
+                           dashboard_port=free_port(), logging_level="WARNING")  # fmt: skip
+        try:
+            yield Path(tmp), f"http://{context.dashboard_url}", version.uri
+        finally:
+            ray.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 round of 5 s per app")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients in flight")
+    parser.add_argument("--seconds", type=float, default=20, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per app")
+    args = parser.parse_args(argv)
+    seconds, rounds = (5.0, 1) if args.quick else (args.seconds, args.rounds)
+    with bench_cluster(num_cpus=4) as (_, dashboard, version_uri):
+        from ray import serve
+
         port = free_port()
         try:
-            deploy(f"http://{context.dashboard_url}", port, "bench-agent", version.uri)
+            deploy(dashboard, port, "bench-agent", version_uri)
             base = f"http://127.0.0.1:{port}"
             targets = {
                 "plain": (f"{base}/plain", {}),
@@ -154,7 +169,6 @@ def main(argv: list[str] | None = None) -> None:
                     print(name, json.dumps(runs[name][-1]), file=sys.stderr)
         finally:
             serve.shutdown()
-            ray.shutdown()
     med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
     summary = {
         "concurrency": args.concurrency,

@@ -13,14 +13,12 @@ import argparse
 import asyncio
 import copy
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from serve_overhead import TOKEN, closed_loop
+from serve_overhead import TOKEN, bench_cluster, closed_loop
 
 from raygate.testing import free_port
 
@@ -92,31 +90,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20, help="seconds per measurement")
     args = parser.parse_args(argv)
     seconds, rounds = (5.0, 2) if args.quick else (args.seconds, args.rounds)
-    with tempfile.TemporaryDirectory(prefix="raygate-bench-") as tmp:
-        os.environ["RAYGATE_HOME"] = tmp
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-        tokens = Path(tmp) / "tokens"
-        tokens.write_text(TOKEN + "\n")
-        os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
-        import ray
+    with bench_cluster(num_cpus=6) as (tmp, dashboard, _):
         from ray import serve
 
-        from raygate.config import load_agent_config
-        from raygate.packaging.build import log_agent_model
-        from raygate.registry.mlflow_registry import MlflowRegistry
-
-        registry = MlflowRegistry()
-        built = log_agent_model(load_agent_config(ROOT / "agents" / "v1.yaml"))
-        version = registry.register("bench-agent", built.model_uri, built.tags)
-        for alias in ("champion", "candidate"):
-            registry.set_alias("bench-agent", alias, version.version)
-        context = ray.init(num_cpus=6, include_dashboard=True, dashboard_port=free_port(),
-                           logging_level="WARNING")  # fmt: skip
         port = free_port()
         headers = {"Authorization": f"Bearer {TOKEN}"}
         try:
-            deploy(f"http://{context.dashboard_url}", port, "bench-agent")
+            deploy(dashboard, port, "bench-agent")
             urls = {name: f"http://127.0.0.1:{port}/{name}/v1/predict" for name in SETTINGS}
             for url in urls.values():  # warm each: connections, first batches
                 asyncio.run(closed_loop(url, headers, args.concurrency, 2.0))
@@ -129,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                         asyncio.run(closed_loop(urls[name], headers, args.concurrency, seconds))
                     )
                     print(name, json.dumps(runs[name][-1]), file=sys.stderr)
-            telemetry = Path(tmp) / "telemetry"
+            telemetry = tmp / "telemetry"
             span_lines = sum(
                 len(p.read_text().splitlines()) for p in telemetry.glob("traces/*.jsonl")
             )
@@ -138,7 +118,6 @@ def main(argv: list[str] | None = None) -> None:
             )
         finally:
             serve.shutdown()
-            ray.shutdown()
     med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
     answered = sum(r["rps"] * seconds for name in ("on", "sampled") for r in runs[name])
     summary = {

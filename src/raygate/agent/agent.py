@@ -26,7 +26,13 @@ from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 from raygate.schemas import PredictInput, PredictOutput
 from raygate.telemetry import semconv
 from raygate.telemetry.prices import request_cost_usd
-from raygate.telemetry.tracing import parent_context, row_parents, trace_id_of, tracer
+from raygate.telemetry.tracing import (
+    parent_context,
+    row_parents,
+    set_known,
+    trace_id_of,
+    tracer,
+)
 
 
 class ReferenceAgent:
@@ -209,16 +215,13 @@ def _empty(
 
 def _describe(span, output: PredictOutput) -> None:
     """The request's outcome on its root span: usage, cost, finish reason, safety flags."""
-    if not span.is_recording():
-        return
-    figures = {
+    set_known(span, {
         semconv.INPUT_TOKENS: output.tokens_in,
         semconv.OUTPUT_TOKENS: output.tokens_out,
         semconv.CACHED_TOKENS: output.tokens_cached,
         semconv.COST_USD: output.cost_usd,  # absent, never 0, when the model is unpriced
         semconv.FINISH_REASON: output.finish_reason,
         semconv.SAFETY_FLAGS: output.safety_flags or None,
-    }
-    span.set_attributes({k: v for k, v in figures.items() if v is not None})
+    })  # fmt: skip
     if output.error is not None:
         span.set_status(StatusCode.ERROR, output.finish_reason)

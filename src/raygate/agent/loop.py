@@ -20,7 +20,7 @@ from raygate.agent.timeouts import StepTimeout, call_with_timeout
 from raygate.agent.tools import Toolbox, ToolResult
 from raygate.errors import TransientGeneratorError
 from raygate.telemetry import semconv
-from raygate.telemetry.tracing import tracer
+from raygate.telemetry.tracing import set_known, tracer
 
 Outcome = Literal["answer", "max_steps", "step_timeout", "deadline", "loop_detected", "error"]
 
@@ -184,12 +184,9 @@ class ControllerLoop:
 
 
 def _describe_chat(span, generation: Generation) -> None:
-    if not span.is_recording():
-        return
-    figures = {
+    set_known(span, {
         semconv.INPUT_TOKENS: generation.tokens_in,
         semconv.OUTPUT_TOKENS: generation.tokens_out,
         semconv.CACHED_TOKENS: generation.tokens_cached,
-    }
-    span.set_attributes({k: v for k, v in figures.items() if v is not None})
-    span.set_attribute(semconv.FINISH_REASONS, ["tool_calls" if generation.tool_calls else "stop"])
+        semconv.FINISH_REASONS: ["tool_calls" if generation.tool_calls else "stop"],
+    })  # fmt: skip

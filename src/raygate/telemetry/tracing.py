@@ -157,6 +157,12 @@ def tracer() -> trace.Tracer:
     return _tracer
 
 
+def set_known(span: trace.Span, figures: dict[str, Any]) -> None:
+    """Set the figures that are known; an unknown one (None) is left off, never set to 0."""
+    if span.is_recording():
+        span.set_attributes({k: v for k, v in figures.items() if v is not None})
+
+
 def traceparent(span: trace.Span | None = None) -> str | None:
     """The W3C traceparent of `span` (default: the current one); None when it is not sampled."""
     carrier: dict[str, str] = {}
