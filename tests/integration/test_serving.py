@@ -184,6 +184,24 @@ def test_auth_limits_and_bad_input_get_clear_4xx(served):
         json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
     )
     assert chat.status_code == 404 and served.model_name in chat.json()["error"]["message"]
+    assert chat.json()["error"]["code"] == "model_not_found"
+
+
+def test_clients_of_other_openai_compatible_servers_work_unchanged(served):
+    """vLLM-style clients (guidellm's defaults) probe /health and send vLLM's extensions."""
+    assert requests.get(f"{served.url}/health", timeout=10).status_code == 200
+    body = {
+        "model": served.model_name, "stream": True, "top_k": 1, "ignore_eos": False,
+        "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+        "messages": [{"role": "user", "content": "Express fee for shipping to Germany?"}],
+    }  # fmt: skip
+    response = requests.post(f"{served.url}/v1/chat/completions", json=body,
+                             headers=served.headers, timeout=30)  # fmt: skip
+    assert response.status_code == 200, response.text
+    events = [line for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "data: [DONE]" and '"usage"' in events[-2]
+    unauthorized = requests.post(f"{served.url}/v1/chat/completions", json=body, timeout=10)
+    assert unauthorized.json()["error"]["code"] == "invalid_api_key"
 
 
 def test_past_the_rate_limit_the_answer_is_429_with_retry_after(served):

@@ -54,7 +54,7 @@ def test_settings_errors_name_the_deployment_and_field():
         validate_mapping({"model_name": "m", "variants": ["canary"]}, AppArgs, ConfigError, "args")
 
 
-def test_chat_requests_answer_the_last_user_message_and_reject_unknown_fields():
+def test_chat_requests_answer_the_last_user_message_and_reject_what_they_cannot_do():
     request = ChatCompletionRequest.model_validate({
         "model": "m", "messages": [
             {"role": "system", "content": "be brief"},
@@ -70,6 +70,15 @@ def test_chat_requests_answer_the_last_user_message_and_reject_unknown_fields():
     )
     with pytest.raises(ValueError, match="n"):
         ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "x"}], n=2)
+
+
+def test_options_of_other_openai_compatible_servers_are_accepted_and_ignored():
+    request = ChatCompletionRequest.model_validate({
+        "model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True,
+        "top_k": 5, "repetition_penalty": 1.1,
+        "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+    })  # fmt: skip
+    assert request.stream_options.include_usage and request.query() == "x"
 
 
 def test_stream_chunks_carry_the_answer_then_the_reason_then_usage():

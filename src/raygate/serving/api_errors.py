@@ -23,13 +23,20 @@ _TYPES = {
 }  # fmt: skip
 
 
+_CODES = {
+    400: "invalid_request", 401: "invalid_api_key", 404: "not_found",
+    405: "method_not_allowed", 413: "request_too_large", 422: "invalid_request",
+    429: "rate_limit_exceeded", 502: "model_error", 503: "service_unavailable", 504: "timeout",
+}  # fmt: skip
+
+
 class ErrorDetail(BaseModel):
     """What went wrong and how to fix it."""
 
     message: str = Field(description="A sentence naming the problem and the fix.")
     type: str = Field(description="Error class, as OpenAI names them.")
     param: str | None = Field(None, description="The offending field, when there is one.")
-    code: int = Field(description="The HTTP status.")
+    code: str = Field(description="A machine-readable code, a string as OpenAI's are.")
     variant: str | None = Field(None, description="Model failures: champion or canary.")
     model_id: str | None = Field(None, description="Model failures: name@version.")
     trace_id: str | None = Field(None, description="Model failures: the request's trace id.")
@@ -69,10 +76,11 @@ class ApiError(Exception):
         param: str | None = None,
         headers: dict[str, str] | None = None,
         served: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.headers = status, message, param, headers
-        self.served = served or {}
+        self.served, self.code = served or {}, code
 
 
 def error_response(
@@ -81,9 +89,11 @@ def error_response(
     param: str | None = None,
     headers: dict[str, str] | None = None,
     served: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> JSONResponse:
     body = {"error": {"message": message, "type": _TYPES.get(status, "api_error"),
-                      "param": param, "code": status, **(served or {})}}  # fmt: skip
+                      "param": param, "code": code or _CODES.get(status, f"http_{status}"),
+                      **(served or {})}}  # fmt: skip
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -114,7 +124,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.param, exc.headers, exc.served)
+        return error_response(exc.status, exc.message, exc.param, exc.headers, exc.served, exc.code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

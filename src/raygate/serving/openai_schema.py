@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from raygate.schemas import StrictModel
 
@@ -32,15 +32,22 @@ class ChatMessage(StrictModel):
         return self.content or ""
 
 
-class StreamOptions(StrictModel):
-    """Streaming options."""
+class StreamOptions(BaseModel):
+    """Streaming options; others that OpenAI-compatible servers take (vLLM's
+    `continuous_usage_stats`) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     include_usage: bool = Field(False, description="Send a last chunk with token usage.")
 
 
-class ChatCompletionRequest(StrictModel):
+class ChatCompletionRequest(BaseModel):
     """POST /v1/chat/completions. Sampling settings are accepted and ignored: the released
-    model's own config decides how it generates, so that what was evaluated is what runs."""
+    model's own config decides how it generates, so that what was evaluated is what runs.
+    Fields other OpenAI-compatible servers accept (vLLM's `top_k`, `repetition_penalty`, …)
+    are ignored too, so that their clients work unchanged."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     model: str = Field(min_length=1, description="The served model name (see GET /v1/models).")
     messages: list[ChatMessage] = Field(min_length=1, description="The conversation so far.")

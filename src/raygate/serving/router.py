@@ -220,6 +220,7 @@ class Router:
     # -- endpoints -------------------------------------------------------------------------
 
     @api.get("/healthz", tags=["health"])
+    @api.get("/health", tags=["health"])  # what vLLM-style clients probe
     async def healthz(self) -> dict[str, str]:
         """Liveness: the router answers."""
         return {"status": "ok"}
@@ -314,4 +315,4 @@ class Router:
         if requested not in known:
             served = ", ".join(sorted(k for k in known if k))
             raise ApiError(404, f"model '{requested}' is not served here; use one of: {served}",
-                           "model")  # fmt: skip
+                           "model", code="model_not_found")  # fmt: skip
