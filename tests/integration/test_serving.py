@@ -75,9 +75,16 @@ def served(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
     yield from deploy(local_ray, tmp_path_factory, name, rate_limit=limit)
 
 
-def deploy(local_ray: str, tmp_path_factory, name: str, **router_settings) -> Iterator[Served]:
-    """serve_configs/canary.yaml for model `name` (one small replica a variant, the router's
-    settings overridden), deployed through the Serve API; taken down afterwards."""
+def deploy(
+    local_ray: str,
+    tmp_path_factory,
+    name: str,
+    champion_autoscaling: dict | None = None,
+    **router_settings,
+) -> Iterator[Served]:
+    """serve_configs/canary.yaml for model `name` (one small replica a variant unless the
+    champion autoscales, the router's settings overridden), deployed through the Serve API;
+    taken down afterwards."""
     import os
 
     from ray import serve
@@ -98,6 +105,9 @@ def deploy(local_ray: str, tmp_path_factory, name: str, **router_settings) -> It
             deployment.pop("autoscaling_config", None)
             deployment["num_replicas"] = 1
             deployment["ray_actor_options"] = {"num_cpus": 0.5}
+            if deployment["name"] == "champion" and champion_autoscaling:
+                del deployment["num_replicas"]
+                deployment["autoscaling_config"] = champion_autoscaling
     os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
     control = ServeControl(local_ray)
     control.up(config)
