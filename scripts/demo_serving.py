@@ -61,8 +61,7 @@ def main() -> None:
                       f"({answer['model_id']}) · trace {answer['trace_id']}")  # fmt: skip
             time.sleep(6)  # the replicas export their spans every few seconds
             step("trace", "show", answer["trace_id"], env={**env, "COLUMNS": "150"})
-            step("serve", "weight", "20", env=env)
-            time.sleep(2)
+            step("serve", "weight", "20", env=env)  # returns once every router replica has it
             step("loadtest", url, "--rate", "20", "--duration", "5", "--workload", "smoke",
                  "--slo", "error_rate=0.05", env=env)  # fmt: skip
             step("serve", "down", env=env)

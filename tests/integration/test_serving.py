@@ -45,15 +45,6 @@ class Served:
         return requests.post(f"{self.url}/v1/predict", json=body, headers=headers, timeout=30,
                              **kwargs)  # fmt: skip
 
-    def wait_for(self, predicate, timeout_s: float = 120) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            status = self.control.status()
-            if predicate(status):
-                return status
-            time.sleep(0.5)
-        raise AssertionError(f"timed out; last status: {json.dumps(status)[:2000]}")
-
 
 def running(status: dict) -> bool:
     return status["status"] == "RUNNING" and all(
@@ -110,19 +101,16 @@ def deploy(
                 deployment["autoscaling_config"] = champion_autoscaling
     os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
     control = ServeControl(local_ray)
-    control.up(config)
-    result = Served(f"http://127.0.0.1:{port}", control, name, {"Authorization": f"Bearer {TOKEN}"})
-    result.wait_for(running)
-    yield result
+    control.wait_applied(control.up(config), timeout_s=180)
+    yield Served(f"http://127.0.0.1:{port}", control, name, {"Authorization": f"Bearer {TOKEN}"})
     control.down()
     serve.shutdown()
     os.environ.pop("RAYGATE_API_TOKENS_FILE", None)
 
 
 def set_weight(served: Served, percent: float) -> None:
-    served.control.set_weight(percent)
-    served.wait_for(lambda s: running(s) and s["canary_percent"] == percent)
-    time.sleep(1)  # the router applies the new user_config in reconfigure()
+    """Move the split and wait until every router replica has applied it (no sleeping)."""
+    served.control.wait_applied(served.control.set_weight(percent), timeout_s=120)
 
 
 def test_every_answer_names_its_variant_model_and_trace(served):
@@ -215,20 +203,18 @@ def test_clients_of_other_openai_compatible_servers_work_unchanged(served):
 
 
 def test_past_the_rate_limit_the_answer_is_429_with_retry_after(served):
-    served.control.update_settings("router", rate_limit={"requests_per_minute": 6, "burst": 3})
-    served.wait_for(running)
-    time.sleep(1)
+    limited = {"requests_per_minute": 6, "burst": 3}
+    served.control.wait_applied(served.control.update_settings("router", rate_limit=limited), 120)
     try:
         codes = [served.predict({"query": "hi"}) for _ in range(6)]
         limited = [r for r in codes if r.status_code == 429]
         assert limited and int(limited[0].headers["retry-after"]) >= 1
         assert "rate limit" in limited[0].json()["error"]["message"]
     finally:
-        served.control.update_settings(
-            "router", rate_limit={"requests_per_minute": 60000, "burst": 5000}
+        generous = {"requests_per_minute": 60000, "burst": 5000}
+        served.control.wait_applied(
+            served.control.update_settings("router", rate_limit=generous), 120
         )
-        served.wait_for(running)
-        time.sleep(1)
 
 
 def test_the_official_openai_client_talks_to_the_chat_endpoint(served):
@@ -311,9 +297,8 @@ def test_a_version_change_under_steady_load_fails_no_request(served, registry):
 def test_a_model_that_fails_to_load_leaves_the_previous_version_serving(served):
     before = served.predict({"query": "hi", "user_id": "u-fail"}).json()
     variant = before["variant"]
-    served.control.update_settings(variant, model_uri=f"models:/{served.model_name}/999")
-    served.wait_for(running)
-    time.sleep(2)
+    missing = f"models:/{served.model_name}/999"
+    served.control.wait_applied(served.control.update_settings(variant, model_uri=missing), 120)
     after = served.predict({"query": "hi", "user_id": "u-fail"})
     assert after.status_code == 200 and after.json()["model_id"] == before["model_id"]
     ready = requests.get(f"{served.url}/readyz", timeout=10).json()

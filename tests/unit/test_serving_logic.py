@@ -181,3 +181,31 @@ def test_every_failed_finish_reason_has_a_status():
     from raygate.serving.outcomes import FAILURE_STATUS
 
     assert FAILURE_STATUS.keys() == FAILED_FINISH_REASONS
+
+
+def _app(status, target_id, running_id, deployment_status):
+    target = {"name": "router", "user_config": {"change_id": target_id}}
+    running = {"status": deployment_status,
+               "deployment_config": {"user_config": {"change_id": running_id}}}  # fmt: skip
+    return {
+        "status": status,
+        "deployed_app_config": {"deployments": [target]},
+        "deployments": {"router": running},
+    }
+
+
+@pytest.mark.parametrize(
+    ("app", "waiting_on"),
+    [
+        (_app("RUNNING", "old", "old", "HEALTHY"), "the application"),  # not taken in yet
+        (_app("RUNNING", "new", "old", "HEALTHY"), "deployment 'router'"),  # a stale HEALTHY
+        (_app("RUNNING", "new", "new", "UPDATING"), "deployment 'router'"),  # replicas pending
+        (_app("DEPLOYING", "new", "new", "HEALTHY"), "the application"),
+        (_app("RUNNING", "new", "new", "HEALTHY"), None),
+    ],
+)
+def test_a_change_is_applied_only_once_serve_runs_it_healthy(app, waiting_on):
+    from raygate.serving.control import _pending
+
+    pending = _pending(app, "new")
+    assert (pending[0][0] if pending else None) == waiting_on

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -20,7 +19,9 @@ ADDRESS_OPTION = typer.Option(
     help="Ray dashboard URL (default: $RAY_DASHBOARD_ADDRESS or http://127.0.0.1:8265).",
 )
 
-WAIT_OPTION = typer.Option(300, "--wait", help="Seconds to wait for RUNNING; 0: don't.")
+WAIT_OPTION = typer.Option(
+    300, "--wait", help="Seconds to wait until every replica has applied the change; 0: don't."
+)
 
 
 def _control(address: str | None):
@@ -42,8 +43,7 @@ def up(
 
     serve_config = load_serve_config(config)  # bad input is reported before Ray is reached
     control = _control(address)
-    control.up(serve_config)
-    _report(_settled(control, wait_s, as_json), as_json)
+    _report(_settled(control, control.up(serve_config), wait_s, as_json), as_json)
 
 
 @app.command("status")
@@ -63,8 +63,7 @@ def weight(
 ) -> None:
     """Send PERCENT % of traffic to the canary (sticky per user); no replica restarts."""
     control = _control(address)
-    control.set_weight(percent)
-    _report(_settled(control, wait_s, as_json), as_json)
+    _report(_settled(control, control.set_weight(percent), wait_s, as_json), as_json)
 
 
 @app.command("refresh")
@@ -78,8 +77,7 @@ def refresh(
     """Make VARIANT re-resolve its alias after `registry alias` or `registry rollback`;
     requests keep being answered while the new version loads."""
     control = _control(address)
-    control.refresh(variant)
-    _report(_settled(control, wait_s, as_json), as_json)
+    _report(_settled(control, control.refresh(variant), wait_s, as_json), as_json)
 
 
 @app.command("down")
@@ -90,33 +88,13 @@ def down(address: str | None = ADDRESS_OPTION) -> None:
     console.print("raygate app deleted")
 
 
-def _settled(control, wait_s: float, as_json: bool) -> dict:
-    """The status once every deployment has applied the change (or the wait is over)."""
-    from raygate.errors import ServeError
-
-    time.sleep(min(wait_s, 1.0))  # let Serve's controller pick the change up first
-    status = control.status()
-    deadline = time.monotonic() + wait_s
-    with working("waiting for the app to be RUNNING", as_json):
-        while not _settled_status(status) and time.monotonic() < deadline:
-            time.sleep(1)
-            status = control.status()
-    if status["status"] == "DEPLOY_FAILED":
-        raise ServeError(f"deploy failed: {status['message'] or _first_message(status)}")
-    return status
-
-
-def _settled_status(status: dict) -> bool:
-    if status["status"] == "DEPLOY_FAILED":
-        return True
-    return status["status"] == "RUNNING" and all(
-        d["status"] == "HEALTHY" for d in status["deployments"].values()
-    )
-
-
-def _first_message(status: dict) -> str:
-    messages = [d["message"] for d in status["deployments"].values() if d.get("message")]
-    return messages[0] if messages else "see `ray` logs under /tmp/ray/session_latest/logs/serve"
+def _settled(control, change_id: str, wait_s: float, as_json: bool) -> dict:
+    """The status once every deployment the change touched runs it (every replica
+    reconfigured and healthy), or at once with --wait 0."""
+    if wait_s <= 0:
+        return control.status()
+    with working("waiting until every replica has applied the change", as_json):
+        return control.wait_applied(change_id, wait_s)
 
 
 def _report(status: dict, as_json: bool) -> None:
@@ -133,7 +111,9 @@ def _report(status: dict, as_json: bool) -> None:
         table.add_column(column)
     for name, deployment in status["deployments"].items():
         settings = deployment.get("user_config") or {}
-        shown = settings.get("model_uri") or ", ".join(f"{k}={v}" for k, v in settings.items())
+        shown = settings.get("model_uri") or ", ".join(
+            f"{k}={v}" for k, v in settings.items() if k != "change_id"
+        )
         table.add_row(name, str(deployment["status"]), str(deployment["replicas"]), shown)
     console.print(table)
     if status.get("message"):

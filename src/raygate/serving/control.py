@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import os
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +88,46 @@ class ServeControl:
                 "start Ray with `ray start --head` or pass --address"
             ) from None
 
-    def up(self, config: dict[str, Any]) -> None:
-        """Deploy (or update in place) every application of the config."""
-        self._deploy(with_runtime_env(config))
+    def up(self, config: dict[str, Any]) -> str:
+        """Deploy (or update in place) every application of the config; returns the change
+        id each of raygate's deployments with a user_config carries (see wait_applied)."""
+        config = with_runtime_env(config)
+        change_id = _new_change_id()
+        for deployment in raygate_app(config, "config").get("deployments") or []:
+            if isinstance(deployment.get("user_config"), dict):
+                deployment["user_config"]["change_id"] = change_id
+        self._deploy(config)
+        return change_id
+
+    def wait_applied(
+        self, change_id: str, timeout_s: float, on_wait: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
+        """Wait until every deployment that carries `change_id` reports it HEALTHY — Serve
+        counts a replica as updated only once its reconfigure() returned — then the status.
+        A deployment that fails, or a timeout, is a ServeError naming it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            details = self.details()
+            _, app = self._raygate_app_details(details)
+            pending = _pending(app, change_id)
+            if not pending:
+                return self.status()
+            name, deployment = pending[0]
+            if (
+                deployment.get("status") in ("UNHEALTHY", "DEPLOY_FAILED")
+                or app.get("status") == "DEPLOY_FAILED"
+            ):
+                message = deployment.get("message") or app.get("message") or "see Serve's logs"
+                raise ServeError(f"{name} failed to apply the change: {message}")
+            if time.monotonic() >= deadline:
+                state = deployment.get("status")
+                raise ServeError(
+                    f"{name} has not applied the change after {timeout_s:g} s "
+                    f"(status {state}); check `raygate serve status` or pass a longer --wait"
+                )
+            if on_wait:
+                on_wait()
+            time.sleep(0.25)
 
     def details(self) -> dict[str, Any]:
         try:
@@ -121,19 +161,20 @@ class ServeControl:
             "deployments": deployments,
         }
 
-    def set_weight(self, percent: float) -> dict[str, Any]:
+    def set_weight(self, percent: float) -> str:
         """Move the canary's share: only the router's user_config changes (no restart)."""
         if not 0 <= percent <= 100:
             raise ConfigError(f"canary weight must be between 0 and 100 percent, got {percent}")
         return self.update_settings(ROUTER_DEPLOYMENT, canary_percent=percent)
 
-    def refresh(self, variant: str) -> dict[str, Any]:
+    def refresh(self, variant: str) -> str:
         """Make a variant re-resolve its alias (after a flip): its revision goes up by one."""
         return self.update_settings(variant, revision=lambda current: int(current or 0) + 1)
 
-    def update_settings(self, deployment: str, **changes: Any) -> dict[str, Any]:
+    def update_settings(self, deployment: str, **changes: Any) -> str:
         """Change fields of one deployment's user_config (a callable gets the current value);
-        the result is validated before it is sent."""
+        the result is validated before it is sent. Returns the change id to wait for."""
+        change_id = _new_change_id()
 
         def change(app: dict[str, Any]) -> None:
             variants = _variants(app)
@@ -153,11 +194,13 @@ class ServeControl:
             updated = dict(current)
             for key, value in changes.items():
                 updated[key] = value(current.get(key)) if callable(value) else value
+            updated["change_id"] = change_id
             where = f"deployment '{deployment}' user_config"
             validate_mapping(updated, _SETTINGS[deployment], ConfigError, where)
             target["user_config"] = updated
 
-        return self._update(change)
+        self._update(change)
+        return change_id
 
     def down(self) -> None:
         """Delete raygate's app; other applications on the cluster keep running."""
@@ -190,7 +233,6 @@ class ServeControl:
                 change(config)
             apps.append(config)
         self._deploy({**_cluster_settings(details), "applications": apps})
-        return self.status()
 
     def _deploy(self, config: dict[str, Any]) -> None:
         try:
@@ -209,6 +251,33 @@ class ServeControl:
 def _variants(app: dict[str, Any]) -> list[str]:
     """The variants an app config serves (AppArgs' default when its args say none)."""
     return (app.get("args") or {}).get("variants", ["champion"])
+
+
+def _new_change_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _pending(app: dict[str, Any], change_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(label, details) of each deployment whose target carries `change_id` but that does not
+    yet run it healthy:
+    Serve reports the target's user_config per deployment, and HEALTHY only once every
+    replica runs that version."""
+    targets = {
+        d["name"]: d.get("user_config") or {}
+        for d in (app.get("deployed_app_config") or {}).get("deployments", [])
+    }
+    pending = []
+    for name, deployment in app.get("deployments", {}).items():
+        if targets.get(name, {}).get("change_id") != change_id:
+            continue
+        running = (deployment.get("deployment_config") or {}).get("user_config") or {}
+        if running.get("change_id") != change_id or deployment.get("status") != "HEALTHY":
+            pending.append((f"deployment '{name}'", deployment))
+    if not any(t.get("change_id") == change_id for t in targets.values()):
+        return [("the application", app)]  # Serve has not taken the new config in yet
+    if not pending and app.get("status") != "RUNNING":
+        return [("the application", app)]  # routes are published once it runs
+    return pending
 
 
 def _deployment(app: dict[str, Any], name: str) -> dict[str, Any]:

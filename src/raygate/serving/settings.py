@@ -46,6 +46,7 @@ class RouterSettings(StrictModel):
     auth: bool = Field(
         True, description="Require a bearer token (from RAYGATE_API_TOKENS[_FILE]) on /v1/*."
     )
+    change_id: str = Field("", description="Set by raygate on each change, to wait for it.")
 
 
 class VariantSettings(StrictModel):
@@ -62,6 +63,7 @@ class VariantSettings(StrictModel):
     batch_wait_timeout_s: float = Field(
         0.002, ge=0, le=1, description="How long a batch waits to fill."
     )
+    change_id: str = Field("", description="Set by raygate on each change, to wait for it.")
 
 
 DEFAULT_ALIASES = {"champion": "champion", "canary": "candidate"}
