@@ -11,7 +11,7 @@ from raygate.schemas import validate_mapping
 from raygate.serving.api_errors import describe_request_error
 from raygate.serving.auth import authenticate, load_tokens, token_id
 from raygate.serving.control import load_serve_config, with_runtime_env
-from raygate.serving.openai_schema import ChatCompletionRequest, Served, stream_chunks
+from raygate.serving.openai_schema import ChatCompletionRequest, ChunkStream, Served, words
 from raygate.serving.routing import choose_variant, sticky_position
 from raygate.serving.settings import AppArgs, RouterSettings
 
@@ -81,16 +81,40 @@ def test_options_of_other_openai_compatible_servers_are_accepted_and_ignored():
     assert request.stream_options.include_usage and request.query() == "x"
 
 
+def _streamed(prediction, served, include_usage):
+    stream = ChunkStream(served, include_usage)
+    pieces = [stream.text(w) for w in words(prediction.get("answer") or "")]
+    return [stream.start(), *pieces, *stream.end(prediction)]
+
+
 def test_stream_chunks_carry_the_answer_then_the_reason_then_usage():
     served = Served(variant="canary", model_id="m@2", trace_id="t" * 32)
     prediction = {"answer": "60 days", "tokens_in": 10, "tokens_out": 2, "refused": False}
-    chunks = stream_chunks(prediction, served, include_usage=True)
+    chunks = _streamed(prediction, served, include_usage=True)
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == "60 days" and chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["usage"] == {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
     assert all(c["variant"] == "canary" and c["model"] == "m@2" for c in chunks)
-    refused = stream_chunks({"answer": "no", "refused": True}, served, include_usage=False)
+    refused = _streamed({"answer": "no", "refused": True}, served, include_usage=False)
     assert refused[-1]["choices"][0]["finish_reason"] == "content_filter"
+
+
+@pytest.mark.parametrize(
+    ("chunk", "text"),
+    [
+        ("plain", "plain"),
+        ({"answer": "a"}, "a"),
+        ({"choices": [{"delta": {"content": "c"}}]}, "c"),  # ChatModel
+        ({"delta": {"content": "d", "role": "assistant"}}, "d"),  # ChatAgent
+        ({"type": "response.output_text.delta", "delta": "r"}, "r"),  # ResponsesAgent
+        ({"type": "response.output_item.done", "item": {}}, ""),
+        (42, ""),
+    ],
+)
+def test_each_flavors_stream_chunk_gives_its_text(chunk, text):
+    from raygate.packaging.streaming import chunk_text
+
+    assert chunk_text(chunk) == text
 
 
 def test_validation_messages_name_the_field_and_suggest_spelling():

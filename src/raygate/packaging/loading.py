@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ import pandas as pd
 
 from raygate.errors import ModelLoadError
 from raygate.packaging.pyfunc import MODEL_ID_KEY
+from raygate.packaging.streaming import chunk_text
 from raygate.registry.protocol import ModelRegistry, ModelVersion
 from raygate.schemas import parse_predict_input
 
@@ -33,6 +34,22 @@ class LoadedAgent:
         if schema is not None and TRACE_FIELD not in schema.input_names():
             frame = frame.drop(columns=TRACE_FIELD, errors="ignore")  # a model that predates it
         return self.model.predict(frame)
+
+    @property
+    def streams(self) -> bool:
+        """Whether the model streams (a pyfunc with predict_stream, e.g. ChatModel,
+        ChatAgent, ResponsesAgent or a PythonModel that defines it)."""
+        return getattr(self.model, "_predict_stream_fn", None) is not None
+
+    def predict_stream(self, row: Mapping[str, Any]) -> Iterator[str]:
+        """One validated request row's answer as text pieces, as the model yields them."""
+        (parsed,) = parse_predict_input([row])
+        for chunk in self.model.predict_stream(
+            parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD})
+        ):
+            text = chunk_text(chunk)
+            if text:
+                yield text
 
 
 def registry_name(model_uri: str) -> str | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 from opentelemetry.trace import StatusCode
@@ -18,7 +20,13 @@ from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
 from raygate.serving.settings import VariantSettings
 from raygate.telemetry import semconv
-from raygate.telemetry.tracing import configure_tracing, parent_context, rows_traced, tracer
+from raygate.telemetry.tracing import (
+    configure_tracing,
+    parent_context,
+    rows_traced,
+    trace_id_of,
+    tracer,
+)
 
 logger = logging.getLogger("ray.serve")
 
@@ -82,6 +90,7 @@ class ModelVariant:
             "revision": self._settings.revision if self._settings else None,
             "loaded": self._loaded is not None,
             "load_error": self._load_error,
+            "streams": bool(self._loaded and self._loaded.streams),
         }
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
@@ -110,3 +119,63 @@ class ModelVariant:
             span.set_attribute(semconv.FINISH_REASON, str(record.get("finish_reason")))
             span.end()
         return [{**record, "model_id": model_id} for record in records]
+
+    async def predict_stream(self, row: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """One request as events: `start` (who answers), `delta` text pieces as the model
+        yields them, then `final` (the prediction row; for a model that cannot stream, the
+        whole answer). The caller going away stops the model at its next piece."""
+        loaded, model_id = self._loaded, self.model_id
+        parent = parent_context(row.pop("traceparent", None))
+        attributes = {semconv.VARIANT: self._variant, semconv.MODEL_ID: model_id}
+        span = tracer().start_span(f"predict {self._variant}", parent, attributes=attributes)
+        trace_id = trace_id_of(span, parent)
+        yield {"start": {"model_id": model_id, "trace_id": trace_id}}
+        try:
+            if not loaded.streams:
+                with rows_traced([span]):
+                    predicted = await asyncio.to_thread(loaded.predict, [row])
+                (record,) = prediction_records(predicted)
+                yield {"final": {**record, "model_id": model_id}}
+                return
+            async for event in _pieces(loaded, row, span, trace_id):
+                if "final" in event:
+                    event = {"final": {**event["final"], "model_id": model_id}}
+                yield event
+        finally:
+            span.end()
+
+
+async def _pieces(
+    loaded, row: dict[str, Any], span, trace_id: str
+) -> AsyncIterator[dict[str, Any]]:
+    """The model's predict_stream run in a thread, its pieces handed over through a queue."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            with rows_traced([span]):
+                for text in loaded.predict_stream(row):
+                    if stop.is_set():
+                        break  # leaving the loop closes the model's generator
+                    loop.call_soon_threadsafe(queue.put_nowait, ("delta", text))
+            loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+        except Exception as exc:  # the model's own failure: reported as the request's
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", f"{type(exc).__name__}: {exc}"))
+
+    loop.run_in_executor(None, produce)
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "delta":
+                yield {"delta": value}
+                continue
+            failed = kind == "error"
+            final = {"finish_reason": "error" if failed else "answer", "trace_id": trace_id,
+                     "error": value if failed else None, "tokens_in": None, "tokens_out": None,
+                     "cost_usd": None}  # fmt: skip
+            yield {"final": final}
+            return
+    finally:
+        stop.set()  # the caller went away, or the answer is complete

@@ -124,28 +124,37 @@ def completion_body(prediction: dict[str, Any], served: Served) -> dict[str, Any
     }
 
 
-def stream_chunks(
-    prediction: dict[str, Any], served: Served, include_usage: bool
-) -> list[dict[str, Any]]:
-    """chat.completion.chunk objects: the role, the answer word by word, the finish reason,
-    and usage last when asked. The agent answers whole, so the words follow at once."""
-    base = {
-        "id": f"chatcmpl-{served.trace_id}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": served.model_id,
-        **served.model_dump(),
-    }
+class ChunkStream:
+    """chat.completion.chunk objects of one answer: the role first, then text as it comes,
+    the finish reason, and usage last when asked."""
 
-    def chunk(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+    def __init__(self, served: Served, include_usage: bool) -> None:
+        self._include_usage = include_usage
+        self._base = {
+            "id": f"chatcmpl-{served.trace_id}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": served.model_id,
+            **served.model_dump(),
+        }
+
+    def _chunk(self, delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}
-        return {**base, "choices": [choice]}
+        return {**self._base, "choices": [choice]}
 
-    answer = prediction.get("answer") or ""
-    words = answer.split(" ")
-    chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words) if answer]
-    chunks.append(chunk({}, finish_reason(prediction)))
-    if include_usage:
-        chunks.append({**base, "choices": [], "usage": usage(prediction).model_dump()})
-    return chunks
+    def start(self) -> dict[str, Any]:
+        return self._chunk({"role": "assistant", "content": ""})
+
+    def text(self, piece: str) -> dict[str, Any]:
+        return self._chunk({"content": piece})
+
+    def end(self, prediction: dict[str, Any]) -> list[dict[str, Any]]:
+        chunks = [self._chunk({}, finish_reason(prediction))]
+        if self._include_usage:
+            chunks.append({**self._base, "choices": [], "usage": usage(prediction).model_dump()})
+        return chunks
+
+
+def words(answer: str) -> list[str]:
+    """An answer cut into words, each but the first with its leading space."""
+    return [w if i == 0 else " " + w for i, w in enumerate(answer.split(" "))] if answer else []

@@ -35,9 +35,10 @@ from raygate.serving.auth import ENV_TOKENS, ENV_TOKENS_FILE, authenticate, load
 from raygate.serving.observer import RequestObserver
 from raygate.serving.openai_schema import (
     ChatCompletionRequest,
+    ChunkStream,
     Served,
     completion_body,
-    stream_chunks,
+    words,
 )
 from raygate.serving.outcomes import failure_of
 from raygate.serving.routing import choose_variant
@@ -87,10 +88,26 @@ def _headers(served: Served, finish_reason: str | None = None) -> dict[str, str]
     return headers
 
 
-async def _sse(chunks: list[dict[str, Any]]) -> AsyncIterator[str]:
-    for chunk in chunks:
-        yield f"data: {json.dumps(chunk)}\n\n"
-    yield "data: [DONE]\n\n"
+def _event(document: dict[str, Any]) -> str:
+    return f"data: {json.dumps(document)}\n\n"
+
+
+def _call_failed(variant: str, exc: Exception) -> tuple[int, ApiError]:
+    """A handle call that raised: the variant unreachable (503) or its code failing (502)."""
+    if isinstance(exc, RayTaskError):  # the model's own code raised: its fault, said plainly
+        cause = exc.cause if isinstance(exc.cause, Exception) else exc
+        return 502, ApiError(502, f"the {variant} model failed: {type(cause).__name__}: {cause}")
+    message = f"the {variant} model is unavailable: {type(exc).__name__}; retry shortly"
+    return 503, ApiError(503, message, headers={"Retry-After": "1"})
+
+
+def _failure_error(served: Served, failure) -> ApiError:
+    """A failed answer as its error response: never a 200."""
+    headers = _headers(served, failure.finish_reason)
+    if failure.retry_after_s is not None:
+        headers["Retry-After"] = str(failure.retry_after_s)
+    body = {**served.model_dump(), "finish_reason": failure.finish_reason}
+    return ApiError(failure.status, failure.message, headers=headers, served=body)
 
 
 # Helpers above stay above: Serve pickles the ingress class when it is decorated.
@@ -183,17 +200,10 @@ class Router:
             sent = {**row, "traceparent": traceparent_of(span) or caller_trace}
             try:
                 prediction = await self._handles[variant].predict.remote(sent)
-            except (RayServeException, RayActorError) as exc:
-                observe(503, None, "unavailable")
-                raise ApiError(
-                    503, f"the {variant} model is unavailable: {type(exc).__name__}; retry shortly",
-                    headers={"Retry-After": "1"},
-                ) from None  # fmt: skip
-            except RayTaskError as exc:  # the model's own code raised: its fault, said plainly
-                cause = exc.cause if isinstance(exc.cause, Exception) else exc
-                observe(502, None, "error")
-                message = f"the {variant} model failed: {type(cause).__name__}: {cause}"
-                raise ApiError(502, message) from None
+            except (RayServeException, RayActorError, RayTaskError) as exc:
+                status, error = _call_failed(variant, exc)
+                observe(status, None, "unavailable" if status == 503 else "error")
+                raise error from None
             served = Served(
                 variant=variant,
                 model_id=prediction.get("model_id") or "unknown",
@@ -203,12 +213,85 @@ class Router:
             failure = failure_of(prediction, variant)
             observe(failure.status if failure else 200, prediction)
         if failure is not None:  # a failed request is never a 200
-            headers = _headers(served, failure.finish_reason)
-            if failure.retry_after_s is not None:
-                headers["Retry-After"] = str(failure.retry_after_s)
-            body = {**served.model_dump(), "finish_reason": failure.finish_reason}
-            raise ApiError(failure.status, failure.message, headers=headers, served=body)
+            raise _failure_error(served, failure)
         return prediction, served
+
+    async def _streamed(
+        self,
+        row: dict[str, Any],
+        sticky_key: str | None,
+        caller_trace: str | None,
+        include_usage: bool,
+    ) -> StreamingResponse:
+        """The chosen variant's answer streamed as it is generated (a model that cannot
+        stream sends it whole); failures before the first piece keep their status."""
+        started = time.perf_counter()
+        variant = choose_variant(
+            sticky_key, self._settings.canary_percent, "canary" in self._handles, self._rng
+        )
+        span = tracer().start_span(
+            "POST /v1/chat/completions", parent_context(caller_trace), kind=SpanKind.SERVER,
+            attributes={semconv.VARIANT: variant},
+        )  # fmt: skip
+
+        def observe(status: int, prediction: dict | None, finish_reason: str | None = None):
+            span.set_attribute(semconv.HTTP_STATUS, status)
+            if status >= 500:
+                span.set_status(StatusCode.ERROR)
+            span.end()
+            self._observer.observe(
+                variant=variant, status=status, prediction=prediction, row=row,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                span_id=format(span.get_span_context().span_id, "016x"),
+                finish_reason=finish_reason,
+            )  # fmt: skip
+
+        sent = {**row, "traceparent": traceparent_of(span) or caller_trace}
+        events = self._handles[variant].options(stream=True).predict_stream.remote(sent)
+        try:
+            start = (await events.__anext__())["start"]
+            first = await events.__anext__()
+        except (RayServeException, RayActorError, RayTaskError) as exc:
+            status, error = _call_failed(variant, exc)
+            observe(status, None, "unavailable" if status == 503 else "error")
+            raise error from None
+        served = Served(variant=variant, **start)
+        failure = failure_of(first["final"], variant) if "final" in first else None
+        if failure is not None:
+            observe(failure.status, first["final"])
+            raise _failure_error(served, failure)
+        chunks = ChunkStream(served, include_usage)
+
+        async def sse() -> AsyncIterator[str]:
+            event, prediction, pieces = first, None, []
+            try:
+                yield _event(chunks.start())
+                while "final" not in event:
+                    pieces.append(event["delta"])
+                    yield _event(chunks.text(event["delta"]))
+                    event = await events.__anext__()
+                prediction = {**event["final"]}
+                if not pieces:  # a model that answers whole: its words at once
+                    for word in words(prediction.get("answer") or ""):
+                        yield _event(chunks.text(word))
+                prediction.setdefault("answer", "".join(pieces))
+                if failure_of(prediction, variant) is not None:  # after 200 went out
+                    message = f"the {variant} model failed mid-answer: {prediction.get('error')}"
+                    yield _event({"error": {"message": message, "type": "model_error",
+                                            "code": "model_error"}})  # fmt: skip
+                else:
+                    for chunk in chunks.end(prediction):
+                        yield _event(chunk)
+                yield "data: [DONE]\n\n"
+            finally:
+                if prediction is None:  # the client went away: stop the model
+                    events.cancel()
+                    observe(499, None, "cancelled")
+                else:
+                    failed = failure_of(prediction, variant)
+                    observe(failed.status if failed else 200, prediction)
+
+        return StreamingResponse(sse(), media_type="text/event-stream", headers=_headers(served))
 
     async def _variant_infos(self) -> list[dict[str, Any]]:
         if time.monotonic() - self._infos_at > INFO_TTL_S:
@@ -243,14 +326,14 @@ class Router:
 
     @api.get("/v1/models", tags=["openai"], responses=error_responses(401, 429, 503))
     async def models(self, credentials: Credentials) -> dict[str, Any]:
-        """The served model name and each variant's name@version."""
+        """The served model name and each variant's name@version (and whether it streams)."""
         self._admit(credentials)
         infos = await self._variant_infos()
         names = {registry_name(i["model_uri"] or "") or i["model_id"] for i in infos}
         data = [{"id": n, "object": "model", "created": 0, "owned_by": "raygate"} for n in names]
         data += [
             {"id": i["model_id"], "object": "model", "created": 0, "owned_by": "raygate",
-             "variant": i["variant"]}
+             "variant": i["variant"], "streams": i.get("streams", False)}
             for i in infos
         ]  # fmt: skip
         return {"object": "list", "data": data}
@@ -294,18 +377,15 @@ class Router:
         query = body.query()
         if query is None:
             raise ApiError(422, "messages: no user message with text; add one", "messages")
+        row = {"query": query, "user_id": body.user}
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return await self._streamed(row, body.user, traceparent, include_usage)
         prediction, served = await self._answer(
-            {"query": query, "user_id": body.user}, body.user, "POST /v1/chat/completions",
-            traceparent,
-        )  # fmt: skip
-        if not body.stream:
-            headers = _headers(served, prediction.get("finish_reason"))
-            return JSONResponse(completion_body(prediction, served), headers=headers)
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        chunks = stream_chunks(prediction, served, include_usage)
-        return StreamingResponse(
-            _sse(chunks), media_type="text/event-stream", headers=_headers(served)
+            row, body.user, "POST /v1/chat/completions", traceparent
         )
+        headers = _headers(served, prediction.get("finish_reason"))
+        return JSONResponse(completion_body(prediction, served), headers=headers)
 
     async def _check_model(self, requested: str) -> None:
         infos = await self._variant_infos()
