@@ -69,8 +69,10 @@ async def closed_loop(url: str, headers: dict, concurrency: int, seconds: float)
     }
 
 
-def deploy(dashboard: str, port: int, model_name: str, model_uri: str) -> None:
-    from raygate.serving.control import ServeControl, load_serve_config
+def raygate_app_config(port: int, model_name: str) -> dict:
+    """serve_configs/canary.yaml for `model_name` on `port`: one replica per deployment, no
+    rate limit (the load would hit it)."""
+    from raygate.serving.control import load_serve_config
 
     config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
     config["http_options"]["port"] = port
@@ -84,6 +86,27 @@ def deploy(dashboard: str, port: int, model_name: str, model_uri: str) -> None:
             settings["model_uri"] = settings["model_uri"].replace("reference-agent", model_name)
             deployment.pop("autoscaling_config", None)
             deployment["num_replicas"] = 1
+    return config
+
+
+def wait_running(details, apps: int) -> None:
+    """Until `apps` Serve applications run (details: a callable returning Serve's details)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        document = details()
+        states = {n: a.get("status") for n, a in document.get("applications", {}).items()}
+        if set(states.values()) == {"RUNNING"} and len(states) == apps:
+            return
+        if "DEPLOY_FAILED" in states.values():
+            raise SystemExit(f"deploy failed: {json.dumps(document)[:3000]}")
+        time.sleep(1)
+    raise SystemExit("deploy timed out")
+
+
+def deploy(dashboard: str, port: int, model_name: str, model_uri: str) -> None:
+    from raygate.serving.control import ServeControl
+
+    config = raygate_app_config(port, model_name)
     for name, deployment in (("plain", "PlainPyfunc"), ("batched", "BatchedPyfunc")):
         config["applications"].append({
             "name": name, "route_prefix": f"/{name}",
@@ -95,16 +118,7 @@ def deploy(dashboard: str, port: int, model_name: str, model_uri: str) -> None:
         })  # fmt: skip
     control = ServeControl(dashboard)
     control.up(config)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        details = control.details()
-        states = {n: a.get("status") for n, a in details.get("applications", {}).items()}
-        if set(states.values()) == {"RUNNING"} and len(states) == 3:
-            return
-        if "DEPLOY_FAILED" in states.values():
-            raise SystemExit(f"deploy failed: {json.dumps(details)[:3000]}")
-        time.sleep(1)
-    raise SystemExit("deploy timed out")
+    wait_running(control.details, apps=3)
 
 
 @contextmanager

@@ -15,10 +15,9 @@ import copy
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
-from serve_overhead import TOKEN, bench_cluster, closed_loop
+from serve_overhead import TOKEN, bench_cluster, closed_loop, raygate_app_config, wait_running
 
 from raygate.testing import free_port
 
@@ -40,20 +39,9 @@ def deploy(dashboard: str, port: int, model_name: str) -> None:
     with its telemetry settings in its runtime_env; returns once all run."""
     from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
 
-    from raygate.serving.control import load_serve_config, with_runtime_env
+    from raygate.serving.control import with_runtime_env
 
-    config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
-    config["http_options"]["port"] = port
-    (template,) = config["applications"]
-    template["args"]["model_name"] = model_name
-    for deployment in template["deployments"]:
-        settings = deployment["user_config"]
-        if deployment["name"] == "router":
-            settings["rate_limit"] = None
-        else:
-            settings["model_uri"] = settings["model_uri"].replace("reference-agent", model_name)
-            deployment.pop("autoscaling_config", None)
-            deployment["num_replicas"] = 1
+    config = raygate_app_config(port, model_name)
     template = with_runtime_env(config)["applications"][0]  # MLflow store, token file
     config["applications"] = []
     for name, env in SETTINGS.items():
@@ -61,18 +49,9 @@ def deploy(dashboard: str, port: int, model_name: str) -> None:
         app["name"], app["route_prefix"] = f"telemetry-{name}", f"/{name}"
         app["runtime_env"]["env_vars"] |= env
         config["applications"].append(app)
-    client = ServeSubmissionClient(dashboard)  # two raygate apps: ServeControl manages one
+    client = ServeSubmissionClient(dashboard)  # several raygate apps: ServeControl manages one
     client.deploy_applications(config)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        details = client.get_serve_details()
-        states = {n: a.get("status") for n, a in details.get("applications", {}).items()}
-        if set(states.values()) == {"RUNNING"} and len(states) == len(SETTINGS):
-            return
-        if "DEPLOY_FAILED" in states.values():
-            raise SystemExit(f"deploy failed: {json.dumps(details)[:3000]}")
-        time.sleep(1)
-    raise SystemExit("deploy timed out")
+    wait_running(client.get_serve_details, apps=len(SETTINGS))
 
 
 def paired_ratio(runs: list[dict], baseline: list[dict]) -> float:

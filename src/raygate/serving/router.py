@@ -2,6 +2,7 @@
 canary, then the OpenAI-compatible or native answer naming who answered."""
 
 import asyncio
+import functools
 import gc
 import json
 import math
@@ -185,18 +186,7 @@ class Router:
             attributes={semconv.VARIANT: variant},
             record_exception=False,
         ) as span:
-            span_id = format(span.get_span_context().span_id, "016x")
-
-            def observe(status: int, prediction: dict | None, finish_reason: str | None = None):
-                span.set_attribute(semconv.HTTP_STATUS, status)
-                if status >= 500:
-                    span.set_status(StatusCode.ERROR)
-                self._observer.observe(
-                    variant=variant, status=status, prediction=prediction, row=row,
-                    latency_ms=(time.perf_counter() - started) * 1000, span_id=span_id,
-                    finish_reason=finish_reason,
-                )  # fmt: skip
-
+            observe = functools.partial(self._observe, span, started, variant, row)
             sent = {**row, "traceparent": traceparent_of(span) or caller_trace}
             try:
                 prediction = await self._handles[variant].predict.remote(sent)
@@ -235,16 +225,8 @@ class Router:
         )  # fmt: skip
 
         def observe(status: int, prediction: dict | None, finish_reason: str | None = None):
-            span.set_attribute(semconv.HTTP_STATUS, status)
-            if status >= 500:
-                span.set_status(StatusCode.ERROR)
-            span.end()
-            self._observer.observe(
-                variant=variant, status=status, prediction=prediction, row=row,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                span_id=format(span.get_span_context().span_id, "016x"),
-                finish_reason=finish_reason,
-            )  # fmt: skip
+            self._observe(span, started, variant, row, status, prediction, finish_reason)
+            span.end()  # a stream's span lasts as long as the stream
 
         sent = {**row, "traceparent": traceparent_of(span) or caller_trace}
         events = self._handles[variant].options(stream=True).predict_stream.remote(sent)
@@ -292,6 +274,26 @@ class Router:
                     observe(failed.status if failed else 200, prediction)
 
         return StreamingResponse(sse(), media_type="text/event-stream", headers=_headers(served))
+
+    def _observe(
+        self,
+        span,
+        started: float,
+        variant: str,
+        row: dict[str, Any],
+        status: int,
+        prediction: dict | None,
+        finish_reason: str | None = None,
+    ) -> None:
+        """One routed request's outcome: on its span, in its record and in the metrics."""
+        span.set_attribute(semconv.HTTP_STATUS, status)
+        if status >= 500:
+            span.set_status(StatusCode.ERROR)
+        self._observer.observe(
+            variant=variant, status=status, prediction=prediction, row=row,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            span_id=format(span.get_span_context().span_id, "016x"), finish_reason=finish_reason,
+        )  # fmt: skip
 
     async def _variant_infos(self) -> list[dict[str, Any]]:
         if time.monotonic() - self._infos_at > INFO_TTL_S:
