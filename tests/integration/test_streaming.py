@@ -109,3 +109,20 @@ def test_a_client_that_goes_away_stops_the_generation(streaming):
     stopped_at = int(progress.read_text())
     time.sleep(2)
     assert int(progress.read_text()) == stopped_at < 20
+
+
+def test_a_streamed_load_test_measures_time_to_first_token_below_the_total(
+    streaming, local_ray, tmp_path
+):
+    from raygate.loadtest.arrival import ArrivalConfig
+    from raygate.loadtest.runner import run_load
+    from raygate.loadtest.transport import Prompt, Target
+
+    served, _ = streaming
+    target = Target(served.url, protocol="openai", token=TOKEN, model=served.model_name,
+                    stream=True)  # fmt: skip
+    plan = ArrivalConfig(concurrency=2, duration_s=3)
+    summary = run_load(target, plan, (Prompt("hi"),), tmp_path).summary
+    assert summary["requests"] >= 2 and summary["error_rate"] == 0
+    # Each answer's second piece comes 1.5 s after its first.
+    assert summary["latency_ms_p50"] - summary["ttft_ms_p50"] > 1000
