@@ -10,6 +10,12 @@ from typing import Any
 import pandas as pd
 
 from raygate.errors import ModelLoadError
+from raygate.packaging.conversation import (
+    Interface,
+    answer_text,
+    conversation_request,
+    interface_of,
+)
 from raygate.packaging.pyfunc import MODEL_ID_KEY
 from raygate.packaging.streaming import chunk_text
 from raygate.registry.protocol import ModelRegistry, ModelVersion
@@ -34,6 +40,24 @@ class LoadedAgent:
         if schema is not None and TRACE_FIELD not in schema.input_names():
             frame = frame.drop(columns=TRACE_FIELD, errors="ignore")  # a model that predates it
         return self.model.predict(frame)
+
+    @property
+    def interface(self) -> Interface:
+        """How the model is asked: query rows, or a conversation (chat and agent flavors)."""
+        schema = self.model.metadata.get_input_schema()
+        return interface_of(schema.input_names() if schema is not None else ())
+
+    def converse(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """A chat or agent flavor's answer to a whole conversation, as a prediction record."""
+        output = self.model.predict(conversation_request(self.interface, messages))
+        return {"answer": answer_text(output), "finish_reason": "answer"}
+
+    def converse_stream(self, messages: list[dict[str, Any]]) -> Iterator[str]:
+        """The same, as text pieces while the model streams."""
+        for chunk in self.model.predict_stream(conversation_request(self.interface, messages)):
+            text = chunk_text(chunk)
+            if text:
+                yield text
 
     @property
     def streams(self) -> bool:

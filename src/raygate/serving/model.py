@@ -4,10 +4,11 @@ version it resolves to, predicts batches, and swaps versions without dropping a 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from opentelemetry.trace import StatusCode
@@ -91,6 +92,7 @@ class ModelVariant:
             "loaded": self._loaded is not None,
             "load_error": self._load_error,
             "streams": bool(self._loaded and self._loaded.streams),
+            "interface": self._loaded.interface if self._loaded else None,
         }
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
@@ -106,10 +108,15 @@ class ModelVariant:
             )
             for row in rows
         ]
+        conversations = [_conversation(row) for row in rows]
         try:
             with rows_traced(spans):  # to_thread copies the context: the model sees them
-                predicted = await asyncio.to_thread(loaded.predict, rows)
-            records = prediction_records(predicted)
+                if loaded.interface == "query":
+                    records = prediction_records(await asyncio.to_thread(loaded.predict, rows))
+                else:  # a chat or agent flavor answers one conversation per call
+                    records = await asyncio.to_thread(
+                        lambda: [loaded.converse(c) for c in conversations]
+                    )
         except BaseException:
             for span in spans:
                 span.set_status(StatusCode.ERROR, "the model raised")
@@ -117,6 +124,7 @@ class ModelVariant:
             raise
         for span, record in zip(spans, records, strict=True):
             span.set_attribute(semconv.FINISH_REASON, str(record.get("finish_reason")))
+            record["trace_id"] = record.get("trace_id") or trace_id_of(span)
             span.end()
         return [{**record, "model_id": model_id} for record in records]
 
@@ -129,15 +137,24 @@ class ModelVariant:
         attributes = {semconv.VARIANT: self._variant, semconv.MODEL_ID: model_id}
         span = tracer().start_span(f"predict {self._variant}", parent, attributes=attributes)
         trace_id = trace_id_of(span, parent)
+        conversation = _conversation(row)
         yield {"start": {"model_id": model_id, "trace_id": trace_id}}
         try:
             if not loaded.streams:
                 with rows_traced([span]):
-                    predicted = await asyncio.to_thread(loaded.predict, [row])
-                (record,) = prediction_records(predicted)
-                yield {"final": {**record, "model_id": model_id}}
+                    if loaded.interface == "query":
+                        (record,) = prediction_records(
+                            await asyncio.to_thread(loaded.predict, [row])
+                        )
+                    else:
+                        record = await asyncio.to_thread(loaded.converse, conversation)
+                yield {"final": {"trace_id": trace_id, **record, "model_id": model_id}}
                 return
-            async for event in _pieces(loaded, row, span, trace_id):
+            if loaded.interface == "query":
+                pieces = functools.partial(loaded.predict_stream, row)
+            else:
+                pieces = functools.partial(loaded.converse_stream, conversation)
+            async for event in _pieces(pieces, span, trace_id):
                 if "final" in event:
                     event = {"final": {**event["final"], "model_id": model_id}}
                 yield event
@@ -145,10 +162,15 @@ class ModelVariant:
             span.end()
 
 
+def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation the router sent (taken out of the row), or the query as one turn."""
+    return row.pop("messages", None) or [{"role": "user", "content": row["query"]}]
+
+
 async def _pieces(
-    loaded, row: dict[str, Any], span, trace_id: str
+    pieces: Callable[[], Iterator[str]], span, trace_id: str
 ) -> AsyncIterator[dict[str, Any]]:
-    """The model's predict_stream run in a thread, its pieces handed over through a queue."""
+    """The model's text pieces made in a thread, handed over through a queue."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     stop = threading.Event()
@@ -156,7 +178,7 @@ async def _pieces(
     def produce() -> None:
         try:
             with rows_traced([span]):
-                for text in loaded.predict_stream(row):
+                for text in pieces():
                     if stop.is_set():
                         break  # leaving the loop closes the model's generator
                     loop.call_soon_threadsafe(queue.put_nowait, ("delta", text))

@@ -64,7 +64,7 @@ class ChatCompletionRequest(BaseModel):
     metadata: dict[str, str] | None = Field(None, description="Ignored; accepted for clients.")
 
     def query(self) -> str | None:
-        """The text of the last user message: the agent answers single turns."""
+        """The text of the last user message: what a query model (the agent) answers."""
         for message in reversed(self.messages):
             if message.role == "user" and message.text().strip():
                 return message.text()

@@ -373,13 +373,17 @@ class Router:
         credentials: Credentials,
         traceparent: TraceParent = None,
     ):
-        """OpenAI-compatible chat completion (stream: true for server-sent events)."""
+        """OpenAI-compatible chat completion (stream: true for server-sent events); chat and
+        agent flavors get the whole conversation, query models its last user message."""
         self._admit(credentials)
         await self._check_model(body.model)
         query = body.query()
         if query is None:
             raise ApiError(422, "messages: no user message with text; add one", "messages")
-        row = {"query": query, "user_id": body.user}
+        # The last user message for query models; the whole conversation for chat and agent
+        # flavors (the replica gives each model what it takes).
+        conversation = [{"role": m.role, "content": m.text()} for m in body.messages]
+        row = {"query": query, "user_id": body.user, "messages": conversation}
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             return await self._streamed(row, body.user, traceparent, include_usage)

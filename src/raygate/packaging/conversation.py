@@ -1,0 +1,47 @@
+"""MLflow's chat and agent flavors served as what they are: which input a model takes (a
+query row, ChatModel/ChatAgent `messages`, ResponsesAgent `input`), the request it gets for
+a conversation, and the answer text in whatever shape it replies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+Interface = Literal["query", "messages", "responses"]
+
+
+def interface_of(input_names: Iterable[str]) -> Interface:
+    """How a model with these signature inputs is asked."""
+    names = set(input_names)
+    if "query" in names or not names:
+        return "query"
+    if "messages" in names:
+        return "messages"  # ChatModel, ChatAgent
+    return "responses" if "input" in names else "query"  # ResponsesAgent
+
+
+def conversation_request(interface: Interface, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The model's input for a conversation (OpenAI-style role/content messages)."""
+    return {"input": messages} if interface == "responses" else {"messages": messages}
+
+
+def answer_text(output: Any) -> str:
+    """The assistant's text in a ChatAgent, ChatModel or ResponsesAgent reply."""
+    if hasattr(output, "model_dump"):
+        output = output.model_dump()
+    if isinstance(output, str):
+        return output
+    if not isinstance(output, dict):
+        return ""
+    if output.get("choices"):  # ChatModel: chat.completion
+        return str(((output["choices"][0] or {}).get("message") or {}).get("content") or "")
+    if isinstance(output.get("messages"), list):  # ChatAgent: the last assistant message
+        said = [m for m in output["messages"] if isinstance(m, dict) and m.get("content")]
+        return str(said[-1]["content"]) if said else ""
+    if isinstance(output.get("output"), list):  # ResponsesAgent: its output_text parts
+        return "".join(
+            part.get("text", "")
+            for item in output["output"] if isinstance(item, dict) and item.get("type") == "message"
+            for part in item.get("content") or [] if part.get("type") == "output_text"
+        )  # fmt: skip
+    return ""

@@ -1,0 +1,104 @@
+"""MLflow's chat and agent flavors served as what they are: a ChatAgent (champion) and a
+ResponsesAgent (canary) get the whole conversation, answer and stream through the router."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.integration.conftest import log_code_model
+from tests.integration.test_serving import TOKEN, Served, deploy, set_weight
+
+CHAT_AGENT = """
+import mlflow
+from mlflow.models import set_model
+from mlflow.pyfunc import ChatAgent
+from mlflow.types.agent import ChatAgentChunk, ChatAgentMessage, ChatAgentResponse
+
+
+def said(messages):
+    return f"{len(messages)} messages, last: {messages[-1].content}"
+
+
+class Echo(ChatAgent):
+    def predict(self, messages, context=None, custom_inputs=None):
+        reply = ChatAgentMessage(role="assistant", content=said(messages), id="m1")
+        return ChatAgentResponse(messages=[reply])
+
+    def predict_stream(self, messages, context=None, custom_inputs=None):
+        for piece in said(messages).split(", "):
+            yield ChatAgentChunk(delta=ChatAgentMessage(role="assistant", content=piece, id="m1"))
+
+
+set_model(Echo())
+"""
+
+RESPONSES_AGENT = """
+import mlflow
+from mlflow.models import set_model
+from mlflow.pyfunc import ResponsesAgent
+from mlflow.types.responses import ResponsesAgentResponse
+
+
+class Echo(ResponsesAgent):
+    def predict(self, request):
+        text = f"{len(request.input)} inputs"
+        return ResponsesAgentResponse(output=[self.create_text_output_item(text=text, id="o1")])
+
+
+set_model(Echo())
+"""
+
+CONVERSATION = [
+    {"role": "system", "content": "be brief"},
+    {"role": "user", "content": "first"},
+    {"role": "assistant", "content": "ok"},
+    {"role": "user", "content": "second"},
+]
+
+
+@pytest.fixture(scope="module")
+def flavors(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    registry, name = MlflowRegistry(), "flavor-agent"
+    for source, alias in ((CHAT_AGENT, "champion"), (RESPONSES_AGENT, "candidate")):
+        uri = log_code_model(tmp_path_factory.mktemp(alias), source)
+        registry.set_alias(name, alias, registry.register(name, uri, {}).version)
+    yield from deploy(local_ray, tmp_path_factory, name, rate_limit=None)
+
+
+def _client(served: Served):
+    import openai
+
+    return openai.OpenAI(base_url=f"{served.url}/v1", api_key=TOKEN, max_retries=0)
+
+
+def test_a_chat_agent_gets_the_whole_conversation_and_streams_it(flavors):
+    set_weight(flavors, 0)
+    client = _client(flavors)
+    reply = client.chat.completions.create(model=flavors.model_name, messages=CONVERSATION)
+    assert reply.choices[0].message.content == "4 messages, last: second"
+    stream = client.chat.completions.create(
+        model=flavors.model_name, messages=CONVERSATION, stream=True
+    )
+    pieces = [
+        c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content
+    ]
+    assert pieces == ["4 messages", "last: second"]
+    predicted = requests.post(f"{flavors.url}/v1/predict", json={"query": "hello"},
+                              headers=flavors.headers, timeout=30).json()  # fmt: skip
+    assert predicted["answer"] == "1 messages, last: hello"  # a query is one user turn
+
+
+def test_a_responses_agent_gets_the_conversation_as_its_input(flavors):
+    set_weight(flavors, 100)
+    reply = _client(flavors).chat.completions.create(
+        model=flavors.model_name, messages=CONVERSATION
+    )
+    assert reply.choices[0].message.content == "4 inputs" and reply.model_extra["variant"] == (
+        "canary"
+    )
+    set_weight(flavors, 0)
