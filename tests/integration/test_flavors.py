@@ -102,3 +102,18 @@ def test_a_responses_agent_gets_the_conversation_as_its_input(flavors):
         "canary"
     )
     set_weight(flavors, 0)
+
+
+def test_the_responses_api_answers_and_streams_through_the_openai_client(flavors):
+    set_weight(flavors, 100)  # the ResponsesAgent
+    client = _client(flavors)
+    response = client.responses.create(model=flavors.model_name, input=CONVERSATION[1:],
+                                       instructions="be brief")  # fmt: skip
+    assert response.output_text == "4 inputs" and response.status == "completed"
+    set_weight(flavors, 0)  # the ChatAgent streams
+    stream = client.responses.create(model=flavors.model_name, input="hi there", stream=True)
+    events = list(stream)
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert deltas == ["1 messages", "last: hi there"]
+    assert events[0].type == "response.created" and events[-1].type == "response.completed"
+    assert events[-1].response.output_text == "".join(deltas)

@@ -227,6 +227,8 @@ def test_the_official_openai_client_talks_to_the_chat_endpoint(served):
     completion = client.chat.completions.create(model=served.model_name, messages=messages)
     assert completion.choices[0].message.content == "$9.00"
     assert completion.usage.prompt_tokens > 0 and completion.model.startswith(served.model_name)
+    answer = client.responses.create(model=served.model_name, input=messages[0]["content"])
+    assert answer.output_text == "$9.00" and answer.usage.input_tokens > 0
     stream = client.chat.completions.create(
         model=served.model_name, messages=messages, stream=True,
         stream_options={"include_usage": True},

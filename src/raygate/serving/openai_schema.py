@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Literal
 
@@ -153,6 +154,31 @@ class ChunkStream:
         if self._include_usage:
             chunks.append({**self._base, "choices": [], "usage": usage(prediction).model_dump()})
         return chunks
+
+
+def sse(document: dict[str, Any]) -> str:
+    """One server-sent event carrying a JSON document."""
+    return f"data: {json.dumps(document)}\n\n"
+
+
+class ChatEvents:
+    """A streamed chat completion as server-sent events, `[DONE]` last."""
+
+    def __init__(self, served: Served, include_usage: bool) -> None:
+        self._chunks = ChunkStream(served, include_usage)
+
+    def start(self) -> str:
+        return sse(self._chunks.start())
+
+    def text(self, piece: str) -> str:
+        return sse(self._chunks.text(piece))
+
+    def end(self, prediction: dict[str, Any]) -> list[str]:
+        return [*(sse(chunk) for chunk in self._chunks.end(prediction)), "data: [DONE]\n\n"]
+
+    def error(self, message: str) -> list[str]:
+        error = {"message": message, "type": "model_error", "code": "model_error"}
+        return [sse({"error": error}), "data: [DONE]\n\n"]
 
 
 def words(answer: str) -> list[str]:

@@ -4,12 +4,11 @@ canary, then the OpenAI-compatible or native answer naming who answered."""
 import asyncio
 import functools
 import gc
-import json
 import math
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header
@@ -36,12 +35,13 @@ from raygate.serving.auth import ENV_TOKENS, ENV_TOKENS_FILE, authenticate, load
 from raygate.serving.observer import RequestObserver
 from raygate.serving.openai_schema import (
     ChatCompletionRequest,
-    ChunkStream,
+    ChatEvents,
     Served,
     completion_body,
     words,
 )
 from raygate.serving.outcomes import failure_of
+from raygate.serving.responses_api import ResponseEvents, ResponsesRequest, response_body
 from raygate.serving.routing import choose_variant
 from raygate.serving.settings import RouterSettings
 from raygate.telemetry import semconv
@@ -87,10 +87,6 @@ def _headers(served: Served, finish_reason: str | None = None) -> dict[str, str]
     if finish_reason:
         headers["x-raygate-finish-reason"] = finish_reason
     return headers
-
-
-def _event(document: dict[str, Any]) -> str:
-    return f"data: {json.dumps(document)}\n\n"
 
 
 def _call_failed(variant: str, exc: Exception) -> tuple[int, ApiError]:
@@ -211,7 +207,8 @@ class Router:
         row: dict[str, Any],
         sticky_key: str | None,
         caller_trace: str | None,
-        include_usage: bool,
+        route: str,
+        make_events: Callable[[Served], Any],
     ) -> StreamingResponse:
         """The chosen variant's answer streamed as it is generated (a model that cannot
         stream sends it whole); failures before the first piece keep their status."""
@@ -220,7 +217,7 @@ class Router:
             sticky_key, self._settings.canary_percent, "canary" in self._handles, self._rng
         )
         span = tracer().start_span(
-            "POST /v1/chat/completions", parent_context(caller_trace), kind=SpanKind.SERVER,
+            route, parent_context(caller_trace), kind=SpanKind.SERVER,
             attributes={semconv.VARIANT: variant},
         )  # fmt: skip
 
@@ -242,29 +239,28 @@ class Router:
         if failure is not None:
             observe(failure.status, first["final"])
             raise _failure_error(served, failure)
-        chunks = ChunkStream(served, include_usage)
+        stream = make_events(served)  # ChatEvents or ResponseEvents
 
         async def sse() -> AsyncIterator[str]:
             event, prediction, pieces = first, None, []
             try:
-                yield _event(chunks.start())
+                yield stream.start()
                 while "final" not in event:
                     pieces.append(event["delta"])
-                    yield _event(chunks.text(event["delta"]))
+                    yield stream.text(event["delta"])
                     event = await events.__anext__()
                 prediction = {**event["final"]}
                 if not pieces:  # a model that answers whole: its words at once
                     for word in words(prediction.get("answer") or ""):
-                        yield _event(chunks.text(word))
+                        yield stream.text(word)
                 prediction.setdefault("answer", "".join(pieces))
                 if failure_of(prediction, variant) is not None:  # after 200 went out
                     message = f"the {variant} model failed mid-answer: {prediction.get('error')}"
-                    yield _event({"error": {"message": message, "type": "model_error",
-                                            "code": "model_error"}})  # fmt: skip
+                    closing = stream.error(message)
                 else:
-                    for chunk in chunks.end(prediction):
-                        yield _event(chunk)
-                yield "data: [DONE]\n\n"
+                    closing = stream.end(prediction)
+                for text in closing:
+                    yield text
             finally:
                 if prediction is None:  # the client went away: stop the model
                     events.cancel()
@@ -386,12 +382,43 @@ class Router:
         row = {"query": query, "user_id": body.user, "messages": conversation}
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return await self._streamed(row, body.user, traceparent, include_usage)
+            return await self._streamed(
+                row, body.user, traceparent, "POST /v1/chat/completions",
+                functools.partial(ChatEvents, include_usage=include_usage),
+            )  # fmt: skip
         prediction, served = await self._answer(
             row, body.user, "POST /v1/chat/completions", traceparent
         )
         headers = _headers(served, prediction.get("finish_reason"))
         return JSONResponse(completion_body(prediction, served), headers=headers)
+
+    @api.post(
+        "/v1/responses",
+        tags=["openai"],
+        responses=error_responses(401, 404, 413, 422, 429, 502, 503, 504),
+    )
+    async def responses(
+        self,
+        body: ResponsesRequest,
+        credentials: Credentials,
+        traceparent: TraceParent = None,
+    ):
+        """OpenAI Responses API, text in and text out (stream: true for server-sent events);
+        chat and agent flavors get the whole input, query models its last user message."""
+        self._admit(credentials)
+        await self._check_model(body.model)
+        conversation = body.conversation()
+        said = [m["content"] for m in conversation if m["role"] == "user" and m["content"].strip()]
+        if not said:
+            raise ApiError(422, "input: no user message with text; add one", "input")
+        row = {"query": said[-1], "user_id": body.user, "messages": conversation}
+        if body.stream:
+            return await self._streamed(
+                row, body.user, traceparent, "POST /v1/responses", ResponseEvents
+            )
+        prediction, served = await self._answer(row, body.user, "POST /v1/responses", traceparent)
+        headers = _headers(served, prediction.get("finish_reason"))
+        return JSONResponse(response_body(prediction, served), headers=headers)
 
     async def _check_model(self, requested: str) -> None:
         infos = await self._variant_infos()

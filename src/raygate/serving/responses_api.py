@@ -1,0 +1,115 @@
+"""The OpenAI Responses API wire format raygate speaks (text in, text out): the request,
+the response object, and its server-sent events."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from raygate.serving.openai_schema import Served
+
+
+class InputText(BaseModel):
+    """One text part of an input message."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["input_text", "text", "output_text"] = Field(description="A text part.")
+    text: str = Field(description="The text.")
+
+
+class InputMessage(BaseModel):
+    """One message of the input conversation."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    role: Literal["system", "developer", "user", "assistant"] = Field(description="Its author.")
+    content: str | list[InputText] = Field(description="Text, or text parts.")
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.text for part in self.content)
+        return self.content
+
+
+class ResponsesRequest(BaseModel):
+    """POST /v1/responses. Sampling settings and other options are accepted and ignored: the
+    released model's own config decides how it generates."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    model: str = Field(min_length=1, description="The served model name (see GET /v1/models).")
+    input: str | list[InputMessage] = Field(description="A question, or the conversation.")
+    instructions: str | None = Field(None, description="A system message put first.")
+    stream: bool = Field(False, description="Answer as server-sent events.")
+    user: str | None = Field(None, max_length=256, description="End-user id (sticky routing).")
+
+    def conversation(self) -> list[dict[str, str]]:
+        """The input as role/content messages, instructions first."""
+        turns = (
+            [{"role": "user", "content": self.input}]
+            if isinstance(self.input, str)
+            else [{"role": m.role, "content": m.text()} for m in self.input]
+        )
+        system = [{"role": "system", "content": self.instructions}] if self.instructions else []
+        return system + turns
+
+
+def response_body(prediction: dict[str, Any], served: Served, status: str = "completed"):
+    """A `response` object for one answer, with raygate's served fields."""
+    prompt, completion = prediction.get("tokens_in") or 0, prediction.get("tokens_out") or 0
+    message = {
+        "type": "message", "id": f"msg_{served.trace_id}", "status": status,
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": prediction.get("answer") or "",
+                     "annotations": []}],
+    }  # fmt: skip
+    return {
+        "id": f"resp_{served.trace_id}",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "model": served.model_id,
+        "output": [message] if status == "completed" else [],
+        "usage": {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+        "raygate_finish_reason": prediction.get("finish_reason"),
+        **served.model_dump(),
+    }
+
+
+class ResponseEvents:
+    """The server-sent events of one streamed response, numbered in order."""
+
+    def __init__(self, served: Served) -> None:
+        self._served, self._sequence = served, 0
+        self._item = {"item_id": f"msg_{served.trace_id}", "output_index": 0, "content_index": 0}
+
+    def _event(self, kind: str, **fields: Any) -> str:
+        document = {"type": kind, "sequence_number": self._sequence, **fields}
+        self._sequence += 1
+        return f"event: {kind}\ndata: {json.dumps(document)}\n\n"
+
+    def start(self) -> str:
+        return self._event(
+            "response.created", response=response_body({}, self._served, "in_progress")
+        )
+
+    def text(self, piece: str) -> str:
+        return self._event("response.output_text.delta", delta=piece, **self._item)
+
+    def end(self, prediction: dict[str, Any]) -> list[str]:
+        text = prediction.get("answer") or ""
+        return [
+            self._event("response.output_text.done", text=text, **self._item),
+            self._event("response.completed", response=response_body(prediction, self._served)),
+        ]
+
+    def error(self, message: str) -> list[str]:
+        return [self._event("error", code="model_error", message=message, param=None)]
