@@ -33,6 +33,7 @@ SHOWN_ATTRIBUTES = (
     "raygate.safety.flags",
 )  # fmt: skip
 BAR_WIDTH = 30
+WIDE_COLUMNS = 120
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -55,26 +56,36 @@ def show(
         emit_json([row.__dict__ for row in rows])
         return
     total = max(row.start_ms + row.duration_ms for row in rows) or 1.0
+    wide = console.width >= WIDE_COLUMNS  # narrow terminals get the attributes after the table
+    notes: list[str] = []
     table = Table(title=f"trace {spans[0]['trace_id']}", box=box.SIMPLE)
     table.add_column("span", no_wrap=True)
     table.add_column("service", no_wrap=True)
     table.add_column("ms", justify="right", no_wrap=True, min_width=7)
     table.add_column("timeline", no_wrap=True, min_width=BAR_WIDTH)
-    table.add_column("attributes", overflow="fold")
+    if wide:
+        table.add_column("attributes", overflow="fold")
     for row in rows:
         start = min(BAR_WIDTH - 1, round(row.start_ms / total * BAR_WIDTH))
         width = max(1, min(BAR_WIDTH - start, round(row.duration_ms / total * BAR_WIDTH)))
         bar = Text(" " * start + "█" * width, style="red" if row.status == "ERROR" else "cyan")
-        shown = [
+        shown = " ".join(
             f"{k.split('.', 1)[-1]}={_brief(row.attributes[k])}"
             for k in SHOWN_ATTRIBUTES
             if k in row.attributes
-        ]
-        service = (row.service or "").removeprefix("raygate-")
-        table.add_row(
-            "  " * row.depth + row.name, service, f"{row.duration_ms:.1f}", bar, " ".join(shown)
         )
+        indent = "  " * row.depth
+        service = (row.service or "").removeprefix("raygate-")
+        cells = [indent + row.name, service, f"{row.duration_ms:.1f}", bar]
+        if wide:
+            table.add_row(*cells, shown)
+            continue
+        table.add_row(*cells)
+        if shown:
+            notes.append(f"[bold]{row.name}[/]: {shown}")
     console.print(table)
+    for note in notes:
+        console.print(note, highlight=False)
 
 
 def _brief(value) -> str:
