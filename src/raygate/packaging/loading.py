@@ -54,10 +54,7 @@ class LoadedAgent:
 
     def converse_stream(self, messages: list[dict[str, Any]]) -> Iterator[str]:
         """The same, as text pieces while the model streams."""
-        for chunk in self.model.predict_stream(conversation_request(self.interface, messages)):
-            text = chunk_text(chunk)
-            if text:
-                yield text
+        return _texts(self.model.predict_stream(conversation_request(self.interface, messages)))
 
     @property
     def streams(self) -> bool:
@@ -68,12 +65,17 @@ class LoadedAgent:
     def predict_stream(self, row: Mapping[str, Any]) -> Iterator[str]:
         """One validated request row's answer as text pieces, as the model yields them."""
         (parsed,) = parse_predict_input([row])
-        for chunk in self.model.predict_stream(
-            parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD})
-        ):
-            text = chunk_text(chunk)
-            if text:
-                yield text
+        return _texts(
+            self.model.predict_stream(parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD}))
+        )
+
+
+def _texts(chunks: Iterator[Any]) -> Iterator[str]:
+    """The text of each chunk that carries some."""
+    for chunk in chunks:
+        text = chunk_text(chunk)
+        if text:
+            yield text
 
 
 def registry_name(model_uri: str) -> str | None:
