@@ -183,6 +183,13 @@ def test_auth_limits_and_bad_input_get_clear_4xx(served):
     )
     assert chat.status_code == 404 and served.model_name in chat.json()["error"]["message"]
     assert chat.json()["error"]["code"] == "model_not_found"
+    for path, body, param in (
+        ("chat/completions", {"messages": [{"role": "system", "content": "x"}]}, "messages"),
+        ("responses", {"input": "  "}, "input"),
+    ):
+        silent = requests.post(f"{served.url}/v1/{path}", headers=served.headers, timeout=10,
+                               json={"model": served.model_name, **body})  # fmt: skip
+        assert silent.status_code == 422 and silent.json()["error"]["param"] == param
 
 
 def test_clients_of_other_openai_compatible_servers_work_unchanged(served):

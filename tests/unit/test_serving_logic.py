@@ -54,7 +54,7 @@ def test_settings_errors_name_the_deployment_and_field():
         validate_mapping({"model_name": "m", "variants": ["canary"]}, AppArgs, ConfigError, "args")
 
 
-def test_chat_requests_answer_the_last_user_message_and_reject_what_they_cannot_do():
+def test_chat_requests_carry_the_conversation_and_reject_what_they_cannot_do():
     request = ChatCompletionRequest.model_validate({
         "model": "m", "messages": [
             {"role": "system", "content": "be brief"},
@@ -63,11 +63,10 @@ def test_chat_requests_answer_the_last_user_message_and_reject_what_they_cannot_
             {"role": "user", "content": "second"},
         ], "temperature": 0.2,
     })  # fmt: skip
-    assert request.query() == "second"
-    assert (
-        ChatCompletionRequest(model="m", messages=[{"role": "system", "content": "x"}]).query()
-        is None
-    )
+    assert request.conversation() == [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "ok"}, {"role": "user", "content": "second"},
+    ]  # fmt: skip
     with pytest.raises(ValueError, match="n"):
         ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "x"}], n=2)
 
@@ -78,7 +77,7 @@ def test_options_of_other_openai_compatible_servers_are_accepted_and_ignored():
         "top_k": 5, "repetition_penalty": 1.1,
         "stream_options": {"include_usage": True, "continuous_usage_stats": True},
     })  # fmt: skip
-    assert request.stream_options.include_usage and request.query() == "x"
+    assert request.stream_options.include_usage and request.conversation()[-1]["content"] == "x"
 
 
 def _streamed(prediction, served, include_usage):

@@ -64,12 +64,9 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = Field(None, description="Ignored (see above).")
     metadata: dict[str, str] | None = Field(None, description="Ignored; accepted for clients.")
 
-    def query(self) -> str | None:
-        """The text of the last user message: what a query model (the agent) answers."""
-        for message in reversed(self.messages):
-            if message.role == "user" and message.text().strip():
-                return message.text()
-        return None
+    def conversation(self) -> list[dict[str, str]]:
+        """The messages as role/content pairs."""
+        return [{"role": m.role, "content": m.text()} for m in self.messages]
 
 
 class Usage(BaseModel):

@@ -373,24 +373,12 @@ class Router:
         agent flavors get the whole conversation, query models its last user message."""
         self._admit(credentials)
         await self._check_model(body.model)
-        query = body.query()
-        if query is None:
-            raise ApiError(422, "messages: no user message with text; add one", "messages")
-        # The last user message for query models; the whole conversation for chat and agent
-        # flavors (the replica gives each model what it takes).
-        conversation = [{"role": m.role, "content": m.text()} for m in body.messages]
-        row = {"query": query, "user_id": body.user, "messages": conversation}
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return await self._streamed(
-                row, body.user, traceparent, "POST /v1/chat/completions",
-                functools.partial(ChatEvents, include_usage=include_usage),
-            )  # fmt: skip
-        prediction, served = await self._answer(
-            row, body.user, "POST /v1/chat/completions", traceparent
-        )
-        headers = _headers(served, prediction.get("finish_reason"))
-        return JSONResponse(completion_body(prediction, served), headers=headers)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return await self._reply(
+            body.conversation(), body.user, traceparent, "POST /v1/chat/completions",
+            body.stream, functools.partial(ChatEvents, include_usage=include_usage),
+            completion_body, "messages",
+        )  # fmt: skip
 
     @api.post(
         "/v1/responses",
@@ -407,18 +395,33 @@ class Router:
         chat and agent flavors get the whole input, query models its last user message."""
         self._admit(credentials)
         await self._check_model(body.model)
-        conversation = body.conversation()
+        return await self._reply(
+            body.conversation(), body.user, traceparent, "POST /v1/responses", body.stream,
+            ResponseEvents, response_body, "input",
+        )  # fmt: skip
+
+    async def _reply(
+        self,
+        conversation: list[dict[str, str]],
+        user: str | None,
+        caller_trace: str | None,
+        route: str,
+        stream: bool,
+        events: Callable[[Served], Any],
+        render: Callable[[dict, Served], dict],
+        param: str,
+    ):
+        """A conversation answered by the chosen variant, whole or streamed: chat and agent
+        flavors get all of it, query models (the agent) its last user message."""
         said = [m["content"] for m in conversation if m["role"] == "user" and m["content"].strip()]
         if not said:
-            raise ApiError(422, "input: no user message with text; add one", "input")
-        row = {"query": said[-1], "user_id": body.user, "messages": conversation}
-        if body.stream:
-            return await self._streamed(
-                row, body.user, traceparent, "POST /v1/responses", ResponseEvents
-            )
-        prediction, served = await self._answer(row, body.user, "POST /v1/responses", traceparent)
+            raise ApiError(422, f"{param}: no user message with text; add one", param)
+        row = {"query": said[-1], "user_id": user, "messages": conversation}
+        if stream:
+            return await self._streamed(row, user, caller_trace, route, events)
+        prediction, served = await self._answer(row, user, route, caller_trace)
         headers = _headers(served, prediction.get("finish_reason"))
-        return JSONResponse(response_body(prediction, served), headers=headers)
+        return JSONResponse(render(prediction, served), headers=headers)
 
     async def _check_model(self, requested: str) -> None:
         infos = await self._variant_infos()
