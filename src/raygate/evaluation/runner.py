@@ -180,9 +180,7 @@ def _attach_traces(table_path: Path, experiment_id: str, run_id: str) -> None:
     import mlflow
 
     from raygate.evaluation.mlflow_traces import attach_traces
-    from raygate.telemetry.tracing import flush
 
-    flush()
     rows = pq.read_table(table_path, columns=["trace_id", "query", "answer"]).to_pylist()
     attached, traced = attach_traces(rows, experiment_id, run_id)
     mlflow.set_tag(c.TAG_TRACES_ATTACHED, f"{attached}/{traced}")

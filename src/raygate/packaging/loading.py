@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -36,16 +37,20 @@ class LoadedAgent:
         """Validate rows against the predict() schema, then predict in one batch."""
         parsed = parse_predict_input(rows)
         frame = pd.DataFrame([r.model_dump() for r in parsed]).dropna(axis="columns", how="all")
-        schema = self.model.metadata.get_input_schema()
-        if schema is not None and TRACE_FIELD not in schema.input_names():
+        if self.input_names is not None and TRACE_FIELD not in self.input_names:
             frame = frame.drop(columns=TRACE_FIELD, errors="ignore")  # a model that predates it
         return self.model.predict(frame)
 
-    @property
+    @cached_property
+    def input_names(self) -> frozenset[str] | None:
+        """The inputs the model's signature names (read once); None without a signature."""
+        schema = self.model.metadata.get_input_schema()
+        return frozenset(schema.input_names()) if schema is not None else None
+
+    @cached_property
     def interface(self) -> Interface:
         """How the model is asked: query rows, or a conversation (chat and agent flavors)."""
-        schema = self.model.metadata.get_input_schema()
-        return interface_of(schema.input_names() if schema is not None else ())
+        return interface_of(self.input_names or ())
 
     def converse(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """A chat or agent flavor's answer to a whole conversation, as a prediction record."""

@@ -99,24 +99,11 @@ class ModelVariant:
     async def predict(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Answer validated request rows together; each answer names this variant's model."""
         loaded, model_id = self._loaded, self.model_id
-        attributes = {semconv.VARIANT: self._variant, semconv.MODEL_ID: model_id}
-        spans = [
-            tracer().start_span(
-                f"predict {self._variant}",
-                parent_context(row.pop("traceparent", None)),
-                attributes=attributes,
-            )
-            for row in rows
-        ]
+        spans = [self._span(model_id, parent_context(row.pop("traceparent", None))) for row in rows]
         conversations = [_conversation(row) for row in rows]
         try:
             with rows_traced(spans):  # to_thread copies the context: the model sees them
-                if loaded.interface == "query":
-                    records = prediction_records(await asyncio.to_thread(loaded.predict, rows))
-                else:  # a chat or agent flavor answers one conversation per call
-                    records = await asyncio.to_thread(
-                        lambda: [loaded.converse(c) for c in conversations]
-                    )
+                records = await asyncio.to_thread(_answer_whole, loaded, rows, conversations)
         except BaseException:
             for span in spans:
                 span.set_status(StatusCode.ERROR, "the model raised")
@@ -128,26 +115,27 @@ class ModelVariant:
             span.end()
         return [{**record, "model_id": model_id} for record in records]
 
+    def _span(self, model_id: str, parent):
+        """This replica's span of one request, child of the router's."""
+        attributes = {semconv.VARIANT: self._variant, semconv.MODEL_ID: model_id}
+        return tracer().start_span(f"predict {self._variant}", parent, attributes=attributes)
+
     async def predict_stream(self, row: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """One request as events: `start` (who answers), `delta` text pieces as the model
         yields them, then `final` (the prediction row; for a model that cannot stream, the
         whole answer). The caller going away stops the model at its next piece."""
         loaded, model_id = self._loaded, self.model_id
         parent = parent_context(row.pop("traceparent", None))
-        attributes = {semconv.VARIANT: self._variant, semconv.MODEL_ID: model_id}
-        span = tracer().start_span(f"predict {self._variant}", parent, attributes=attributes)
+        span = self._span(model_id, parent)
         trace_id = trace_id_of(span, parent)
         conversation = _conversation(row)
         yield {"start": {"model_id": model_id, "trace_id": trace_id}}
         try:
             if not loaded.streams:
                 with rows_traced([span]):
-                    if loaded.interface == "query":
-                        (record,) = prediction_records(
-                            await asyncio.to_thread(loaded.predict, [row])
-                        )
-                    else:
-                        record = await asyncio.to_thread(loaded.converse, conversation)
+                    (record,) = await asyncio.to_thread(
+                        _answer_whole, loaded, [row], [conversation]
+                    )
                 yield {"final": {"trace_id": trace_id, **record, "model_id": model_id}}
                 return
             if loaded.interface == "query":
@@ -160,6 +148,16 @@ class ModelVariant:
                 yield event
         finally:
             span.end()
+
+
+def _answer_whole(
+    loaded, rows: list[dict[str, Any]], conversations: list[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Each row's whole answer: query models predict the rows in one batch, a chat or agent
+    flavor answers one conversation per call."""
+    if loaded.interface == "query":
+        return prediction_records(loaded.predict(rows))
+    return [loaded.converse(conversation) for conversation in conversations]
 
 
 def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
