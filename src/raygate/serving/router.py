@@ -291,8 +291,9 @@ class Router:
             span_id=format(span.get_span_context().span_id, "016x"), finish_reason=finish_reason,
         )  # fmt: skip
 
-    async def _variant_infos(self) -> list[dict[str, Any]]:
-        if time.monotonic() - self._infos_at > INFO_TTL_S:
+    async def _variant_infos(self, fresh: bool = False) -> list[dict[str, Any]]:
+        """What each variant serves; cached for INFO_TTL_S unless `fresh` is asked for."""
+        if fresh or time.monotonic() - self._infos_at > INFO_TTL_S:
             calls = [handle.info.remote() for handle in self._handles.values()]
             self._infos = list(await asyncio.wait_for(asyncio.gather(*calls), timeout=10))
             self._infos_at = time.monotonic()
@@ -310,7 +311,7 @@ class Router:
     async def readyz(self) -> JSONResponse:
         """Readiness: every variant has a model loaded."""
         try:
-            infos = await self._variant_infos()
+            infos = await self._variant_infos(fresh=True)  # a probe sees a load error now
         except (TimeoutError, RayServeException, RayActorError) as exc:
             return JSONResponse({"status": "unready", "reason": type(exc).__name__}, 503)
         ready = all(info["loaded"] for info in infos)
