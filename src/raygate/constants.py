@@ -75,6 +75,10 @@ TOOL_SCHEMAS_ARTIFACT: Final = "tool_schemas.json"
 TAG_ALIAS_HISTORY_PREFIX: Final = "raygate.alias_history."
 ALIAS_HISTORY_MAX_ENTRIES: Final = 20
 
+# The in-cluster canary metrics aggregator: routers send observations to this named actor.
+AGGREGATOR_ACTOR: Final = "raygate-canary-metrics"
+AGGREGATOR_NAMESPACE: Final = "raygate"
+
 # MLflow wiring.
 ENV_HOME: Final = "RAYGATE_HOME"
 ENV_EXPERIMENT: Final = "RAYGATE_EXPERIMENT"

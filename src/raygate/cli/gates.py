@@ -80,45 +80,25 @@ def register(
     Gates are judged against NAME@champion. When any gate fails nothing is written and the
     exit status is 1.
     """
-    from raygate import constants as c
-    from raygate.packaging.loading import registry_name, resolve_model_uri
+    from raygate.gates.evaluator import logged_run_tags
+    from raygate.release import register_candidate
 
     registry, outcome = _gate(run_id, policy, name, ALIAS_CHAMPION, load_run)
-    evidence = outcome.candidate
     if not outcome.decision.passed:
         if as_json:
             emit_json({"registered": None, **outcome.decision.to_dict()})
         else:
             _print_gates(outcome.decision)
-            console.print(f"[red]not registered: {evidence.model_id} failed its gates[/]")
+            console.print(f"[red]not registered: {outcome.candidate.model_id} failed its gates[/]")
         raise typer.Exit(1)
-    eval_tags = {c.TAG_EVAL_RUN_ID: run_id, c.TAG_GOLDSET_HASH: evidence.goldset_hash}
-    if registry_name(evidence.model_uri) == name:
-        version = resolve_model_uri(evidence.model_uri, registry)
-        registry.tag_version(name, version.version, eval_tags)
-    else:
-        build_tags = {
-            k: v for k, v in _build_tags(evidence.model_uri).items() if k.startswith(c.TAG_PREFIX)
-        }
-        version = registry.register(name, evidence.model_uri, {**build_tags, **eval_tags})
-    change = registry.set_alias(
-        name, alias, version.version, reason=f"gates passed on eval {run_id}"
-    )
+    registered = register_candidate(registry, outcome, name, alias, build_tags=logged_run_tags)
+    version, change = registered.version, registered.change
     if as_json:
-        registered = {"model_id": version.model_id, "alias": alias, "action": change.action}
-        emit_json({"registered": registered, **outcome.decision.to_dict()})
+        shown = {"model_id": version.model_id, "alias": alias, "action": change.action}
+        emit_json({"registered": shown, **outcome.decision.to_dict()})
         return
     _print_gates(outcome.decision)
     console.print(f"registered [bold]{version.model_id}[/] · {alias} → v{version.version}")
-
-
-def _build_tags(model_uri: str) -> dict[str, str]:
-    import mlflow
-
-    from raygate.packaging.loading import model_info
-
-    run_id = model_info(model_uri).run_id
-    return dict(mlflow.get_run(run_id).data.tags) if run_id else {}
 
 
 @handles_errors

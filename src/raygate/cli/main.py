@@ -8,12 +8,14 @@ from raygate import __version__
 from raygate.cli import (
     agent,
     canary,
+    demo,
     evaluate,
     gates,
     goldset,
     loadtest,
     predict,
     registry,
+    release,
     serve,
     telemetry,
 )
@@ -39,6 +41,10 @@ app.command("gate")(gates.gate)
 app.command("register")(gates.register)
 app.command("check")(gates.check)
 app.command("loadtest")(loadtest.loadtest)
+app.command("promote")(release.promote)
+app.command("rollback")(release.rollback)
+app.command("release")(release.release)
+app.command("demo")(demo.demo)
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -148,9 +149,11 @@ def _log_dataset(goldset: GoldSetInfo, logged_model_id: str | None):
     from mlflow.entities import LoggedModelInput
 
     frame = pd.read_json(goldset.path, lines=True, dtype=False)
-    dataset = mlflow.data.from_pandas(
-        frame, source=str(goldset.path), name=goldset.name, digest=goldset.content_hash[:36]
-    )
+    with warnings.catch_warnings():  # a local path matches two equivalent source kinds
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+        dataset = mlflow.data.from_pandas(
+            frame, source=str(goldset.path), name=goldset.name, digest=goldset.content_hash[:36]
+        )
     model = LoggedModelInput(logged_model_id) if logged_model_id else None
     mlflow.log_input(dataset, context="eval", model=model)
     return dataset

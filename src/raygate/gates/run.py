@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from raygate.constants import ROWS
+from raygate.constants import ROWS, TAG_EVAL_RUN_ID, TAG_GOLDSET_HASH
 from raygate.errors import GateError, UnknownAliasError, UnknownModelError
 from raygate.gates.contract import check_contract
 from raygate.gates.decide import GateDecision, decide
@@ -65,7 +65,9 @@ def gate_eval_run(
         champion = champion_version(registry, name, against)
     paired = None
     if champion is not None and policy.relative is not None:
-        evidence = find_eval(champion.model_id, candidate.goldset_hash)
+        evidence = find_eval(champion.model_id, candidate.goldset_hash) or gating_eval(
+            champion, candidate.goldset_hash
+        )
         if evidence is None:
             raise GateError(
                 f"{against} {champion.model_id} has no eval on gold set '{candidate.goldset_name}' "
@@ -76,6 +78,15 @@ def gate_eval_run(
     contract = check_contract(candidate.model_uri, champion.uri if champion else None)
     decision = decide(policy, candidate.metrics, paired, contract, load_metrics=load_metrics)
     return GateOutcome(candidate, champion, decision)
+
+
+def gating_eval(version: ModelVersion, goldset_hash: str) -> EvalEvidence | None:
+    """The eval that gated the version at registration (its eval_run_id tag: an eval of the
+    logged model before it had a version), if it ran on the gold set with this hash."""
+    run_id = version.tags.get(TAG_EVAL_RUN_ID)
+    if not run_id or version.tags.get(TAG_GOLDSET_HASH) != goldset_hash:
+        return None
+    return load_eval(run_id)
 
 
 def check_gold(policy: GatePolicy, candidate: EvalEvidence) -> None:

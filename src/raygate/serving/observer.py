@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from raygate.serving.feed import ObservationFeed
 from raygate.telemetry.metrics import VariantMetrics
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 
@@ -13,10 +14,12 @@ CALLER_FIELDS = ("request_id", "user_id", "session_id")
 
 
 class RequestObserver:
-    """Records and counts what the router saw; records can be turned off, metrics cannot."""
+    """Records and counts what the router saw, and feeds the canary's aggregator; records can
+    be turned off, metrics cannot."""
 
     def __init__(self) -> None:
         self._metrics = VariantMetrics()
+        self._feed = ObservationFeed()
         self._writer = RecordWriter() if records_enabled() else None
         self._key = record_key()
 
@@ -46,5 +49,6 @@ class RequestObserver:
             span_id=span_id,
         )
         self._metrics.observe(record)
+        self._feed.add(record)
         if self._writer is not None:
             self._writer.write(record)

@@ -1,0 +1,257 @@
+"""`raygate canary start|status|pause|resume|abort`, `raygate promote`, `raygate rollback`,
+`raygate release`: run a live canary to its end, steer it, or do the whole playbook."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from raygate.cli.canary import DECISION_COLORS, POLICY_OPTION, VERDICT_COLORS
+from raygate.cli.canary import app as canary_app
+from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
+from raygate.cli.serve import ADDRESS_OPTION
+
+NAME_ARGUMENT = typer.Argument(..., help="Registered model name, e.g. reference-agent.")
+PHASE_COLORS = {"promoted": "green", "rolled_back": "red", "aborted": "red", "halted": "yellow",
+                "running": "cyan", "promoting": "cyan", "rolling_back": "cyan"}  # fmt: skip
+
+
+def _policy(path: Path):
+    from raygate.canary.policy import load_rollout_policy
+
+    return load_rollout_policy(path)
+
+
+def print_look(state, look: dict[str, Any]) -> None:
+    """One line per look: step and weight, requests so far, each metric's verdict."""
+    verdicts = " ".join(
+        f"{m['metric']} [{VERDICT_COLORS[m['verdict']]}]{m['verdict']}[/]"
+        + (f" ×{m['evidence']['ratio']:.2f}" if m["evidence"].get("ratio") is not None else "")
+        for m in look.get("metrics", [])
+    )
+    counts = (
+        f"canary {look['canary_requests']} / champion {look['champion_requests']} req"
+        if "canary_requests" in look
+        else f"[yellow]measurement error[/]: {look.get('error')}"
+    )
+    err_console.print(
+        f"look {look['look']:>3} · step {look['step']} at {look['weight_percent']:g} % · "
+        f"{counts} · {verdicts} → [bold]{look['decision']}[/]",
+        highlight=False,
+    )
+
+
+def _report(state, as_json: bool) -> None:
+    if as_json:
+        emit_json(state.model_dump())
+        return
+    color = PHASE_COLORS.get(state.phase, "white")
+    console.print(
+        f"{state.model_name} v{state.candidate_version} (champion was "
+        f"v{state.champion_version}): [bold {color}]{state.phase.upper()}[/] after "
+        f"{state.looks} looks — {state.reason}",
+        highlight=False,
+    )
+
+
+@canary_app.command("start")
+@handles_errors
+def start(
+    name: str = NAME_ARGUMENT,
+    version: int | None = typer.Option(
+        None, "--version", help="Version to canary (default: the `candidate` alias)."
+    ),
+    policy: Path = POLICY_OPTION,
+    address: str | None = ADDRESS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run NAME's canary to its end: ramp the weight step by step, judge canary against
+    champion at every look, then promote (flip `champion`) or roll back.
+
+    Resumes the model's unfinished release if there is one (after a crash or Ctrl-C): no
+    action is taken twice. Needs the Serve app up (`raygate serve up`) on the Ray cluster at
+    $RAY_ADDRESS (or the local one). Exit 0 when promoted, 1 otherwise.
+    """
+    from raygate import release_runtime as rt
+    from raygate.constants import ALIAS_CANDIDATE
+
+    rollout = _policy(policy)
+    parts = rt.runtime(address, note=lambda text: err_console.print(f"  {text}", highlight=False))
+    if version is None:
+        active = parts.store.active(name)
+        version = (active.candidate_version if active else
+                   parts.registry.resolve(name, ALIAS_CANDIDATE).version)  # fmt: skip
+    controller = rt.controller(parts, rollout, on_look=None if as_json else print_look)
+    state = controller.begin(name, version)
+    if not as_json:
+        verb = "resuming" if state.looks else "starting"
+        err_console.print(
+            f"{verb} release {state.release_id}: {name} v{version} against champion "
+            f"v{state.champion_version}, a look every {rollout.analysis_interval_s:g} s",
+            highlight=False,
+        )
+    state = controller.run(state)
+    _report(state, as_json)
+    raise typer.Exit(0 if state.phase == "promoted" else 1)
+
+
+@canary_app.command("status")
+@handles_errors
+def status(name: str = NAME_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
+    """NAME's latest release: phase, step, weight, and each metric's verdict at the last look."""
+    from raygate.canary.store import MlflowReleaseStore, ReleaseError
+
+    store = MlflowReleaseStore()
+    state = store.latest(name)
+    if state is None:
+        raise ReleaseError(f"{name} has had no release; start one with `raygate canary start`")
+    looks = store.looks(state.release_id)
+    if as_json:
+        emit_json({**state.model_dump(), "last_look": looks[-1] if looks else None})
+        return
+    _report(state, False)
+    if looks:
+        _print_metrics(looks[-1])
+
+
+def _print_metrics(look: dict[str, Any]) -> None:
+    table = Table(show_header=True)
+    for column in ("metric", "verdict", "canary", "champion", "ratio bounds", "detail"):
+        table.add_column(column)
+    for m in look.get("metrics", []):
+        e = m["evidence"]
+        bounds = (
+            f"{_num(e['ratio_lower'])} < r < {_num(e['ratio_upper'])} (limit ×{e['max_ratio']:g})"
+        )
+        table.add_row(m["metric"], f"[{VERDICT_COLORS[m['verdict']]}]{m['verdict']}[/]",
+                      _num(e["canary"]), _num(e["champion"]), bounds, m["detail"])  # fmt: skip
+    console.print(f"look {look['look']} at step {look['step']} ({look['weight_percent']:g} %):")
+    console.print(table)
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _command(name: str, command: str) -> None:
+    from raygate.canary.store import MlflowReleaseStore, ReleaseError
+
+    store = MlflowReleaseStore()
+    state = store.active(name)
+    if state is None:
+        raise ReleaseError(f"{name} has no release running; see `raygate canary status {name}`")
+    store.send(state.release_id, command)
+    console.print(
+        f"{command} sent to release {state.release_id} ({name} v{state.candidate_version}); "
+        "its controller acts on it within seconds (or when it resumes)"
+    )
+
+
+@canary_app.command("pause")
+@handles_errors
+def pause(name: str = NAME_ARGUMENT) -> None:
+    """Hold the canary at its current weight: no looks, no steps, until `resume`."""
+    _command(name, "pause")
+
+
+@canary_app.command("resume")
+@handles_errors
+def resume(name: str = NAME_ARGUMENT) -> None:
+    """Continue a paused canary (the traffic seen while paused is judged at the next look)."""
+    _command(name, "resume")
+
+
+@canary_app.command("abort")
+@handles_errors
+def abort(name: str = NAME_ARGUMENT) -> None:
+    """End the canary now: no traffic to it, the candidate tagged aborted."""
+    _command(name, "abort")
+
+
+@handles_errors
+def promote(
+    name: str = NAME_ARGUMENT,
+    version: int | None = typer.Option(
+        None, "--version", help="Version to promote (default: the `candidate` alias)."
+    ),
+    reason: str = typer.Option("promoted by a person", "--reason", help="Kept in the history."),
+    address: str | None = ADDRESS_OPTION,
+    wait_s: float = typer.Option(120, "--wait", help="Seconds to wait for a running release."),
+) -> None:
+    """Make the candidate champion now: a running release is told to promote (its controller
+    does it); otherwise `champion` flips here, the champion deployment rolls to it and the
+    canary gets no traffic."""
+    _decide(name, "promote", version, reason, address, wait_s)
+
+
+@handles_errors
+def rollback(
+    name: str = NAME_ARGUMENT,
+    reason: str = typer.Option("rolled back by a person", "--reason", help="Kept in history."),
+    address: str | None = ADDRESS_OPTION,
+    wait_s: float = typer.Option(120, "--wait", help="Seconds to wait for a running release."),
+) -> None:
+    """Undo: a running release is told to roll back; otherwise `champion` returns to the
+    version before its last move (idempotent) and the canary gets no traffic."""
+    _decide(name, "rollback", None, reason, address, wait_s)
+
+
+def _decide(name: str, command: str, version: int | None, reason: str, address, wait_s: float):
+    from raygate import release_runtime as rt
+    from raygate.canary.store import ReleaseError
+    from raygate.constants import ALIAS_CANDIDATE
+
+    parts = rt.runtime(address, note=lambda text: console.print(text, highlight=False))
+    active = parts.store.active(name)
+    if active is not None:
+        parts.store.send(active.release_id, command)
+        deadline = time.monotonic() + wait_s
+        while (state := parts.store.load(active.release_id)) is not None and not state.final:
+            if time.monotonic() > deadline:
+                raise ReleaseError(
+                    f"release {active.release_id} has not acted on '{command}' in {wait_s:g} s: "
+                    f"is its controller running? Resume it with `raygate canary start {name}`"
+                )
+            time.sleep(1)
+        _report(state, False)
+        return
+    if command == "promote":
+        if version is None:
+            version = parts.registry.resolve(name, ALIAS_CANDIDATE).version
+        parts.actions.promote(name, version, reason)
+    else:
+        parts.actions.rollback_champion(name, reason)
+
+
+@handles_errors
+def release(
+    config: Path = typer.Option(..., "--config", help="Release YAML (see releases/)."),
+    address: str | None = ADDRESS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The whole playbook for one model: eval on the gold set → offline gates → register as
+    `candidate` → live canary → promote or roll back. Exit 0 when promoted, 1 otherwise."""
+    from raygate import release_runtime as rt
+    from raygate.gates.evaluator import MlflowEvaluator, logged_run_tags
+    from raygate.gates.policy import load_policy
+    from raygate.release import load_release_config, run_release
+
+    spec = load_release_config(config)
+    parts = rt.runtime(address, note=lambda text: err_console.print(f"  {text}", highlight=False))
+    controller = rt.controller(parts, _policy(spec.rollout),
+                               on_look=None if as_json else print_look)  # fmt: skip
+    evaluator = MlflowEvaluator(parts.registry, load_policy(spec.gates))
+    outcome = run_release(spec.model_uri, spec.name, spec.gold, evaluator, parts.registry,
+                          controller, build_tags=logged_run_tags)  # fmt: skip
+    if as_json:
+        emit_json(outcome.to_dict())
+    else:
+        color = DECISION_COLORS.get(outcome.outcome.replace("promoted", "promote")
+                                    .replace("rolled_back", "rollback"), "red")  # fmt: skip
+        console.print(f"{spec.model_uri}: [bold {color}]{outcome.outcome.upper()}[/] — "
+                      f"{outcome.reason}", highlight=False)  # fmt: skip
+    raise typer.Exit(0 if outcome.outcome == "promoted" else 1)

@@ -1,0 +1,58 @@
+"""The playbook's real parts wired together: MLflow registry and release store, the Serve app
+through the dashboard's REST API, and the in-cluster aggregator on the Ray cluster serving it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from raygate.canary.actions import Actions, ServeControlAdapter
+from raygate.canary.controller import Controller, OnLook
+from raygate.canary.policy import RolloutPolicy
+from raygate.canary.store import MlflowReleaseStore
+from raygate.errors import ClusterError
+from raygate.registry.mlflow_registry import MlflowRegistry
+
+
+def join_cluster() -> None:
+    """Connect to the running Ray cluster ($RAY_ADDRESS, else the local one `ray start` or
+    `raygate demo` started): the canary is judged where it is served."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS") or "auto"
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        raise ClusterError(
+            f"cannot join the Ray cluster serving the canary (RAY_ADDRESS={address!r}: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); start serving "
+            "with `raygate serve up CONFIG` on a running cluster, or set RAY_ADDRESS"
+        ) from None
+
+
+@dataclass
+class Runtime:
+    registry: MlflowRegistry
+    store: MlflowReleaseStore
+    actions: Actions
+
+
+def runtime(address: str | None = None, note=None, wait_s: float = 300.0) -> Runtime:
+    """Registry, store and executor (without joining Ray: commands that only read or send
+    commands need none of it)."""
+    from raygate.serving.control import ServeControl
+
+    registry = MlflowRegistry()
+    serving = ServeControlAdapter(ServeControl(address), wait_s)
+    actions = Actions(registry, serving, note) if note else Actions(registry, serving)
+    return Runtime(registry, MlflowReleaseStore(), actions)
+
+
+def controller(parts: Runtime, policy: RolloutPolicy, on_look: OnLook | None = None) -> Controller:
+    """A controller judging on the in-cluster aggregator (this process joins the cluster)."""
+    from raygate.canary.aggregator import InClusterProvider
+
+    join_cluster()
+    return Controller(policy, InClusterProvider(), parts.actions, parts.store, on_look=on_look)
