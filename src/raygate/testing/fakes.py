@@ -1,5 +1,5 @@
-"""In-memory fakes of the protocols the release playbook runs on (registry, serving, metrics,
-release store, clock), so that a playbook is tested without Ray or MLflow."""
+"""In-memory fakes of the protocols the release playbook runs on (evaluator, registry,
+serving, metrics, release store, clock), so that a playbook is tested without Ray or MLflow."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from raygate.canary.provider import MetricsError
 from raygate.canary.release_state import Command, ReleaseState
 from raygate.canary.simulate import Traffic, window_pair
 from raygate.errors import UnknownAliasError, UnknownModelError, UnknownVersionError
+from raygate.gates.decide import GateDecision, GateResult
+from raygate.gates.evidence import EvalEvidence
+from raygate.gates.run import GateOutcome
 from raygate.registry.history import HistoryEntry, rollback_target
 from raygate.registry.protocol import AliasChange, ModelVersion, check_alias
 
@@ -194,3 +197,23 @@ class FakeReleaseStore:
 
     def take_command(self, release_id: str) -> Command | None:
         return self.commands.pop(release_id, None)
+
+
+class FakeEvaluator:
+    """Evaluator whose gates pass or fail as `passes[model_uri]` says (default: pass)."""
+
+    def __init__(self, passes: Mapping[str, bool] | None = None) -> None:
+        self.passes = dict(passes or {})
+        self.runs: dict[str, str] = {}
+
+    def evaluate(self, model_uri: str, gold: str) -> str:
+        run_id = f"eval-{len(self.runs) + 1}"
+        self.runs[run_id] = model_uri
+        return run_id
+
+    def gate(self, run_id: str, name: str) -> GateOutcome:
+        uri = self.runs[run_id]
+        verdict = "pass" if self.passes.get(uri, True) else "fail"
+        evidence = EvalEvidence(run_id, uri, uri, "fake", "sha256:fake", {"quality": 0.9}, {})
+        gate = GateResult("quality", 0.9, "≥ 0.5", verdict)
+        return GateOutcome(evidence, None, GateDecision((gate,)))

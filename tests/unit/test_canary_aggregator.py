@@ -1,0 +1,42 @@
+"""The in-cluster aggregator's bucket store and the release store's metric mapping."""
+
+from raygate.canary.aggregator import BucketStore
+from raygate.canary.store import _look_metrics
+
+
+def obs(ts, variant="canary", status=200, latency_ms=50.0, **extra):
+    return {"ts": ts, "variant": variant, "status": status, "finish_reason": "answer",
+            "latency_ms": latency_ms, "cost_usd": 0.001, "safety_flags": [], **extra}  # fmt: skip
+
+
+def test_a_window_holds_exactly_the_buckets_that_start_inside_it():
+    store = BucketStore(bucket_s=5)
+    store.add([obs(100.0), obs(104.9), obs(105.0, "champion"), obs(112.0, status=502)])
+    first = store.window(100, 105)
+    assert (first.canary.requests, first.champion.requests) == (2, 0)
+    both = store.window(100, 115)
+    assert (both.canary.requests, both.canary.errors, both.champion.requests) == (3, 1, 1)
+    assert both.canary.latency_ms.count == 2  # a failed request's latency is not judged
+
+
+def test_memory_is_bounded_by_buckets_whatever_the_traffic():
+    store = BucketStore(bucket_s=1, keep=10)
+    store.add(obs(float(t)) for t in range(1000))
+    assert len(store) == 10
+    assert store.window(0, 990).canary.requests == 0
+    assert store.window(990, 1000).canary.requests == 10
+
+
+def test_an_observation_that_does_not_validate_is_counted_not_fatal():
+    store = BucketStore()
+    store.add([obs(1.0), {"ts": "soon"}, obs(2.0, status=999)])
+    assert store.rejected == 2 and store.window(0, 10).canary.requests == 1
+
+
+def test_a_missing_figure_is_not_logged_as_zero():
+    look = {"canary_requests": 10, "champion_requests": 90, "weight_percent": 10,
+            "metrics": [{"metric": "cost_usd", "evidence": {"canary": None, "champion": 0.002,
+                         "ratio": None, "ratio_lower": 0.0, "ratio_upper": None}}]}  # fmt: skip
+    metrics = _look_metrics(look)
+    assert "cost_usd.canary" not in metrics and "cost_usd.ratio" not in metrics
+    assert metrics["cost_usd.champion"] == 0.002 and metrics["canary_requests"] == 10

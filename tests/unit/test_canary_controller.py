@@ -1,0 +1,252 @@
+"""The canary controller and the release playbook on in-memory fakes: one test per rule,
+including a crash at every point the controller persists."""
+
+import pytest
+
+from raygate.canary.actions import TAG_OUTCOME, Actions
+from raygate.canary.controller import Controller
+from raygate.canary.policy import RolloutPolicy
+from raygate.canary.simulate import Traffic
+from raygate.canary.store import ReleaseError
+from raygate.release import run_release
+from raygate.testing.fakes import (
+    FakeClock,
+    FakeEvaluator,
+    FakeRegistry,
+    FakeReleaseStore,
+    FakeServing,
+    SimulatedProvider,
+)
+
+NAME = "agent"
+POLICY = RolloutPolicy(
+    analysis_interval_s=10,
+    steps=[
+        {"weight_percent": 10, "min_duration_s": 30, "min_canary_requests": 50},
+        {"weight_percent": 50, "min_duration_s": 60, "min_canary_requests": 500},
+    ],
+    limits={"inconclusive_limit": 60, "consecutive_error_limit": 2},
+    timeout_s=3600,
+)
+SLOW = Traffic().regressed("latency_ms", 1.6)
+
+
+class World:
+    """v1 champion, v2 (no different) and v3 (60 % slower) registered; serving follows."""
+
+    def __init__(self, rps: float = 400, behaviour=None, seed: int = 0):
+        self.registry = FakeRegistry()
+        for version in (1, 2, 3):
+            self.registry.register(NAME, f"runs:/r{version}/agent", {})
+        self.registry.set_alias(NAME, "champion", 1)
+        self.serving = FakeServing(self.registry, NAME)
+        self.serving.refresh("champion")
+        self.provider = SimulatedProvider(self.serving, rps, behaviour or {3: SLOW}, seed)
+        self.store = FakeReleaseStore()
+        self.clock = FakeClock()
+        self.notes: list[str] = []
+
+    def controller(self, store=None, policy=POLICY) -> Controller:
+        actions = Actions(self.registry, self.serving, self.notes.append)
+        return Controller(policy, self.provider, actions, store or self.store,
+                          clock=self.clock, sleep=self.clock.sleep)  # fmt: skip
+
+    def release(self, candidate: int, **kwargs):
+        controller = self.controller(**kwargs)
+        return controller.run(controller.begin(NAME, candidate))
+
+    def champion_sets(self) -> list[int]:
+        return [
+            e.version for e in self.registry.alias_history(NAME, "champion") if e.action == "set"
+        ]
+
+
+def test_a_canary_no_worse_than_its_champion_is_promoted_by_one_flip():
+    world = World()
+    state = world.release(2)
+    assert state.phase == "promoted", state.reason
+    assert world.registry.aliases(NAME)["champion"] == 2
+    assert world.champion_sets() == [1, 2]
+    assert world.serving.serves["champion"] == 2 and world.serving.weight_percent == 0
+    assert world.registry.get_version(NAME, 2).tags[TAG_OUTCOME] == "promoted"
+    weights = [arg for call, arg in world.serving.calls if call == "set_weight"]
+    assert 10 in weights and 50 in weights
+
+
+def test_a_slower_canary_is_rolled_back_with_its_measured_reason():
+    world = World()
+    state = world.release(3)
+    assert state.phase == "rolled_back"
+    assert "latency_ms" in state.reason and "canary" in state.reason
+    assert world.registry.aliases(NAME)["champion"] == 1
+    assert world.serving.weight_percent == 0
+    assert world.registry.get_version(NAME, 3).tags[TAG_OUTCOME] == "rolled_back"
+
+
+def test_every_look_is_recorded_with_its_evidence_and_decision():
+    world = World()
+    state = world.release(3)
+    looks = world.store.looks(state.release_id)
+    assert len(looks) == state.looks and looks[-1]["decision"] == "rollback"
+    assert {m["metric"] for m in looks[-1]["metrics"]} >= {"error_rate", "latency_ms"}
+    assert all(look["window"][0] <= look["window"][1] for look in looks)
+
+
+def test_a_provider_outage_is_a_measurement_error_never_a_verdict_then_rolls_back():
+    world = World()
+    world.provider.failing = True
+    state = world.release(2)
+    looks = world.store.looks(state.release_id)
+    assert [look["verdict"] for look in looks] == ["error"] * 3
+    assert state.phase == "rolled_back" and "measurement errors" in state.reason
+    assert world.registry.aliases(NAME)["champion"] == 1
+
+
+def test_too_little_traffic_halts_inconclusive_and_leaves_the_decision_to_a_person():
+    world = World(rps=2)
+    policy = POLICY.model_copy(update={"limits": POLICY.limits.model_copy(
+        update={"inconclusive_limit": 1})})  # fmt: skip
+    state = world.release(2, policy=policy)
+    assert state.phase == "halted" and "raygate promote" in state.reason
+    assert world.registry.aliases(NAME)["champion"] == 1
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingStore(FakeReleaseStore):
+    """Dies at its `crash_at`-th save, before writing it (a controller killed mid-step)."""
+
+    def __init__(self, crash_at: int) -> None:
+        super().__init__()
+        self.crash_at, self.count = crash_at, 0
+
+    def save(self, state) -> None:
+        self.count += 1
+        if self.count == self.crash_at:
+            raise Crash
+        super().save(state)
+
+
+def _saves_in_a_full_run(candidate: int) -> int:
+    world = World()
+    world.release(candidate)
+    return len(world.store.saves)
+
+
+@pytest.mark.parametrize("candidate,final_champion", [(2, 2), (3, 1)])
+def test_a_controller_killed_at_any_save_resumes_to_the_right_alias_flipped_at_most_once(
+    candidate, final_champion
+):
+    for crash_at in range(1, _saves_in_a_full_run(candidate) + 1):
+        world = World()
+        store = CrashingStore(crash_at)
+        with pytest.raises(Crash):
+            world.release(candidate, store=store)
+        store.crash_at = -1  # the restarted controller lives
+        state = world.release(candidate, store=store)
+        assert state.final, crash_at
+        assert world.registry.aliases(NAME)["champion"] == final_champion, crash_at
+        assert world.champion_sets().count(2) <= 1, crash_at
+        assert world.serving.weight_percent == 0, crash_at
+
+
+def test_a_crash_after_the_flip_finishes_the_promotion_on_restart_without_a_second_flip():
+    world = World()
+
+    class DiesAfterFlip(FakeServing):
+        def refresh(self, variant):
+            if variant == "champion" and world.registry.aliases(NAME)["champion"] == 2:
+                raise Crash
+            super().refresh(variant)
+
+    world.serving.__class__ = DiesAfterFlip
+    with pytest.raises(Crash):
+        world.release(2)
+    assert world.store.active(NAME).phase == "promoting"
+    world.serving.__class__ = FakeServing
+    state = world.release(2)
+    assert state.phase == "promoted" and world.champion_sets() == [1, 2]
+    assert world.serving.serves["champion"] == 2
+
+
+def test_pause_stops_the_looks_until_resume():
+    world = World()
+    controller = world.controller()
+    state = controller.begin(NAME, 2)
+    world.store.send(state.release_id, "pause")
+    resume_at = world.clock.now + 300
+
+    def sleep(seconds):  # a person resumes five minutes later
+        world.clock.sleep(seconds)
+        if world.clock.now >= resume_at and world.store.states[state.release_id].paused:
+            world.store.send(state.release_id, "resume")
+
+    controller._sleep = sleep
+    state = controller.run(state)
+    assert state.phase == "promoted"
+    paused = [s for s in world.store.saves if s.paused]
+    assert paused and len({s.looks for s in paused}) == 1  # no look while paused
+
+
+@pytest.mark.parametrize("command,phase,champion", [("abort", "aborted", 1),
+                                                    ("promote", "promoted", 3),
+                                                    ("rollback", "rolled_back", 1)])  # fmt: skip
+def test_a_person_s_command_ends_the_release_at_once(command, phase, champion):
+    world = World()
+    controller = world.controller()
+    state = controller.begin(NAME, 3)
+    world.store.send(state.release_id, command)
+    state = controller.run(state)
+    assert state.phase == phase and state.looks == 0
+    assert world.registry.aliases(NAME)["champion"] == champion
+    assert world.serving.weight_percent == 0
+
+
+def test_a_second_candidate_waits_for_the_running_release():
+    world = World()
+    world.controller().begin(NAME, 2)
+    with pytest.raises(ReleaseError, match="has not ended"):
+        world.controller().begin(NAME, 3)
+    assert world.controller().begin(NAME, 2).candidate_version == 2  # resumes it
+
+
+def test_the_champion_itself_cannot_be_canaried():
+    with pytest.raises(ReleaseError, match="already the champion"):
+        World().controller().begin(NAME, 1)
+
+
+def test_without_a_champion_there_is_nothing_to_compare_with():
+    world = World()
+    world.registry.register("other", "runs:/x/agent", {})
+    with pytest.raises(ReleaseError, match="no champion"):
+        world.controller().begin("other", 1)
+
+
+# -- the playbook ------------------------------------------------------------------------
+
+
+def test_the_playbook_registers_nothing_when_the_offline_gates_fail():
+    world = World()
+    outcome = run_release("runs:/new/agent", NAME, "smoke", FakeEvaluator({"runs:/new/agent": False}),
+                          world.registry, world.controller())  # fmt: skip
+    assert outcome.outcome == "gates_failed" and "quality" in outcome.reason
+    assert len(world.registry.list_versions(NAME)) == 3 and outcome.release is None
+
+
+def test_the_playbook_takes_a_passing_model_through_the_canary_to_champion():
+    world = World()
+    outcome = run_release("runs:/new/agent", NAME, "smoke", FakeEvaluator(), world.registry,
+                          world.controller())  # fmt: skip
+    assert outcome.outcome == "promoted" and outcome.version == 4
+    assert world.registry.aliases(NAME) == {"champion": 4, "candidate": 4}
+    assert world.registry.get_version(NAME, 4).tags["raygate.eval_run_id"] == "eval-1"
+
+
+def test_the_playbook_rolls_back_a_model_that_regresses_live():
+    world = World(behaviour={4: SLOW})
+    outcome = run_release("runs:/new/agent", NAME, "smoke", FakeEvaluator(), world.registry,
+                          world.controller())  # fmt: skip
+    assert outcome.outcome == "rolled_back" and "latency_ms" in outcome.reason
+    assert world.registry.aliases(NAME)["champion"] == 1
