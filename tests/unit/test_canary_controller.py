@@ -229,8 +229,9 @@ def test_without_a_champion_there_is_nothing_to_compare_with():
 
 def test_the_playbook_registers_nothing_when_the_offline_gates_fail():
     world = World()
-    outcome = run_release("runs:/new/agent", NAME, "smoke", FakeEvaluator({"runs:/new/agent": False}),
-                          world.registry, world.controller())  # fmt: skip
+    failing = FakeEvaluator({"runs:/new/agent": False})
+    outcome = run_release("runs:/new/agent", NAME, "smoke", failing, world.registry,
+                          world.controller())  # fmt: skip
     assert outcome.outcome == "gates_failed" and "quality" in outcome.reason
     assert len(world.registry.list_versions(NAME)) == 3 and outcome.release is None
 
