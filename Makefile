@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LLM    := $(VENV)/.installed-llm
 export RAYGATE_HOME ?= $(CURDIR)/.raygate
 
-.PHONY: demo test test-tools lint format lock clean install-llm
+.PHONY: demo tour test test-tools lint format lock clean install-llm
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,14 @@ install-llm: $(LLM)
 
 JSON_FIELD = $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])'
 
-## demo: champion v1 → ask it → evaluate it → build v2 → evaluate → gate → register as candidate
-##       → serve champion + canary → one trace as a waterfall → weight 20 % → load test → down
-demo: $(STAMP)
+## demo: the release playbook (`raygate demo`): v1 champion; v2 eval → gates → canary under load
+##       → promoted; v3 passes offline, regresses live → rolled back. Summary table + HTML reports.
+demo: $(LLM)
+	$(BIN)/raygate demo
+
+## tour: the commands one by one: champion v1 → ask it → evaluate it → build v2 → evaluate →
+##       gate → register as candidate → serve champion + canary → one trace → weight → load test
+tour: $(STAMP)
 	$(BIN)/raygate goldset show smoke
 	$(BIN)/raygate agent build agents/v1.yaml --register reference-agent --alias champion
 	$(BIN)/raygate predict models:/reference-agent@champion \

@@ -30,6 +30,7 @@ class VersionOutcome:
     reason: str
     gates_passed: bool
     release_id: str | None = None
+    report: str | None = None
 
 
 @dataclass
@@ -97,7 +98,7 @@ def _playbook(home, root, rate_rps, token, dashboard, say, on_look, started) -> 
     from raygate.loadtest.workload import load_workload
     from raygate.packaging.build import log_agent_model
     from raygate.release import run_release
-    from raygate.release_runtime import controller, runtime
+    from raygate.release_runtime import controller, publish_report, runtime
     from raygate.serving.control import load_serve_config
     from raygate.testing import free_port
 
@@ -136,16 +137,26 @@ def _playbook(home, root, rate_rps, token, dashboard, say, on_look, started) -> 
             ctl = controller(parts, policy, on_look=on_look)
             result = run_release(built.model_uri, NAME, "smoke", evaluator, registry, ctl,
                                  build_tags=logged_run_tags)  # fmt: skip
+            report = None
+            if result.release is not None:
+                report = publish_report(parts, result.release, ctl.totals, result.gates.decision)
             say(f"  → {result.outcome}: {result.reason}")
             outcomes.append(VersionOutcome(
                 result.version or 0, config_name, result.outcome, result.reason,
                 result.gates.decision.passed,
                 result.release.release_id if result.release else None,
+                str(report) if report else None,
             ))  # fmt: skip
     finally:
         load.stop()
-    summary = {"requests": load.sent, "failed": load.sent - load.outcomes["ok"],
-               "by_variant": dict(load.by_variant), "rate_rps": rate_rps}  # fmt: skip
+    summary = {
+        "requests": load.sent,
+        "failed": load.sent - load.outcomes["ok"],
+        "by_variant": dict(load.by_variant),
+        "rate_rps": rate_rps,
+        "failures": [{"variant": r.variant, "status": r.status, "error": r.error,
+                      "finished_at": r.finished_at} for r in load.failures[:10]],
+    }  # fmt: skip
     control.down()
     return DemoResult(str(home), registry.aliases(NAME),
                       [VersionOutcome(1, "v1.yaml", "champion", "the first champion", True),

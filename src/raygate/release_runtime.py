@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from raygate.canary.actions import Actions, ServeControlAdapter
 from raygate.canary.controller import Controller, OnLook
@@ -56,3 +57,44 @@ def controller(parts: Runtime, policy: RolloutPolicy, on_look: OnLook | None = N
 
     join_cluster()
     return Controller(policy, InClusterProvider(), parts.actions, parts.store, on_look=on_look)
+
+
+def publish_report(parts: Runtime, state, totals=None, gates=None) -> Path:
+    """Render the release report, keep it with the release (MLflow artifact) and under
+    RAYGATE_HOME/reports; returns the local file."""
+    from raygate.release_report import ReportInputs, render_release_report
+    from raygate.tracking import raygate_home
+
+    candidate = _eval_metrics(parts.registry, state.model_name, state.candidate_version, None)
+    hash_ = candidate[1] if candidate else None
+    champion = _eval_metrics(parts.registry, state.model_name, state.champion_version, hash_)
+    inputs = ReportInputs(
+        state, parts.store.looks(state.release_id), totals, gates,
+        candidate[0] if candidate else None, champion[0] if champion else None,
+    )  # fmt: skip
+    folder = raygate_home() / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"release_report-{state.release_id}.html"
+    path.write_text(render_release_report(inputs), encoding="utf-8")
+    parts.store.attach(state.release_id, path)
+    return path
+
+
+def _eval_metrics(registry, name: str, version: int | None, goldset_hash: str | None):
+    """(metrics, gold-set hash) of the eval that gated the version, else of its newest eval
+    on the gold set with this hash; None when there is none."""
+    from raygate.constants import TAG_EVAL_RUN_ID
+    from raygate.errors import RaygateError
+    from raygate.gates.evidence import find_eval, load_eval
+
+    if version is None:
+        return None
+    try:
+        found = registry.get_version(name, version)
+        run_id = found.tags.get(TAG_EVAL_RUN_ID)
+        evidence = load_eval(run_id) if run_id else None
+        if evidence is None and goldset_hash:
+            evidence = find_eval(found.model_id, goldset_hash)
+    except RaygateError:
+        return None
+    return (evidence.metrics, evidence.goldset_hash) if evidence else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from raygate.canary.release_state import Command, ReleaseState
@@ -47,6 +48,10 @@ class ReleaseStore(Protocol):
 
     def take_command(self, release_id: str) -> Command | None:
         """The pending command, cleared as it is read."""
+        ...
+
+    def attach(self, release_id: str, path: Path) -> None:
+        """Keep a file (the release report) with the release."""
         ...
 
 
@@ -148,6 +153,9 @@ class MlflowReleaseStore:
         if command:
             self._client.delete_tag(release_id, TAG_COMMAND)
         return command or None
+
+    def attach(self, release_id: str, path: Path) -> None:
+        self._client.log_artifact(release_id, str(path))
 
 
 def _look_metrics(look: dict[str, Any]) -> dict[str, float]:

@@ -56,9 +56,14 @@ def demo(
     aliases = ", ".join(f"{a} → v{n}" for a, n in result.aliases.items())
     load = result.load
     console.print(f"aliases: {aliases}", highlight=False)
+    for failure in load["failures"]:
+        console.print(f"  failed request: {failure}", highlight=False)
     console.print(
         f"background load: {load['requests']} requests at {load['rate_rps']:g}/s, "
         f"{load['failed']} failed ({load['by_variant']}); {result.duration_s:.0f} s in all",
         highlight=False,
     )
+    for v in result.versions:
+        if v.report:
+            console.print(f"v{v.version} release report: {v.report}", highlight=False)
     console.print(f"MLflow store: {result.home} (releases in experiment raygate-releases)")

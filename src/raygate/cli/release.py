@@ -45,9 +45,9 @@ def print_look(state, look: dict[str, Any]) -> None:
     )
 
 
-def _report(state, as_json: bool) -> None:
+def _report(state, as_json: bool, report: Path | None = None) -> None:
     if as_json:
-        emit_json(state.model_dump())
+        emit_json({**state.model_dump(), "report": str(report) if report else None})
         return
     color = PHASE_COLORS.get(state.phase, "white")
     console.print(
@@ -56,6 +56,8 @@ def _report(state, as_json: bool) -> None:
         f"{state.looks} looks — {state.reason}",
         highlight=False,
     )
+    if report:
+        console.print(f"release report: {report}", highlight=False)
 
 
 @canary_app.command("start")
@@ -95,7 +97,8 @@ def start(
             highlight=False,
         )
     state = controller.run(state)
-    _report(state, as_json)
+    report = rt.publish_report(parts, state, controller.totals)
+    _report(state, as_json, report)
     raise typer.Exit(0 if state.phase == "promoted" else 1)
 
 
@@ -247,11 +250,18 @@ def release(
     evaluator = MlflowEvaluator(parts.registry, load_policy(spec.gates))
     outcome = run_release(spec.model_uri, spec.name, spec.gold, evaluator, parts.registry,
                           controller, build_tags=logged_run_tags)  # fmt: skip
+    report = None
+    if outcome.release is not None:
+        report = rt.publish_report(
+            parts, outcome.release, controller.totals, outcome.gates.decision
+        )
     if as_json:
-        emit_json(outcome.to_dict())
+        emit_json({**outcome.to_dict(), "report": str(report) if report else None})
     else:
         color = DECISION_COLORS.get(outcome.outcome.replace("promoted", "promote")
                                     .replace("rolled_back", "rollback"), "red")  # fmt: skip
         console.print(f"{spec.model_uri}: [bold {color}]{outcome.outcome.upper()}[/] — "
                       f"{outcome.reason}", highlight=False)  # fmt: skip
+        if report:
+            console.print(f"release report: {report}", highlight=False)
     raise typer.Exit(0 if outcome.outcome == "promoted" else 1)

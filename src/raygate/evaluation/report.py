@@ -13,7 +13,8 @@ from raygate import constants as c
 from raygate.goldset import GoldSetInfo
 
 
-def _png(figure) -> str:
+def png_data_uri(figure) -> str:
+    """A matplotlib figure as an inline PNG (data: URI)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -31,7 +32,7 @@ def _charts(rows: pd.DataFrame) -> list[tuple[str, str]]:
     ax.barh(quality.index, quality.values, color="#3b7dd8")
     ax.set_xlim(0, 1)
     ax.set_xlabel("quality (share correct)")
-    charts.append(("Quality by category", _png(fig)))
+    charts.append(("Quality by category", png_data_uri(fig)))
     plt.close(fig)
     for column, label in (
         ("latency_ms", "latency_ms_total per row"),
@@ -44,7 +45,7 @@ def _charts(rows: pd.DataFrame) -> list[tuple[str, str]]:
         ax.hist(values, bins=min(40, max(5, int(np.sqrt(values.size)))), color="#7a9e3b")
         ax.set_xlabel(label)
         ax.set_ylabel("rows")
-        charts.append((label, _png(fig)))
+        charts.append((label, png_data_uri(fig)))
         plt.close(fig)
     return charts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -166,6 +167,7 @@ class FakeReleaseStore:
         self.looks_by_id: dict[str, list[dict[str, Any]]] = {}
         self.commands: dict[str, Command] = {}
         self.created: list[str] = []
+        self.attached: dict[str, list[Path]] = {}
 
     def create(self, model_name: str, candidate_version: int, params: dict[str, Any]) -> str:
         self.created.append(f"release-{len(self.created) + 1}")
@@ -197,6 +199,9 @@ class FakeReleaseStore:
 
     def take_command(self, release_id: str) -> Command | None:
         return self.commands.pop(release_id, None)
+
+    def attach(self, release_id: str, path: Path) -> None:
+        self.attached.setdefault(release_id, []).append(path)
 
 
 class FakeEvaluator:
