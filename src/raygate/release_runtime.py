@@ -14,6 +14,9 @@ from raygate.canary.store import MlflowReleaseStore
 from raygate.errors import ClusterError
 from raygate.registry.mlflow_registry import MlflowRegistry
 
+ENV_WEBHOOK_URL = "RAYGATE_WEBHOOK_URL"
+ENV_WEBHOOK_SECRET = "RAYGATE_WEBHOOK_SECRET"
+
 
 def join_cluster() -> None:
     """Connect to the running Ray cluster ($RAY_ADDRESS, else the local one `ray start` or

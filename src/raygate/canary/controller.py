@@ -21,6 +21,7 @@ from raygate.canary.store import ReleaseError, ReleaseStore
 from raygate.constants import ALIAS_CHAMPION
 
 OnLook = Callable[[ReleaseState, dict[str, Any]], None]
+Notify = Callable[[str, ReleaseState], Any]  # e.g. canary.webhooks.WebhookNotifier
 
 
 class Controller:
@@ -36,11 +37,13 @@ class Controller:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_look: OnLook | None = None,
+        notify: Notify | None = None,
         command_poll_s: float = 2.0,
     ) -> None:
         self.policy, self.provider, self.actions, self.store = policy, provider, actions, store
         self._clock, self._sleep = clock, sleep
         self._on_look = on_look or (lambda state, look: None)
+        self._notify = notify or (lambda event, state: None)
         self._poll_s = command_poll_s
         self.totals: WindowPair | None = None  # both variants' traffic judged, once run ends
         self._judged: JudgeState | None = None
@@ -129,6 +132,7 @@ class Controller:
         state = state.with_rollout(rollout, started_at=start, judged_until=start,
                                    weight_percent=weight)  # fmt: skip
         self.store.save(state)
+        self._notify("release.started", state)
         return state
 
     def _rebuild(self, state: ReleaseState) -> JudgeState:
@@ -212,6 +216,7 @@ class Controller:
         self.actions.set_weight(target)
         state = state.model_copy(update={"weight_percent": target})
         self.store.save(state)
+        self._notify("release.step", state)
         return state
 
     # -- endings and commands --------------------------------------------------------------
@@ -235,6 +240,7 @@ class Controller:
         state = state.model_copy(update={"phase": phase, "reason": reason,
                                          "ended_at": self._clock()})  # fmt: skip
         self.store.save(state)
+        self._notify(f"release.{phase}", state)
         return state
 
     def _obey(self, state: ReleaseState, command: Command) -> ReleaseState:

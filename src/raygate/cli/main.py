@@ -45,6 +45,10 @@ app.command("promote")(release.promote)
 app.command("rollback")(release.rollback)
 app.command("release")(release.release)
 app.command("demo")(demo.demo)
+webhook_app = typer.Typer(help="Start releases from MLflow registry webhooks.",
+                          no_args_is_help=True)  # fmt: skip
+webhook_app.command("listen")(release.webhook_listen)
+app.add_typer(webhook_app, name="webhook")
 
 
 def _version(value: bool) -> None:

@@ -232,22 +232,41 @@ def _decide(name: str, command: str, version: int | None, reason: str, address, 
 
 @handles_errors
 def release(
-    config: Path = typer.Option(..., "--config", help="Release YAML (see releases/)."),
+    config: Path | None = typer.Option(None, "--config", help="Release YAML (releases/)."),
+    name: str | None = typer.Option(None, "--name", help="Registered model name (no --config)."),
+    model_uri: str | None = typer.Option(None, "--model-uri", help="Model to release."),
+    gold: str = typer.Option("smoke", "--gold", help="Gold set for the offline eval."),
+    gates: Path = typer.Option(Path("policies/gates.yaml"), "--gates", help="Gate policy."),
+    rollout: Path = typer.Option(
+        Path("policies/rollout.yaml"), "--rollout", help="Rollout policy."
+    ),
     address: str | None = ADDRESS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """The whole playbook for one model: eval on the gold set → offline gates → register as
-    `candidate` → live canary → promote or roll back. Exit 0 when promoted, 1 otherwise."""
+    """The whole playbook for one model, from --config or from --name and --model-uri.
+
+    Eval on the gold set → offline gates → register as `candidate` → live canary → promote or
+    roll back. Serving must be up. Exit 0 when promoted, 1 otherwise.
+    """
     from raygate import release_runtime as rt
+    from raygate.errors import ConfigError
     from raygate.gates.evaluator import MlflowEvaluator, logged_run_tags
     from raygate.gates.policy import load_policy
-    from raygate.release import load_release_config, run_release
+    from raygate.release import ReleaseConfig, load_release_config, run_release
+    from raygate.schemas import validate_mapping
 
-    spec = load_release_config(config)
+    if config is not None:
+        spec = load_release_config(config)
+    elif name and model_uri:
+        fields = {"name": name, "model_uri": model_uri, "gold": gold, "gates": gates,
+                  "rollout": rollout}  # fmt: skip
+        spec = validate_mapping(fields, ReleaseConfig, ConfigError, "raygate release")
+    else:
+        raise ConfigError("pass --config release.yaml, or --name NAME and --model-uri URI")
+    rollout_policy, gate_policy = _policy(spec.rollout), load_policy(spec.gates)
     parts = rt.runtime(address, note=lambda text: err_console.print(f"  {text}", highlight=False))
-    controller = rt.controller(parts, _policy(spec.rollout),
-                               on_look=None if as_json else print_look)  # fmt: skip
-    evaluator = MlflowEvaluator(parts.registry, load_policy(spec.gates))
+    controller = rt.controller(parts, rollout_policy, on_look=None if as_json else print_look)
+    evaluator = MlflowEvaluator(parts.registry, gate_policy)
     outcome = run_release(spec.model_uri, spec.name, spec.gold, evaluator, parts.registry,
                           controller, build_tags=logged_run_tags)  # fmt: skip
     report = None
@@ -265,3 +284,37 @@ def release(
         if report:
             console.print(f"release report: {report}", highlight=False)
     raise typer.Exit(0 if outcome.outcome == "promoted" else 1)
+
+
+@handles_errors
+def webhook_listen(
+    port: int = typer.Option(8787, "--port", help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    alias: str = typer.Option("candidate", "--alias", help="Alias whose moves start a release."),
+    gold: str = typer.Option("smoke", "--gold", help="Gold set for the offline eval."),
+    gates: Path = typer.Option(Path("policies/gates.yaml"), "--gates", help="Gate policy."),
+    rollout: Path = typer.Option(
+        Path("policies/rollout.yaml"), "--rollout", help="Rollout policy."
+    ),
+) -> None:
+    """Receive MLflow registry webhooks; pointing ALIAS at a version starts its release.
+
+    Register the receiver with MLflow (a server on a SQL store, MLflow ≥ 3.3) for the event
+    model_version_alias.created and the secret in $RAYGATE_MLFLOW_WEBHOOK_SECRET; deliveries
+    with a wrong signature or older than 5 minutes are refused (401).
+    """
+    import os
+
+    import uvicorn
+
+    from raygate.errors import ConfigError
+    from raygate.tracking import raygate_home
+    from raygate.webhook_receiver import ENV_MLFLOW_WEBHOOK_SECRET, build_receiver, release_starter
+
+    secret = os.environ.get(ENV_MLFLOW_WEBHOOK_SECRET)
+    if not secret:
+        raise ConfigError(f"set {ENV_MLFLOW_WEBHOOK_SECRET} to the secret of the MLflow webhook")
+    _policy(rollout)  # bad policies are reported now, not at the first delivery
+    start = release_starter(gold, gates, rollout, raygate_home() / "releases")
+    err_console.print(f"listening on http://{host}:{port}/mlflow for {alias} moves")
+    uvicorn.run(build_receiver(secret, start, alias), host=host, port=port, log_level="warning")

@@ -1,0 +1,79 @@
+"""Webhook signatures (MLflow's scheme) and the receiver's rules, one test per rule."""
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from raygate.canary.webhooks import sign, verify
+from raygate.webhook_receiver import build_receiver
+
+SECRET = "s3cret"
+
+
+def delivery(payload: dict, secret: str = SECRET, age_s: float = 0) -> tuple[str, dict]:
+    body = json.dumps(payload)
+    timestamp = str(int(time.time() - age_s))
+    headers = {"X-MLflow-Delivery-Id": "d-1", "X-MLflow-Timestamp": timestamp,
+               "X-MLflow-Signature": sign(secret, "d-1", timestamp, body)}  # fmt: skip
+    return body, headers
+
+
+ALIAS_SET = {"entity": "model_version_alias", "action": "created",
+             "data": {"name": "agent", "alias": "candidate", "version": "7"}}  # fmt: skip
+
+
+@pytest.fixture
+def receiver():
+    started = []
+    app = build_receiver(SECRET, lambda name, version: started.append((name, version)) or "ok")
+    return TestClient(app), started
+
+
+def test_a_signed_candidate_move_starts_that_version_s_release(receiver):
+    client, started = receiver
+    body, headers = delivery(ALIAS_SET)
+    response = client.post("/mlflow", content=body, headers=headers)
+    assert response.status_code == 202 and started == [("agent", 7)]
+
+
+def test_a_wrong_secret_is_refused_and_starts_nothing(receiver):
+    client, started = receiver
+    body, headers = delivery(ALIAS_SET, secret="guess")
+    response = client.post("/mlflow", content=body, headers=headers)
+    assert response.status_code == 401 and "signature" in response.json()["error"]["message"]
+    assert started == []
+
+
+def test_a_replayed_old_delivery_is_refused(receiver):
+    client, started = receiver
+    body, headers = delivery(ALIAS_SET, age_s=3600)
+    assert client.post("/mlflow", content=body, headers=headers).status_code == 401
+    assert started == []
+
+
+def test_a_body_changed_in_transit_is_refused():
+    body, headers = delivery(ALIAS_SET)
+    forged = body.replace('"7"', '"8"')
+    assert verify(SECRET, "d-1", headers["X-MLflow-Timestamp"], forged,
+                  headers["X-MLflow-Signature"]) is not None  # fmt: skip
+
+
+@pytest.mark.parametrize("payload", [
+    {**ALIAS_SET, "data": {**ALIAS_SET["data"], "alias": "champion"}},
+    {**ALIAS_SET, "action": "deleted"},
+    {"entity": "model_version", "action": "created", "data": {"name": "agent", "version": "7"}},
+])  # fmt: skip
+def test_other_events_are_acknowledged_and_ignored(receiver, payload):
+    client, started = receiver
+    body, headers = delivery(payload)
+    response = client.post("/mlflow", content=body, headers=headers)
+    assert response.status_code == 200 and "ignored" in response.json() and started == []
+
+
+def test_a_malformed_payload_is_a_400_naming_what_was_expected(receiver):
+    client, _ = receiver
+    body, headers = delivery({"hello": "world"})
+    response = client.post("/mlflow", content=body, headers=headers)
+    assert response.status_code == 400 and "entity" in response.json()["error"]["message"]
