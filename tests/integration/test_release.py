@@ -5,6 +5,7 @@ by its pid is seen by the judge while traffic recovers."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -114,6 +115,12 @@ def test_promote_and_roll_back_under_load_with_zero_failures_and_a_controller_ki
         assert registry.aliases(NAME)["champion"] == 2
         flips = [e for e in registry.alias_history(NAME, "champion") if e.version == 2]
         assert len(flips) == 1  # flipped exactly once across the two controllers
+        shown = subprocess.run([sys.executable, "-m", "raygate.cli.main", "canary", "status",
+                                NAME, "--json"], env=env, capture_output=True, text=True,
+                               timeout=120)  # fmt: skip
+        status = json.loads(shown.stdout)
+        assert status["phase"] == "promoted" and status["last_look"]["decision"] == "promote"
+        assert json.loads(resumed.stdout)["report"].endswith(".html")
         answered = load.by_variant.copy()
         wait_for(lambda: load.by_variant["champion"] > answered["champion"] + 40, 60,
                  "traffic on the new champion")  # fmt: skip

@@ -476,6 +476,42 @@ def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
     set_weight(served, 0)
 
 
+def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served, prometheus):
+    from raygate.canary.prometheus import PrometheusProvider
+    from raygate.canary.provider import MetricsError
+
+    set_weight(served, 50)
+    provider = PrometheusProvider(prometheus, lag_s=0)
+    totals = 'sum(ray_raygate_requests_total{application="raygate"})'
+    quiet = _until(prometheus, totals, lambda r: r)  # earlier tests' requests have arrived
+    time.sleep(6)
+    _until(prometheus, totals, lambda r: r == quiet)
+    start = time.time()
+    seen = Counter(
+        served.predict({"query": QUERY, "user_id": f"judged-{i}"}).json()["variant"]
+        for i in range(40)
+    )
+    assert set(seen) == {"champion", "canary"}
+
+    def judged():
+        window = provider.window(start, time.time())
+        counts = {"champion": window.champion.requests, "canary": window.canary.requests}
+        return window if counts == dict(seen) else None
+
+    deadline, window = time.monotonic() + 90, None
+    while window is None and time.monotonic() < deadline:
+        window = judged()
+        time.sleep(2)
+    assert window is not None, f"Prometheus never showed {dict(seen)}"
+    for variant in ("champion", "canary"):
+        answered = getattr(window, variant)
+        assert answered.errors == 0 and answered.latency_ms.count == seen[variant]
+        assert answered.cost_usd.count == seen[variant] and answered.cost_missing == 0
+    with pytest.raises(MetricsError, match="did not answer"):
+        PrometheusProvider(f"http://127.0.0.1:{free_port()}").window(start, time.time())
+    set_weight(served, 0)
+
+
 PII_VALUES = [
     "maria.lopez7@example.com", "j.smith+orders@mail.example.org", "ops_team@corp-example.net",
     "anna.k@example.co.uk", "x9@sub.domain.example.io",

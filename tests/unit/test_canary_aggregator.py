@@ -40,3 +40,16 @@ def test_a_missing_figure_is_not_logged_as_zero():
     metrics = _look_metrics(look)
     assert "cost_usd.canary" not in metrics and "cost_usd.ratio" not in metrics
     assert metrics["cost_usd.champion"] == 0.002 and metrics["canary_requests"] == 10
+
+
+def test_prometheus_buckets_become_a_sketch_with_each_value_at_its_bucket_s_upper_edge():
+    from raygate.canary.prometheus import _histogram
+    from raygate.canary.sketch import bucket_edges
+
+    cumulative = {("canary", "10"): 3.0, ("canary", "50"): 7.0, ("canary", "+Inf"): 8.0,
+                  ("champion", "10"): 1.0}  # fmt: skip
+    sketch = _histogram(cumulative, "canary")
+    assert sketch.count == 8
+    assert sketch.count_above(sketch.quantile_bucket(0.3)) == 5  # 3 at ≤10, 4 at ≤50, 1 above
+    low, high = bucket_edges(sketch.quantile_bucket(0.99))
+    assert low < 100 <= high  # +Inf: one doubling above the last finite edge

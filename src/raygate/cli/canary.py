@@ -13,7 +13,8 @@ from rich.table import Table
 from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
 
 app = typer.Typer(
-    help="Judge canaries: replay a policy on recorded traffic, plan a canary's duration.",
+    help="Run live canaries (start, status, pause, resume, abort); replay a policy on recorded "
+    "traffic; plan a canary's duration.",
     no_args_is_help=True,
 )
 POLICY_OPTION = typer.Option(

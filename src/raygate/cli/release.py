@@ -16,6 +16,12 @@ from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, han
 from raygate.cli.serve import ADDRESS_OPTION
 
 NAME_ARGUMENT = typer.Argument(..., help="Registered model name, e.g. reference-agent.")
+PROMETHEUS_OPTION = typer.Option(
+    None,
+    "--prometheus",
+    help="Judge on this Prometheus (URL) instead of the in-cluster aggregator; coarser: "
+    "histogram buckets, no output tokens, ~20 s behind.",
+)
 PHASE_COLORS = {"promoted": "green", "rolled_back": "red", "aborted": "red", "halted": "yellow",
                 "running": "cyan", "promoting": "cyan", "rolling_back": "cyan"}  # fmt: skip
 
@@ -69,6 +75,7 @@ def start(
     ),
     policy: Path = POLICY_OPTION,
     address: str | None = ADDRESS_OPTION,
+    prometheus: str | None = PROMETHEUS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run NAME's canary to its end: ramp the weight step by step, judge canary against
@@ -87,7 +94,7 @@ def start(
         active = parts.store.active(name)
         version = (active.candidate_version if active else
                    parts.registry.resolve(name, ALIAS_CANDIDATE).version)  # fmt: skip
-    controller = rt.controller(parts, rollout, on_look=None if as_json else print_look)
+    controller = rt.controller(parts, rollout, None if as_json else print_look, prometheus)
     state = controller.begin(name, version)
     if not as_json:
         verb = "resuming" if state.looks else "starting"
@@ -241,6 +248,7 @@ def release(
         Path("policies/rollout.yaml"), "--rollout", help="Rollout policy."
     ),
     address: str | None = ADDRESS_OPTION,
+    prometheus: str | None = PROMETHEUS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The whole playbook for one model, from --config or from --name and --model-uri.
@@ -265,7 +273,7 @@ def release(
         raise ConfigError("pass --config release.yaml, or --name NAME and --model-uri URI")
     rollout_policy, gate_policy = _policy(spec.rollout), load_policy(spec.gates)
     parts = rt.runtime(address, note=lambda text: err_console.print(f"  {text}", highlight=False))
-    controller = rt.controller(parts, rollout_policy, on_look=None if as_json else print_look)
+    controller = rt.controller(parts, rollout_policy, None if as_json else print_look, prometheus)
     evaluator = MlflowEvaluator(parts.registry, gate_policy)
     outcome = run_release(spec.model_uri, spec.name, spec.gold, evaluator, parts.registry,
                           controller, build_tags=logged_run_tags)  # fmt: skip

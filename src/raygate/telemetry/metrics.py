@@ -25,9 +25,13 @@ COUNTERS = {
     "raygate_safety_blocks": ("Requests a safety rule acted on, by rule.",
                               ("variant", "model_id", "rule")),
 }  # fmt: skip
+# Cost per answered request, USD: ×√10 steps from 1e-8 to 1 (the canary judge's quantiles
+# of cost when it reads Prometheus; a total alone cannot give them).
+COST_BOUNDARIES_USD = [round(10 ** (e / 2), 10) for e in range(-16, 1)]
 HISTOGRAMS = {
-    "raygate_request_latency_ms": "End-to-end latency at the router, ms.",
-    "raygate_llm_latency_ms": "Time in the generator, ms.",
+    "raygate_request_latency_ms": ("End-to-end latency at the router, ms.", LATENCY_BOUNDARIES_MS),
+    "raygate_llm_latency_ms": ("Time in the generator, ms.", LATENCY_BOUNDARIES_MS),
+    "raygate_request_cost_usd": ("Cost of each answered request, USD.", COST_BOUNDARIES_USD),
 }
 EXPORTED_NAMES = frozenset(
     {f"ray_{name}_total" for name in COUNTERS}
@@ -70,10 +74,8 @@ class VariantMetrics:
             for name, (description, keys) in COUNTERS.items()
         }
         self._histograms = {
-            name: metrics.Histogram(
-                name, description, LATENCY_BOUNDARIES_MS, tag_keys=("variant", "model_id")
-            )
-            for name, description in HISTOGRAMS.items()
+            name: metrics.Histogram(name, description, bounds, tag_keys=("variant", "model_id"))
+            for name, (description, bounds) in HISTOGRAMS.items()
         }
         self._rules = BoundedLabel(_RULE_SHAPE)
         self._models = BoundedLabel(_MODEL_ID_SHAPE)
@@ -100,8 +102,10 @@ class VariantMetrics:
                 count["raygate_tokens"].inc(tokens, {**base, "type": kind})
         if record.cost_usd is None:
             count["raygate_cost_unknown_requests"].inc(1, base)
-        elif record.cost_usd > 0:
-            count["raygate_cost_usd"].inc(record.cost_usd, base)
+        else:
+            self._histograms["raygate_request_cost_usd"].observe(record.cost_usd, base)
+            if record.cost_usd > 0:
+                count["raygate_cost_usd"].inc(record.cost_usd, base)
         for flag in record.safety_flags:
             if not flag.startswith(INFORMATIONAL_FLAGS):
                 count["raygate_safety_blocks"].inc(1, {**base, "rule": self._rules(flag)})

@@ -1,0 +1,123 @@
+"""A metric provider on Prometheus's HTTP API: both variants' counters and histogram buckets
+read at the window's two ends and subtracted (exact counts, no rate extrapolation). Coarser
+than the in-cluster aggregator: latency and cost come in the histograms' fixed buckets
+(each value counted at its bucket's upper edge, alike for both variants), output tokens not
+at all (reported missing), and Ray exports with a delay, so windows end `lag_s` before now."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import requests
+
+from raygate.canary.observations import (
+    INFORMATIONAL_FLAG_PREFIXES,
+    REFUSAL_FINISH_REASONS,
+    VariantWindow,
+    WindowPair,
+)
+from raygate.canary.provider import MetricsError
+from raygate.canary.sketch import LogHistogram, bucket_index
+from raygate.constants import FAILED_FINISH_REASONS
+
+VARIANTS = ("champion", "canary")
+
+
+class PrometheusProvider:
+    """MetricsProvider reading raygate's series (`ray_raygate_*`) of one Serve application."""
+
+    bucket_s = 1.0
+
+    def __init__(
+        self,
+        url: str,
+        application: str = "raygate",
+        lag_s: float = 20.0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._selector = f'application="{application}"'
+        self.lag_s, self._timeout_s = lag_s, timeout_s
+
+    def window(self, start_ts: float, end_ts: float) -> WindowPair:
+        labels = ("variant", "code", "finish_reason")
+        requests_by = self._increase("ray_raygate_requests_total", labels, start_ts, end_ts)
+        blocks = self._increase("ray_raygate_safety_blocks_total", ("variant", "rule"),
+                                start_ts, end_ts)  # fmt: skip
+        latency = self._increase("ray_raygate_request_latency_ms_bucket", ("variant", "le"),
+                                 start_ts, end_ts)  # fmt: skip
+        cost = self._increase("ray_raygate_request_cost_usd_bucket", ("variant", "le"),
+                              start_ts, end_ts)  # fmt: skip
+        windows = {variant: VariantWindow() for variant in VARIANTS}
+        for (variant, code, reason), count in requests_by.items():
+            if variant not in windows:
+                continue
+            window, status, n = windows[variant], int(code), round(count)
+            if 400 <= status < 500 and status != 429:
+                window.caller_errors += n
+                continue
+            window.requests += n
+            if status >= 500 or status == 429 or reason in FAILED_FINISH_REASONS:
+                window.errors += n
+            elif reason in REFUSAL_FINISH_REASONS:
+                window.refusals += n
+        for (variant, rule), count in blocks.items():
+            if variant in windows and not rule.startswith(INFORMATIONAL_FLAG_PREFIXES):
+                windows[variant].safety_blocks += round(count)
+        for variant, window in windows.items():
+            window.latency_ms = _histogram(latency, variant)
+            window.cost_usd = _histogram(cost, variant)
+            window.cost_missing = max(0, window.requests - window.cost_usd.count)
+            window.tokens_missing = window.requests  # Prometheus holds totals only
+        return WindowPair(canary=windows["canary"], champion=windows["champion"])
+
+    def settled_until(self, now: float) -> float:
+        return math.floor(now - self.lag_s)
+
+    def boundary_after(self, ts: float) -> float:
+        return float(math.ceil(ts))
+
+    def _increase(
+        self, series: str, labels: tuple[str, ...], start_ts: float, end_ts: float
+    ) -> dict[tuple[str, ...], float]:
+        """Per label set, the counter at end minus at start (a series born inside the window
+        counts from 0; a reset counts nothing rather than a negative number)."""
+        query = f"sum by ({', '.join(labels)}) ({series}{{{self._selector}}})"
+        before, after = self._query(query, start_ts, labels), self._query(query, end_ts, labels)
+        return {key: max(0.0, value - before.get(key, 0.0)) for key, value in after.items()}
+
+    def _query(self, query: str, at: float, labels: tuple[str, ...]) -> dict[tuple, float]:
+        try:
+            response = requests.get(f"{self.url}/api/v1/query",
+                                    params={"query": query, "time": f"{at:.3f}"},
+                                    timeout=self._timeout_s)  # fmt: skip
+            body: dict[str, Any] = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise MetricsError(f"Prometheus at {self.url} did not answer: {exc}") from None
+        if body.get("status") != "success":
+            raise MetricsError(f"Prometheus refused {query!r}: {body.get('error', body)}")
+        result: dict[tuple, float] = defaultdict(float)
+        for sample in body["data"]["result"]:
+            key = tuple(sample["metric"].get(label, "") for label in labels)
+            result[key] += float(sample["value"][1])
+        return result
+
+
+def _histogram(buckets: dict[tuple[str, ...], float], variant: str) -> LogHistogram:
+    """Cumulative `le` buckets of one variant as a LogHistogram: each bucket's values at its
+    upper edge (the +Inf bucket one doubling above the last edge)."""
+    edges = sorted((float(le), count) for (name, le), count in buckets.items() if name == variant)
+    histogram, below, last_finite = LogHistogram(), 0.0, None
+    for le, cumulative in edges:
+        count = round(cumulative - below)
+        below = max(below, cumulative)
+        if count <= 0:
+            continue
+        edge = le if math.isfinite(le) else 2 * (last_finite or 1.0)
+        histogram.add_counts(bucket_index(edge), np.array([count]))
+        if math.isfinite(le):
+            last_finite = le
+    return histogram
