@@ -54,12 +54,44 @@ def runtime(address: str | None = None, note=None, wait_s: float = 300.0) -> Run
     return Runtime(registry, MlflowReleaseStore(), actions)
 
 
-def controller(parts: Runtime, policy: RolloutPolicy, on_look: OnLook | None = None) -> Controller:
-    """A controller judging on the in-cluster aggregator (this process joins the cluster)."""
-    from raygate.canary.aggregator import InClusterProvider
+def controller(
+    parts: Runtime,
+    policy: RolloutPolicy,
+    on_look: OnLook | None = None,
+    prometheus_url: str | None = None,
+) -> Controller:
+    """A controller judging on Prometheus at `prometheus_url`, else on the in-cluster
+    aggregator (this process then joins the cluster); notifying $RAYGATE_WEBHOOK_URL of its
+    steps and ending when that is set."""
+    if prometheus_url:
+        from raygate.canary.prometheus import PrometheusProvider
 
-    join_cluster()
-    return Controller(policy, InClusterProvider(), parts.actions, parts.store, on_look=on_look)
+        provider = PrometheusProvider(prometheus_url)
+    else:
+        from raygate.canary.aggregator import InClusterProvider
+
+        join_cluster()
+        provider = InClusterProvider()
+    return Controller(policy, provider, parts.actions, parts.store, on_look=on_look,
+                      notify=webhook_notifier())  # fmt: skip
+
+
+def webhook_notifier():
+    """A WebhookNotifier for $RAYGATE_WEBHOOK_URL signed with $RAYGATE_WEBHOOK_SECRET, or
+    None when no URL is set; a URL without a secret is a ConfigError (unsigned is refused)."""
+    from raygate.canary.webhooks import WebhookNotifier
+    from raygate.errors import ConfigError
+
+    url = os.environ.get(ENV_WEBHOOK_URL)
+    if not url:
+        return None
+    secret = os.environ.get(ENV_WEBHOOK_SECRET)
+    if not secret:
+        raise ConfigError(
+            f"{ENV_WEBHOOK_URL} is set but {ENV_WEBHOOK_SECRET} is not: notifications are "
+            "always signed; set a secret the receiver shares"
+        )
+    return WebhookNotifier(url, secret)
 
 
 def publish_report(parts: Runtime, state, totals=None, gates=None) -> Path:

@@ -100,10 +100,19 @@ def test_promote_and_roll_back_under_load_with_zero_failures_and_a_controller_ki
              "--policy", str(policy_file)]  # fmt: skip
     load = background_load(release_served).start()
     try:
-        log = (tmp_path / "controller-1.log").open("w")
-        first = subprocess.Popen(start, env=env, stdout=log, stderr=subprocess.STDOUT)
-        state = wait_for(lambda: (s := store.active(NAME)) and s.looks >= 2 and s, 120,
-                         "the controller's second look")  # fmt: skip
+        log_path = tmp_path / "controller-1.log"
+        first = subprocess.Popen(start, env=env, stdout=log_path.open("w"),
+                                 stderr=subprocess.STDOUT)  # fmt: skip
+
+        def second_look():
+            assert first.poll() is None, log_path.read_text()[-3000:]
+            return (s := store.active(NAME)) and s.looks >= 2 and s
+
+        try:
+            state = wait_for(second_look, 180, "the controller's second look")
+        except AssertionError:
+            first.kill()
+            raise AssertionError(log_path.read_text()[-3000:]) from None
         first.send_signal(signal.SIGKILL)  # mid-step: no chance to clean up
         first.wait(30)
         assert store.load(state.release_id).phase == "running"

@@ -251,3 +251,24 @@ def test_the_playbook_rolls_back_a_model_that_regresses_live():
                           world.controller())  # fmt: skip
     assert outcome.outcome == "rolled_back" and "latency_ms" in outcome.reason
     assert world.registry.aliases(NAME)["champion"] == 1
+
+
+def test_every_step_and_the_ending_are_notified():
+    world = World()
+    events = []
+    controller = world.controller()
+    controller._notify = lambda event, state: events.append((event, state.weight_percent))
+    controller.run(controller.begin(NAME, 3))
+    assert events[0] == ("release.started", 10) and events[-1] == ("release.rolled_back", 0)
+
+
+def test_a_webhook_url_without_a_secret_is_refused(monkeypatch):
+    from raygate.errors import ConfigError
+    from raygate.release_runtime import webhook_notifier
+
+    monkeypatch.setenv("RAYGATE_WEBHOOK_URL", "https://hooks.example/raygate")
+    monkeypatch.delenv("RAYGATE_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(ConfigError, match="RAYGATE_WEBHOOK_SECRET"):
+        webhook_notifier()
+    monkeypatch.setenv("RAYGATE_WEBHOOK_SECRET", "s")
+    assert webhook_notifier().url == "https://hooks.example/raygate"
