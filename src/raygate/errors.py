@@ -79,3 +79,11 @@ class ServeError(RaygateError):
 
 class LoadTestError(RaygateError):
     """A load test could not be set up (workload, target) or run."""
+
+
+class ReleaseError(RaygateError):
+    """A release cannot start, resume or take a command (the message says why and what to do)."""
+
+
+class MetricsError(RaygateError):
+    """A metric provider could not measure: a measurement error at that look, never a verdict."""

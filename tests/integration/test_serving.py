@@ -478,7 +478,7 @@ def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
 
 def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served, prometheus):
     from raygate.canary.prometheus import PrometheusProvider
-    from raygate.canary.provider import MetricsError
+    from raygate.errors import MetricsError
 
     set_weight(served, 50)
     provider = PrometheusProvider(prometheus, lag_s=0)

@@ -7,7 +7,7 @@ from raygate.canary.actions import TAG_OUTCOME, Actions
 from raygate.canary.controller import Controller
 from raygate.canary.policy import RolloutPolicy
 from raygate.canary.simulate import Traffic
-from raygate.canary.store import ReleaseError
+from raygate.errors import ReleaseError
 from raygate.release import run_release
 from raygate.testing.fakes import (
     FakeClock,

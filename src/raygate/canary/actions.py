@@ -54,10 +54,10 @@ class Actions:
 
     def start(self, name: str, candidate: int, weight_percent: float) -> None:
         """Point `candidate` at the version, make the canary serve it, give it its weight."""
-        change = self.registry.set_alias(name, ALIAS_CANDIDATE, candidate, "canary started")
+        self.registry.set_alias(name, ALIAS_CANDIDATE, candidate, "canary started")
         self.serving.set_weight(0.0)  # no traffic to the canary while it changes version
         self.serving.refresh("canary")
-        self._note(f"canary serves {name}@{candidate} (candidate: {change.action})")
+        self._note(f"canary serves {name}@{candidate}")
         self.set_weight(weight_percent)
 
     def set_weight(self, percent: float) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from raygate.canary.observations import Observation, WindowPair
-from raygate.canary.provider import MetricsError
 from raygate.constants import AGGREGATOR_ACTOR, AGGREGATOR_NAMESPACE
+from raygate.errors import MetricsError
 
 BUCKET_S = 5.0  # windows the controller reads start and end on these boundaries
 KEEP_BUCKETS = 1440  # two hours of buckets: a resumed controller re-reads its release's looks

@@ -15,10 +15,11 @@ from raygate.canary.actions import Actions
 from raygate.canary.judge import JudgeState, judge, observe
 from raygate.canary.observations import WindowPair
 from raygate.canary.policy import RolloutPolicy
-from raygate.canary.provider import MetricsError, MetricsProvider
+from raygate.canary.provider import MetricsProvider
 from raygate.canary.release_state import Command, ReleaseState
-from raygate.canary.store import ReleaseError, ReleaseStore
+from raygate.canary.store import ReleaseStore
 from raygate.constants import ALIAS_CHAMPION
+from raygate.errors import MetricsError, ReleaseError
 
 OnLook = Callable[[ReleaseState, dict[str, Any]], None]
 Notify = Callable[[str, ReleaseState], Any]  # e.g. canary.webhooks.WebhookNotifier
@@ -45,8 +46,7 @@ class Controller:
         self._on_look = on_look or (lambda state, look: None)
         self._notify = notify or (lambda event, state: None)
         self._poll_s = command_poll_s
-        self.totals: WindowPair | None = None  # both variants' traffic judged, once run ends
-        self._judged: JudgeState | None = None
+        self.totals: WindowPair | None = None  # both variants' traffic judged so far
 
     # -- starting and resuming -------------------------------------------------------------
 
@@ -95,13 +95,10 @@ class Controller:
         if state.looks == 0 and state.weight_percent == 0:
             state = self._start_traffic(state)
         judge_state = self._rebuild(state)
-        try:
-            return self._loop(state, judge_state)
-        finally:
-            self.totals = self._judged.totals if self._judged else None
+        self.totals = judge_state.totals
+        return self._loop(state, judge_state)
 
     def _loop(self, state: ReleaseState, judge_state: JudgeState) -> ReleaseState:
-        self._judged = judge_state
         next_look = state.judged_until + self.policy.analysis_interval_s
         while True:
             state = self._keep_weight(state)
@@ -118,7 +115,7 @@ class Controller:
                 next_look = self._clock() + 1.0  # nothing new has settled yet
                 continue
             state, judge_state, decision = self._look(state, judge_state)
-            self._judged = judge_state
+            self.totals = judge_state.totals
             state = self._act(state, decision)
             if state.final:
                 return state

@@ -5,11 +5,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from raygate.canary.observations import WindowPair
-from raygate.errors import RaygateError
-
-
-class MetricsError(RaygateError):
-    """A provider could not measure: recorded as a measurement error, never as a verdict."""
 
 
 class MetricsProvider(Protocol):

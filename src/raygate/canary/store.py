@@ -3,26 +3,23 @@ measurements as metrics and a JSON artifact), and the commands a person sends it
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from raygate.canary.release_state import Command, ReleaseState
-from raygate.errors import RaygateError
+from raygate.constants import TAG_RUN_KIND as TAG_KIND
+from raygate.errors import ReleaseError
 
 RELEASE_EXPERIMENT = "raygate-releases"
-TAG_KIND = "raygate.run_kind"
 KIND_RELEASE = "release"
 TAG_MODEL = "raygate.release.model"
 TAG_CANDIDATE = "raygate.release.candidate_version"
 TAG_PHASE = "raygate.release.phase"
 TAG_STATE = "raygate.release.state"
 TAG_COMMAND = "raygate.release.command"
-
-
-class ReleaseError(RaygateError):
-    """A release cannot start, resume or take a command (the message says why and what to do)."""
 
 
 class ReleaseStore(Protocol):
@@ -55,6 +52,23 @@ class ReleaseStore(Protocol):
         ...
 
 
+def _mlflow_errors(method):
+    """MLflow's errors (a locked database, a server down) as one ReleaseError naming the call."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return method(self, *args, **kwargs)
+        except MlflowException as exc:
+            raise ReleaseError(
+                f"the release store (MLflow) failed in {method.__name__}: {exc.message}"
+            ) from None
+
+    return wrapper
+
+
 class MlflowReleaseStore:
     """ReleaseStore on raygate's MLflow tracking store (experiment `raygate-releases`)."""
 
@@ -75,6 +89,7 @@ class MlflowReleaseStore:
         else:
             self._experiment_id = experiment.experiment_id
 
+    @_mlflow_errors
     def create(self, model_name: str, candidate_version: int, params: dict[str, Any]) -> str:
         run = self._client.create_run(
             self._experiment_id,
@@ -91,10 +106,12 @@ class MlflowReleaseStore:
             self._client.log_param(run_id, key, value)
         return run_id
 
+    @_mlflow_errors
     def load(self, release_id: str) -> ReleaseState | None:
         raw = self._client.get_run(release_id).data.tags.get(TAG_STATE)
         return ReleaseState.model_validate_json(raw) if raw else None
 
+    @_mlflow_errors
     def save(self, state: ReleaseState) -> None:
         run_id = state.release_id
         self._client.set_tag(run_id, TAG_STATE, state.model_dump_json())
@@ -111,6 +128,7 @@ class MlflowReleaseStore:
             max_results=20,
         )  # fmt: skip
 
+    @_mlflow_errors
     def active(self, model_name: str) -> ReleaseState | None:
         for run in self._search(model_name):
             state = self.load(run.info.run_id)
@@ -118,6 +136,7 @@ class MlflowReleaseStore:
                 return state
         return None
 
+    @_mlflow_errors
     def latest(self, model_name: str) -> ReleaseState | None:
         for run in self._search(model_name):
             state = self.load(run.info.run_id)
@@ -125,6 +144,7 @@ class MlflowReleaseStore:
                 return state
         return None
 
+    @_mlflow_errors
     def log_look(self, state: ReleaseState, look: dict[str, Any]) -> None:
         from mlflow.entities import Metric
 
@@ -138,6 +158,7 @@ class MlflowReleaseStore:
             state.release_id, json.dumps(look, indent=1), f"looks/look-{state.looks:04d}.json"
         )
 
+    @_mlflow_errors
     def looks(self, release_id: str) -> list[dict[str, Any]]:
         import mlflow
 
@@ -145,15 +166,18 @@ class MlflowReleaseStore:
         uri = f"runs:/{release_id}"
         return [json.loads(mlflow.artifacts.load_text(f"{uri}/{path}")) for path in files]
 
+    @_mlflow_errors
     def send(self, release_id: str, command: Command) -> None:
         self._client.set_tag(release_id, TAG_COMMAND, command)
 
+    @_mlflow_errors
     def take_command(self, release_id: str) -> Command | None:
         command = self._client.get_run(release_id).data.tags.get(TAG_COMMAND)
         if command:
             self._client.delete_tag(release_id, TAG_COMMAND)
         return command or None
 
+    @_mlflow_errors
     def attach(self, release_id: str, path: Path) -> None:
         self._client.log_artifact(release_id, str(path))
 

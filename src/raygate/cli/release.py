@@ -113,7 +113,8 @@ def start(
 @handles_errors
 def status(name: str = NAME_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
     """NAME's latest release: phase, step, weight, and each metric's verdict at the last look."""
-    from raygate.canary.store import MlflowReleaseStore, ReleaseError
+    from raygate.canary.store import MlflowReleaseStore
+    from raygate.errors import ReleaseError
 
     store = MlflowReleaseStore()
     state = store.latest(name)
@@ -148,7 +149,8 @@ def _num(value) -> str:
 
 
 def _command(name: str, command: str) -> None:
-    from raygate.canary.store import MlflowReleaseStore, ReleaseError
+    from raygate.canary.store import MlflowReleaseStore
+    from raygate.errors import ReleaseError
 
     store = MlflowReleaseStore()
     state = store.active(name)
@@ -212,8 +214,8 @@ def rollback(
 
 def _decide(name: str, command: str, version: int | None, reason: str, address, wait_s: float):
     from raygate import release_runtime as rt
-    from raygate.canary.store import ReleaseError
     from raygate.constants import ALIAS_CANDIDATE
+    from raygate.errors import ReleaseError
 
     parts = rt.runtime(address, note=lambda text: console.print(text, highlight=False))
     active = parts.store.active(name)

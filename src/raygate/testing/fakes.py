@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 
 from raygate.canary.observations import WindowPair
-from raygate.canary.provider import MetricsError
 from raygate.canary.release_state import Command, ReleaseState
 from raygate.canary.simulate import Traffic, window_pair
-from raygate.errors import UnknownAliasError, UnknownModelError, UnknownVersionError
+from raygate.errors import MetricsError, UnknownAliasError, UnknownModelError, UnknownVersionError
 from raygate.gates.decide import GateDecision, GateResult
 from raygate.gates.evidence import EvalEvidence
 from raygate.gates.run import GateOutcome
