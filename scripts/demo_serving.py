@@ -1,4 +1,4 @@
-"""The serving half of `make demo`: a local Ray (started and stopped here) serving champion
+"""The serving half of `make tour`: a local Ray (started and stopped here) serving champion
 and candidate from the registry, probed with curl-like requests, a canary weight change and a
 short load test, each step through the `raygate` CLI as a user would type it."""
 
