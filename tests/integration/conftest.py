@@ -148,3 +148,45 @@ def prometheus(local_ray: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory) -> Iterator[str]:
+    """A real `mlflow server` (SQLite, local artifact root, artifacts proxied over HTTP) on
+    127.0.0.1, allowed to deliver webhooks to http receivers on this machine; its URL."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    env = {**os.environ, "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+           "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_CACHE_TTL": "1"}  # fmt: skip
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+         f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "art"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def ready():
+        assert process.poll() is None, (folder / "server.log").read_text()[-3000:]
+        try:
+            return requests.get(f"{url}/health", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 120
+        while not ready():
+            assert time.monotonic() < deadline, "mlflow server did not start in 120 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
