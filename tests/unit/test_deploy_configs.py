@@ -1,0 +1,65 @@
+"""Deployment configs checked by their own tools: the cluster launcher's schema for
+cluster.yaml (and its pinned Ray matching the lock)."""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _lock_version(package: str) -> str:
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.lower().startswith(f"{package}=="):
+            return line.split("==", 1)[1]
+    raise AssertionError(f"{package} is not in constraints.txt")
+
+
+def test_cluster_yaml_passes_ray_s_own_schema_and_fills_its_defaults():
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+    prepared = prepare_config(config)  # what `ray up` does: defaults first, then the schema
+    validate_config(prepared)
+    assert prepared["head_node_type"] == "head.cpu"
+    assert {"worker.gpu", "worker.cpu"} <= set(prepared["available_node_types"])
+
+
+def test_cluster_yaml_pins_the_ray_of_the_lock_and_installs_from_the_lock():
+    config = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+    assert config["docker"]["image"].startswith(f"rayproject/ray:{_lock_version('ray')}-")
+    assert all("-c /home/ray/raygate/constraints.txt" in c for c in config["setup_commands"])
+
+
+SECRET_SHAPES = (
+    r"AKIA[0-9A-Z]{16}",  # AWS access key id
+    r"sk-[A-Za-z0-9_-]{16,}",  # OpenAI-style keys
+    r"gh[pousr]_[A-Za-z0-9]{20,}",  # GitHub tokens
+    r"(?i)(password|secret|token|api_key)\s*[:=]\s*['\"]?[A-Za-z0-9/+_-]{8,}",
+)
+
+
+def test_the_image_is_pinned_installs_from_the_lock_runs_unprivileged_and_checks_health():
+    text = (ROOT / "Dockerfile").read_text()
+    assert f"rayproject/ray:{_lock_version('ray')}-py311-" in text and ":latest" not in text
+    installs = [line for line in text.splitlines() if "pip install" in line]
+    assert installs and all("-c constraints.txt" in line for line in installs)
+    assert "USER ray" in text and "HEALTHCHECK" in text
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".raygate", ".git"} <= set(ignored)
+
+
+def test_no_config_or_image_definition_holds_a_secret_like_value():
+    import re
+
+    folders = ("serve_configs", "policies", "agents", "releases", "engines", "deploy")
+    files = [ROOT / "Dockerfile", ROOT / "cluster.yaml"]
+    files += [path for folder in folders for path in sorted((ROOT / folder).rglob("*.y*ml"))]
+    found = [
+        f"{path.name}: {match.group(0)}"
+        for path in files
+        for shape in SECRET_SHAPES
+        for match in re.finditer(shape, path.read_text())
+    ]
+    assert found == []
+    assert re.search(SECRET_SHAPES[0], "key AKIAQWERTYUIOPASDFGH")  # the search can find one
