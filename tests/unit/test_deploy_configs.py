@@ -63,3 +63,25 @@ def test_no_config_or_image_definition_holds_a_secret_like_value():
     ]
     assert found == []
     assert re.search(SECRET_SHAPES[0], "key AKIAQWERTYUIOPASDFGH")  # the search can find one
+
+
+def test_the_rayservice_serves_exactly_the_local_canary_config_and_has_not_drifted(tmp_path):
+    import subprocess
+    import sys
+
+    from raygate.serving.control import load_serve_config
+
+    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_rayservice.py"),
+                            "--check"], capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stdout
+    service = yaml.safe_load((ROOT / "deploy" / "k8s" / "rayservice.yaml").read_text())
+    assert service["kind"] == "RayService" and service["spec"]["upgradeStrategy"]["type"]
+    embedded = tmp_path / "serve.yaml"
+    embedded.write_text(service["spec"]["serveConfigV2"])
+    served = load_serve_config(embedded)  # raygate's own validation of the app and settings
+    local = yaml.safe_load((ROOT / "serve_configs" / "canary.yaml").read_text())
+    assert served["applications"] == local["applications"]
+    assert served["http_options"]["host"] == "0.0.0.0"
+    groups = {g["groupName"]: g for g in service["spec"]["rayClusterConfig"]["workerGroupSpecs"]}
+    gpu = groups["gpu"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert gpu["nvidia.com/gpu"] == "1"
