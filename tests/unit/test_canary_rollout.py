@@ -1,6 +1,7 @@
 """Rollout policy and step logic, one test per rule; replay and plan through the CLI."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -114,6 +115,19 @@ def test_a_good_look_resets_the_measurement_error_count():
     state, _ = look(state, Verdict.INCONCLUSIVE, 20, 1)
     state, decision = steps.next_decision(POLICY, state, steps.MeasurementError("x"), 30)
     assert decision.action is steps.Action.WAIT
+
+
+def test_a_metric_neither_variant_reports_halts_at_once_saying_how_to_fix_it():
+    cost = MetricVerdict("cost_usd", Verdict.INCONCLUSIVE, None, None, None, 0.0, math.inf,
+                         0.2, 0, 0, "")  # fmt: skip
+    unmeasured = JudgeVerdict(Verdict.INCONCLUSIVE, (cost,), 60, 600)
+    _, decision = steps.next_decision(POLICY, steps.start(0), unmeasured, now=1)
+    assert decision.action is steps.Action.HALT and "cost_usd" in decision.reason
+    assert "metrics.NAME: null" in decision.reason
+    early = JudgeVerdict(Verdict.INCONCLUSIVE, (cost,), 10, 100)  # too few requests to say
+    assert steps.next_decision(POLICY, steps.start(0), early, now=1)[1].action is not (
+        steps.Action.HALT
+    )
 
 
 def test_the_timeout_halts_without_a_decision():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from raygate.canary.judge import JudgeVerdict, MetricVerdict, Verdict
+from raygate.canary.judge import MISSING_FIELDS, JudgeVerdict, MetricVerdict, Verdict
 from raygate.canary.policy import RolloutPolicy
 
 
@@ -21,6 +21,7 @@ class Action(StrEnum):
 
 
 FINAL_ACTIONS = frozenset({Action.PROMOTE, Action.ROLLBACK, Action.HALT})
+UNMEASURED_AFTER = 50  # requests of each variant without a value before a metric is unmeasured
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,15 @@ def next_decision(
         if state.failures > limits.failure_limit:
             failed = "; ".join(_evidence(m) for m in verdict.metrics if m.verdict is Verdict.FAIL)
             return state, Decision(Action.ROLLBACK, f"regression: {failed}", None)
+    unmeasured = _unmeasured(verdict)
+    if unmeasured:
+        return state, Decision(
+            Action.HALT,
+            f"{', '.join(unmeasured)}: neither variant reports it ({verdict.canary_requests} "
+            f"canary and {verdict.champion_requests} champion requests), so it can never pass; "
+            "switch it off in the rollout policy (metrics.NAME: null) or have the model report it",
+            None,
+        )
     if now - state.started_at >= policy.timeout_s:
         return state, Decision(
             Action.HALT, f"timed out after {policy.timeout_s:g} s without a decision", None
@@ -124,6 +134,18 @@ def next_decision(
             None,
         )
     return state, Decision(Action.WAIT, f"step {state.step + 1}: inconclusive, extending", look)
+
+
+def _unmeasured(verdict: JudgeVerdict) -> list[str]:
+    """Metrics with no value from either variant after UNMEASURED_AFTER requests of each (a
+    model that reports no cost or tokens): missing is never 0, and waiting cannot help."""
+    if min(verdict.canary_requests, verdict.champion_requests) < UNMEASURED_AFTER:
+        return []
+    return [
+        m.metric
+        for m in verdict.metrics
+        if m.metric in MISSING_FIELDS and m.canary_n == 0 and m.champion_n == 0
+    ]
 
 
 def _evidence(metric: MetricVerdict) -> str:
