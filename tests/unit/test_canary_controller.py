@@ -272,3 +272,21 @@ def test_a_webhook_url_without_a_secret_is_refused(monkeypatch):
         webhook_notifier()
     monkeypatch.setenv("RAYGATE_WEBHOOK_SECRET", "s")
     assert webhook_notifier().url == "https://hooks.example/raygate"
+
+
+def test_a_canary_that_cannot_be_started_ends_aborted_instead_of_blocking_the_next_release():
+    from raygate.errors import ConfigError
+
+    world = World()
+
+    class NoCanary(FakeServing):
+        def refresh(self, variant):
+            if variant == "canary":
+                raise ConfigError("this app serves no canary")
+            super().refresh(variant)
+
+    world.serving.__class__ = NoCanary
+    with pytest.raises(ConfigError, match="no canary"):
+        world.release(2)
+    assert world.store.active(NAME) is None
+    assert "could not be started" in world.store.latest(NAME).reason

@@ -19,7 +19,7 @@ from raygate.canary.provider import MetricsProvider
 from raygate.canary.release_state import Command, ReleaseState
 from raygate.canary.store import ReleaseStore
 from raygate.constants import ALIAS_CHAMPION
-from raygate.errors import MetricsError, ReleaseError
+from raygate.errors import MetricsError, RaygateError, ReleaseError
 
 OnLook = Callable[[ReleaseState, dict[str, Any]], None]
 Notify = Callable[[str, ReleaseState], Any]  # e.g. canary.webhooks.WebhookNotifier
@@ -93,7 +93,11 @@ class Controller:
         if state.final:
             return state
         if state.looks == 0 and state.weight_percent == 0:
-            state = self._start_traffic(state)
+            try:
+                state = self._start_traffic(state)
+            except RaygateError as exc:  # no canary deployment, serving down, unknown alias
+                self._end(state, "aborted", f"the canary could not be started: {exc}")
+                raise
         judge_state = self._rebuild(state)
         self.totals = judge_state.totals
         return self._loop(state, judge_state)
