@@ -134,7 +134,7 @@ def _playbook(home, root, rate_rps, token, dashboard, say, on_look, started) -> 
             agent = load_agent_config(root / "agents" / config_name)
             say(f"\n{config_name}: {agent.description}")
             built = log_agent_model(agent)
-            ctl = controller(parts, policy, on_look=on_look)
+            ctl = controller(parts, policy, NAME, on_look=on_look)
             result = run_release(built.model_uri, NAME, "smoke", evaluator, registry, ctl,
                                  build_tags=logged_run_tags)  # fmt: skip
             report = None

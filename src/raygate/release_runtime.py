@@ -57,12 +57,13 @@ def runtime(address: str | None = None, note=None, wait_s: float = 300.0) -> Run
 def controller(
     parts: Runtime,
     policy: RolloutPolicy,
+    model_name: str,
     on_look: OnLook | None = None,
     prometheus_url: str | None = None,
 ) -> Controller:
-    """A controller judging on Prometheus at `prometheus_url`, else on the in-cluster
-    aggregator (this process then joins the cluster); notifying $RAYGATE_WEBHOOK_URL of its
-    steps and ending when that is set."""
+    """A controller of `model_name`'s releases judging on Prometheus at `prometheus_url`, else
+    on the in-cluster aggregator (this process then joins the cluster); notifying
+    $RAYGATE_WEBHOOK_URL of its steps and ending when that is set."""
     if prometheus_url:
         from raygate.canary.prometheus import PrometheusProvider
 
@@ -71,7 +72,7 @@ def controller(
         from raygate.canary.aggregator import InClusterProvider
 
         join_cluster()
-        provider = InClusterProvider()
+        provider = InClusterProvider(model_name)
     return Controller(policy, provider, parts.actions, parts.store, on_look=on_look,
                       notify=webhook_notifier())  # fmt: skip
 

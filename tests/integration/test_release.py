@@ -162,7 +162,7 @@ def test_a_canary_replica_killed_by_its_pid_is_counted_by_the_judge_and_traffic_
     built = log_agent_model(load_agent_config(AGENTS / "v2.yaml"))
     candidate = registry.register(NAME, built.model_uri, built.tags).version
     policy = load_rollout_policy(policy_file)
-    controller = rt.controller(parts, policy)
+    controller = rt.controller(parts, policy, NAME)
     state = controller.begin(NAME, candidate)
     outcome: dict = {}
     thread = threading.Thread(target=lambda: outcome.update(state=controller.run(state)))

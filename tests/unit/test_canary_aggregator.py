@@ -4,17 +4,18 @@ from raygate.canary.aggregator import BucketStore
 from raygate.canary.store import _look_metrics
 
 
-def obs(ts, variant="canary", status=200, latency_ms=50.0, **extra):
+def obs(ts, variant="canary", status=200, latency_ms=50.0, model="agent", **extra):
     return {"ts": ts, "variant": variant, "status": status, "finish_reason": "answer",
-            "latency_ms": latency_ms, "cost_usd": 0.001, "safety_flags": [], **extra}  # fmt: skip
+            "latency_ms": latency_ms, "cost_usd": 0.001, "safety_flags": [], "model": model,
+            **extra}  # fmt: skip
 
 
 def test_a_window_holds_exactly_the_buckets_that_start_inside_it():
     store = BucketStore(bucket_s=5)
     store.add([obs(100.0), obs(104.9), obs(105.0, "champion"), obs(112.0, status=502)])
-    first = store.window(100, 105)
+    first = store.window("agent", 100, 105)
     assert (first.canary.requests, first.champion.requests) == (2, 0)
-    both = store.window(100, 115)
+    both = store.window("agent", 100, 115)
     assert (both.canary.requests, both.canary.errors, both.champion.requests) == (3, 1, 1)
     assert both.canary.latency_ms.count == 2  # a failed request's latency is not judged
 
@@ -23,14 +24,23 @@ def test_memory_is_bounded_by_buckets_whatever_the_traffic():
     store = BucketStore(bucket_s=1, keep=10)
     store.add(obs(float(t)) for t in range(1000))
     assert len(store) == 10
-    assert store.window(0, 990).canary.requests == 0
-    assert store.window(990, 1000).canary.requests == 10
+    assert store.window("agent", 0, 990).canary.requests == 0
+    assert store.window("agent", 990, 1000).canary.requests == 10
+
+
+def test_each_model_s_traffic_is_kept_apart():
+    store = BucketStore()
+    store.add([obs(1.0), obs(2.0, model="other"), obs(3.0, model="other", status=502)])
+    assert store.window("agent", 0, 10).canary.requests == 1
+    other = store.window("other", 0, 10).canary
+    assert (other.requests, other.errors) == (2, 1)
+    assert store.window("nobody", 0, 10).canary.requests == 0
 
 
 def test_an_observation_that_does_not_validate_is_counted_not_fatal():
     store = BucketStore()
     store.add([obs(1.0), {"ts": "soon"}, obs(2.0, status=999)])
-    assert store.rejected == 2 and store.window(0, 10).canary.requests == 1
+    assert store.rejected == 2 and store.window("agent", 0, 10).canary.requests == 1
 
 
 def test_a_missing_figure_is_not_logged_as_zero():

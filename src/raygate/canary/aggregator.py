@@ -4,7 +4,6 @@ the number of buckets kept, whatever the traffic), and the controller reads wind
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,32 +20,35 @@ FLUSH_LAG_S = 3.0  # routers flush every second; observations older than this ha
 
 
 class BucketStore:
-    """Observations summed into BUCKET_S-wide buckets of both variants, the newest kept."""
+    """Observations summed into BUCKET_S-wide buckets of both variants, per model (a cluster
+    may serve several); the newest KEEP_BUCKETS buckets of each model are kept."""
 
     def __init__(self, bucket_s: float = BUCKET_S, keep: int = KEEP_BUCKETS) -> None:
         self.bucket_s, self.keep = bucket_s, keep
-        self._buckets: dict[int, WindowPair] = {}
+        self._buckets: dict[str, dict[int, WindowPair]] = {}
         self.rejected = 0  # observations that did not validate (counted, never fatal)
 
     def add(self, observations: Iterable[Mapping[str, Any]]) -> None:
         for raw in observations:
+            model = str(raw.get("model") or "")
             try:
                 obs = Observation.model_validate(raw)
             except ValidationError:
                 self.rejected += 1
                 continue
+            buckets = self._buckets.setdefault(model, {})
             index = math.floor(obs.ts / self.bucket_s)
-            bucket = self._buckets.get(index)
+            bucket = buckets.get(index)
             if bucket is None:
-                bucket = self._buckets[index] = WindowPair()
-                while len(self._buckets) > self.keep:
-                    del self._buckets[min(self._buckets)]
+                bucket = buckets[index] = WindowPair()
+                while len(buckets) > self.keep:
+                    del buckets[min(buckets)]
             bucket.add(obs)
 
-    def window(self, start_ts: float, end_ts: float) -> WindowPair:
-        """The buckets that start in [start_ts, end_ts), merged."""
+    def window(self, model: str, start_ts: float, end_ts: float) -> WindowPair:
+        """The model's buckets that start in [start_ts, end_ts), merged."""
         total = WindowPair()
-        for index, bucket in self._buckets.items():
+        for index, bucket in self._buckets.get(model, {}).items():
             if start_ts <= index * self.bucket_s < end_ts:
                 total = WindowPair(
                     total.canary.merge(bucket.canary), total.champion.merge(bucket.champion)
@@ -54,7 +56,7 @@ class BucketStore:
         return total
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return sum(len(buckets) for buckets in self._buckets.values())
 
 
 class Aggregator:
@@ -66,8 +68,8 @@ class Aggregator:
     def record(self, observations: list[dict[str, Any]]) -> None:
         self._store.add(observations)
 
-    def window(self, start_ts: float, end_ts: float) -> WindowPair:
-        return self._store.window(start_ts, end_ts)
+    def window(self, model: str, start_ts: float, end_ts: float) -> WindowPair:
+        return self._store.window(model, start_ts, end_ts)
 
     def stats(self) -> dict[str, Any]:
         return {"buckets": len(self._store), "rejected": self._store.rejected}
@@ -86,26 +88,20 @@ def start_aggregator():
     ).remote()
 
 
-def stop_aggregator() -> None:
-    """Kill the aggregator actor if it runs (routers then drop their observations)."""
-    import ray
-
-    with contextlib.suppress(ValueError):
-        ray.kill(ray.get_actor(AGGREGATOR_ACTOR, namespace=AGGREGATOR_NAMESPACE))
-
-
 class InClusterProvider:
-    """MetricsProvider on the aggregator actor of the Ray cluster this process is connected to."""
+    """MetricsProvider on the aggregator actor of the Ray cluster this process is connected
+    to: the traffic of one model's Serve app (its routers tag what they send with it)."""
 
-    def __init__(self, timeout_s: float = 10.0) -> None:
+    def __init__(self, model_name: str, timeout_s: float = 10.0) -> None:
         self._actor = start_aggregator()
-        self._timeout_s = timeout_s
+        self._model_name, self._timeout_s = model_name, timeout_s
 
     def window(self, start_ts: float, end_ts: float) -> WindowPair:
         import ray
 
         try:
-            return ray.get(self._actor.window.remote(start_ts, end_ts), timeout=self._timeout_s)
+            window = self._actor.window.remote(self._model_name, start_ts, end_ts)
+            return ray.get(window, timeout=self._timeout_s)
         except Exception as exc:  # actor restarting, GCS unreachable, timeout
             raise MetricsError(f"the in-cluster aggregator did not answer: {exc}") from None
 

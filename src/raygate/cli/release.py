@@ -94,7 +94,7 @@ def start(
         active = parts.store.active(name)
         version = (active.candidate_version if active else
                    parts.registry.resolve(name, ALIAS_CANDIDATE).version)  # fmt: skip
-    controller = rt.controller(parts, rollout, None if as_json else print_look, prometheus)
+    controller = rt.controller(parts, rollout, name, None if as_json else print_look, prometheus)
     state = controller.begin(name, version)
     if not as_json:
         verb = "resuming" if state.looks else "starting"
@@ -275,7 +275,9 @@ def release(
         raise ConfigError("pass --config release.yaml, or --name NAME and --model-uri URI")
     rollout_policy, gate_policy = _policy(spec.rollout), load_policy(spec.gates)
     parts = rt.runtime(address, note=lambda text: err_console.print(f"  {text}", highlight=False))
-    controller = rt.controller(parts, rollout_policy, None if as_json else print_look, prometheus)
+    controller = rt.controller(
+        parts, rollout_policy, spec.name, None if as_json else print_look, prometheus
+    )
     evaluator = MlflowEvaluator(parts.registry, gate_policy)
     outcome = run_release(spec.model_uri, spec.name, spec.gold, evaluator, parts.registry,
                           controller, build_tags=logged_run_tags)  # fmt: skip

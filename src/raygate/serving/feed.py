@@ -21,7 +21,8 @@ class ObservationFeed:
     """Buffers observations; a daemon thread sends them to the aggregator actor if it exists
     (looked up by name every LOOKUP_EVERY_S, so a restarted or stopped one is noticed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, model_name: str) -> None:
+        self._model_name = model_name  # the aggregator keeps each model's traffic apart
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._actor = None
@@ -33,6 +34,7 @@ class ObservationFeed:
         if self._actor is None:
             return  # no aggregator at the last look-up: nobody is judging this traffic
         observation = {name: getattr(record, name) for name in OBSERVATION_FIELDS}
+        observation["model"] = self._model_name
         with self._lock:
             if len(self._buffer) >= MAX_BUFFER:
                 self._buffer.pop(0)

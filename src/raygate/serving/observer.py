@@ -17,9 +17,9 @@ class RequestObserver:
     """Records and counts what the router saw, and feeds the canary's aggregator; records can
     be turned off, metrics cannot."""
 
-    def __init__(self) -> None:
+    def __init__(self, model_name: str = "") -> None:
         self._metrics = VariantMetrics()
-        self._feed = ObservationFeed()
+        self._feed = ObservationFeed(model_name)
         self._writer = RecordWriter() if records_enabled() else None
         self._key = record_key()
 

@@ -113,7 +113,12 @@ def _failure_error(served: Served, failure) -> ApiError:
 class Router:
     """Routes each request to a variant; weights and limits come from its user_config."""
 
-    def __init__(self, champion: DeploymentHandle, canary: DeploymentHandle | None = None):
+    def __init__(
+        self,
+        champion: DeploymentHandle,
+        canary: DeploymentHandle | None = None,
+        model_name: str = "",
+    ):
         self._handles = {"champion": champion}
         if canary is not None:
             self._handles["canary"] = canary
@@ -124,7 +129,7 @@ class Router:
         self._infos: list[dict[str, Any]] = []
         self._infos_at = -math.inf
         configure_tracing("raygate-router")
-        self._observer = RequestObserver()
+        self._observer = RequestObserver(model_name)
         gc.freeze()  # what start-up imported lives forever: full collections skip it
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
