@@ -85,3 +85,11 @@ def test_the_rayservice_serves_exactly_the_local_canary_config_and_has_not_drift
     groups = {g["groupName"]: g for g in service["spec"]["rayClusterConfig"]["workerGroupSpecs"]}
     gpu = groups["gpu"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert gpu["nvidia.com/gpu"] == "1"
+
+
+def test_the_gateway_split_example_weights_two_serve_services_to_100():
+    route = yaml.safe_load((ROOT / "deploy" / "k8s" / "gateway-split.yaml").read_text())
+    assert route["kind"] == "HTTPRoute"
+    (rule,) = route["spec"]["rules"]
+    weights = [ref["weight"] for ref in rule["backendRefs"]]
+    assert len(weights) == 2 and sum(weights) == 100
