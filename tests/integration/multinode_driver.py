@@ -1,0 +1,112 @@
+"""Driver of test_multinode: a 2-node Ray cluster on this machine (the worker advertises one
+GPU), the same `raygate` commands pointed at it through RAY_ADDRESS and
+RAY_DASHBOARD_ADDRESS; prints one JSON object of what landed where. Run as a script: the
+pytest process has its own local Ray already."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def raygate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "raygate.cli.main", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"raygate {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done
+
+
+def main() -> None:
+    import ray
+    from ray.cluster_utils import Cluster
+    from ray.util.state import list_actors
+
+    from raygate.config import load_agent_config
+    from raygate.packaging.build import log_agent_model
+    from raygate.registry.mlflow_registry import MlflowRegistry
+    from raygate.serving.control import ServeControl
+    from raygate.testing import free_port
+
+    home = Path(tempfile.mkdtemp(prefix="raygate-multinode-"))
+    os.environ["RAYGATE_HOME"] = str(home)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    registry = MlflowRegistry()
+    built = log_agent_model(load_agent_config(ROOT / "agents" / "v1.yaml"))
+    version = registry.register("multinode-agent", built.model_uri, built.tags).version
+    for alias in ("champion", "candidate"):
+        registry.set_alias("multinode-agent", alias, version)
+    gold = home / "gold.jsonl"
+    gold.write_text(
+        "".join(
+            line + "\n"
+            for line in (ROOT / "src" / "raygate" / "goldset" / "data" / "smoke.jsonl")
+            .read_text()
+            .splitlines()[:6]
+        )
+    )
+
+    dashboard_port = free_port()
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 2, "include_dashboard": True, "dashboard_host": "127.0.0.1",
+        "dashboard_port": dashboard_port})  # fmt: skip
+    gpu_node = cluster.add_node(num_cpus=2, num_gpus=1)
+    ray.init(address=cluster.address, logging_level="ERROR")
+    env = {**os.environ, "RAY_ADDRESS": cluster.address,
+           "RAY_DASHBOARD_ADDRESS": f"http://127.0.0.1:{dashboard_port}"}  # fmt: skip
+    result: dict = {"nodes": len([n for n in ray.nodes() if n["Alive"]]),
+                    "gpu_node": gpu_node.node_id}  # fmt: skip
+    try:
+        evaluated = raygate("eval", "models:/multinode-agent@champion", "--gold", str(gold),
+                            "--workers", "1", "--num-gpus", "1", "--json", env=env)  # fmt: skip
+        result["eval_rows"] = json.loads(evaluated.stdout)["metrics"]["rows"]
+        eval_actor = ("class_name", "=", "MapWorker(MapBatches(PredictAndScore))")
+        workers = list_actors(filters=[eval_actor], detail=True, raise_on_missing_output=False)
+        result["eval_actor_nodes"] = sorted({a.node_id for a in workers})
+
+        config = yaml.safe_load((ROOT / "serve_configs" / "canary.yaml").read_text())
+        port = free_port()
+        config["http_options"]["port"] = port
+        (app,) = config["applications"]
+        app["args"]["model_name"] = "multinode-agent"
+        for deployment in app["deployments"]:
+            if deployment["name"] == "router":
+                deployment["user_config"]["auth"] = False
+            else:
+                deployment["user_config"]["model_uri"] = deployment["user_config"][
+                    "model_uri"].replace("reference-agent", "multinode-agent")  # fmt: skip
+                deployment.pop("autoscaling_config", None)
+                deployment["num_replicas"] = 2 if deployment["name"] == "champion" else 1
+                deployment["max_replicas_per_node"] = 1
+                deployment["ray_actor_options"] = {"num_cpus": 0.25}
+        serve_file = home / "serve.yaml"
+        serve_file.write_text(yaml.safe_dump(config))
+        raygate("serve", "up", str(serve_file), "--wait", "300", "--json", env=env)
+        details = ServeControl(env["RAY_DASHBOARD_ADDRESS"]).details()
+        deployments = next(iter(details["applications"].values()))["deployments"]
+        result["champion_replica_nodes"] = sorted(
+            r["node_id"] for r in deployments["champion"]["replicas"])  # fmt: skip
+        answer = requests.post(
+            f"http://127.0.0.1:{port}/v1/predict",
+            timeout=60,
+            json={"query": "What is the return window for Kitchen products?"},
+        )
+        result["answer_status"] = answer.status_code
+        raygate("serve", "down", env=env)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
