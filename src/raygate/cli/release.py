@@ -220,6 +220,11 @@ def _decide(name: str, command: str, version: int | None, reason: str, address, 
     parts = rt.runtime(address, note=lambda text: console.print(text, highlight=False))
     active = parts.store.active(name)
     if active is not None:
+        if version is not None and version != active.candidate_version:
+            raise ReleaseError(
+                f"release {active.release_id} is canarying v{active.candidate_version}, not "
+                f"v{version}; end it first (`raygate canary abort {name}`)"
+            )
         parts.store.send(active.release_id, command)
         deadline = time.monotonic() + wait_s
         while (state := parts.store.load(active.release_id)) is not None and not state.final:
