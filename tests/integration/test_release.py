@@ -196,3 +196,31 @@ def test_a_canary_replica_killed_by_its_pid_is_counted_by_the_judge_and_traffic_
         assert "regression" in final.reason and champion != candidate
     else:
         assert final.phase == "promoted" and champion == candidate
+
+
+def test_raygate_release_takes_a_logged_model_from_eval_to_a_decided_canary(
+    release_served, local_ray, policy_file, tiny_gold, tmp_path
+):
+    from raygate.canary.store import MlflowReleaseStore
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    gates = tmp_path / "gates.yaml"  # absolute gates only: the champion has no eval on tiny_gold
+    gates.write_text("absolute: {quality_min: 0.3, error_rate_max: 0.01}\nrelative: null\n")
+    built = log_agent_model(load_agent_config(AGENTS / "v2.yaml"))
+    command = [sys.executable, "-m", "raygate.cli.main", "release", "--name", NAME,
+               "--model-uri", built.model_uri, "--gold", str(tiny_gold), "--gates", str(gates),
+               "--rollout", str(policy_file), "--json"]  # fmt: skip
+    load = background_load(release_served).start()
+    try:
+        done = subprocess.run(command, env=cli_env(local_ray), capture_output=True, text=True,
+                              timeout=600)  # fmt: skip
+    finally:
+        load.stop()
+    outcome = json.loads(done.stdout)
+    assert done.returncode == (0 if outcome["outcome"] == "promoted" else 1), done.stderr[-2000:]
+    assert outcome["outcome"] in ("promoted", "rolled_back") and outcome["gates"]["passed"]
+    version = MlflowRegistry().get_version(NAME, outcome["version"])
+    assert version.tags["raygate.eval_run_id"] == outcome["eval_run_id"]
+    assert version.tags["raygate.release.outcome"] == outcome["outcome"]
+    state = MlflowReleaseStore().load(outcome["release_id"])
+    assert state.phase == outcome["outcome"] and Path(outcome["report"]).is_file()
