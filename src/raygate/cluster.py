@@ -12,25 +12,41 @@ def ensure_ray() -> None:
     """Join $RAY_ADDRESS's cluster, or start a local one, unless Ray is already up. An empty
     RAY_ADDRESS means a local one, as Ray itself reads it; a cluster that cannot be joined is
     one ClusterError that says what to do, never a traceback."""
+    address = os.environ.get("RAY_ADDRESS") or None
+    if address is None:
+        os.environ.pop("RAY_ADDRESS", None)  # Ray reads the variable itself too
+    _init(
+        address,
+        "start it (ray start --head), fix the address, or unset RAY_ADDRESS to run on a local Ray",
+        include_dashboard=False,
+        logging_level="WARNING",
+        configure_logging=True,
+    )
+
+
+def join_running_cluster() -> None:
+    """Join the running cluster ($RAY_ADDRESS, else the local one `ray start` or `raygate
+    demo` started) and never start one: the canary is judged where it is served."""
+    _init(
+        os.environ.get("RAY_ADDRESS") or "auto",
+        "start serving with `raygate serve up CONFIG` on a running cluster, or set RAY_ADDRESS",
+        logging_level="ERROR",
+        log_to_driver=False,
+    )
+
+
+def _init(address: str | None, hint: str, **options) -> None:
+    """ray.init unless Ray is already up; a failure is one ClusterError ending in `hint`."""
     import ray
 
     if ray.is_initialized():
         return
-    address = os.environ.get("RAY_ADDRESS") or None
-    if address is None:
-        os.environ.pop("RAY_ADDRESS", None)  # Ray reads the variable itself too
     try:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            logging_level="WARNING",
-            configure_logging=True,
-        )
+        ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         raise ClusterError(
             f"cannot join the Ray cluster at RAY_ADDRESS={address!r} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); start it (ray start "
-            "--head), fix the address, or unset RAY_ADDRESS to run on a local Ray"
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); {hint}"
         ) from None
 
 

@@ -106,7 +106,7 @@ def _playbook(home, root, rate_rps, token, dashboard, say, on_look, started) -> 
     registry = parts.registry
     evaluator = MlflowEvaluator(registry, load_policy(root / "policies" / "gates.yaml"))
     policy = load_rollout_policy(root / "policies" / "rollout-demo.yaml")
-    control = parts.actions.serving._control
+    control = parts.control
 
     say("v1: build, register, make it champion, evaluate it (the evidence v2 is gated against)")
     v1 = log_agent_model(load_agent_config(root / "agents" / "v1.yaml"))

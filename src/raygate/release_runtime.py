@@ -11,29 +11,12 @@ from raygate.canary.actions import Actions, ServeControlAdapter
 from raygate.canary.controller import Controller, OnLook
 from raygate.canary.policy import RolloutPolicy
 from raygate.canary.store import MlflowReleaseStore
-from raygate.errors import ClusterError
+from raygate.cluster import join_running_cluster
 from raygate.registry.mlflow_registry import MlflowRegistry
+from raygate.serving.control import ServeControl
 
 ENV_WEBHOOK_URL = "RAYGATE_WEBHOOK_URL"
 ENV_WEBHOOK_SECRET = "RAYGATE_WEBHOOK_SECRET"
-
-
-def join_cluster() -> None:
-    """Connect to the running Ray cluster ($RAY_ADDRESS, else the local one `ray start` or
-    `raygate demo` started): the canary is judged where it is served."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = os.environ.get("RAY_ADDRESS") or "auto"
-    try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-        raise ClusterError(
-            f"cannot join the Ray cluster serving the canary (RAY_ADDRESS={address!r}: "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); start serving "
-            "with `raygate serve up CONFIG` on a running cluster, or set RAY_ADDRESS"
-        ) from None
 
 
 @dataclass
@@ -41,17 +24,17 @@ class Runtime:
     registry: MlflowRegistry
     store: MlflowReleaseStore
     actions: Actions
+    control: ServeControl  # the Serve app itself (up, status, down) beside the executor
 
 
 def runtime(address: str | None = None, note=None, wait_s: float = 300.0) -> Runtime:
-    """Registry, store and executor (without joining Ray: commands that only read or send
-    commands need none of it)."""
-    from raygate.serving.control import ServeControl
-
+    """Registry, store, executor and Serve control (without joining Ray: commands that only
+    read or send commands need none of it)."""
     registry = MlflowRegistry()
-    serving = ServeControlAdapter(ServeControl(address), wait_s)
+    control = ServeControl(address)
+    serving = ServeControlAdapter(control, wait_s)
     actions = Actions(registry, serving, note) if note else Actions(registry, serving)
-    return Runtime(registry, MlflowReleaseStore(), actions)
+    return Runtime(registry, MlflowReleaseStore(), actions, control)
 
 
 def controller(
@@ -71,7 +54,7 @@ def controller(
     else:
         from raygate.canary.aggregator import InClusterProvider
 
-        join_cluster()
+        join_running_cluster()
         provider = InClusterProvider(model_name)
     return Controller(policy, provider, parts.actions, parts.store, on_look=on_look,
                       notify=webhook_notifier())  # fmt: skip
@@ -101,12 +84,10 @@ def publish_report(parts: Runtime, state, totals=None, gates=None) -> Path:
     from raygate.release_report import ReportInputs, render_release_report
     from raygate.tracking import raygate_home
 
-    candidate = _eval_metrics(parts.registry, state.model_name, state.candidate_version, None)
-    hash_ = candidate[1] if candidate else None
-    champion = _eval_metrics(parts.registry, state.model_name, state.champion_version, hash_)
+    candidate, champion = _offline_evidence(parts.registry, state)
     inputs = ReportInputs(
         state, parts.store.looks(state.release_id), totals, gates,
-        candidate[0] if candidate else None, champion[0] if champion else None,
+        candidate.metrics if candidate else None, champion.metrics if champion else None,
     )  # fmt: skip
     folder = raygate_home() / "reports"
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,21 +97,21 @@ def publish_report(parts: Runtime, state, totals=None, gates=None) -> Path:
     return path
 
 
-def _eval_metrics(registry, name: str, version: int | None, goldset_hash: str | None):
-    """(metrics, gold-set hash) of the eval that gated the version, else of its newest eval
-    on the gold set with this hash; None when there is none."""
+def _offline_evidence(registry, state):
+    """The eval that gated the candidate, and the champion's eval on the same gold set (the
+    one the gates compared with); None for what cannot be found."""
     from raygate.constants import TAG_EVAL_RUN_ID
     from raygate.errors import RaygateError
-    from raygate.gates.evidence import find_eval, load_eval
+    from raygate.gates.evidence import load_eval
+    from raygate.gates.run import version_eval
 
-    if version is None:
-        return None
     try:
-        found = registry.get_version(name, version)
-        run_id = found.tags.get(TAG_EVAL_RUN_ID)
-        evidence = load_eval(run_id) if run_id else None
-        if evidence is None and goldset_hash:
-            evidence = find_eval(found.model_id, goldset_hash)
+        version = registry.get_version(state.model_name, state.candidate_version)
+        run_id = version.tags.get(TAG_EVAL_RUN_ID)
+        candidate = load_eval(run_id) if run_id else None
+        if candidate is None or state.champion_version is None:
+            return candidate, None
+        champion = registry.get_version(state.model_name, state.champion_version)
+        return candidate, version_eval(champion, candidate.goldset_hash)
     except RaygateError:
-        return None
-    return (evidence.metrics, evidence.goldset_hash) if evidence else None
+        return None, None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,11 +109,8 @@ def prometheus(local_ray: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """A real Prometheus (Debian's package) scraping the local Ray's metrics port every
     second, with raygate's alert and recording rules loaded; yields its URL."""
     import shutil
-    import subprocess
-    import time
 
     import ray
-    import requests
 
     binary = shutil.which("prometheus")
     assert binary, "prometheus is missing: run `make test` (it installs Debian's package)"
@@ -126,67 +125,66 @@ def prometheus(local_ray: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         f"  - job_name: ray\n    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n"
     )
     port = free_port()
-    log = (folder / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
+               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, (folder / "prometheus.log").read_text()[-2000:]
-            time.sleep(0.5)
+    with running_server(command, folder / "prometheus.log", f"{url}/-/ready", 60):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory) -> Iterator[str]:
     """A real `mlflow server` (SQLite, local artifact root, artifacts proxied over HTTP) on
     127.0.0.1, allowed to deliver webhooks to http receivers on this machine; its URL."""
-    import subprocess
     import sys
-    import time
-
-    import requests
 
     folder = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     env = {**os.environ, "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
            "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_CACHE_TTL": "1"}  # fmt: skip
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-         f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "art"),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+               f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination",
+               str(folder / "art"), "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "1"]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    with running_server(command, folder / "server.log", f"{url}/health", 120, env):
+        yield url
 
-    def ready():
-        assert process.poll() is None, (folder / "server.log").read_text()[-3000:]
+
+@contextlib.contextmanager
+def running_server(
+    command: list[str], log_path: Path, health_url: str, timeout_s: float, env=None
+) -> Iterator[None]:
+    """Run a server process until the block ends (stopped by its pid); enter once its health
+    URL answers 200, failing with its log's tail if it dies or is not ready in time."""
+    import subprocess
+
+    import requests
+
+    log = log_path.open("w")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def ready() -> bool:
+        assert process.poll() is None, log_path.read_text()[-3000:]
         try:
-            return requests.get(f"{url}/health", timeout=2).status_code == 200
+            return requests.get(health_url, timeout=2).status_code == 200
         except requests.ConnectionError:
             return False
 
     try:
-        deadline = time.monotonic() + 120
-        while not ready():
-            assert time.monotonic() < deadline, "mlflow server did not start in 120 s"
-            time.sleep(0.5)
-        yield url
+        wait_for(ready, timeout_s, f"{command[0]} at {health_url}")
+        yield
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    """Poll until predicate() is truthy and return it; an AssertionError after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")

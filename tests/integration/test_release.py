@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from raygate.loadtest.background import BackgroundLoad
 from raygate.loadtest.transport import Target
 from raygate.loadtest.workload import load_workload
 from raygate.packaging.build import log_agent_model
-from tests.integration.conftest import AGENTS
+from tests.integration.conftest import AGENTS, wait_for
 from tests.integration.test_serving import TOKEN, Served, deploy
 
 NAME = "release-agent"
@@ -76,16 +75,6 @@ def cli_env(local_ray: str) -> dict[str, str]:
 
     return {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
             "RAY_DASHBOARD_ADDRESS": local_ray}  # fmt: skip
-
-
-def wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 def test_promote_and_roll_back_under_load_with_zero_failures_and_a_controller_killed_midway(

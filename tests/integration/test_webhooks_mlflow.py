@@ -16,17 +16,9 @@ from raygate.canary.release_state import ReleaseState
 from raygate.canary.webhooks import WebhookNotifier, verify
 from raygate.testing import free_port
 from raygate.webhook_receiver import build_receiver
+from tests.integration.conftest import wait_for
 
 SECRET = "webhook-secret-4b1d"
-
-
-def wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 @pytest.fixture

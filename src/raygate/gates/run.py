@@ -65,9 +65,7 @@ def gate_eval_run(
         champion = champion_version(registry, name, against)
     paired = None
     if champion is not None and policy.relative is not None:
-        evidence = find_eval(champion.model_id, candidate.goldset_hash) or gating_eval(
-            champion, candidate.goldset_hash
-        )
+        evidence = version_eval(champion, candidate.goldset_hash)
         if evidence is None:
             raise GateError(
                 f"{against} {champion.model_id} has no eval on gold set '{candidate.goldset_name}' "
@@ -78,6 +76,12 @@ def gate_eval_run(
     contract = check_contract(candidate.model_uri, champion.uri if champion else None)
     decision = decide(policy, candidate.metrics, paired, contract, load_metrics=load_metrics)
     return GateOutcome(candidate, champion, decision)
+
+
+def version_eval(version: ModelVersion, goldset_hash: str) -> EvalEvidence | None:
+    """The version's newest eval on the gold set with this hash, else the eval that gated it
+    on that gold set; None when it has none."""
+    return find_eval(version.model_id, goldset_hash) or gating_eval(version, goldset_hash)
 
 
 def gating_eval(version: ModelVersion, goldset_hash: str) -> EvalEvidence | None:

@@ -20,9 +20,8 @@ from raygate.registry.history import (
     HistoryEntry,
     decode_history,
     encode_history,
-    rollback_target,
 )
-from raygate.registry.protocol import AliasChange, ModelVersion, check_alias
+from raygate.registry.protocol import AliasMoves, ModelVersion
 from raygate.tracking import configure_mlflow
 
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
@@ -40,7 +39,7 @@ def _mlflow_errors(action: str) -> Iterator[None]:
         raise RegistryError(f"{action} failed: {exc.message}") from None
 
 
-class MlflowRegistry:
+class MlflowRegistry(AliasMoves):
     """The MLflow registry at raygate's tracking URI (see raygate.tracking)."""
 
     def __init__(self, clock: Callable[[], str] = _utc_now) -> None:
@@ -102,24 +101,6 @@ class MlflowRegistry:
     def alias_history(self, name: str, alias: str) -> list[HistoryEntry]:
         model = self._require_model(name)
         return decode_history(model.tags.get(TAG_ALIAS_HISTORY_PREFIX + alias))
-
-    def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange:
-        check_alias(alias)
-        self.get_version(name, version)
-        current = self.aliases(name).get(alias)
-        if current == version:
-            return AliasChange(name, alias, version, current, "noop")
-        self._move(name, alias, HistoryEntry(version, current, "set", self._clock(), reason))
-        return AliasChange(name, alias, version, current, "set")
-
-    def rollback(self, name: str, alias: str, reason: str = "") -> AliasChange:
-        current = self.aliases(name).get(alias)
-        target = rollback_target(alias, current, self.alias_history(name, alias))
-        if target is None:
-            return AliasChange(name, alias, current, current, "noop")
-        self.get_version(name, target)
-        self._move(name, alias, HistoryEntry(target, current, "rollback", self._clock(), reason))
-        return AliasChange(name, alias, target, current, "rollback")
 
     def _move(self, name: str, alias: str, entry: HistoryEntry) -> None:
         """Point the alias and record the move; if recording fails, the alias is put back."""

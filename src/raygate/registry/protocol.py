@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from raygate.errors import RegistryError
-from raygate.registry.history import HistoryEntry
+from raygate.registry.history import HistoryEntry, rollback_target
 
 _ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _VERSION_LIKE = re.compile(r"^v\d+$", re.IGNORECASE)
@@ -80,3 +80,27 @@ class ModelRegistry(Protocol):
     def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange: ...
 
     def rollback(self, name: str, alias: str, reason: str = "") -> AliasChange: ...
+
+
+class AliasMoves:
+    """set_alias and rollback for any registry, planned the same way everywhere (no-op when
+    already there, rollback by raygate's own history): a registry supplies get_version,
+    aliases, alias_history, `_clock()` and one `_move` that points the alias and records it."""
+
+    def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange:
+        check_alias(alias)
+        self.get_version(name, version)
+        current = self.aliases(name).get(alias)
+        if current == version:
+            return AliasChange(name, alias, version, current, "noop")
+        self._move(name, alias, HistoryEntry(version, current, "set", self._clock(), reason))
+        return AliasChange(name, alias, version, current, "set")
+
+    def rollback(self, name: str, alias: str, reason: str = "") -> AliasChange:
+        current = self.aliases(name).get(alias)
+        target = rollback_target(alias, current, self.alias_history(name, alias))
+        if target is None:
+            return AliasChange(name, alias, current, current, "noop")
+        self.get_version(name, target)
+        self._move(name, alias, HistoryEntry(target, current, "rollback", self._clock(), reason))
+        return AliasChange(name, alias, target, current, "rollback")

@@ -17,8 +17,8 @@ from raygate.errors import MetricsError, UnknownAliasError, UnknownModelError, U
 from raygate.gates.decide import GateDecision, GateResult
 from raygate.gates.evidence import EvalEvidence
 from raygate.gates.run import GateOutcome
-from raygate.registry.history import HistoryEntry, rollback_target
-from raygate.registry.protocol import AliasChange, ModelVersion, check_alias
+from raygate.registry.history import HistoryEntry
+from raygate.registry.protocol import AliasMoves, ModelVersion
 
 
 @dataclass
@@ -34,7 +34,7 @@ class FakeClock:
         self.now += max(0.0, seconds)
 
 
-class FakeRegistry:
+class FakeRegistry(AliasMoves):
     """ModelRegistry in memory, with raygate's alias history and rollback planner."""
 
     def __init__(self) -> None:
@@ -74,22 +74,9 @@ class FakeRegistry:
     def alias_history(self, name: str, alias: str) -> list[HistoryEntry]:
         return list(self._history.get((name, alias), []))
 
-    def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange:
-        check_alias(alias)
-        self.get_version(name, version)
-        current = self.aliases(name).get(alias)
-        if current == version:
-            return AliasChange(name, alias, version, current, "noop")
-        self._move(name, alias, HistoryEntry(version, current, "set", "now", reason))
-        return AliasChange(name, alias, version, current, "set")
-
-    def rollback(self, name: str, alias: str, reason: str = "") -> AliasChange:
-        current = self.aliases(name).get(alias)
-        target = rollback_target(alias, current, self.alias_history(name, alias))
-        if target is None:
-            return AliasChange(name, alias, current, current, "noop")
-        self._move(name, alias, HistoryEntry(target, current, "rollback", "now", reason))
-        return AliasChange(name, alias, target, current, "rollback")
+    @staticmethod
+    def _clock() -> str:
+        return "now"
 
     def _move(self, name: str, alias: str, entry: HistoryEntry) -> None:
         self._aliases.setdefault(name, {})[alias] = entry.version
