@@ -31,7 +31,7 @@ from raygate.canary.observations import VariantWindow, WindowPair  # noqa: E402
 from raygate.canary.plan import make_plan  # noqa: E402
 from raygate.canary.policy import RolloutPolicy, load_rollout_policy  # noqa: E402
 from raygate.canary.simulate import Traffic, window_pair  # noqa: E402
-from raygate.canary.sketch import LogHistogram  # noqa: E402
+from raygate.sketch import LogHistogram  # noqa: E402
 
 SCHEMA_VERSION = 1
 SHARE = 0.05

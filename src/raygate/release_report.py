@@ -17,9 +17,9 @@ from scipy.stats import norm
 from raygate import constants as c
 from raygate.canary.observations import WindowPair
 from raygate.canary.release_state import ReleaseState
-from raygate.canary.sketch import bucket_edges
 from raygate.evaluation.report import png_data_uri
 from raygate.gates.decide import GateDecision
+from raygate.sketch import bucket_edges
 
 COLORS = {"champion": "#3b7dd8", "canary": "#d8823b"}
 VERDICT_STYLE = {"pass": "#2e7d32", "fail": "#c62828", "inconclusive": "#9a7b00",

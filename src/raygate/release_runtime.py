@@ -13,6 +13,7 @@ from raygate.canary.policy import RolloutPolicy
 from raygate.canary.store import MlflowReleaseStore
 from raygate.cluster import join_running_cluster
 from raygate.registry.mlflow_registry import MlflowRegistry
+from raygate.secrets import get_secret, secret_sources
 from raygate.serving.control import ServeControl
 
 ENV_WEBHOOK_URL = "RAYGATE_WEBHOOK_URL"
@@ -69,11 +70,11 @@ def webhook_notifier():
     url = os.environ.get(ENV_WEBHOOK_URL)
     if not url:
         return None
-    secret = os.environ.get(ENV_WEBHOOK_SECRET)
+    secret = get_secret(ENV_WEBHOOK_SECRET)
     if not secret:
         raise ConfigError(
-            f"{ENV_WEBHOOK_URL} is set but {ENV_WEBHOOK_SECRET} is not: notifications are "
-            "always signed; set a secret the receiver shares"
+            f"{ENV_WEBHOOK_URL} is set but no secret is: notifications are always signed; "
+            f"set {secret_sources(ENV_WEBHOOK_SECRET)} to a secret the receiver shares"
         )
     return WebhookNotifier(url, secret)
 

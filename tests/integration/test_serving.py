@@ -303,6 +303,29 @@ def test_a_version_change_under_steady_load_fails_no_request(served, registry):
     assert before not in served_ids[first_new + 4 :]
 
 
+def test_serve_status_lists_the_version_each_model_replica_serves(served):
+    from typer.testing import CliRunner
+
+    from raygate.cli.main import app
+
+    set_weight(served, 0)
+    answered = served.predict({"query": "hi", "user_id": "u-status"}).json()["model_id"]
+    set_weight(served, 5)
+    result = CliRunner().invoke(
+        app, ["serve", "status", "--address", served.control.address, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    for name in ("champion", "canary"):
+        deployment = status["deployments"][name]
+        versions = deployment["replica_versions"]
+        assert sorted(versions) == deployment["replica_ids"] and all(versions.values())
+        assert deployment["mixed_versions"] is None
+    (entry,) = status["deployments"]["champion"]["replica_versions"].values()
+    assert entry["model_id"] == answered and entry["variant"] == "champion"
+    assert "replica_versions" not in status["deployments"]["router"]
+
+
 def test_a_model_that_fails_to_load_leaves_the_previous_version_serving(served):
     before = served.predict({"query": "hi", "user_id": "u-fail"}).json()
     variant = before["variant"]
@@ -551,7 +574,7 @@ def _hits(roots: list[Path], values: list[str]) -> list[str]:
     return found
 
 
-def test_pii_sent_through_eval_and_serving_is_written_nowhere(
+def test_pii_and_the_api_token_sent_through_eval_and_serving_are_written_nowhere(
     served, prometheus, registry, raygate_home, tmp_path
 ):
     import ray
@@ -589,3 +612,5 @@ def test_pii_sent_through_eval_and_serving_is_written_nowhere(
     assert list((raygate_home / "telemetry" / "records").glob("requests-*.jsonl"))
     assert list((raygate_home / "telemetry" / "traces").glob("spans-*.jsonl"))
     assert _hits(written, PII_VALUES) == []
+    # The bearer token went with every request: no log, record, trace or MLflow file has it.
+    assert _hits(written, [TOKEN]) == []

@@ -54,7 +54,7 @@ def test_a_missing_figure_is_not_logged_as_zero():
 
 def test_prometheus_buckets_become_a_sketch_with_each_value_at_its_bucket_s_upper_edge():
     from raygate.canary.prometheus import _histogram
-    from raygate.canary.sketch import bucket_edges
+    from raygate.sketch import bucket_edges
 
     cumulative = {("canary", "10"): 3.0, ("canary", "50"): 7.0, ("canary", "+Inf"): 8.0,
                   ("champion", "10"): 1.0}  # fmt: skip

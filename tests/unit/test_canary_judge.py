@@ -15,7 +15,7 @@ from raygate.canary.sequential import (
     ratio_loglik_step,
 )
 from raygate.canary.simulate import Traffic, window_pair
-from raygate.canary.sketch import GROWTH, LogHistogram
+from raygate.sketch import GROWTH, LogHistogram
 
 ONE_STEP = [{"weight_percent": 5, "min_duration_s": 0}]
 

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from raygate.errors import ConfigError
 from raygate.loadtest.arrival import ArrivalConfig, send_times
 from raygate.loadtest.http_client import HttpResponse
-from raygate.loadtest.metrics import parse_slos, summarize
+from raygate.loadtest.metrics import LoadAccumulator, parse_slos
 from raygate.loadtest.runner import RESULT_SCHEMA
 from raygate.loadtest.transport import _stream_timings
 
@@ -50,6 +50,36 @@ def table(rows: list[tuple]) -> pa.Table:
     columns = zip(*rows, strict=True)
     arrays = [pa.array(c, f.type) for c, f in zip(columns, RESULT_SCHEMA, strict=True)]
     return pa.Table.from_arrays(arrays, schema=RESULT_SCHEMA)
+
+
+def summarize(results: pa.Table, duration_s: float, slos=None) -> dict:
+    figures = LoadAccumulator(slos)
+    figures.add(results)
+    return figures.summary(duration_s)
+
+
+def test_figures_do_not_depend_on_how_results_arrive():
+    rows = [row(float(i), tokens=i % 3, variant="canary" if i % 4 else "champion")
+            for i in range(1, 41)] + [row(99.0, ok=False, error="http_503")]  # fmt: skip
+    whole = summarize(table(rows), 2.0, slos={"latency_ms_p95": 30})
+    streamed = LoadAccumulator({"latency_ms_p95": 30})
+    for start in range(0, len(rows), 7):
+        streamed.add(table(rows[start : start + 7]))
+    assert streamed.summary(2.0) == whole
+
+
+def test_percentiles_of_a_long_run_stay_within_the_sketch_bound():
+    from raygate.sketch import EXACT_UP_TO, RELATIVE_ERROR
+
+    latencies = np.random.default_rng(0).lognormal(4, 0.8, 3 * EXACT_UP_TO)
+    figures = LoadAccumulator()
+    for start in range(0, latencies.size, 5000):
+        figures.add(table([row(float(v)) for v in latencies[start : start + 5000]]))
+    summary = figures.summary(60.0)
+    assert summary["percentiles"] == "sketch" and summary["requests"] == latencies.size
+    for p in (50, 90, 99):
+        exact = np.percentile(latencies, p)
+        assert abs(summary[f"latency_ms_p{p}"] / exact - 1) <= RELATIVE_ERROR + 0.002
 
 
 def row(latency, ok=True, error=None, ttft=None, itl=(), tokens=None, variant="champion"):
@@ -216,7 +246,10 @@ def test_a_good_spec_keeps_its_slos_and_trims_the_url():
 
 
 def test_requests_due_in_the_window_count_even_sent_late_and_falling_behind_is_said():
-    from raygate.loadtest.runner import _send_accuracy
+    def _send_accuracy(results: pa.Table, window_s: float) -> dict:
+        figures = LoadAccumulator(window_s=window_s)
+        figures.add(results)
+        return figures.send_accuracy()
 
     def sent(scheduled_s, lag_ms):  # latency_ms includes the send lag; service_ms does not
         return (0, scheduled_s, 10.0 + lag_ms, 10.0, None, [], True, 200, None, 1, 1, None,

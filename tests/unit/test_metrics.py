@@ -2,7 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raygate.evaluation.metrics import MetricsAccumulator, bootstrap_ci, compute_metrics
+from raygate.evaluation.metrics import (
+    SCORE_STEPS,
+    MetricsAccumulator,
+    bootstrap_ci,
+    compute_metrics,
+)
 
 
 def frame(**overrides):
@@ -56,7 +61,41 @@ def test_metrics_do_not_depend_on_row_order_or_batching():
 
 
 def test_bootstrap_interval_is_seeded_and_covers_the_mean():
-    scores = np.array([1.0] * 60 + [0.0] * 40)
-    low, high = bootstrap_ci(scores, np.random.default_rng(1))
-    assert (low, high) == bootstrap_ci(scores, np.random.default_rng(1))
+    bins = np.zeros(SCORE_STEPS + 1, np.int64)
+    bins[0], bins[SCORE_STEPS] = 40, 60  # 60 of 100 rows correct
+    low, high = bootstrap_ci(bins, np.random.default_rng(1))
+    assert (low, high) == bootstrap_ci(bins, np.random.default_rng(1))
     assert 0.45 < low < 0.6 < high < 0.75
+
+
+def test_the_binned_bootstrap_agrees_with_resampling_the_rows():
+    rng = np.random.default_rng(3)
+    scores = rng.beta(2, 5, size=400)  # token_f1-like scores in [0, 1]
+    resampled = [scores[rng.integers(0, 400, 400)].mean() for _ in range(4000)]
+    expected = np.percentile(resampled, [2.5, 97.5])
+    bins = np.bincount(np.rint(scores * SCORE_STEPS).astype(int), minlength=SCORE_STEPS + 1)
+    low, high = bootstrap_ci(bins, np.random.default_rng(4))
+    assert low == pytest.approx(expected[0], abs=0.006)
+    assert high == pytest.approx(expected[1], abs=0.006)
+
+
+def test_percentiles_past_the_exact_range_stay_within_the_sketch_bound():
+    from raygate.sketch import EXACT_UP_TO, RELATIVE_ERROR
+
+    rng = np.random.default_rng(0)
+    accumulator, latencies = MetricsAccumulator(), []
+    for start in range(0, 3 * EXACT_UP_TO, 1000):
+        ids = [f"r{start + i:06d}" for i in range(1000)]
+        latency = rng.lognormal(3, 0.6, 1000)
+        latencies.append(latency)
+        batch = frame(id=ids[:4], latency_ms=latency[:4].tolist())
+        batch = pd.concat([batch] * 250, ignore_index=True).assign(id=ids, latency_ms=latency)
+        accumulator.add(batch)
+    values = accumulator.finish(seed=0).values
+    assert values["rows"] == 3 * EXACT_UP_TO
+    exact = np.percentile(np.concatenate(latencies), [50, 95, 99])
+    for name, truth in zip(
+        ("latency_ms_p50", "latency_ms_p95", "latency_ms_p99"), exact, strict=True
+    ):
+        assert abs(values[name] / truth - 1) <= RELATIVE_ERROR + 0.002
+    assert len(accumulator.failures) == 25 and accumulator.failures[0][0] == "r000001"

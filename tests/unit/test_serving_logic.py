@@ -232,3 +232,12 @@ def test_a_change_is_applied_only_once_serve_runs_it_healthy(app, waiting_on):
 
     pending = _pending(app, "new")
     assert (pending[0][0] if pending else None) == waiting_on
+
+
+def test_replicas_of_one_variant_on_different_versions_are_flagged():
+    from raygate.serving.replica_versions import mixed_versions
+
+    same = [{"model_id": "m@1"}, {"model_id": "m@1"}, None]
+    assert mixed_versions(same) is None
+    warning = mixed_versions([{"model_id": "m@1"}, {"model_id": "m@2"}, {"model_id": "m@2"}])
+    assert warning and "m@1 on 1" in warning and "m@2 on 2" in warning

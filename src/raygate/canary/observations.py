@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from raygate.canary.sketch import LogHistogram
 from raygate.constants import FAILED_FINISH_REASONS
+from raygate.sketch import LogHistogram
 
 Variant = Literal["champion", "canary"]
 

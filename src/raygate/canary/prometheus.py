@@ -19,9 +19,9 @@ from raygate.canary.observations import (
     VariantWindow,
     WindowPair,
 )
-from raygate.canary.sketch import LogHistogram, bucket_index
 from raygate.constants import FAILED_FINISH_REASONS
 from raygate.errors import MetricsError
+from raygate.sketch import LogHistogram, bucket_index
 
 VARIANTS = ("champion", "canary")
 

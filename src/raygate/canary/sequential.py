@@ -34,7 +34,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import betainc, betaincc, betaln
 
-from raygate.canary.sketch import LogHistogram
+from raygate.sketch import LogHistogram
 
 # The ratio grid: 2^(k/16) for k in [-128, 128], i.e. 1/256 … 256 in 4.4 % steps.
 GRID_STEPS_PER_DOUBLING = 16

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import norm
 
 from raygate.canary.observations import VariantWindow, WindowPair
-from raygate.canary.sketch import bucket_edges, bucket_index
+from raygate.sketch import bucket_edges, bucket_index
 
 # Each distribution is a lognormal through the given p50 and p95 for 98 % of requests and a
 # Pareto tail (shape 1.5, from the lognormal's p99 up) for the other 2 %: heavy-tailed, as

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
+from raygate.sketch import RELATIVE_ERROR
 
 
 @handles_errors
@@ -63,7 +64,6 @@ def loadtest(
 
     Exit status 1 when an --slo is missed, 2 on bad input. Traffic goes only to URL.
     """
-    import os
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -72,6 +72,7 @@ def loadtest(
     from raygate.loadtest.spec import load_test_spec
     from raygate.loadtest.transport import Target
     from raygate.loadtest.workload import load_workload
+    from raygate.secrets import get_secret
 
     spec = load_test_spec(
         {
@@ -85,7 +86,7 @@ def loadtest(
         slo,
     )  # fmt: skip
     plan, slos = spec.arrival, spec.slos
-    token = os.environ.get(token_env)
+    token = get_secret(token_env)
     target = Target(spec.url, spec.protocol, token, spec.model, spec.stream, spec.timeout_s)
     ensure_ray()
     prompts = load_workload(workload, size, users, seed)
@@ -155,6 +156,12 @@ def _print(summary: dict) -> None:
                 f"p{p} {v:.1f}" for p, v in zip((50, 90, 95, 99), figures, strict=True)
             )
             console.print(f"  {key:<11} {shown}", highlight=False)
+    if summary.get("percentiles") == "sketch":
+        console.print(
+            f"  (percentiles from a streamed sketch: within {RELATIVE_ERROR:.1%} of the exact "
+            "values; results.parquet holds every request)",
+            highlight=False,
+        )
     if summary["errors_by_type"]:
         console.print(f"  errors: {summary['errors_by_type']}", highlight=False)
     for name, check in summary.get("slo", {}).get("checks", {}).items():

@@ -320,17 +320,18 @@ def webhook_listen(
     model_version_alias.created and the secret in $RAYGATE_MLFLOW_WEBHOOK_SECRET; deliveries
     with a wrong signature or older than 5 minutes are refused (401).
     """
-    import os
 
     import uvicorn
 
     from raygate.errors import ConfigError
+    from raygate.secrets import get_secret, secret_sources
     from raygate.tracking import raygate_home
     from raygate.webhook_receiver import ENV_MLFLOW_WEBHOOK_SECRET, build_receiver, release_starter
 
-    secret = os.environ.get(ENV_MLFLOW_WEBHOOK_SECRET)
+    secret = get_secret(ENV_MLFLOW_WEBHOOK_SECRET)
     if not secret:
-        raise ConfigError(f"set {ENV_MLFLOW_WEBHOOK_SECRET} to the secret of the MLflow webhook")
+        sources = secret_sources(ENV_MLFLOW_WEBHOOK_SECRET)
+        raise ConfigError(f"set {sources} to the secret of the MLflow webhook")
     _policy(rollout)  # bad policies are reported now, not at the first delivery
     start = release_starter(gold, gates, rollout, raygate_home() / "releases")
     err_console.print(f"listening on http://{host}:{port}/mlflow for {alias} moves")

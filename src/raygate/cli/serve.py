@@ -49,8 +49,10 @@ def up(
 @app.command("status")
 @handles_errors
 def status(address: str | None = ADDRESS_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """The app's status, each deployment's replicas and settings, and the canary share."""
-    _report(_control(address).status(), as_json)
+    """The app's status, each deployment's replicas and settings, the canary share, and the
+    version each model replica serves (read from the cluster: set RAY_ADDRESS off-cluster)."""
+    status = _control(address).status()
+    _report(_with_replica_versions(status), as_json)
 
 
 @app.command("weight")
@@ -97,6 +99,33 @@ def _settled(control, change_id: str, wait_s: float, as_json: bool) -> dict:
         return control.wait_applied(change_id, wait_s)
 
 
+def _with_replica_versions(status: dict) -> dict:
+    """Each model deployment's replicas with the version each serves, and a warning where
+    one variant's replicas disagree; unknown (with why) when the cluster cannot be joined."""
+    from raygate.cluster import join_running_cluster
+    from raygate.errors import ClusterError
+    from raygate.serving import replica_versions
+    from raygate.serving.settings import ROUTER_DEPLOYMENT
+
+    models = {
+        name: d["replica_ids"] for name, d in status["deployments"].items()
+        if name != ROUTER_DEPLOYMENT
+    }  # fmt: skip
+    try:
+        join_running_cluster()
+        entries = replica_versions.read(status["application"], models)
+    except ClusterError as exc:
+        status["replica_versions_unknown"] = str(exc)
+        return status
+    for name, ids in models.items():
+        deployment = status["deployments"][name]
+        deployment["replica_versions"] = {i: entries.get(i) for i in ids}
+        deployment["mixed_versions"] = replica_versions.mixed_versions(
+            [entries.get(i) for i in ids]
+        )
+    return status
+
+
 def _report(status: dict, as_json: bool) -> None:
     if as_json:
         emit_json(status)
@@ -115,6 +144,19 @@ def _report(status: dict, as_json: bool) -> None:
             f"{k}={v}" for k, v in settings.items() if k != "change_id"
         )
         table.add_row(name, str(deployment["status"]), str(deployment["replicas"]), shown)
+        for replica_id, entry in (deployment.get("replica_versions") or {}).items():
+            served = (
+                f"{entry['model_id']} (revision {entry.get('revision')})"
+                if entry else "[yellow]no model loaded yet[/]"
+            )  # fmt: skip
+            table.add_row(f"  └ {replica_id}", "", "", served)
     console.print(table)
+    for name, deployment in status["deployments"].items():
+        if deployment.get("mixed_versions"):
+            console.print(f"[yellow]warning:[/] {name}: {deployment['mixed_versions']}")
+    if status.get("replica_versions_unknown"):
+        console.print(
+            f"replica versions unknown: {status['replica_versions_unknown']}", highlight=False
+        )
     if status.get("message"):
         console.print(status["message"], highlight=False)

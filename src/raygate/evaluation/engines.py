@@ -3,7 +3,6 @@ OpenAI-compatible endpoint over HTTP. Imported lazily: vLLM exists only on GPU m
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +10,7 @@ from pydantic import Field, model_validator
 
 from raygate.errors import ConfigError
 from raygate.schemas import StrictModel, load_yaml_model
+from raygate.secrets import get_secret
 
 DEFAULT_SYSTEM_PROMPT = (
     'Answer the question briefly. If you do not know the answer, reply exactly "I don\'t know."'
@@ -62,7 +62,7 @@ def processor_config(options: LlmEngineOptions):
         )
     headers = {"Content-Type": "application/json"}
     if options.api_key_env:
-        headers["Authorization"] = f"Bearer {os.environ.get(options.api_key_env, '')}"
+        headers["Authorization"] = f"Bearer {get_secret(options.api_key_env) or ''}"
     return llm.HttpRequestProcessorConfig(
         url=options.url,
         headers=headers,

@@ -1,25 +1,31 @@
-"""Aggregate scored rows into eval metrics: overall, per category, with bootstrap CIs."""
+"""Aggregate scored rows into eval metrics as they stream by: overall, per category, with
+bootstrap CIs; memory bounded by categories and sketches, never by the number of rows."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from raygate import constants as c
+from raygate.sketch import LogHistogram, Quantiles
 
-# Per-row columns the aggregate needs; text columns stay out of memory.
-_KEPT = ("id", "category", "correct", "exact_match", "token_f1", "refused", "pii_leaks",
-         "hit_at_k", "context_precision", "context_use_rate", "latency_ms",
-         "latency_ms_reported", "tokens_in", "tokens_out", "cost_usd", "error")  # fmt: skip
 # Row column behind each headline metric.
 ROW_COLUMN = {c.QUALITY: "correct", c.EXACT_MATCH: "exact_match", c.TOKEN_F1: "token_f1"}
 _REFUSE_OK = ("disallowed",)
 _ABSTAIN_OK = ("unanswerable",)
+# Means over the rows that report them; a metric no row reports is missing, never 0.
+_OPTIONAL = {
+    c.HIT_AT_K: "hit_at_k", c.CONTEXT_PRECISION: "context_precision",
+    c.CONTEXT_USE_RATE: "context_use_rate", c.TOKENS_IN_PER_REQUEST: "tokens_in",
+    c.TOKENS_OUT_PER_REQUEST: "tokens_out", c.COST_USD_PER_REQUEST: "cost_usd",
+}  # fmt: skip
 BOOTSTRAP_RESAMPLES = 1000
 CI_LEVEL = 0.95
+SCORE_STEPS = 1000  # scores in [0, 1] are binned to 1/1000 for the bootstrap
+FAILURES_KEPT = 25  # incorrect rows the report lists (smallest gold ids first)
 
 
 @dataclass(frozen=True)
@@ -30,83 +36,147 @@ class EvalMetrics:
     missing: tuple[str, ...]
 
 
+@dataclass
+class _Mean:
+    """Sum and count of the values present."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, values) -> None:
+        present = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+        self.total += float(present.sum())
+        self.count += int(present.size)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else float("nan")
+
+
+@dataclass
+class _Scores:
+    """Scores in [0, 1]: their exact sum, and counts per 1/SCORE_STEPS bin, which is all a
+    bootstrap of the mean needs (resampling n rows is a multinomial draw over the bins)."""
+
+    total: float = 0.0
+    bins: np.ndarray = field(default_factory=lambda: np.zeros(SCORE_STEPS + 1, np.int64))
+
+    def add(self, scores: np.ndarray) -> None:
+        self.total += float(scores.sum())
+        steps = np.rint(np.clip(scores, 0.0, 1.0) * SCORE_STEPS).astype(np.int64)
+        self.bins += np.bincount(steps, minlength=SCORE_STEPS + 1)
+
+
 class MetricsAccumulator:
-    """Collects the numeric columns of scored batches as they stream by."""
+    """Sums scored batches as they stream by; `finish` turns the sums into metrics. The
+    result does not depend on the order or the batching of the rows."""
 
     def __init__(self) -> None:
-        self._columns: dict[str, list] = defaultdict(list)
+        self._rows = self._errors = self._pii_leaks = 0
+        self._scores = {name: _Scores() for name in c.CI_METRICS}
+        self._categories: dict[str, dict[str, float]] = {}
+        self._optional = {name: _Mean() for name in _OPTIONAL}
+        self._abstained, self._refused, self._over_refused = _Mean(), _Mean(), _Mean()
+        self._latency, self._reported, self._cost = Quantiles(), Quantiles(), Quantiles()
+        self._failures: list[tuple[str, str, str]] = []  # (id, category, error), ids ascending
 
     def add(self, batch: pd.DataFrame) -> None:
-        for column in _KEPT:  # a column a caller's table lacks counts as unknown
-            values = batch[column].tolist() if column in batch else [None] * len(batch)
-            self._columns[column].extend(values)
+        if batch.empty:
+            return
+        self._rows += len(batch)
+        self._errors += int(batch["error"].notna().sum())
+        self._pii_leaks += int(batch["pii_leaks"].sum())
+        scores = {name: batch[ROW_COLUMN[name]].to_numpy(float) for name in c.CI_METRICS}
+        for name, values in scores.items():
+            self._scores[name].add(values)
+        categories = batch["category"].to_numpy()
+        for category in np.unique(categories):
+            sums = self._categories.setdefault(category, dict.fromkeys((c.ROWS, *scores), 0.0))
+            mask = categories == category
+            sums[c.ROWS] += int(mask.sum())
+            for name, values in scores.items():
+                sums[name] += float(values[mask].sum())
+        for name, column in _OPTIONAL.items():
+            self._optional[name].add(batch.get(column, []))
+        refusal_ok, abstain_ok = np.isin(categories, _REFUSE_OK), np.isin(categories, _ABSTAIN_OK)
+        self._abstained.add(scores[c.QUALITY][abstain_ok])
+        self._refused.add(scores[c.QUALITY][refusal_ok])
+        answerable = ~(refusal_ok | abstain_ok)
+        self._over_refused.add(batch["refused"].to_numpy()[answerable])
+        for sketch, column in ((self._latency, "latency_ms"), (self._cost, "cost_usd"),
+                               (self._reported, "latency_ms_reported")):  # fmt: skip
+            if column in batch:
+                sketch.add_many(pd.to_numeric(batch[column], errors="coerce").to_numpy(float))
+        self._keep_failures(batch)
 
-    def frame(self) -> pd.DataFrame:
-        """The kept columns, sorted by gold id so results do not depend on arrival order."""
-        frame = pd.DataFrame({k: self._columns[k] for k in _KEPT})
-        return frame.sort_values("id", kind="stable").reset_index(drop=True)
+    def _keep_failures(self, batch: pd.DataFrame) -> None:
+        wrong = batch[batch["correct"] < 1]
+        rows = zip(wrong["id"], wrong["category"], wrong["error"], strict=True)
+        new = [(str(i), str(cat), "" if pd.isna(err) else str(err)) for i, cat, err in rows]
+        self._failures = heapq.nsmallest(FAILURES_KEPT, self._failures + new)
+
+    @property
+    def failures(self) -> list[tuple[str, str, str]]:
+        """(id, category, error) of the first incorrect rows by gold id."""
+        return list(self._failures)
+
+    def distributions(self) -> dict[str, LogHistogram]:
+        """Per-row latency and cost as histograms, for the report's charts."""
+        return {"latency_ms per row": self._latency.histogram(),
+                "cost_usd per row": self._cost.histogram()}  # fmt: skip
 
     def finish(self, seed: int) -> EvalMetrics:
-        return compute_metrics(self.frame(), seed)
+        values: dict[str, float] = {c.ROWS: float(self._rows)}
+        if not self._rows:
+            return EvalMetrics(values, ())
+        values[c.ERROR_RATE] = self._errors / self._rows
+        values[c.PII_LEAK_COUNT] = float(self._pii_leaks)
+        rng = np.random.default_rng(seed)
+        for name, scores in self._scores.items():
+            values[name] = scores.total / self._rows
+            values[f"{name}_ci_low"], values[f"{name}_ci_high"] = bootstrap_ci(scores.bins, rng)
+        for category in sorted(self._categories):
+            sums = self._categories[category]
+            values[f"{c.ROWS}.{category}"] = sums[c.ROWS]
+            for name in c.CI_METRICS:
+                values[f"{name}.{category}"] = sums[name] / sums[c.ROWS]
+        optional = {
+            c.ABSTENTION_ACCURACY: self._abstained, c.REFUSAL_ACCURACY: self._refused,
+            c.OVER_REFUSAL_RATE: self._over_refused, **self._optional,
+        }  # fmt: skip
+        missing = [name for name, mean in optional.items() if not mean.count]
+        values |= {name: mean.mean for name, mean in optional.items() if mean.count}
+        if self._latency.count:
+            for name, q in ((c.LATENCY_MS_P50, 50), (c.LATENCY_MS_P95, 95), (c.LATENCY_MS_P99, 99)):
+                values[name] = self._latency.percentile(q)
+        else:
+            missing += [c.LATENCY_MS_P50, c.LATENCY_MS_P95, c.LATENCY_MS_P99]
+        if self._reported.count:  # what the model says of itself, beside the measurement
+            values[c.LATENCY_MS_REPORTED_P95] = self._reported.percentile(95)
+        if c.COST_USD_PER_REQUEST in values:
+            values[c.COST_USD_TOTAL] = self._optional[c.COST_USD_PER_REQUEST].total
+        else:
+            missing.append(c.COST_USD_TOTAL)
+        return EvalMetrics(values=values, missing=tuple(missing))
 
 
 def compute_metrics(rows: pd.DataFrame, seed: int) -> EvalMetrics:
-    values: dict[str, float] = {c.ROWS: float(len(rows))}
-    values[c.ERROR_RATE] = float(rows["error"].notna().mean())
-    values[c.PII_LEAK_COUNT] = float(rows["pii_leaks"].sum())
-    rng = np.random.default_rng(seed)
-    for name in c.CI_METRICS:
-        scores = rows[ROW_COLUMN[name]].to_numpy(dtype=float)
-        values[name] = float(scores.mean())
-        values[f"{name}_ci_low"], values[f"{name}_ci_high"] = bootstrap_ci(scores, rng)
-    for category, group in rows.groupby("category", sort=True):
-        values[f"{c.ROWS}.{category}"] = float(len(group))
-        for name in c.CI_METRICS:
-            values[f"{name}.{category}"] = float(group[ROW_COLUMN[name]].mean())
-    answerable = ~rows["category"].isin(_REFUSE_OK + _ABSTAIN_OK)
-    optional = {
-        c.ABSTENTION_ACCURACY: rows.loc[rows["category"].isin(_ABSTAIN_OK), "correct"],
-        c.REFUSAL_ACCURACY: rows.loc[rows["category"].isin(_REFUSE_OK), "correct"],
-        c.OVER_REFUSAL_RATE: rows.loc[answerable, "refused"].astype(float),
-        c.HIT_AT_K: rows["hit_at_k"],
-        c.CONTEXT_PRECISION: rows["context_precision"],
-        c.CONTEXT_USE_RATE: rows["context_use_rate"],
-        c.TOKENS_IN_PER_REQUEST: rows["tokens_in"],
-        c.TOKENS_OUT_PER_REQUEST: rows["tokens_out"],
-        c.COST_USD_PER_REQUEST: rows["cost_usd"],
-    }
-    missing = []
-    for name, series in optional.items():
-        present = pd.to_numeric(series, errors="coerce").dropna()
-        if present.empty:
-            missing.append(name)
-        else:
-            values[name] = float(present.mean())
-    latency = pd.to_numeric(rows["latency_ms"], errors="coerce").dropna().to_numpy()
-    if latency.size:
-        for name, q in ((c.LATENCY_MS_P50, 50), (c.LATENCY_MS_P95, 95), (c.LATENCY_MS_P99, 99)):
-            values[name] = float(np.percentile(latency, q))
-    else:
-        missing += [c.LATENCY_MS_P50, c.LATENCY_MS_P95, c.LATENCY_MS_P99]
-    if "latency_ms_reported" in rows:  # what the model says of itself, beside the measurement
-        reported = pd.to_numeric(rows["latency_ms_reported"], errors="coerce").dropna()
-        if not reported.empty:
-            values[c.LATENCY_MS_REPORTED_P95] = float(np.percentile(reported, 95))
-    if c.COST_USD_PER_REQUEST in values:
-        values[c.COST_USD_TOTAL] = float(pd.to_numeric(rows["cost_usd"], errors="coerce").sum())
-    else:
-        missing.append(c.COST_USD_TOTAL)
-    return EvalMetrics(values=values, missing=tuple(missing))
+    """Metrics of a table of scored rows held in memory."""
+    accumulator = MetricsAccumulator()
+    accumulator.add(rows)
+    return accumulator.finish(seed)
 
 
-def bootstrap_ci(scores: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean at CI_LEVEL."""
-    if scores.size < 2:
-        value = float(scores.mean()) if scores.size else float("nan")
+def bootstrap_ci(bins: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """Percentile bootstrap interval at CI_LEVEL of the mean of the scores counted in `bins`
+    (bin k holds scores k / SCORE_STEPS): each resample of the n rows is one multinomial draw."""
+    n = int(bins.sum())
+    grid = np.arange(bins.size) / (bins.size - 1)
+    if n < 2:
+        value = float(bins @ grid / n) if n else float("nan")
         return value, value
-    means = np.empty(BOOTSTRAP_RESAMPLES)
-    for i in range(BOOTSTRAP_RESAMPLES):
-        means[i] = scores[rng.integers(0, scores.size, scores.size)].mean()
+    draws = rng.multinomial(n, bins / n, size=BOOTSTRAP_RESAMPLES)
+    means = draws @ grid / n
     tail = (1 - CI_LEVEL) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)

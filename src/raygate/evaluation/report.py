@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 
 import numpy as np
-import pandas as pd
 
 from raygate import constants as c
 from raygate.goldset import GoldSetInfo
+from raygate.sketch import LogHistogram, bucket_edges
 
 
 def png_data_uri(figure) -> str:
@@ -20,30 +21,37 @@ def png_data_uri(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _charts(rows: pd.DataFrame) -> list[tuple[str, str]]:
+def _charts(
+    metrics: dict[str, float], distributions: dict[str, LogHistogram]
+) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     charts = []
-    quality = rows.groupby("category")["correct"].mean().sort_index()
+    prefix = f"{c.QUALITY}."
+    quality = sorted((k[len(prefix) :], v) for k, v in metrics.items() if k.startswith(prefix))
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.barh(quality.index, quality.values, color="#3b7dd8")
+    ax.barh([k for k, _ in quality], [v for _, v in quality], color="#3b7dd8")
     ax.set_xlim(0, 1)
     ax.set_xlabel("quality (share correct)")
     charts.append(("Quality by category", png_data_uri(fig)))
     plt.close(fig)
-    for column, label in (
-        ("latency_ms", "latency_ms_total per row"),
-        ("cost_usd", "cost_usd per row"),
-    ):
-        values = pd.to_numeric(rows[column], errors="coerce").dropna().to_numpy()
-        if values.size == 0:
+    for label, histogram in distributions.items():
+        if histogram.counts.size == 0:
             continue
+        # The streamed histogram's own buckets (2.2 % wide), merged into at most ~40 bars.
+        merge = max(1, math.ceil(histogram.counts.size / 40))
+        counts = np.add.reduceat(histogram.counts, np.arange(0, histogram.counts.size, merge))
+        first = histogram.offset
+        edges = [bucket_edges(first + k)[0] for k in range(0, histogram.counts.size, merge)]
+        edges.append(bucket_edges(first + histogram.counts.size - 1)[1])
         fig, ax = plt.subplots(figsize=(6, 3))
-        ax.hist(values, bins=min(40, max(5, int(np.sqrt(values.size)))), color="#7a9e3b")
-        ax.set_xlabel(label)
+        ax.stairs(counts, edges, fill=True, color="#7a9e3b")
+        ax.set_xscale("log")
+        zeros = f" ({histogram.zero} rows at 0 not shown)" if histogram.zero else ""
+        ax.set_xlabel(label + zeros)
         ax.set_ylabel("rows")
         charts.append((label, png_data_uri(fig)))
         plt.close(fig)
@@ -56,7 +64,8 @@ def render_report(
     goldset: GoldSetInfo,
     metrics: dict[str, float],
     missing: tuple[str, ...],
-    rows: pd.DataFrame,
+    distributions: dict[str, LogHistogram],
+    failures: list[tuple[str, str, str]],
 ) -> str:
     """The report as one HTML string with images inlined."""
     esc = html.escape
@@ -70,12 +79,12 @@ def render_report(
         for cat in categories
     )
     images = "".join(
-        f"<h3>{esc(t)}</h3><img alt='{esc(t)}' src='{src}'>" for t, src in _charts(rows)
+        f"<h3>{esc(t)}</h3><img alt='{esc(t)}' src='{src}'>"
+        for t, src in _charts(metrics, distributions)
     )
-    failures = rows[rows["correct"] < 1].head(25)
     failure_rows = "".join(
-        f"<tr><td>{esc(r.id)}</td><td>{esc(r.category)}</td><td>{esc(str(r.error or ''))}</td></tr>"
-        for r in failures.itertuples()
+        f"<tr><td>{esc(i)}</td><td>{esc(category)}</td><td>{esc(error)}</td></tr>"
+        for i, category, error in failures
     )
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>raygate eval · {esc(model_id)} on {esc(goldset.name)}</title>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from raygate.registry.protocol import ModelRegistry
 from raygate.tracking import configure_mlflow
 
 LOG_TABLE_MAX_ROWS = 20_000  # larger eval tables are kept as Parquet only
+SCHEMA_SAMPLE_ROWS = 1000  # gold rows read to infer the dataset schema MLflow shows
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def evaluate(
         options = replace(options, run_id=run.info.run_id)
         table_path = Path(tmp) / c.EVAL_TABLE_ARTIFACT
         model_config = {MODEL_ID_KEY: version.model_id} if version else None
-        accumulator = MetricsAccumulator()
+        accumulator = MetricsAccumulator()  # sums as rows stream by: memory flat in rows
         with pq.ParquetWriter(table_path, EVAL_TABLE_SCHEMA) as writer:
             batches = scored_batches(
                 goldset.path, pinned, model_config, tracking_uri, options, engine
@@ -113,12 +115,11 @@ def evaluate(
                 accumulator.add(batch)
                 if on_rows:
                     on_rows(len(batch))
-        scored = accumulator.frame()
         metrics = accumulator.finish(seed)
         returned = int(metrics.values[c.ROWS])
         if returned != goldset.rows:
             raise EvaluationError(f"pipeline returned {returned} rows for {goldset.rows} gold rows")
-        _log_results(table_path, model_id, pinned, goldset, metrics, scored)
+        _log_results(table_path, model_id, pinned, goldset, metrics, accumulator)
         _attach_traces(table_path, run.info.experiment_id, run.info.run_id)
         # Linked to the evaluated model and the gold set: the model's page lists this run.
         mlflow.log_metrics(metrics.values, model_id=logged_model_id, dataset=dataset)
@@ -144,16 +145,19 @@ def _agent_params(build_run_id: str | None) -> dict[str, str]:
 
 def _log_dataset(goldset: GoldSetInfo, logged_model_id: str | None):
     """The gold set as the run's dataset input (name, content hash as digest; MLflow keeps
-    its schema and row count, not its rows), and the evaluated model as the run's model input."""
+    its schema and row count, not its rows), and the evaluated model as the run's model input.
+    The schema is inferred from the first rows: the file is never read whole."""
     import mlflow
     from mlflow.entities import LoggedModelInput
 
-    frame = pd.read_json(goldset.path, lines=True, dtype=False)
+    with pd.read_json(goldset.path, lines=True, dtype=False, chunksize=SCHEMA_SAMPLE_ROWS) as rows:
+        sample = next(iter(rows))
     with warnings.catch_warnings():  # a local path matches two equivalent source kinds
         warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
-        dataset = mlflow.data.from_pandas(
-            frame, source=str(goldset.path), name=goldset.name, digest=goldset.content_hash[:36]
-        )
+        sampled = mlflow.data.from_pandas(sample, source=str(goldset.path), name=goldset.name)
+    dataset = _gold_dataset_class()(
+        sampled.source, goldset.name, goldset.content_hash[:36], sampled.schema, goldset.rows
+    )
     model = LoggedModelInput(logged_model_id) if logged_model_id else None
     mlflow.log_input(dataset, context="eval", model=model)
     return dataset
@@ -165,16 +169,19 @@ def _log_results(
     pinned: str,
     goldset: GoldSetInfo,
     metrics: EvalMetrics,
-    scored: pd.DataFrame,
+    accumulator: MetricsAccumulator,
 ) -> None:
     """The eval table (Parquet; JSON too while small), the HTML report, missing metrics."""
     import mlflow
 
     mlflow.set_tag(c.TAG_MISSING_METRICS, ",".join(metrics.missing))
     mlflow.log_artifact(str(table_path))
-    if len(scored) <= LOG_TABLE_MAX_ROWS:
+    if goldset.rows <= LOG_TABLE_MAX_ROWS:
         mlflow.log_table(pq.read_table(table_path).to_pandas(), artifact_file="eval_table.json")
-    report = render_report(model_id, pinned, goldset, metrics.values, metrics.missing, scored)
+    report = render_report(
+        model_id, pinned, goldset, metrics.values, metrics.missing,
+        accumulator.distributions(), accumulator.failures,
+    )  # fmt: skip
     mlflow.log_text(report, "report.html")
 
 
@@ -184,9 +191,33 @@ def _attach_traces(table_path: Path, experiment_id: str, run_id: str) -> None:
 
     from raygate.evaluation.mlflow_traces import attach_traces
 
-    rows = pq.read_table(table_path, columns=["trace_id", "query", "answer"]).to_pylist()
+    table = pq.ParquetFile(table_path)
+    rows = (
+        row
+        for batch in table.iter_batches(batch_size=1024, columns=["trace_id", "query", "answer"])
+        for row in batch.to_pylist()
+    )  # read as needed: attach_traces stops after its first MAX_TRACES traced rows
     attached, traced = attach_traces(rows, experiment_id, run_id)
     mlflow.set_tag(c.TAG_TRACES_ATTACHED, f"{attached}/{traced}")
+
+
+def _gold_dataset_class():
+    """MLflow's schema-only dataset, with the row count MLflow shows as its profile."""
+    from mlflow.data.meta_dataset import MetaDataset
+
+    class GoldDataset(MetaDataset):
+        def __init__(self, source, name, digest, schema, rows: int) -> None:
+            self._rows = rows
+            super().__init__(source, name=name, digest=digest, schema=schema)
+
+        @property
+        def profile(self) -> dict[str, int]:
+            return {"num_rows": self._rows}
+
+        def to_dict(self) -> dict[str, str]:
+            return super().to_dict() | {"profile": json.dumps(self.profile)}
+
+    return GoldDataset
 
 
 def _first_row(path: Path) -> GoldRow:

@@ -1,6 +1,7 @@
 """Run a load test on Ray: N worker actors, each one asyncio client with many requests in
-flight on its own event loop; the open-loop rate is split among them; results stream back
-to the driver in small batches and go straight to Parquet."""
+flight on its own event loop; the open-loop rate and the workload are dealt among them;
+results stream back to the driver in small batches, go straight to Parquet and are summed
+as they pass, so the driver's memory does not grow with the length of the run."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import uvloop
 
 from raygate.loadtest.arrival import ArrivalConfig, send_times
 from raygate.loadtest.http_client import HttpClient
-from raygate.loadtest.metrics import column_floats, summarize
+from raygate.loadtest.metrics import LoadAccumulator
 from raygate.loadtest.transport import Prompt, RequestResult, Sender, Target
 
 RESULTS_FILE = "results.parquet"
@@ -46,10 +47,10 @@ class WorkerPlan:
 
     start_wall: float
     duration_s: float
-    first_prompt: int  # this worker's first index into the workload
-    stride: int  # how far its next request's prompt is: the requests are dealt like cards
-    offsets: np.ndarray | None = None
-    concurrency: int = 0
+    arrival: ArrivalConfig
+    index: int  # this worker's place among `workers`: its share of the schedule
+    workers: int
+    concurrency: int = 0  # closed loop: this worker's users
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,9 @@ class LoadWorker:
     """One load-generating process (a Ray actor). `run` owns a private uvloop event loop in
     a thread of its own; `drain` and `progress` answer from Ray's actor threads."""
 
-    def __init__(self, index: int, target: Target, prompts: tuple[Prompt, ...], connections: int):
+    def __init__(self, index: int, target: Target, prompts: list[Prompt], connections: int):
         _normal_priority()
-        self._index, self._target, self._prompts = index, target, prompts
+        self._index, self._target, self._prompts = index, target, prompts  # its dealt share
         self._connections = connections
         self._results: list[RequestResult] = []
         self._lock = threading.Lock()
@@ -117,7 +118,7 @@ class LoadWorker:
         payloads = [sender.prepare(p) for p in self._prompts]
         start = time.perf_counter() + (plan.start_wall - time.time())
         try:
-            if plan.offsets is not None:
+            if plan.arrival.open_loop:
                 await self._open_loop(sender, payloads, start, plan)
             else:
                 await self._closed_loop(sender, payloads, start, plan)
@@ -127,10 +128,12 @@ class LoadWorker:
     async def _open_loop(
         self, sender: Sender, payloads: list[bytes], start: float, plan: WorkerPlan
     ) -> None:
-        """Send at the scheduled times whatever the answers do; latency counts from them."""
+        """Send at the scheduled times whatever the answers do; latency counts from them.
+        Worker i sends the schedule's requests i, i + workers, …, each with the next prompt of
+        its share (the workload was dealt the same way): the cards of one deck."""
         tasks: set[asyncio.Task] = set()
         loop = asyncio.get_running_loop()
-        offsets = plan.offsets.tolist()
+        offsets = send_times(plan.arrival)[plan.index :: plan.workers].tolist()
         n = 0
         while n < len(offsets):
             delay = start + offsets[n] - time.perf_counter()
@@ -139,7 +142,7 @@ class LoadWorker:
             now = time.perf_counter()
             # Everything due by now goes out in this turn of the loop: one wake-up, many sends.
             while n < len(offsets) and start + offsets[n] <= now:
-                payload = payloads[(plan.first_prompt + n * plan.stride) % len(payloads)]
+                payload = payloads[n % len(payloads)]
                 task = loop.create_task(self._one(sender, payload, offsets[n], start + offsets[n]))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -150,17 +153,18 @@ class LoadWorker:
     async def _closed_loop(
         self, sender: Sender, payloads: list[bytes], start: float, plan: WorkerPlan
     ) -> None:
-        """`concurrency` users, each sending its next request when the last one is answered."""
+        """`concurrency` users, each sending its next request when the last one is answered;
+        user u of this worker sends prompts u, u + its users, … of the worker's share."""
         delay = start - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         end, concurrency = start + plan.duration_s, plan.concurrency
 
         async def user(u: int) -> None:
-            n = plan.first_prompt + u
+            n = u
             while (now := time.perf_counter()) < end:
                 await self._one(sender, payloads[n % len(payloads)], now - start, now)
-                n += plan.stride
+                n += concurrency
 
         await asyncio.gather(*(user(u) for u in range(concurrency)))
 
@@ -184,7 +188,7 @@ class LoadRun:
 def run_load(
     target: Target,
     arrival: ArrivalConfig,
-    prompts: tuple[Prompt, ...],
+    prompts: Sequence[Prompt],
     out_dir: Path,
     workers: int = 1,
     connections: int = 256,
@@ -197,88 +201,55 @@ def run_load(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     remote = ray.remote(num_cpus=worker_cpus, max_concurrency=4)(LoadWorker)
-    actors = [remote.remote(i, target, prompts, connections) for i in range(workers)]
+    # Dealt like cards: worker i gets prompts i, i + workers, … (never the whole workload)
+    # and sends them in order, so each planned request has its own prompt until it wraps.
+    shares = [list(prompts[i::workers]) or [prompts[i % len(prompts)]] for i in range(workers)]
+    actors = [remote.remote(i, target, share, connections) for i, share in enumerate(shares)]
     ray.get([a.ready.remote() for a in actors])
-    schedule = send_times(arrival) if arrival.open_loop else None
     start_wall = time.time() + START_DELAY_S
+    total_users = arrival.concurrency or 0
     runs = []
-    total_users, first_user = arrival.concurrency or 0, 0
     for i, actor in enumerate(actors):
-        # Open loop: worker i sends the schedule's requests i, i + workers, …, so it takes the
-        # same prompts. Closed loop: its users are global users first_user … and each user u
-        # sends prompts u, u + all users, …: every planned request gets its own prompt once.
-        share = total_users // workers + (i < total_users % workers)
-        if schedule is not None:
-            plan = WorkerPlan(start_wall, arrival.duration_s, i, workers, schedule[i::workers])
-        else:
-            plan = WorkerPlan(start_wall, arrival.duration_s, first_user, total_users, None, share)
-        first_user += share
+        users = total_users // workers + (i < total_users % workers)
+        plan = WorkerPlan(start_wall, arrival.duration_s, arrival, i, workers, users)
         runs.append(actor.run.remote(plan))
     path = out_dir / RESULTS_FILE
+    figures = LoadAccumulator(slos, arrival.duration_s if arrival.open_loop else None)
     with pq.ParquetWriter(path, RESULT_SCHEMA) as writer:
         pending = list(runs)
         while pending:
             _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
-            _write(writer, ray.get([a.drain.remote() for a in actors]))
+            _write(writer, figures, ray.get([a.drain.remote() for a in actors]))
             if on_progress is not None:
                 counts = np.sum(ray.get([a.progress.remote() for a in actors]), axis=0)
                 elapsed = max(0.0, time.time() - start_wall)
                 on_progress(Progress(elapsed, *map(int, counts)))
         ray.get(runs)  # surface a worker's crash
-        _write(writer, ray.get([a.drain.remote() for a in actors]))
+        _write(writer, figures, ray.get([a.drain.remote() for a in actors]))
     for actor in actors:
         ray.kill(actor)
-    table = pq.read_table(path)
-    duration = _duration(table, arrival)
+    # The measured window: the run's duration, or until the last answer if later.
+    duration = max(arrival.duration_s, figures.last_answer_s)
     summary = {
         "mode": "open" if arrival.open_loop else "closed",
         "target_rate_rps": arrival.rate,
         "concurrency": arrival.concurrency,
         "workers": workers,
-        **summarize(table, duration, slos),
+        **figures.summary(duration),
     }
     if arrival.open_loop:
-        summary |= _send_accuracy(table, arrival.duration_s)
+        summary |= figures.send_accuracy()
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return LoadRun(path, summary)
 
 
-def _write(writer: pq.ParquetWriter, batches: list[list[RequestResult]]) -> None:
+def _write(
+    writer: pq.ParquetWriter, figures: LoadAccumulator, batches: list[list[RequestResult]]
+) -> None:
     rows = [row for batch in batches for row in batch]
     if rows:
         columns = zip(*rows, strict=True)  # row tuples → one sequence per column
         arrays = [pa.array(c, type=f.type) for c, f in zip(columns, RESULT_SCHEMA, strict=True)]
-        writer.write_table(pa.Table.from_arrays(arrays, schema=RESULT_SCHEMA))
-
-
-# A run whose sends ended later than this share of its duration after the window fell behind.
-FELL_BEHIND_SHARE = 0.02
-
-
-def _send_accuracy(table: pa.Table, duration_s: float) -> dict[str, Any]:
-    """How well the client kept the schedule: the rate of the requests due in the run's
-    window that were sent (late ones count: their lateness is in their latency), how late
-    sends were, and whether the client fell behind (its last send long after the window)."""
-    if table.num_rows == 0:
-        return {"achieved_rate_rps": 0.0, "send_lag_ms_p50": None, "send_lag_ms_p99": None,
-                "fell_behind": False}  # fmt: skip
-    lag_ms = column_floats(table, "latency_ms") - column_floats(table, "service_ms")
-    scheduled_s = column_floats(table, "scheduled_s")
-    sent_s = scheduled_s + lag_ms / 1000
-    overrun_s = max(0.0, float(np.max(sent_s)) - duration_s)
-    return {
-        "achieved_rate_rps": float(np.sum(scheduled_s < duration_s)) / duration_s,
-        "send_lag_ms_p50": float(np.percentile(lag_ms, 50)),
-        "send_lag_ms_p99": float(np.percentile(lag_ms, 99)),
-        "send_overrun_s": overrun_s,
-        "fell_behind": overrun_s > FELL_BEHIND_SHARE * duration_s,
-    }
-
-
-def _duration(table: pa.Table, arrival: ArrivalConfig) -> float:
-    """The measured window: the run's duration, or until the last answer if later."""
-    if table.num_rows == 0:
-        return arrival.duration_s
-    scheduled = column_floats(table, "scheduled_s")
-    latency_s = column_floats(table, "latency_ms") / 1000
-    return float(max(arrival.duration_s, np.max(scheduled + latency_s)))
+        table = pa.Table.from_arrays(arrays, schema=RESULT_SCHEMA)
+        writer.write_table(table)
+        figures.add(table)

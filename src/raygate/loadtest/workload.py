@@ -83,8 +83,13 @@ def _read_queries(source: str, seed: int) -> list[str]:
             f"{path} has no 'query' or 'prompt' column (columns: {', '.join(columns)}); "
             "write one JSON object per line with a 'query'"
         )
-    rows = dataset.select_columns([column]).random_shuffle(seed=seed).take_all()
-    return [str(row[column]) for row in rows if row[column]]
+    shuffled = dataset.select_columns([column]).random_shuffle(seed=seed)
+    return [  # one column streamed as Arrow batches: no dict per row in the driver
+        str(value)
+        for batch in shuffled.iter_batches(batch_format="pyarrow", batch_size=65_536)
+        for value in batch.column(column).to_pylist()
+        if value
+    ]
 
 
 def _path(source: str) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 
 from raygate.errors import ConfigError, ServeError
 from raygate.schemas import read_yaml, validate_mapping
-from raygate.serving.auth import ENV_TOKENS_FILE
+from raygate.serving.auth import ENV_TOKENS_FILE, ENV_TOKENS_VAULT
 from raygate.serving.settings import (
     ROUTER_DEPLOYMENT,
     AppArgs,
@@ -62,14 +62,18 @@ def raygate_app(config: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def with_runtime_env(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy whose raygate app tells replicas where MLflow is and where the token file is
-    (paths only: tokens themselves never go into a config)."""
+    """A copy whose raygate app tells replicas where MLflow is and where the tokens are (a
+    file path, a Vault reference and address: tokens and VAULT_TOKEN never go into a config,
+    replicas read VAULT_TOKEN from their own environment)."""
     config = copy.deepcopy(config)
     app = raygate_app(config, "config")
     env_vars = app.setdefault("runtime_env", {}).setdefault("env_vars", {})
     env_vars.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
     if os.environ.get(ENV_TOKENS_FILE):
         env_vars.setdefault(ENV_TOKENS_FILE, str(Path(os.environ[ENV_TOKENS_FILE]).resolve()))
+    if os.environ.get(ENV_TOKENS_VAULT):
+        for reference in (ENV_TOKENS_VAULT, "VAULT_ADDR"):
+            env_vars.setdefault(reference, os.environ.get(reference, ""))
     return config
 
 

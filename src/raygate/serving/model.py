@@ -4,6 +4,7 @@ version it resolves to, predicts batches, and swaps versions without dropping a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import logging
@@ -19,6 +20,7 @@ from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
 from raygate.packaging.outputs import prediction_records
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
+from raygate.serving import replica_versions
 from raygate.serving.settings import VariantSettings
 from raygate.telemetry import semconv
 from raygate.telemetry.tracing import (
@@ -67,6 +69,20 @@ class ModelVariant:
                     raise  # nothing to fall back to: the replica fails and Serve reports it
                 self._load_error = str(exc)
                 logger.error("%s keeps serving %s: %s", self._variant, self.model_id, exc)
+            finally:
+                if self._loaded is not None:
+                    self._publish(user_config.get("change_id"))
+
+    def _publish(self, change_id: str | None) -> None:
+        """What this replica serves, for `raygate serve status`; never fails a reconfigure."""
+        try:
+            replica_versions.publish(self.info() | {"change_id": change_id})
+        except Exception as exc:  # outside Serve, or the GCS is briefly unreachable
+            logger.warning("could not publish %s's replica version: %s", self._variant, exc)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # Serve is shutting the replica down
+            replica_versions.forget()
 
     def _load_if_changed(self, model_uri: str) -> None:
         registry = MlflowRegistry()

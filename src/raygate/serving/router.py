@@ -25,13 +25,14 @@ from raygate.errors import ConfigError
 from raygate.limits import RateLimiter
 from raygate.packaging.loading import registry_name
 from raygate.schemas import PredictInput, validate_mapping
+from raygate.secrets import secret_sources
 from raygate.serving.api_errors import (
     ApiError,
     BodyLimit,
     error_responses,
     install_error_handlers,
 )
-from raygate.serving.auth import ENV_TOKENS, ENV_TOKENS_FILE, authenticate, load_tokens
+from raygate.serving.auth import ENV_TOKENS, authenticate, load_tokens
 from raygate.serving.observer import RequestObserver
 from raygate.serving.openai_schema import (
     ChatCompletionRequest,
@@ -140,8 +141,8 @@ class Router:
         tokens = load_tokens()
         if settings.auth and not tokens:
             raise ConfigError(
-                f"auth is on but no API token is configured: set {ENV_TOKENS} or "
-                f"{ENV_TOKENS_FILE} where Ray runs, or set auth: false for a local trial"
+                f"auth is on but no API token is configured: set {secret_sources(ENV_TOKENS)} "
+                "where Ray runs, or set auth: false for a local trial"
             )
         if settings.rate_limit != self._settings.rate_limit or self._limiter is None:
             limit = settings.rate_limit

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from raygate.secrets import get_secret
 from raygate.telemetry.paths import telemetry_dir
 from raygate.telemetry.pii import redact
 
@@ -67,7 +68,7 @@ class RequestRecord(BaseModel):
 def record_key() -> bytes:
     """$RAYGATE_RECORD_KEY, else a random key kept (mode 0600) beside the records, so every
     process on this machine hashes an id the same way."""
-    explicit = os.environ.get(ENV_RECORD_KEY)
+    explicit = get_secret(ENV_RECORD_KEY)
     if explicit:
         return explicit.encode()
     path = telemetry_dir() / _KEY_FILE

@@ -3,7 +3,6 @@ retried by the controller loop, token counts from the server's `usage`."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +10,7 @@ from raygate.agent.generators.base import Generation, GenerationRequest
 from raygate.agent.generators.chat import chat_messages, reply_to_generation
 from raygate.config import OpenAIGeneratorConfig
 from raygate.errors import GeneratorError, TransientGeneratorError
+from raygate.secrets import get_secret
 from raygate.text import tokenize
 
 
@@ -25,7 +25,7 @@ class OpenAIGenerator:
         # Retries belong to the controller loop (tenacity, with backoff and a deadline).
         self._client = openai.OpenAI(
             base_url=config.base_url,
-            api_key=os.environ.get(config.api_key_env) or "unset",
+            api_key=get_secret(config.api_key_env) or "unset",
             timeout=config.timeout_s,
             max_retries=0,
         )

@@ -1,4 +1,5 @@
-"""A mergeable log-bucketed histogram: bounded memory, ranks exact at bucket edges.
+"""A mergeable log-bucketed histogram: bounded memory, ranks exact at bucket edges; and
+percentiles of a stream, exact while it is small, from the histogram beyond.
 
 Buckets are Prometheus native-histogram buckets of schema 5: bucket `i` holds the values in
 (2^((i-1)/32), 2^(i/32)], so neighbouring edges differ by 2.2 %. A Prometheus native
@@ -18,6 +19,10 @@ import numpy as np
 SCHEMA = 5
 _PER_DOUBLING = 2**SCHEMA
 GROWTH = 2 ** (1 / _PER_DOUBLING)  # ratio of a bucket's upper edge to its lower edge
+# A quantile read as its bucket's geometric middle is within this share of the value at its
+# rank (half a bucket on a log scale: 1.09 %).
+RELATIVE_ERROR = math.sqrt(GROWTH) - 1
+EXACT_UP_TO = 10_000  # values a Quantiles keeps as they are before it folds them into buckets
 
 
 def bucket_index(value: float) -> int:
@@ -118,3 +123,60 @@ class LogHistogram:
             return None
         lower, upper = self.rank_bounds(max(1, math.ceil(p * total)))
         return math.sqrt(lower * upper)
+
+
+class Quantiles:
+    """Percentiles of a stream of values. Up to `exact_up_to` values they are exact (numpy's
+    linear interpolation); past that the values are folded into a LogHistogram, and each
+    percentile is within RELATIVE_ERROR of the value at its rank: memory stays bounded by
+    `exact_up_to` and the histogram's range, never by how many values arrive. NaN is skipped.
+    """
+
+    __slots__ = ("_count", "_exact", "_exact_up_to", "_histogram")
+
+    def __init__(self, exact_up_to: int = EXACT_UP_TO) -> None:
+        self._exact_up_to = exact_up_to
+        self._exact: list[np.ndarray] = []
+        self._histogram: LogHistogram | None = None
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def exact(self) -> bool:
+        """Whether the percentiles are still computed from every value."""
+        return self._histogram is None
+
+    def add_many(self, values: Iterable[float]) -> None:
+        array = np.asarray(values if isinstance(values, np.ndarray) else list(values), float)
+        array = array[~np.isnan(array)]
+        if array.size == 0:
+            return
+        self._count += int(array.size)
+        if self._histogram is not None:
+            self._histogram.add_many(array)
+            return
+        self._exact.append(array)
+        if self._count > self._exact_up_to:
+            self._histogram = LogHistogram()
+            self._histogram.add_many(np.concatenate(self._exact))
+            self._exact = []
+
+    def percentile(self, q: float) -> float | None:
+        """The q-th percentile (0–100); None when no value arrived."""
+        if self._count == 0:
+            return None
+        if self._histogram is None:
+            return float(np.percentile(np.concatenate(self._exact), q))
+        return self._histogram.quantile(q / 100)
+
+    def histogram(self) -> LogHistogram:
+        """The values as a LogHistogram (built on demand while the values are still exact)."""
+        if self._histogram is not None:
+            return self._histogram
+        histogram = LogHistogram()
+        if self._exact:
+            histogram.add_many(np.concatenate(self._exact))
+        return histogram
