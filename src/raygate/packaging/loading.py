@@ -18,7 +18,7 @@ from raygate.packaging.conversation import (
     interface_of,
 )
 from raygate.packaging.pyfunc import MODEL_ID_KEY
-from raygate.packaging.streaming import chunk_text
+from raygate.packaging.streaming import chunk_text, final_record
 from raygate.registry.protocol import ModelRegistry, ModelVersion
 from raygate.schemas import parse_predict_input
 
@@ -57,7 +57,7 @@ class LoadedAgent:
         output = self.model.predict(conversation_request(self.interface, messages))
         return {"answer": answer_text(output), "finish_reason": "answer"}
 
-    def converse_stream(self, messages: list[dict[str, Any]]) -> Iterator[str]:
+    def converse_stream(self, messages: list[dict[str, Any]]) -> Iterator[str | dict[str, Any]]:
         """The same, as text pieces while the model streams."""
         return _texts(self.model.predict_stream(conversation_request(self.interface, messages)))
 
@@ -67,17 +67,23 @@ class LoadedAgent:
         ChatAgent, ResponsesAgent or a PythonModel that defines it)."""
         return getattr(self.model, "_predict_stream_fn", None) is not None
 
-    def predict_stream(self, row: Mapping[str, Any]) -> Iterator[str]:
-        """One validated request row's answer as text pieces, as the model yields them."""
+    def predict_stream(self, row: Mapping[str, Any]) -> Iterator[str | dict[str, Any]]:
+        """One validated request row's answer as text pieces, as the model yields them (and
+        its output row last, from a raygate agent)."""
         (parsed,) = parse_predict_input([row])
         return _texts(
             self.model.predict_stream(parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD}))
         )
 
 
-def _texts(chunks: Iterator[Any]) -> Iterator[str]:
-    """The text of each chunk that carries some."""
+def _texts(chunks: Iterator[Any]) -> Iterator[str | dict[str, Any]]:
+    """The text of each chunk that carries some, and the output row of raygate's final chunk
+    (a dict) where the model sends one."""
     for chunk in chunks:
+        record = final_record(chunk)
+        if record is not None:
+            yield record
+            continue
         text = chunk_text(chunk)
         if text:
             yield text

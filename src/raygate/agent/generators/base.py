@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,3 +44,10 @@ class Generator(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+class StreamingGenerator(Generator, Protocol):
+    """A generator that can also decode one request while handing its text to `on_piece`
+    piece by piece; an exception raised by `on_piece` stops the decoding and propagates."""
+
+    def stream(self, request: GenerationRequest, on_piece: Callable[[str], None]) -> Generation: ...

@@ -54,6 +54,11 @@ class BatchingGenerator:
     def count_tokens(self, text: str) -> int:
         return self._inner.count_tokens(text)
 
+    @property
+    def inner(self) -> Generator:
+        """The wrapped generator (a streamed request is decoded by it directly, alone)."""
+        return self._inner
+
     def _work(self) -> None:
         while True:
             batch = self._take_batch()

@@ -48,6 +48,11 @@ def parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
     return (ToolCall(payload["tool"], arguments if isinstance(arguments, dict) else {}),)
 
 
+def strip_citations(text: str) -> str:
+    """The text without its `[doc-id]` citation markers (the answer carries them apart)."""
+    return _CITATION.sub("", text)
+
+
 def reply_to_generation(
     text: str,
     request: GenerationRequest,
@@ -59,7 +64,7 @@ def reply_to_generation(
     calls = parse_tool_calls(text) if request.tools else ()
     known = {doc.id for doc in request.documents}
     citations = tuple(dict.fromkeys(c for c in _CITATION.findall(text) if c in known))
-    answer = _CITATION.sub("", text).strip() or ABSTAIN_ANSWER
+    answer = strip_citations(text).strip() or ABSTAIN_ANSWER
     abstained = "don't know" in answer.lower() or "do not know" in answer.lower()
     return Generation(
         answer, citations, abstained, tokens_in, tokens_out, tokens_cached, tool_calls=calls

