@@ -241,3 +241,14 @@ def test_replicas_of_one_variant_on_different_versions_are_flagged():
     assert mixed_versions(same) is None
     warning = mixed_versions([{"model_id": "m@1"}, {"model_id": "m@2"}, {"model_id": "m@2"}])
     assert warning and "m@1 on 1" in warning and "m@2 on 2" in warning
+
+
+def test_model_calls_default_to_serve_s_own_handle_options():
+    from raygate.serving.settings import AppArgs
+
+    assert AppArgs(model_name="m").model_calls.handle_options() == {}
+    grpc = AppArgs(model_name="m", model_calls={"by_reference": False, "serialization": "msgpack"})
+    assert grpc.model_calls.handle_options() == {
+        "_by_reference": False, "request_serialization": "msgpack",
+        "response_serialization": "msgpack",
+    }  # fmt: skip

@@ -26,7 +26,7 @@ def predict(
     with working(f"loading {model_uri}", as_json):
         loaded = load_agent(model_uri, MlflowRegistry())
     rows = [{"query": q, "user_id": user_id, "session_id": session_id} for q in queries]
-    records = loaded.predict(rows).to_dict(orient="records")
+    records = loaded.predict_records(rows)
     flush()
     if as_json:
         emit_json({"model_uri": model_uri, "predictions": records})

@@ -46,7 +46,6 @@ class WorkerPlan:
     """One worker's share: its send offsets (open loop) or its users (closed loop)."""
 
     start_wall: float
-    duration_s: float
     arrival: ArrivalConfig
     index: int  # this worker's place among `workers`: its share of the schedule
     workers: int
@@ -158,7 +157,7 @@ class LoadWorker:
         delay = start - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        end, concurrency = start + plan.duration_s, plan.concurrency
+        end, concurrency = start + plan.arrival.duration_s, plan.concurrency
 
         async def user(u: int) -> None:
             n = u
@@ -211,7 +210,7 @@ def run_load(
     runs = []
     for i, actor in enumerate(actors):
         users = total_users // workers + (i < total_users % workers)
-        plan = WorkerPlan(start_wall, arrival.duration_s, arrival, i, workers, users)
+        plan = WorkerPlan(start_wall, arrival, i, workers, users)
         runs.append(actor.run.remote(plan))
     path = out_dir / RESULTS_FILE
     figures = LoadAccumulator(slos, arrival.duration_s if arrival.open_loop else None)

@@ -17,7 +17,8 @@ from raygate.packaging.conversation import (
     conversation_request,
     interface_of,
 )
-from raygate.packaging.pyfunc import MODEL_ID_KEY
+from raygate.packaging.outputs import prediction_records
+from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
 from raygate.packaging.streaming import chunk_text, final_record
 from raygate.registry.protocol import ModelRegistry, ModelVersion
 from raygate.schemas import parse_predict_input
@@ -40,6 +41,24 @@ class LoadedAgent:
         if self.input_names is not None and TRACE_FIELD not in self.input_names:
             frame = frame.drop(columns=TRACE_FIELD, errors="ignore")  # a model that predates it
         return self.model.predict(frame)
+
+    def predict_records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """predict() as one JSON-ready record per row; raygate's own agent is called
+        directly (no DataFrame round trip, no second schema pass: the rows are validated)."""
+        if self.reference_agent is None:
+            return prediction_records(self.predict(rows))
+        return [o.model_dump() for o in self.reference_agent.predict(parse_predict_input(rows))]
+
+    @cached_property
+    def reference_agent(self) -> Any:
+        """raygate's own agent inside the pyfunc, called directly: MLflow's per-call schema
+        enforcement and DataFrame conversions cost more than the agent itself on a light
+        generator, and parse_predict_input has validated the rows. None for other models."""
+        try:
+            python_model = self.model.unwrap_python_model()
+        except Exception:  # not a PythonModel-based pyfunc (another flavor)
+            return None
+        return python_model.agent if isinstance(python_model, AgentPyfunc) else None
 
     @cached_property
     def input_names(self) -> frozenset[str] | None:

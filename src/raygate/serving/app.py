@@ -34,4 +34,8 @@ def build_app(args: dict[str, Any]) -> Application:
         for name in app_args.variants
     }
     router = Router.options(name=ROUTER_DEPLOYMENT, user_config=RouterSettings().model_dump())
-    return router.bind(model_name=app_args.model_name, **variants)
+    return router.bind(
+        model_name=app_args.model_name,
+        handle_options=app_args.model_calls.handle_options(),
+        **variants,
+    )

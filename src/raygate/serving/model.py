@@ -172,7 +172,7 @@ def _answer_whole(
     """Each row's whole answer: query models predict the rows in one batch, a chat or agent
     flavor answers one conversation per call."""
     if loaded.interface == "query":
-        return prediction_records(loaded.predict(rows))
+        return loaded.predict_records(rows)
     return [loaded.converse(conversation) for conversation in conversations]
 
 

@@ -119,10 +119,12 @@ class Router:
         champion: DeploymentHandle,
         canary: DeploymentHandle | None = None,
         model_name: str = "",
+        handle_options: dict[str, Any] | None = None,
     ):
-        self._handles = {"champion": champion}
+        options = handle_options or {}  # transport and serialization (AppArgs.model_calls)
+        self._handles = {"champion": champion.options(**options) if options else champion}
         if canary is not None:
-            self._handles["canary"] = canary
+            self._handles["canary"] = canary.options(**options) if options else canary
         self._settings = RouterSettings()
         self._tokens: tuple[str, ...] = ()
         self._limiter: RateLimiter | None = None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -14,6 +14,26 @@ VariantName = Literal["champion", "canary"]
 ROUTER_DEPLOYMENT = "router"
 
 
+class ModelCalls(StrictModel):
+    """How the router calls the model replicas (Ray Serve DeploymentHandle options)."""
+
+    by_reference: bool = Field(
+        True,
+        description="True: through Ray's object store (Serve's default); False: over gRPC, "
+        "which skips the object store for small requests.",
+    )
+    serialization: Literal["cloudpickle", "pickle", "msgpack", "orjson"] = Field(
+        "cloudpickle", description="How requests and answers are serialized on the way."
+    )
+
+    def handle_options(self) -> dict[str, Any]:
+        """Keyword arguments of DeploymentHandle.options(); empty for Serve's defaults."""
+        if self == ModelCalls():
+            return {}
+        return {"_by_reference": self.by_reference, "request_serialization": self.serialization,
+                "response_serialization": self.serialization}  # fmt: skip
+
+
 class AppArgs(StrictModel):
     """`args` of the Serve application: which model and variants. Changing them redeploys."""
 
@@ -22,6 +42,9 @@ class AppArgs(StrictModel):
         default_factory=lambda: ["champion"],
         min_length=1,
         description="Model deployments to build; 'champion' is required.",
+    )
+    model_calls: ModelCalls = Field(
+        default_factory=ModelCalls, description="How the router calls the model replicas."
     )
 
     @model_validator(mode="after")
