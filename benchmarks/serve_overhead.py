@@ -64,6 +64,8 @@ async def closed_loop(url: str, headers: dict, concurrency: int, seconds: float)
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(client(session, i) for i in range(concurrency)))
     elapsed = time.perf_counter() - started
+    if not latencies:
+        raise SystemExit(f"{url}: every request failed ({failures}); see the Serve logs")
     return {
         "rps": len(latencies) / elapsed,
         "p50": float(np.percentile(latencies, 50)),

@@ -252,3 +252,14 @@ def test_model_calls_default_to_serve_s_own_handle_options():
         "_by_reference": False, "request_serialization": "msgpack",
         "response_serialization": "msgpack",
     }  # fmt: skip
+
+
+def test_a_serializer_whose_package_is_missing_is_a_clear_error(monkeypatch):
+    import importlib.util
+
+    from raygate.errors import ConfigError
+    from raygate.serving.settings import ModelCalls
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="needs the ormsgpack package where Ray runs"):
+        ModelCalls(serialization="msgpack").handle_options()

@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from raygate.errors import ConfigError
 from raygate.limits import RateLimit
 from raygate.schemas import StrictModel
 
 VariantName = Literal["champion", "canary"]
 ROUTER_DEPLOYMENT = "router"
+
+
+_SERIALIZER_PACKAGES = {"msgpack": "ormsgpack", "orjson": "orjson"}  # what Serve imports
 
 
 class ModelCalls(StrictModel):
@@ -27,9 +32,17 @@ class ModelCalls(StrictModel):
     )
 
     def handle_options(self) -> dict[str, Any]:
-        """Keyword arguments of DeploymentHandle.options(); empty for Serve's defaults."""
+        """Keyword arguments of DeploymentHandle.options(); empty for Serve's defaults. A
+        serializer whose package is missing where Ray runs is a ConfigError (Serve would
+        fail every request instead)."""
         if self == ModelCalls():
             return {}
+        package = _SERIALIZER_PACKAGES.get(self.serialization)
+        if package and importlib.util.find_spec(package) is None:
+            raise ConfigError(
+                f"model_calls.serialization {self.serialization!r} needs the {package} package "
+                f"where Ray runs: pip install {package} (or 'raygate[fast-serialization]')"
+            )
         return {"_by_reference": self.by_reference, "request_serialization": self.serialization,
                 "response_serialization": self.serialization}  # fmt: skip
 
