@@ -69,38 +69,16 @@ def _normal_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
-class LoadWorker:
-    """One load-generating process (a Ray actor). `run` owns a private uvloop event loop in
-    a thread of its own; `drain` and `progress` answer from Ray's actor threads."""
+class LoadSession:
+    """One worker's sending: its share of the prompts, the results not yet drained, and the
+    counts. Its coroutines run on a private event loop; `drain` is called from other threads."""
 
     def __init__(self, index: int, target: Target, prompts: list[Prompt], connections: int):
-        _normal_priority()
         self._index, self._target, self._prompts = index, target, prompts  # its dealt share
         self._connections = connections
         self._results: list[RequestResult] = []
         self._lock = threading.Lock()
-        self._sent = self._done = self._failed = 0
-
-    def ready(self) -> bool:
-        return True
-
-    def run(self, plan: WorkerPlan) -> dict[str, int]:
-        """Send this worker's share on a private event loop in a thread of its own (Ray's
-        actor threads may already hold a loop); returns the counts when done."""
-        failure: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                uvloop.run(self._main(plan))
-            except BaseException as exc:  # handed to the caller below
-                failure.append(exc)
-
-        thread = threading.Thread(target=target, name=f"raygate-load-{self._index}")
-        thread.start()
-        thread.join()
-        if failure:
-            raise failure[0]
-        return {"sent": self._sent, "done": self._done, "failed": self._failed}
+        self.sent = self.done = self.failed = 0
 
     def drain(self) -> list[RequestResult]:
         """Results since the last call (the driver writes them out)."""
@@ -108,10 +86,7 @@ class LoadWorker:
             results, self._results = self._results, []
         return results
 
-    def progress(self) -> tuple[int, int, int]:
-        return self._sent, self._done, self._failed
-
-    async def _main(self, plan: WorkerPlan) -> None:
+    async def main(self, plan: WorkerPlan) -> None:
         client = HttpClient(self._target.url, self._connections)
         sender = Sender(self._target, client)
         payloads = [sender.prepare(p) for p in self._prompts]
@@ -168,12 +143,51 @@ class LoadWorker:
         await asyncio.gather(*(user(u) for u in range(concurrency)))
 
     async def _one(self, sender: Sender, payload: bytes, offset: float, due: float) -> None:
-        self._sent += 1
+        self.sent += 1
         result: RequestResult = await sender.send(payload, self._index, offset, due)
-        self._done += 1
-        self._failed += not result.ok
+        self.done += 1
+        self.failed += not result.ok
         with self._lock:
             self._results.append(result)
+
+
+class LoadWorker:
+    """One load-generating process (a Ray actor with threads: no coroutine methods, or Ray
+    would run it as an async actor and `run` would block `drain` until the end). `run` drives
+    a LoadSession on a private uvloop event loop in a thread of its own; `drain` and
+    `progress` answer from Ray's other actor threads meanwhile."""
+
+    def __init__(self, index: int, target: Target, prompts: list[Prompt], connections: int):
+        _normal_priority()
+        self._index = index
+        self._session = LoadSession(index, target, prompts, connections)
+
+    def ready(self) -> bool:
+        return True
+
+    def run(self, plan: WorkerPlan) -> dict[str, int]:
+        """Send this worker's share; returns the counts when done."""
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                uvloop.run(self._session.main(plan))
+            except BaseException as exc:  # handed to the caller below
+                failure.append(exc)
+
+        thread = threading.Thread(target=target, name=f"raygate-load-{self._index}")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
+        session = self._session
+        return {"sent": session.sent, "done": session.done, "failed": session.failed}
+
+    def drain(self) -> list[RequestResult]:
+        return self._session.drain()
+
+    def progress(self) -> tuple[int, int, int]:
+        return self._session.sent, self._session.done, self._session.failed
 
 
 @dataclass
