@@ -58,7 +58,7 @@ def run_driver(args: list[str], env: dict[str, str], workdir: Path) -> tuple[flo
     """Run `raygate ARGS --json`; its peak RSS in MiB and its JSON output."""
     peak = workdir / f"peak-{time.monotonic_ns()}"
     done = subprocess.run(
-        [sys.executable, "-c", DRIVER, *args, "--json"],
+        [sys.executable, "-c", DRIVER, *args, "--json"], cwd=workdir,
         env=env | {"PEAK_FILE": str(peak)}, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -87,8 +87,8 @@ def log_trivial_model(workdir: Path, env: dict[str, str]) -> str:
         "pip_requirements=['mlflow'])\n"
         "print(info.model_uri)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(entry)], env=env, capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, str(entry)], env=env, cwd=workdir,
+                          capture_output=True, text=True, check=True)  # fmt: skip
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -178,7 +178,7 @@ def main() -> None:
     rate = 500.0
     with tempfile.TemporaryDirectory(prefix="raygate-scale-") as tmp:
         workdir = Path(tmp)
-        env = os.environ | {
+        env = os.environ | {  # runs and artifacts (./mlruns) stay in the work folder
             "MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db",
             "RAYGATE_TELEMETRY_DIR": str(workdir / "telemetry"),
             "RAY_ADDRESS": "",  # each driver starts its own local Ray

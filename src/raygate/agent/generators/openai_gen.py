@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from raygate.agent.generators.base import Generation, GenerationRequest
 from raygate.agent.generators.chat import chat_messages, reply_to_generation
@@ -43,12 +44,7 @@ class OpenAIGenerator:
 
     def _complete(self, request: GenerationRequest) -> Generation:
         with self._errors():
-            response = self._client.chat.completions.create(
-                model=self._config.model,
-                messages=chat_messages(request, self._config.tools_in_prompt),
-                max_tokens=self._config.max_new_tokens,
-                temperature=0.0,
-            )
+            response = self._create(request)
         return self._generation(response.choices[0].message.content or "", response.usage, request)
 
     def stream(self, request: GenerationRequest, on_piece: Callable[[str], None]) -> Generation:
@@ -58,14 +54,7 @@ class OpenAIGenerator:
         pieces: list[str] = []
         usage = None
         with self._errors():
-            chunks = self._client.chat.completions.create(
-                model=self._config.model,
-                messages=chat_messages(request, self._config.tools_in_prompt),
-                max_tokens=self._config.max_new_tokens,
-                temperature=0.0,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
+            chunks = self._create(request, stream=True, stream_options={"include_usage": True})
             with chunks:
                 for chunk in chunks:
                     usage = chunk.usage or usage
@@ -74,6 +63,16 @@ class OpenAIGenerator:
                         pieces.append(text)
                         on_piece(text)
         return self._generation("".join(pieces), usage, request)
+
+    def _create(self, request: GenerationRequest, **options: Any):
+        """One chat completion request for `request`, greedy, with the config's limits."""
+        return self._client.chat.completions.create(
+            model=self._config.model,
+            messages=chat_messages(request, self._config.tools_in_prompt),
+            max_tokens=self._config.max_new_tokens,
+            temperature=0.0,
+            **options,
+        )
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
