@@ -1,12 +1,12 @@
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from raygate.evaluation.engines import LlmEngineOptions
 from raygate.evaluation.pipeline import PipelineOptions
 from raygate.evaluation.runner import evaluate
+from raygate.testing import http_server
 
 
 class ChatCompletions(BaseHTTPRequestHandler):
@@ -35,12 +35,8 @@ class ChatCompletions(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
-    server.shutdown()
-    server.server_close()
+    with http_server(ChatCompletions) as url:
+        yield f"{url}/v1/chat/completions"
 
 
 def test_http_engine_evaluates_an_openai_compatible_endpoint(

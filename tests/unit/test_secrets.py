@@ -8,15 +8,15 @@ way Vault's API documents them, token check included."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from raygate.errors import ConfigError
 from raygate.secrets import get_secret
 from raygate.serving.auth import load_tokens
+from raygate.testing import http_server
 
 VAULT_TOKEN = "hvs.stand-in-token"
 STORED = {
@@ -50,12 +50,8 @@ class _VaultStandIn(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def vault() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _VaultStandIn)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(_VaultStandIn) as url:
+        yield url
 
 
 def test_the_environment_comes_first_then_a_file_then_nothing(tmp_path):
