@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import requests
+from loadgen_ceiling import start_server  # a sibling script: the trivial endpoint, started
 
 from raygate.testing import free_port
 
-HERE = Path(__file__).resolve().parent
 SCHEMA_VERSION = 1
 GOAL_RATIO = 1.3
 # The CLI, run in-process, writing its own peak RSS (KiB on Linux) to $PEAK_FILE at exit.
@@ -133,19 +132,10 @@ def measure_loadtest(durations: tuple[float, float], rate: float, workdir: Path,
     import pyarrow.parquet as pq
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(HERE / "trivial_server.py"), str(port)])
+    server = start_server(port)  # the trivial endpoint, answering once it listens
     figures: dict = {}
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
         for duration in durations:
             out = workdir / f"load-{duration:g}"
             peak_mib, summary = run_driver(

@@ -37,13 +37,14 @@ class AnswerStream:
         self._tools_offered = False
         self._open = True
         self._turn_sent = ""  # text of the running turn released so far
+        self._shown_end = 0  # how much of the raw text that release was made from
         self.started = False  # whether any text went out (the request cannot start over)
 
     def begin_turn(self, tools_offered: bool) -> None:
         """A new generation turn starts (a retry, a fallback or the next step)."""
         with self._lock:
             self._raw, self._tools_offered, self._open = "", tools_offered, True
-            self._turn_sent = ""
+            self._turn_sent, self._shown_end = "", 0
 
     def abandon_turn(self) -> None:
         """The loop gave up on the running turn (timeout): its later pieces are refused."""
@@ -60,7 +61,10 @@ class AnswerStream:
             if not self._open:
                 raise StreamClosed("the stream was closed")
             self._raw += text
-            self._release(self._shown(self._safe_end()))
+            end = self._safe_end()
+            if end > self._shown_end:  # nothing new is safe to show until the end moves
+                self._shown_end = end
+                self._release(self._shown(end))
 
     def finish(self, answer: str) -> None:
         """The agent's final answer: whatever of it has not been sent goes out now."""

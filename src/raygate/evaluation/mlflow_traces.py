@@ -5,6 +5,7 @@ timings. Inputs and outputs are the eval table's redacted query and answer."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 from raygate.telemetry.paths import telemetry_dir
@@ -29,7 +30,7 @@ def attach_traces(
 ) -> tuple[int, int]:
     """Copy the traces of `rows` (eval-table rows with trace_id, query, answer) into MLflow
     under the run; returns (attached, rows with a trace id)."""
-    wanted = [row for row in rows if row.get("trace_id")][:MAX_TRACES]
+    wanted = list(islice((row for row in rows if row.get("trace_id")), MAX_TRACES))
     found = read_traces(telemetry_dir() / TRACES_FOLDER, {row["trace_id"] for row in wanted})
     attached = 0
     for row in wanted:
