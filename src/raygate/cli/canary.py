@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -81,7 +82,7 @@ def _print_replay(result) -> None:
         if result.decided_at_ts is not None
         else ""
     )
-    console.print(f"[bold {color}]{result.decision.upper()}[/]{when}: {result.reason}")
+    console.print(f"[bold {color}]{result.decision.upper()}[/]{when}: {escape(result.reason)}")
     console.print(
         f"{document['observations']} observations, {document['canary_requests']} canary and "
         f"{document['champion_requests']} champion requests judged, {result.looks} looks"
@@ -153,7 +154,7 @@ def plan(
         table.add_row(label, *_outcome_cells(metric.to_fail_at_effect))
     console.print(table)
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _outcome_cells(outcome) -> tuple[str, str, str]:

