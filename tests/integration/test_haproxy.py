@@ -1,6 +1,7 @@
-"""raygate's app behind Ray Serve's HAProxy ingress (RAY_SERVE_ENABLE_HA_PROXY=1): the router
-replica serves HTTP itself, HAProxy in front of it instead of Serve's Python proxy; auth,
-answers, streaming through the official openai client and weight changes work as before."""
+"""raygate's app in Ray Serve's high-throughput mode (RAY_SERVE_ENABLE_HA_PROXY=1 and
+RAY_SERVE_THROUGHPUT_OPTIMIZED=1): the router replica serves HTTP itself, HAProxy in front of
+it instead of Serve's Python proxy, gRPC between replicas; auth, answers, streaming through the
+official openai client and weight changes work as before."""
 
 from __future__ import annotations
 
