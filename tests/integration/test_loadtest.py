@@ -95,6 +95,33 @@ def test_unreachable_targets_are_recorded_as_errors_not_raised(local_ray, tmp_pa
     assert list(summary["errors_by_type"]) == ["connection: ConnectionRefusedError"]
 
 
+def test_a_load_worker_that_dies_mid_run_is_one_clear_error(local_ray, stalling_server, tmp_path):
+    """Its node crashed or ran out of memory: the run stops with a LoadTestError saying what
+    was collected and where, not Ray's traceback."""
+    import os
+    import signal
+    import threading
+
+    from ray.util.state import list_actors
+
+    from raygate.errors import LoadTestError
+
+    def kill_the_worker() -> None:
+        time.sleep(3)  # started and sending (START_DELAY_S is 1 s)
+        (worker,) = list_actors(filters=[("class_name", "=", "LoadWorker"),
+                                         ("state", "=", "ALIVE")], detail=True)  # fmt: skip
+        os.kill(worker.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_worker)
+    killer.start()
+    plan = ArrivalConfig(rate=50, duration_s=30, process="constant")
+    with pytest.raises(LoadTestError, match="load worker died mid-run") as raised:
+        run_load(Target(stalling_server), plan, PROMPTS, tmp_path)
+    killer.join()
+    assert str(tmp_path / "results.parquet") in str(raised.value)
+    assert not (tmp_path / "summary.json").exists()
+
+
 # Answers every request and writes each query it received, in order, to the file it is given.
 RECORDING_SERVER = """
 import json, sys, uvicorn

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import uvloop
 
+from raygate.errors import LoadTestError
 from raygate.loadtest.arrival import ArrivalConfig, send_times
 from raygate.loadtest.http_client import HttpClient
 from raygate.loadtest.metrics import LoadAccumulator
@@ -211,6 +212,7 @@ def run_load(
 ) -> LoadRun:
     """Run the load on `workers` Ray actors and summarize it; results land in out_dir."""
     import ray
+    from ray.exceptions import ObjectLostError, RayActorError, RaySystemError
 
     out_dir.mkdir(parents=True, exist_ok=True)
     remote = ray.remote(num_cpus=worker_cpus, max_concurrency=4)(LoadWorker)
@@ -228,19 +230,27 @@ def run_load(
         runs.append(actor.run.remote(plan))
     path = out_dir / RESULTS_FILE
     figures = LoadAccumulator(slos, arrival.duration_s if arrival.open_loop else None)
-    with pq.ParquetWriter(path, RESULT_SCHEMA) as writer:
-        pending = list(runs)
-        while pending:
-            _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+    try:
+        with pq.ParquetWriter(path, RESULT_SCHEMA) as writer:
+            pending = list(runs)
+            while pending:
+                _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+                _write(writer, figures, ray.get([a.drain.remote() for a in actors]))
+                if on_progress is not None:
+                    counts = np.sum(ray.get([a.progress.remote() for a in actors]), axis=0)
+                    elapsed = max(0.0, time.time() - start_wall)
+                    on_progress(Progress(elapsed, *map(int, counts)))
+            ray.get(runs)  # surface a worker's crash
             _write(writer, figures, ray.get([a.drain.remote() for a in actors]))
-            if on_progress is not None:
-                counts = np.sum(ray.get([a.progress.remote() for a in actors]), axis=0)
-                elapsed = max(0.0, time.time() - start_wall)
-                on_progress(Progress(elapsed, *map(int, counts)))
-        ray.get(runs)  # surface a worker's crash
-        _write(writer, figures, ray.get([a.drain.remote() for a in actors]))
-    for actor in actors:
-        ray.kill(actor)
+    except (RayActorError, RaySystemError, ObjectLostError) as exc:
+        _stop(actors)
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+        raise LoadTestError(
+            f"a load worker died mid-run ({type(exc).__name__}: {cause}): its node left the "
+            f"Ray cluster or ran out of memory. The {figures.requests} answers collected "
+            f"before are in {path}; no summary was written. Check `ray status`, then run again"
+        ) from None
+    _stop(actors)
     # The measured window: the run's duration, or until the last answer if later.
     duration = max(arrival.duration_s, figures.last_answer_s)
     summary = {
@@ -254,6 +264,14 @@ def run_load(
         summary |= figures.send_accuracy()
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return LoadRun(path, summary)
+
+
+def _stop(actors: list) -> None:
+    import ray
+
+    for actor in actors:
+        with contextlib.suppress(Exception):  # already dead, or its node is gone
+            ray.kill(actor)
 
 
 def _write(
