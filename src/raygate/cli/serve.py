@@ -59,7 +59,7 @@ def status(address: str | None = ADDRESS_OPTION, as_json: bool = JSON_OPTION) ->
 @app.command("weight")
 @handles_errors
 def weight(
-    percent: float = typer.Argument(..., help="Canary share of traffic, 0-100."),
+    percent: float = typer.Argument(..., min=0, max=100, help="Canary share of traffic, 0-100."),
     address: str | None = ADDRESS_OPTION,
     wait_s: float = WAIT_OPTION,
     as_json: bool = JSON_OPTION,
