@@ -208,6 +208,11 @@ OPTIONS = {
     # the prototype layout: the champion answers inside the router's replica
     "champion_ingress": ({}, None, "champion_ingress"),
     "champion_ingress_haproxy": ({"RAY_SERVE_ENABLE_HA_PROXY": "1"}, None, "champion_ingress"),
+    "champion_ingress_haproxy_throughput_optimized": (
+        {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"},
+        None,
+        "champion_ingress",
+    ),
 }
 
 
