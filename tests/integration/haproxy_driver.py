@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import psutil
 import requests
 import yaml
+from cli_driver import raygate  # beside this script, which runs as one
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "haproxy-token-5b1e"
 QUERY = "What is the return window for Kitchen products?"
-
-
-def raygate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "raygate.cli.main", *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        raise SystemExit(f"raygate {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return done
 
 
 def serve_config(home: Path, model_name: str, port: int) -> Path:

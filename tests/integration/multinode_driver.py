@@ -7,23 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import requests
 import yaml
+from cli_driver import raygate  # beside this script, which runs as one
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def raygate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "raygate.cli.main", *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        raise SystemExit(f"raygate {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return done
 
 
 def main() -> None:
