@@ -72,7 +72,8 @@ def main() -> None:
     result: dict = {}
     try:
         raygate("serve", "up", str(serve_config(home, "haproxy-agent", port)), "--json", env=env)
-        alive = list_actors(filters=[("state", "=", "ALIVE")], raise_on_missing_output=False)
+        alive = list_actors(address=env["RAY_DASHBOARD_ADDRESS"], filters=[("state", "=", "ALIVE")],
+                            raise_on_missing_output=False)  # fmt: skip
         result["proxy_classes"] = sorted({a.class_name for a in alive if "Proxy" in a.class_name})
         answer = requests.post(f"{url}/v1/predict", json={"query": QUERY, "user_id": "u1"},
                                headers=auth, timeout=60)  # fmt: skip

@@ -108,8 +108,8 @@ def test_a_load_worker_that_dies_mid_run_is_one_clear_error(local_ray, stalling_
 
     def kill_the_worker() -> None:
         time.sleep(3)  # started and sending (START_DELAY_S is 1 s)
-        (worker,) = list_actors(filters=[("class_name", "=", "LoadWorker"),
-                                         ("state", "=", "ALIVE")], detail=True)  # fmt: skip
+        alive_workers = [("class_name", "=", "LoadWorker"), ("state", "=", "ALIVE")]
+        (worker,) = list_actors(address=local_ray, filters=alive_workers, detail=True)
         os.kill(worker.pid, signal.SIGKILL)
 
     killer = threading.Thread(target=kill_the_worker)
