@@ -62,6 +62,7 @@ def _guidellm(served: Served, prompts: Path, tokenizer: Path, out: Path, stream:
                "--tokenizer", f"kind=hf_auto,model={tokenizer}",
                "--output", f"kind=json,path={out}", "--disable-console"]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY", "PYTHON"))}
+    env |= {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # local files only
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (benchmark,) = json.loads(out.read_text())["benchmarks"]
