@@ -20,6 +20,19 @@ def test_vllm_generator_answers_with_engine_token_counts(tiny_llm):
     assert second.tokens_cached > 0  # prefix caching reused the identical prompt
 
 
+def test_vllm_generator_streams_a_request_step_by_step(tiny_llm):
+    pytest.importorskip("vllm")
+    config = VllmGeneratorConfig(kind="vllm", model=str(tiny_llm), max_new_tokens=16,
+                                 **vllm_settings())  # fmt: skip
+    generator = make_generator(config)
+    pieces: list[str] = []
+    streamed = generator.stream(REQUEST, pieces.append)
+    assert len(pieces) >= 2  # handed over as decoded, not at the end
+    assert streamed.tokens_in > 0 and len(pieces) <= streamed.tokens_out <= 16
+    (whole,) = generator.generate([REQUEST])  # the engine serves batches again afterwards
+    assert 0 < whole.tokens_out <= 16
+
+
 def test_transformers_generator_decodes_a_batch_on_cuda(tiny_llm):
     config = TransformersGeneratorConfig(kind="transformers", model=str(tiny_llm),
                                          device="cuda", max_new_tokens=8)  # fmt: skip
