@@ -54,6 +54,17 @@ async def _ready(value: Any) -> Any:
     return value
 
 
+class _InProcessMethod:
+    """`handle.method.remote(...)` answered by the method itself: always an awaitable."""
+
+    def __init__(self, method: Any) -> None:
+        self._method = method
+
+    def remote(self, *args: Any) -> Any:
+        result = self._method(*args)
+        return result if inspect.isawaitable(result) else _ready(result)
+
+
 class _InProcess:
     """What the router calls on a DeploymentHandle (`.predict.remote`, `.options(stream=True)`,
     `.info.remote`), answered by a ModelVariant living in the same replica."""
@@ -64,14 +75,8 @@ class _InProcess:
     def options(self, **_: Any) -> _InProcess:
         return self
 
-    def __getattr__(self, method: str) -> Any:
-        class _Method:
-            @staticmethod
-            def remote(*args: Any) -> Any:
-                result = getattr(self._variant, method)(*args)
-                return result if inspect.isawaitable(result) else _ready(result)
-
-        return _Method
+    def __getattr__(self, method: str) -> _InProcessMethod:
+        return _InProcessMethod(getattr(self._variant, method))
 
 
 def _champion_ingress_class() -> type:
