@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import requests
 import yaml
-from cli_driver import raygate  # beside this script, which runs as one
+from cli_driver import raygate, register_v1  # beside this script, which runs as one
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "haproxy-token-5b1e"
@@ -46,9 +46,6 @@ def main() -> None:
     from openai import OpenAI
     from ray.util.state import list_actors
 
-    from raygate.config import load_agent_config
-    from raygate.packaging.build import log_agent_model
-    from raygate.registry.mlflow_registry import MlflowRegistry
     from raygate.testing import free_port
 
     home = Path(tempfile.mkdtemp(prefix="raygate-haproxy-"))
@@ -57,13 +54,10 @@ def main() -> None:
     os.environ.update(RAYGATE_HOME=str(home), RAYGATE_API_TOKENS_FILE=str(tokens))
     os.environ.update(RAY_SERVE_ENABLE_HA_PROXY="1", RAY_SERVE_THROUGHPUT_OPTIMIZED="1")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    registry = MlflowRegistry()
-    built = log_agent_model(load_agent_config(ROOT / "agents" / "v1.yaml"))
-    version = registry.register("haproxy-agent", built.model_uri, built.tags).version
-    for alias in ("champion", "candidate"):
-        registry.set_alias("haproxy-agent", alias, version)
+    register_v1("haproxy-agent")
 
     dashboard_port, port = free_port(), free_port()
+    # HAProxy's stats listener too: one left draining by an earlier run may hold its 8404
     os.environ["RAY_SERVE_HAPROXY_STATS_PORT"] = str(free_port())
     ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1",
              dashboard_port=dashboard_port, logging_level="ERROR")  # fmt: skip

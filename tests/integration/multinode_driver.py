@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 import yaml
-from cli_driver import raygate  # beside this script, which runs as one
+from cli_driver import raygate, register_v1  # beside this script, which runs as one
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,20 +22,13 @@ def main() -> None:
     from ray.cluster_utils import Cluster
     from ray.util.state import list_actors
 
-    from raygate.config import load_agent_config
-    from raygate.packaging.build import log_agent_model
-    from raygate.registry.mlflow_registry import MlflowRegistry
     from raygate.serving.control import ServeControl
     from raygate.testing import free_port
 
     home = Path(tempfile.mkdtemp(prefix="raygate-multinode-"))
     os.environ["RAYGATE_HOME"] = str(home)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    registry = MlflowRegistry()
-    built = log_agent_model(load_agent_config(ROOT / "agents" / "v1.yaml"))
-    version = registry.register("multinode-agent", built.model_uri, built.tags).version
-    for alias in ("champion", "candidate"):
-        registry.set_alias("multinode-agent", alias, version)
+    register_v1("multinode-agent")
     gold = home / "gold.jsonl"
     gold.write_text(
         "".join(

@@ -100,19 +100,20 @@ class ServeControl:
 
     def __init__(self, address: str | None = None) -> None:
         from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
+        from ray.exceptions import AuthenticationError
 
         self.address = dashboard_address(address)
         if _is_local(self.address):
             _use_local_ray_token()
         try:
             self._client = ServeSubmissionClient(self.address)
+        except AuthenticationError:  # the dashboard answered 401/403
+            raise ServeError(
+                f"the Ray dashboard at {self.address} requires Ray's auth token: "
+                "export RAY_AUTH_MODE=token and the cluster's token as RAY_AUTH_TOKEN "
+                "(or in ~/.ray/auth_token; `ray get-auth-token` prints it on the head node)"
+            ) from None
         except Exception as exc:  # requests' connection errors, version checks, bad URLs
-            if "Authentication" in type(exc).__name__ or "401" in str(exc):
-                raise ServeError(
-                    f"the Ray dashboard at {self.address} requires Ray's auth token: "
-                    "export RAY_AUTH_MODE=token and the cluster's token as RAY_AUTH_TOKEN "
-                    "(or in ~/.ray/auth_token; `ray get-auth-token` prints it on the head node)"
-                ) from None
             raise ServeError(
                 f"cannot reach the Ray dashboard at {self.address} ({type(exc).__name__}); "
                 "start Ray with `ray start --head` or pass --address"
