@@ -1,5 +1,6 @@
-"""The playbook's real parts wired together: MLflow registry and release store, the Serve app
-through the dashboard's REST API, and the in-cluster aggregator on the Ray cluster serving it."""
+"""The playbook's real parts wired together: MLflow registry and release store, the traffic
+split (raygate's router through the dashboard's REST API, or a Gateway API HTTPRoute), and the
+in-cluster aggregator on the Ray cluster serving it (or Prometheus)."""
 
 from __future__ import annotations
 
@@ -25,17 +26,28 @@ class Runtime:
     registry: MlflowRegistry
     store: MlflowReleaseStore
     actions: Actions
-    control: ServeControl  # the Serve app itself (up, status, down) beside the executor
+    control: ServeControl | None  # the Serve app itself (up, status, down); None on a gateway
+    # split, whose variants are two Ray clusters: only Prometheus sees both
+    spans_clusters: bool = False
 
 
-def runtime(address: str | None = None, note=None, wait_s: float = 300.0) -> Runtime:
-    """Registry, store, executor and Serve control (without joining Ray: commands that only
-    read or send commands need none of it)."""
+def runtime(
+    address: str | None = None, note=None, wait_s: float = 300.0, split: Path | None = None
+) -> Runtime:
+    """Registry, store, executor and the split's control: raygate's router at `address`, or
+    the HTTPRoute of a `split` file (without joining Ray: commands that only read or send
+    commands need none of it)."""
     registry = MlflowRegistry()
-    control = ServeControl(address)
-    serving = ServeControlAdapter(control, wait_s)
+    control, serving = None, None
+    if split is not None:
+        from raygate.serving.gateway import GatewaySplitControl, load_split
+
+        serving = GatewaySplitControl(load_split(split), wait_s)
+    else:
+        control = ServeControl(address)
+        serving = ServeControlAdapter(control, wait_s)
     actions = Actions(registry, serving, note) if note else Actions(registry, serving)
-    return Runtime(registry, MlflowReleaseStore(), actions, control)
+    return Runtime(registry, MlflowReleaseStore(), actions, control, split is not None)
 
 
 def controller(
@@ -48,6 +60,13 @@ def controller(
     """A controller of `model_name`'s releases judging on Prometheus at `prometheus_url`, else
     on the in-cluster aggregator (this process then joins the cluster); notifying
     $RAYGATE_WEBHOOK_URL of its steps and ending when that is set."""
+    if parts.spans_clusters and not prometheus_url:
+        from raygate.errors import ConfigError
+
+        raise ConfigError(
+            "a gateway split's champion and canary run on two Ray clusters: judge them on a "
+            "Prometheus that scrapes both (--prometheus URL or $RAYGATE_PROMETHEUS_URL)"
+        )
     if prometheus_url:
         from raygate.canary.prometheus import PrometheusProvider
 

@@ -71,11 +71,12 @@ def deploy(
     tmp_path_factory,
     name: str,
     champion_autoscaling: dict | None = None,
+    variants: tuple[str, ...] = ("champion", "canary"),
     **router_settings,
 ) -> Iterator[Served]:
     """serve_configs/canary.yaml for model `name` (one small replica a variant unless the
-    champion autoscales, the router's settings overridden), deployed through the Serve API;
-    taken down afterwards."""
+    champion autoscales, only `variants`, the router's settings overridden), deployed through
+    the Serve API; taken down afterwards."""
     import os
 
     from ray import serve
@@ -87,6 +88,8 @@ def deploy(
     config["http_options"]["port"] = port
     (app,) = config["applications"]
     app["args"]["model_name"] = name
+    app["args"]["variants"] = list(variants)
+    app["deployments"] = [d for d in app["deployments"] if d["name"] in ("router", *variants)]
     for deployment in app["deployments"]:
         if deployment["name"] == "router":
             deployment["user_config"] |= router_settings

@@ -19,18 +19,25 @@ from raygate.serving.settings import AppArgs, RouterSettings
 def test_sticky_routing_is_stable_and_a_ramp_only_adds_canary_users():
     users = [f"user-{i}" for i in range(2000)]
     rng = random.Random(0)
-    at_1 = {u for u in users if choose_variant(u, 1, True, rng) == "canary"}
-    at_5 = {u for u in users if choose_variant(u, 5, True, rng) == "canary"}
+    both = ("champion", "canary")
+    at_1 = {u for u in users if choose_variant(u, 1, both, rng) == "canary"}
+    at_5 = {u for u in users if choose_variant(u, 5, both, rng) == "canary"}
     assert at_1 <= at_5 and 0.02 < len(at_5) / len(users) < 0.08
     assert sticky_position("user-7") == sticky_position("user-7")
 
 
 def test_without_a_canary_or_weight_everything_goes_to_the_champion():
-    rng = random.Random(0)
-    assert {choose_variant(None, 50, False, rng) for _ in range(100)} == {"champion"}
-    assert {choose_variant("u", 0, True, rng) for _ in range(100)} == {"champion"}
-    anonymous = [choose_variant(None, 30, True, rng) for _ in range(5000)]
+    rng, both = random.Random(0), ("champion", "canary")
+    assert {choose_variant(None, 50, ("champion",), rng) for _ in range(100)} == {"champion"}
+    assert {choose_variant("u", 0, both, rng) for _ in range(100)} == {"champion"}
+    anonymous = [choose_variant(None, 30, both, rng) for _ in range(5000)]
     assert 0.27 < anonymous.count("canary") / 5000 < 0.33
+
+
+def test_an_app_serving_the_canary_alone_answers_everything_as_the_canary():
+    rng = random.Random(0)  # one side of a gateway split: the weight lives in the gateway
+    assert {choose_variant(f"u{i}", 0, ("canary",), rng) for i in range(100)} == {"canary"}
+    assert AppArgs(model_name="m", variants=["canary"]).variants == ["canary"]
 
 
 def test_tokens_come_from_env_and_file_and_compare_exactly(tmp_path):
@@ -50,8 +57,10 @@ def test_tokens_come_from_env_and_file_and_compare_exactly(tmp_path):
 def test_settings_errors_name_the_deployment_and_field():
     with pytest.raises(ConfigError, match=r"router user_config: field 'canary_percent'"):
         validate_mapping({"canary_percent": 150}, RouterSettings, ConfigError, "router user_config")
-    with pytest.raises(ConfigError, match="champion"):
-        validate_mapping({"model_name": "m", "variants": ["canary"]}, AppArgs, ConfigError, "args")
+    with pytest.raises(ConfigError, match="distinct"):
+        validate_mapping({"model_name": "m", "variants": ["canary"] * 2}, AppArgs, ConfigError, "a")
+    with pytest.raises(ConfigError, match="variants"):
+        validate_mapping({"model_name": "m", "variants": []}, AppArgs, ConfigError, "args")
 
 
 def test_chat_requests_carry_the_conversation_and_reject_what_they_cannot_do():

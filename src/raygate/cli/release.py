@@ -19,8 +19,16 @@ NAME_ARGUMENT = typer.Argument(..., help="Registered model name, e.g. reference-
 PROMETHEUS_OPTION = typer.Option(
     None,
     "--prometheus",
+    envvar="RAYGATE_PROMETHEUS_URL",
     help="Judge on this Prometheus (URL) instead of the in-cluster aggregator; coarser: "
-    "histogram buckets, no output tokens, ~20 s behind.",
+    "histogram buckets, no output tokens, ~20 s behind. Needed with a gateway --split.",
+)
+SPLIT_OPTION = typer.Option(
+    None,
+    "--split",
+    envvar="RAYGATE_SPLIT",
+    help="A split file (deploy/k8s/split.gateway.yaml): move a Gateway API HTTPRoute's "
+    "weights between two clusters' Serve apps instead of raygate's router at --address.",
 )
 PHASE_COLORS = {"promoted": "green", "rolled_back": "red", "aborted": "red", "halted": "yellow",
                 "running": "cyan", "promoting": "cyan", "rolling_back": "cyan"}  # fmt: skip
@@ -76,6 +84,7 @@ def start(
     policy: Path = POLICY_OPTION,
     address: str | None = ADDRESS_OPTION,
     prometheus: str | None = PROMETHEUS_OPTION,
+    split: Path | None = SPLIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run NAME's canary to its end: ramp the weight step by step, judge canary against
@@ -89,7 +98,7 @@ def start(
     from raygate.constants import ALIAS_CANDIDATE
 
     rollout = _policy(policy)
-    parts = rt.runtime(address, note=lambda text: err_console.print(f"  {text}", highlight=False))
+    parts = rt.runtime(address, _note_to(err_console), split=split)
     if version is None:
         active = parts.store.active(name)
         version = (active.candidate_version if active else
@@ -192,12 +201,13 @@ def promote(
     ),
     reason: str = typer.Option("promoted by a person", "--reason", help="Kept in the history."),
     address: str | None = ADDRESS_OPTION,
+    split: Path | None = SPLIT_OPTION,
     wait_s: float = typer.Option(120, "--wait", help="Seconds to wait for a running release."),
 ) -> None:
     """Make the candidate champion now: a running release is told to promote (its controller
     does it); otherwise `champion` flips here, the champion deployment rolls to it and the
     canary gets no traffic."""
-    _decide(name, "promote", version, reason, address, wait_s)
+    _decide(name, "promote", version, reason, address, split, wait_s)
 
 
 @handles_errors
@@ -205,19 +215,25 @@ def rollback(
     name: str = NAME_ARGUMENT,
     reason: str = typer.Option("rolled back by a person", "--reason", help="Kept in history."),
     address: str | None = ADDRESS_OPTION,
+    split: Path | None = SPLIT_OPTION,
     wait_s: float = typer.Option(120, "--wait", help="Seconds to wait for a running release."),
 ) -> None:
     """Undo: a running release is told to roll back; otherwise `champion` returns to the
     version before its last move (idempotent) and the canary gets no traffic."""
-    _decide(name, "rollback", None, reason, address, wait_s)
+    _decide(name, "rollback", None, reason, address, split, wait_s)
 
 
-def _decide(name: str, command: str, version: int | None, reason: str, address, wait_s: float):
+def _note_to(target):
+    return lambda text: target.print(f"  {text}", highlight=False)
+
+
+def _decide(name: str, command: str, version: int | None, reason: str, address, split,
+            wait_s: float):  # fmt: skip
     from raygate import release_runtime as rt
     from raygate.constants import ALIAS_CANDIDATE
     from raygate.errors import ReleaseError
 
-    parts = rt.runtime(address, note=lambda text: console.print(text, highlight=False))
+    parts = rt.runtime(address, lambda text: console.print(text, highlight=False), split=split)
     active = parts.store.active(name)
     if active is not None:
         if version is not None and version != active.candidate_version:
@@ -256,6 +272,7 @@ def release(
     ),
     address: str | None = ADDRESS_OPTION,
     prometheus: str | None = PROMETHEUS_OPTION,
+    split: Path | None = SPLIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The whole playbook for one model, from --config or from --name and --model-uri.
@@ -279,7 +296,7 @@ def release(
     else:
         raise ConfigError("pass --config release.yaml, or --name NAME and --model-uri URI")
     rollout_policy, gate_policy = _policy(spec.rollout), load_policy(spec.gates)
-    parts = rt.runtime(address, note=lambda text: err_console.print(f"  {text}", highlight=False))
+    parts = rt.runtime(address, _note_to(err_console), split=split)
     controller = rt.controller(
         parts, rollout_policy, spec.name, None if as_json else print_look, prometheus
     )

@@ -116,15 +116,17 @@ class Router:
 
     def __init__(
         self,
-        champion: DeploymentHandle,
+        champion: DeploymentHandle | None = None,
         canary: DeploymentHandle | None = None,
         model_name: str = "",
         handle_options: dict[str, Any] | None = None,
     ):
         options = handle_options or {}  # transport and serialization (AppArgs.model_calls)
-        self._handles = {"champion": champion.options(**options) if options else champion}
-        if canary is not None:
-            self._handles["canary"] = canary.options(**options) if options else canary
+        self._handles = {
+            name: handle.options(**options) if options else handle
+            for name, handle in (("champion", champion), ("canary", canary))
+            if handle is not None
+        }
         self._settings = RouterSettings()
         self._tokens: tuple[str, ...] = ()
         self._limiter: RateLimiter | None = None
@@ -181,7 +183,7 @@ class Router:
         """The chosen variant's prediction; every outcome is traced, recorded and counted."""
         started = time.perf_counter()
         variant = choose_variant(
-            sticky_key, self._settings.canary_percent, "canary" in self._handles, self._rng
+            sticky_key, self._settings.canary_percent, self._handles, self._rng
         )
         with tracer().start_as_current_span(
             route,
@@ -222,7 +224,7 @@ class Router:
         stream sends it whole); failures before the first piece keep their status."""
         started = time.perf_counter()
         variant = choose_variant(
-            sticky_key, self._settings.canary_percent, "canary" in self._handles, self._rng
+            sticky_key, self._settings.canary_percent, self._handles, self._rng
         )
         span = tracer().start_span(
             route, parent_context(caller_trace), kind=SpanKind.SERVER,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Collection
 
 from raygate.serving.settings import VariantName
 
@@ -15,14 +16,17 @@ def sticky_position(key: str) -> float:
 
 
 def choose_variant(
-    key: str | None, canary_percent: float, has_canary: bool, rng: random.Random
+    key: str | None, canary_percent: float, served: Collection[str], rng: random.Random
 ) -> VariantName:
-    """'canary' for a share `canary_percent` of keys (or of anonymous requests), else 'champion'.
+    """'canary' for a share `canary_percent` of keys (or of anonymous requests), else 'champion';
+    the one variant an app serves when it serves one.
 
     A key keeps its variant while the weight stays, and a ramp only moves keys from champion
     to canary: the canary's set at 1 % is contained in its set at 5 %.
     """
-    if not has_canary or canary_percent <= 0:
+    if "champion" not in served:
+        return "canary"
+    if "canary" not in served or canary_percent <= 0:
         return "champion"
     position = sticky_position(key) if key else rng.random()
     return "canary" if position < canary_percent / 100 else "champion"

@@ -54,16 +54,17 @@ class AppArgs(StrictModel):
     variants: list[VariantName] = Field(
         default_factory=lambda: ["champion"],
         min_length=1,
-        description="Model deployments to build; 'champion' is required.",
+        description="Model deployments to build: champion, canary, or both (a variant alone "
+        "answers every request: one side of a split made outside Serve, e.g. by a gateway).",
     )
     model_calls: ModelCalls = Field(
         default_factory=ModelCalls, description="How the router calls the model replicas."
     )
 
     @model_validator(mode="after")
-    def _has_champion(self) -> AppArgs:
-        if "champion" not in self.variants:
-            raise ValueError("variants must include 'champion'")
+    def _distinct_variants(self) -> AppArgs:
+        if len(set(self.variants)) != len(self.variants):
+            raise ValueError(f"variants must be distinct, got {self.variants}")
         return self
 
 
