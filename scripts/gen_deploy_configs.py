@@ -1,8 +1,10 @@
 """Regenerate the deployment configs derived from others, so every way of serving runs what
 the local config runs: deploy/k8s/rayservice.yaml (deploy/k8s/rayservice.template.yaml with
-serve_configs/canary.yaml as its serveConfigV2) and serve_configs/gpu-vllm.yaml (the canary
-app on GPU replicas for agents/vllm.yaml, beside the same model as a plain LLM through Ray
-Serve LLM). `--check` exits 1 when a committed file has drifted (a test runs it).
+serve_configs/canary.yaml as its serveConfigV2, the canary's weight at rest: 0),
+deploy/k8s/rayservice-gateway.yaml (the same as two RayServices, one variant each, for a
+gateway split) and serve_configs/gpu-vllm.yaml (the canary app on GPU replicas for
+agents/vllm.yaml, beside the same model as a plain LLM through Ray Serve LLM). `--check` exits
+1 when a committed file has drifted (a test runs it).
 
 Usage: python scripts/gen_deploy_configs.py [--check]
 """
@@ -20,11 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "deploy" / "k8s" / "rayservice.template.yaml"
 SERVE_CONFIG = ROOT / "serve_configs" / "canary.yaml"
 RAYSERVICE = ROOT / "deploy" / "k8s" / "rayservice.yaml"
+GATEWAY_RAYSERVICES = ROOT / "deploy" / "k8s" / "rayservice-gateway.yaml"
 GPU_AGENT = ROOT / "agents" / "vllm.yaml"
 GPU_CONFIG = ROOT / "serve_configs" / "gpu-vllm.yaml"
 GPU_MODEL_NAME = "reference-agent-vllm"  # the registered agent's name in the Model Registry
 LLM_MODEL_ID = "reference-llm"  # the name OpenAI clients send to the plain-LLM app
 PLACEHOLDER = '  serveConfigV2: ""'
+TEMPLATE_NAME = "  name: raygate\n"
 
 
 def _header(sources: str) -> str:
@@ -34,18 +38,47 @@ def _header(sources: str) -> str:
     )
 
 
-def rayservice() -> str:
-    """The template with its serveConfigV2 placeholder replaced by a literal block (the
-    template's comments are kept); the proxy listens on every interface of the pod."""
+def cluster_serve_config(variants: tuple[str, ...] = ("champion", "canary")) -> dict:
+    """serve_configs/canary.yaml for a cluster: the proxy on every interface of the pod, the
+    canary's weight 0 (KubeRay applies this config to every new cluster, so it holds the state
+    every release ends in; the controller sets the weight during one), only `variants`."""
     config = yaml.safe_load(SERVE_CONFIG.read_text())
     config["http_options"] = {**config.get("http_options", {}), "host": "0.0.0.0", "port": 8000}
+    (app,) = config["applications"]
+    app["args"]["variants"] = list(variants)
+    app["deployments"] = [d for d in app["deployments"] if d["name"] in ("router", *variants)]
+    for deployment in app["deployments"]:
+        if deployment["name"] == "router":
+            deployment["user_config"]["canary_percent"] = 0
+    return config
+
+
+def _service(config: dict, name: str) -> str:
+    """The template named `name`, its serveConfigV2 placeholder replaced by a literal block
+    (the template's comments are kept)."""
     template = TEMPLATE.read_text()
-    if template.count(PLACEHOLDER) != 1:
-        raise SystemExit(f"{TEMPLATE.relative_to(ROOT)} needs one line `{PLACEHOLDER.strip()}`")
+    for line in (PLACEHOLDER + "\n", TEMPLATE_NAME):
+        if template.count(line) != 1:
+            raise SystemExit(f"{TEMPLATE.relative_to(ROOT)} needs one line `{line.strip()}`")
     serve_v2 = yaml.safe_dump(config, sort_keys=False)
     block = "".join(f"    {line}\n" for line in serve_v2.splitlines())
+    template = template.replace(TEMPLATE_NAME, f"  name: {name}\n")
+    return template.replace(PLACEHOLDER + "\n", "  serveConfigV2: |\n" + block)
+
+
+def rayservice() -> str:
     sources = "deploy/k8s/rayservice.template.yaml and\n# serve_configs/canary.yaml"
-    return _header(sources) + template.replace(PLACEHOLDER + "\n", "  serveConfigV2: |\n" + block)
+    return _header(sources) + _service(cluster_serve_config(), "raygate")
+
+
+def gateway_rayservices() -> str:
+    """Champion and canary as two RayServices, each app serving its variant alone, for the
+    HTTPRoute of deploy/k8s/gateway-split.yaml (KubeRay names their Serve services
+    raygate-champion-serve-svc and raygate-canary-serve-svc)."""
+    sources = "deploy/k8s/rayservice.template.yaml and\n# serve_configs/canary.yaml"
+    services = [_service(cluster_serve_config((variant,)), f"raygate-{variant}")
+                for variant in ("champion", "canary")]  # fmt: skip
+    return _header(sources) + "---\n".join(services)
 
 
 def gpu_vllm() -> str:
@@ -76,7 +109,7 @@ def gpu_vllm() -> str:
     return _header(sources) + yaml.safe_dump(config, sort_keys=False)
 
 
-OUTPUTS = {RAYSERVICE: rayservice, GPU_CONFIG: gpu_vllm}
+OUTPUTS = {RAYSERVICE: rayservice, GATEWAY_RAYSERVICES: gateway_rayservices, GPU_CONFIG: gpu_vllm}
 
 
 def main() -> int:

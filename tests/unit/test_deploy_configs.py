@@ -80,6 +80,11 @@ def test_generated_configs_have_not_drifted_and_the_rayservice_serves_the_local_
     embedded.write_text(service["spec"]["serveConfigV2"])
     served = load_serve_config(embedded)  # raygate's own validation of the app and settings
     local = yaml.safe_load((ROOT / "serve_configs" / "canary.yaml").read_text())
+    router = served["applications"][0]["deployments"][0]
+    assert router["name"] == "router" and router["user_config"]["canary_percent"] == 0
+    router["user_config"]["canary_percent"] = local["applications"][0]["deployments"][0][
+        "user_config"
+    ]["canary_percent"]  # the one difference: the CR holds the weight at rest
     assert served["applications"] == local["applications"]
     assert served["http_options"]["host"] == "0.0.0.0"
     groups = {g["groupName"]: g for g in service["spec"]["rayClusterConfig"]["workerGroupSpecs"]}
@@ -118,9 +123,33 @@ def test_a_bad_llm_config_is_refused_with_ray_s_own_reason():
         )
 
 
-def test_the_gateway_split_example_weights_two_serve_services_to_100():
-    route = yaml.safe_load((ROOT / "deploy" / "k8s" / "gateway-split.yaml").read_text())
+def test_the_gateway_split_example_fits_together(tmp_path):
+    """The route weights the two RayServices' Serve services, each serving its variant
+    alone; the split file names those services and the RayServices' head services; the
+    controller's Role grants what it calls."""
+    from raygate.serving.control import load_serve_config
+    from raygate.serving.gateway import GROUP, PLURAL, load_split
+
+    k8s = ROOT / "deploy" / "k8s"
+    route = yaml.safe_load((k8s / "gateway-split.yaml").read_text())
     assert route["kind"] == "HTTPRoute"
     (rule,) = route["spec"]["rules"]
-    weights = [ref["weight"] for ref in rule["backendRefs"]]
-    assert len(weights) == 2 and sum(weights) == 100
+    split = load_split(k8s / "split.gateway.yaml")
+    services = list(yaml.safe_load_all((k8s / "rayservice-gateway.yaml").read_text()))
+    assert [s["metadata"]["name"] for s in services] == ["raygate-champion", "raygate-canary"]
+    for service, variant in zip(services, ("champion", "canary"), strict=True):
+        target = getattr(split, variant)
+        assert target.backend == f"{service['metadata']['name']}-serve-svc"
+        assert f"//{service['metadata']['name']}-head-svc." in target.dashboard
+        embedded = tmp_path / f"{variant}.yaml"
+        embedded.write_text(service["spec"]["serveConfigV2"])
+        (app,) = load_serve_config(embedded)["applications"]
+        assert app["args"]["variants"] == [variant]
+        assert {d["name"] for d in app["deployments"]} == {"router", variant}
+    assert {ref["name"] for ref in rule["backendRefs"]} == {split.champion.backend,
+                                                            split.canary.backend}  # fmt: skip
+    role = next(d for d in yaml.safe_load_all((k8s / "controller-rbac.yaml").read_text())
+                if d["kind"] == "Role")  # fmt: skip
+    (grant,) = role["rules"]
+    assert grant["apiGroups"] == [GROUP] and grant["resources"] == [PLURAL]
+    assert set(grant["verbs"]) == {"get", "update"}

@@ -49,7 +49,7 @@ def test_only_rules_sending_to_both_backends_are_reweighted():
     moved = reweighted(route, split, 5)
     assert rule_weights(moved) == {CHAMPION: 9_500, CANARY: 500}
     assert moved["spec"]["rules"][1] == route["spec"]["rules"][1]
-    assert rule_weights(route) == {CHAMPION: 95, CANARY: 5}  # the input is not changed
+    assert rule_weights(route) == {CHAMPION: 10_000, CANARY: 0}  # the input is not changed
     route["spec"]["rules"][0]["backendRefs"].pop()
     with pytest.raises(ConfigError, match=rf"no rule sending to both.*backends: docs, {CHAMPION}"):
         reweighted(route, split, 5)
