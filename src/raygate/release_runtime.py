@@ -26,9 +26,8 @@ class Runtime:
     registry: MlflowRegistry
     store: MlflowReleaseStore
     actions: Actions
-    control: ServeControl | None  # the Serve app itself (up, status, down); None on a gateway
-    # split, whose variants are two Ray clusters: only Prometheus sees both
-    spans_clusters: bool = False
+    control: ServeControl | None  # the Serve app itself (up, status, down); None on a split
+    spans_clusters: bool = False  # a gateway split: two Ray clusters, only Prometheus sees both
 
 
 def runtime(
@@ -38,7 +37,7 @@ def runtime(
     the HTTPRoute of a `split` file (without joining Ray: commands that only read or send
     commands need none of it)."""
     registry = MlflowRegistry()
-    control, serving = None, None
+    control = None
     if split is not None:
         from raygate.serving.gateway import GatewaySplitControl, load_split
 
@@ -70,7 +69,7 @@ def controller(
     if prometheus_url:
         from raygate.canary.prometheus import PrometheusProvider
 
-        provider = PrometheusProvider(prometheus_url)
+        provider = PrometheusProvider(prometheus_url, model_name)
     else:
         from raygate.canary.aggregator import InClusterProvider
 

@@ -521,6 +521,8 @@ def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
     assert set(tokens) == {"champion", "canary"} and min(tokens.values()) > 0, tokens
     labels = requests.get(f"{prometheus}/api/v1/labels", timeout=10).json()["data"]
     assert "user" not in labels and "user_id" not in labels
+    models = requests.get(f"{prometheus}/api/v1/label/model/values", timeout=10).json()["data"]
+    assert served.model_name in models  # every series names the registered model it serves
     set_weight(served, 0)
 
 
@@ -529,7 +531,8 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served
     from raygate.errors import MetricsError
 
     set_weight(served, 50)
-    provider = PrometheusProvider(prometheus, lag_s=0)
+    provider = PrometheusProvider(prometheus, served.model_name, lag_s=0)
+    another_model = PrometheusProvider(prometheus, "another-model", lag_s=0)
     totals = 'sum(ray_raygate_requests_total{application="raygate"})'
     quiet = _until(prometheus, totals, lambda r: r)  # earlier tests' requests have arrived
     time.sleep(6)
@@ -551,6 +554,8 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served
         window = judged()
         time.sleep(2)
     assert window is not None, f"Prometheus never showed {dict(seen)}"
+    elsewhere = another_model.window(start, time.time())  # one Prometheus, many apps' models
+    assert elsewhere.champion.requests == elsewhere.canary.requests == 0
     for variant in ("champion", "canary"):
         answered = getattr(window, variant)
         assert answered.errors == 0 and answered.latency_ms.count == seen[variant]

@@ -1,5 +1,5 @@
 """The alert rules and the dashboard: promtool validates and unit-tests the rules, and both
-name only metrics the code exports."""
+name only metrics the code exports; the canary judge's Prometheus selector."""
 
 import json
 import re
@@ -61,3 +61,11 @@ ALERTS = ["RaygateErrorBudgetBurnFast", "RaygateLatencyP95High", "RaygateCostPer
 def test_each_alert_the_issue_names_exists_and_is_tested(alert):
     assert alert in {rule.get("alert") for rule in _rules()}
     assert f"alertname: {alert}" in (RULES.parent / "alerts_test.yaml").read_text()
+
+
+def test_the_prometheus_judge_selects_one_model_of_one_application():
+    from raygate.canary.prometheus import selector
+
+    assert selector("raygate", None) == 'application="raygate"'
+    assert selector("raygate", "support-agent") == 'application="raygate",model="support-agent"'
+    assert selector("app", 'odd "name" \\') == 'application="app",model="odd \\"name\\" \\\\"'

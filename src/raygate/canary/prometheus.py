@@ -6,6 +6,7 @@ at all (reported missing), and Ray exports with a delay, so windows end `lag_s` 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from typing import Any
@@ -22,6 +23,7 @@ from raygate.canary.observations import (
 from raygate.constants import FAILED_FINISH_REASONS
 from raygate.errors import MetricsError
 from raygate.sketch import LogHistogram, bucket_index
+from raygate.telemetry.metrics import MODEL_TAG
 
 VARIANTS = ("champion", "canary")
 
@@ -34,12 +36,13 @@ class PrometheusProvider:
     def __init__(
         self,
         url: str,
+        model_name: str | None = None,
         application: str = "raygate",
         lag_s: float = 20.0,
         timeout_s: float = 10.0,
     ) -> None:
         self.url = url.rstrip("/")
-        self._selector = f'application="{application}"'
+        self._selector = selector(application, model_name)
         self.lag_s, self._timeout_s = lag_s, timeout_s
 
     def window(self, start_ts: float, end_ts: float) -> WindowPair:
@@ -104,6 +107,15 @@ class PrometheusProvider:
             key = tuple(sample["metric"].get(label, "") for label in labels)
             result[key] += float(sample["value"][1])
         return result
+
+
+def selector(application: str, model_name: str | None) -> str:
+    """PromQL label matchers for one Serve application's series, of one registered model when
+    named (a Prometheus scraping several clusters sees every team's raygate apps)."""
+    matchers = {"application": application}
+    if model_name:
+        matchers[MODEL_TAG] = model_name
+    return ",".join(f"{label}={json.dumps(value)}" for label, value in matchers.items())
 
 
 def _histogram(buckets: dict[tuple[str, ...], float], variant: str) -> LogHistogram:

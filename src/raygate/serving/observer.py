@@ -18,7 +18,7 @@ class RequestObserver:
     be turned off, metrics cannot."""
 
     def __init__(self, model_name: str = "") -> None:
-        self._metrics = VariantMetrics()
+        self._metrics = VariantMetrics(model_name)
         self._feed = ObservationFeed(model_name)
         self._writer = RecordWriter() if records_enabled() else None
         self._key = record_key()

@@ -1,5 +1,7 @@
 """Per-variant Prometheus metrics, fed from request records inside Ray Serve: names carry
-their unit, labels have bounded values (never ids of people, never content).
+their unit, labels have bounded values (never ids of people, never content). Every series
+carries `model`, the registered model the app serves, so one Prometheus scraping many apps
+and clusters keeps each model's release apart.
 
 Ray exports them with a `ray_` prefix and counters with `_total`; EXPORTED_NAMES lists the
 series as Prometheus stores them, for alert rules and dashboards to be checked against.
@@ -43,7 +45,8 @@ KNOWN_FINISH_REASONS = frozenset(
 )  # fmt: skip
 INFORMATIONAL_FLAGS = ("pii_redacted_input",)  # changes nothing the user sees
 _RULE_SHAPE = re.compile(r"^[a-z][a-z0-9_]{0,31}(?::[a-z0-9_,]{1,64})?$")
-_MODEL_ID_SHAPE = re.compile(r"^[\w.:/@-]{1,128}$")
+_MODEL_ID_SHAPE = re.compile(r"^[\w .:/@-]{1,128}$")
+MODEL_TAG = "model"  # the registered model's name, one per app
 _MAX_VALUES = 64
 
 
@@ -66,17 +69,21 @@ class BoundedLabel:
 class VariantMetrics:
     """The metrics of one Serve replica; `observe` turns one record into their updates."""
 
-    def __init__(self) -> None:
+    def __init__(self, model_name: str = "") -> None:
         from ray.serve import metrics  # adds deployment/replica/application tags
 
         self._counters = {
-            name: metrics.Counter(name, description, tag_keys=keys)
+            name: metrics.Counter(name, description, tag_keys=(MODEL_TAG, *keys))
             for name, (description, keys) in COUNTERS.items()
         }
+        keys = (MODEL_TAG, "variant", "model_id")
         self._histograms = {
-            name: metrics.Histogram(name, description, bounds, tag_keys=("variant", "model_id"))
+            name: metrics.Histogram(name, description, bounds, tag_keys=keys)
             for name, (description, bounds) in HISTOGRAMS.items()
         }
+        model = model_name if _MODEL_ID_SHAPE.match(model_name) else "other"
+        for metric in (*self._counters.values(), *self._histograms.values()):
+            metric.set_default_tags({MODEL_TAG: model})
         self._rules = BoundedLabel(_RULE_SHAPE)
         self._models = BoundedLabel(_MODEL_ID_SHAPE)
 
