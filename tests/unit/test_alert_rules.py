@@ -67,5 +67,6 @@ def test_the_prometheus_judge_selects_one_model_of_one_application():
     from raygate.canary.prometheus import selector
 
     assert selector("raygate", None) == 'application="raygate"'
+    assert selector(None, "support-agent") == 'model="support-agent"'
     assert selector("raygate", "support-agent") == 'application="raygate",model="support-agent"'
     assert selector("app", 'odd "name" \\') == 'application="app",model="odd \\"name\\" \\\\"'

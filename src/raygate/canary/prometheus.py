@@ -29,7 +29,9 @@ VARIANTS = ("champion", "canary")
 
 
 class PrometheusProvider:
-    """MetricsProvider reading raygate's series (`ray_raygate_*`) of one Serve application."""
+    """MetricsProvider reading raygate's series (`ray_raygate_*`) of one registered model
+    (wherever it is served: one Serve app, or a gateway split's two clusters), or of one Serve
+    application."""
 
     bucket_s = 1.0
 
@@ -37,7 +39,7 @@ class PrometheusProvider:
         self,
         url: str,
         model_name: str | None = None,
-        application: str = "raygate",
+        application: str | None = None,
         lag_s: float = 20.0,
         timeout_s: float = 10.0,
     ) -> None:
@@ -109,13 +111,11 @@ class PrometheusProvider:
         return result
 
 
-def selector(application: str, model_name: str | None) -> str:
-    """PromQL label matchers for one Serve application's series, of one registered model when
-    named (a Prometheus scraping several clusters sees every team's raygate apps)."""
-    matchers = {"application": application}
-    if model_name:
-        matchers[MODEL_TAG] = model_name
-    return ",".join(f"{label}={json.dumps(value)}" for label, value in matchers.items())
+def selector(application: str | None, model_name: str | None) -> str:
+    """PromQL label matchers for the series of one Serve application and/or one registered
+    model (a Prometheus scraping several clusters sees every team's raygate apps)."""
+    matchers = {"application": application, MODEL_TAG: model_name}
+    return ",".join(f"{label}={json.dumps(value)}" for label, value in matchers.items() if value)
 
 
 def _histogram(buckets: dict[tuple[str, ...], float], variant: str) -> LogHistogram:
