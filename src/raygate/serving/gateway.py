@@ -19,6 +19,7 @@ from raygate.schemas import StrictModel, read_yaml, validate_mapping
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
 WEIGHT_TOTAL = 10_000  # the two weights always sum to this: 0.01 % steps
 RBAC_HINT = "deploy/k8s/controller-rbac.yaml"
+CONFLICT_ATTEMPTS = 5  # read-reweight-replace rounds before a concurrent writer is an error
 
 
 class RouteRef(StrictModel):
@@ -127,9 +128,9 @@ def _is_conflict(exc: BaseException) -> bool:
 class GatewaySplitControl:
     """ServingControl on a Gateway API HTTPRoute (and each variant's own Serve app)."""
 
-    def __init__(self, split: GatewaySplit, timeout_s: float = 300.0, api=None) -> None:
+    def __init__(self, split: GatewaySplit, timeout_s: float = 300.0) -> None:
         self.split, self._timeout_s = split, timeout_s
-        self._api = api if api is not None else _custom_objects_api(split.kube_context)
+        self._api = _custom_objects_api(split.kube_context)
         self._controls: dict[str, Any] = {}
 
     def set_weight(self, percent: float) -> None:
@@ -141,8 +142,9 @@ class GatewaySplitControl:
             if not _is_conflict(exc):
                 raise
             raise ServeError(
-                f"HTTPRoute {_name(self.split)} kept changing under the controller (5 conflicts "
-                "in a row): is another controller writing its weights?"
+                f"HTTPRoute {_name(self.split)} kept changing under the controller "
+                f"({CONFLICT_ATTEMPTS} conflicts in a row): is another controller writing its "
+                "weights?"
             ) from None
         self._wait_accepted(route["metadata"].get("generation", 0))
 
@@ -155,7 +157,7 @@ class GatewaySplitControl:
         control = self._controls[variant]
         control.wait_applied(control.refresh(variant), self._timeout_s)
 
-    @retry(retry=retry_if_exception(_is_conflict), stop=stop_after_attempt(5),
+    @retry(retry=retry_if_exception(_is_conflict), stop=stop_after_attempt(CONFLICT_ATTEMPTS),
            wait=wait_exponential(multiplier=0.2, max=2), reraise=True)  # fmt: skip
     def _write_weights(self, percent: float) -> dict[str, Any]:
         """Read, reweight, replace with the read's resourceVersion: a concurrent writer makes
