@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from raygate.canary.webhooks import verify
 from raygate.constants import ALIAS_CANDIDATE
+from raygate.telemetry.tracing import FASTAPI_TELEMETRY_OFF
 
 ENV_MLFLOW_WEBHOOK_SECRET = "RAYGATE_MLFLOW_WEBHOOK_SECRET"
 Starter = Callable[[str, int], str]  # (model name, version) → what was started
@@ -42,7 +43,8 @@ def release_starter(gold: str, gates: Path, rollout: Path, log_dir: Path) -> Sta
 
 def build_receiver(secret: str, start: Starter, alias: str = ALIAS_CANDIDATE) -> FastAPI:
     """The receiver app: POST /mlflow for MLflow's deliveries, GET /healthz."""
-    app = FastAPI(title="raygate MLflow webhook receiver", docs_url=None, redoc_url=None)
+    app = FastAPI(title="raygate MLflow webhook receiver", docs_url=None, redoc_url=None,
+                  telemetry=FASTAPI_TELEMETRY_OFF)  # fmt: skip
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

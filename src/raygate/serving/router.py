@@ -46,7 +46,12 @@ from raygate.serving.responses_api import ResponseEvents, ResponsesRequest, resp
 from raygate.serving.routing import choose_variant
 from raygate.serving.settings import RouterSettings
 from raygate.telemetry import semconv
-from raygate.telemetry.tracing import configure_tracing, parent_context, tracer
+from raygate.telemetry.tracing import (
+    FASTAPI_TELEMETRY_OFF,
+    configure_tracing,
+    parent_context,
+    tracer,
+)
 from raygate.telemetry.tracing import traceparent as traceparent_of
 
 INFO_TTL_S = 5.0
@@ -58,6 +63,7 @@ api = FastAPI(
     openapi_url=None,  # served below, behind auth
     docs_url=None,
     redoc_url=None,
+    telemetry=FASTAPI_TELEMETRY_OFF,
 )
 api.add_middleware(BodyLimit, limit=lambda: _BODY_LIMIT["bytes"])
 install_error_handlers(api)

@@ -37,6 +37,11 @@ from raygate.errors import ConfigError
 from raygate.telemetry.paths import telemetry_dir
 
 ENV_TRACES = "RAYGATE_TRACES"
+# FastAPI's own OpenTelemetry (spans, metrics and logs into any global provider a host set up)
+# stays off in raygate's apps: raygate traces each request itself, redacted, and FastAPI's
+# logs of validation failures would carry the request's content.
+FASTAPI_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False,
+                         "operation_spans": False}  # fmt: skip
 EXPORTERS = ("jsonl", "console", "otlp", "none")
 TRACES_FOLDER = "traces"
 _COMPACT = (",", ":")
