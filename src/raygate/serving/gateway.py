@@ -236,6 +236,7 @@ def _custom_objects_api(context: str | None):
                 config_file=os.environ.get("KUBECONFIG", "~/.kube/config"),
                 context=context,
                 client_configuration=configuration,
+                persist_config=False,  # never write refreshed credentials into the user's file
             )
         except (ConfigException, OSError) as exc:
             raise ConfigError(
