@@ -79,21 +79,12 @@ def raygate_app_config(port: int, model_name: str, model_calls: dict | None = No
     """serve_configs/canary.yaml for `model_name` on `port`: one replica per deployment, no
     rate limit (the load would hit it); `model_calls` as the app's args say."""
     from raygate.serving.control import load_serve_config
+    from raygate.testing.serve_configs import small_app_config
 
-    config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
-    config["http_options"]["port"] = port
-    (app,) = config["applications"]
-    app["args"]["model_name"] = model_name
+    config = small_app_config(load_serve_config(ROOT / "serve_configs" / "canary.yaml"),
+                              model_name, port, router={"rate_limit": None})  # fmt: skip
     if model_calls:
-        app["args"]["model_calls"] = model_calls
-    for deployment in app["deployments"]:
-        settings = deployment["user_config"]
-        if deployment["name"] == "router":
-            settings["rate_limit"] = None
-        else:
-            settings["model_uri"] = settings["model_uri"].replace("reference-agent", model_name)
-            deployment.pop("autoscaling_config", None)
-            deployment["num_replicas"] = 1
+        config["applications"][0]["args"]["model_calls"] = model_calls
     return config
 
 

@@ -23,19 +23,12 @@ QUERY = "What is the return window for Kitchen products?"
 
 def serve_config(home: Path, model_name: str, port: int) -> Path:
     """serve_configs/canary.yaml for `model_name` on `port`, small replicas, no rate limit."""
-    config = yaml.safe_load((ROOT / "serve_configs" / "canary.yaml").read_text())
-    config["http_options"]["port"] = port
-    (app,) = config["applications"]
-    app["args"]["model_name"] = model_name
-    for deployment in app["deployments"]:
-        if deployment["name"] == "router":
-            deployment["user_config"]["rate_limit"] = None
-        else:
-            uri = deployment["user_config"]["model_uri"]
-            deployment["user_config"]["model_uri"] = uri.replace("reference-agent", model_name)
-            deployment.pop("autoscaling_config", None)
-            deployment["num_replicas"] = 1
-        deployment["ray_actor_options"] = {"num_cpus": 0.25}
+    from raygate.testing.serve_configs import small_app_config
+
+    config = small_app_config(
+        yaml.safe_load((ROOT / "serve_configs" / "canary.yaml").read_text()), model_name, port,
+        router={"rate_limit": None}, model_options={"ray_actor_options": {"num_cpus": 0.25}},
+    )  # fmt: skip
     path = home / "serve.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -24,6 +24,7 @@ def main() -> None:
 
     from raygate.serving.control import ServeControl
     from raygate.testing import free_port
+    from raygate.testing.serve_configs import small_app_config
 
     home = Path(tempfile.mkdtemp(prefix="raygate-multinode-"))
     os.environ["RAYGATE_HOME"] = str(home)
@@ -57,21 +58,12 @@ def main() -> None:
         workers = list_actors(filters=[eval_actor], detail=True, raise_on_missing_output=False)
         result["eval_actor_nodes"] = sorted({a.node_id for a in workers})
 
-        config = yaml.safe_load((ROOT / "serve_configs" / "canary.yaml").read_text())
         port = free_port()
-        config["http_options"]["port"] = port
-        (app,) = config["applications"]
-        app["args"]["model_name"] = "multinode-agent"
-        for deployment in app["deployments"]:
-            if deployment["name"] == "router":
-                deployment["user_config"]["auth"] = False
-            else:
-                deployment["user_config"]["model_uri"] = deployment["user_config"][
-                    "model_uri"].replace("reference-agent", "multinode-agent")  # fmt: skip
-                deployment.pop("autoscaling_config", None)
-                deployment["num_replicas"] = 2 if deployment["name"] == "champion" else 1
-                deployment["max_replicas_per_node"] = 1
-                deployment["ray_actor_options"] = {"num_cpus": 0.25}
+        config = small_app_config(
+            yaml.safe_load((ROOT / "serve_configs" / "canary.yaml").read_text()),
+            "multinode-agent", port, router={"auth": False}, replicas={"champion": 2},
+            model_options={"max_replicas_per_node": 1, "ray_actor_options": {"num_cpus": 0.25}},
+        )  # fmt: skip
         serve_file = home / "serve.yaml"
         serve_file.write_text(yaml.safe_dump(config))
         raygate("serve", "up", str(serve_file), "--wait", "300", "--json", env=env)

@@ -24,6 +24,7 @@ from raygate.config import load_agent_config
 from raygate.packaging.build import log_agent_model
 from raygate.serving.control import ServeControl, load_serve_config
 from raygate.testing import free_port
+from raygate.testing.serve_configs import small_app_config
 from tests.integration.conftest import AGENTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,25 +84,17 @@ def deploy(
 
     tokens = tmp_path_factory.mktemp("secrets") / "tokens"
     tokens.write_text(f"# API tokens, one per line\n{TOKEN}\n")
-    config = load_serve_config(ROOT / "serve_configs" / "canary.yaml")
     port = free_port()
-    config["http_options"]["port"] = port
-    (app,) = config["applications"]
-    app["args"]["model_name"] = name
-    app["args"]["variants"] = list(variants)
-    app["deployments"] = [d for d in app["deployments"] if d["name"] in ("router", *variants)]
-    for deployment in app["deployments"]:
-        if deployment["name"] == "router":
-            deployment["user_config"] |= router_settings
-        else:
-            uri = deployment["user_config"]["model_uri"]
-            deployment["user_config"]["model_uri"] = uri.replace("reference-agent", name)
-            deployment.pop("autoscaling_config", None)
-            deployment["num_replicas"] = 1
-            deployment["ray_actor_options"] = {"num_cpus": 0.5}
-            if deployment["name"] == "champion" and champion_autoscaling:
-                del deployment["num_replicas"]
-                deployment["autoscaling_config"] = champion_autoscaling
+    config = small_app_config(
+        load_serve_config(ROOT / "serve_configs" / "canary.yaml"), name, port,
+        variants=variants, router=router_settings,
+        model_options={"ray_actor_options": {"num_cpus": 0.5}},
+    )  # fmt: skip
+    if champion_autoscaling:
+        champion = next(d for d in config["applications"][0]["deployments"]
+                        if d["name"] == "champion")  # fmt: skip
+        del champion["num_replicas"]
+        champion["autoscaling_config"] = champion_autoscaling
     os.environ["RAYGATE_API_TOKENS_FILE"] = str(tokens)
     control = ServeControl(local_ray)
     control.wait_applied(control.up(config), timeout_s=180)
@@ -534,9 +527,14 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served
     provider = PrometheusProvider(prometheus, served.model_name, lag_s=0)
     another_model = PrometheusProvider(prometheus, "another-model", lag_s=0)
     totals = 'sum(ray_raygate_requests_total{application="raygate"})'
-    quiet = _until(prometheus, totals, lambda r: r)  # earlier tests' requests have arrived
-    time.sleep(6)
-    _until(prometheus, totals, lambda r: r == quiet)
+    quiet, settled = _until(prometheus, totals, lambda r: r), {}
+    for _ in range(10):  # earlier tests' requests have all arrived: the total stays the same
+        time.sleep(12)  # over more than Ray's 10-s metrics report interval
+        settled = _query(prometheus, totals)
+        if settled == quiet:
+            break
+        quiet = settled
+    assert settled == quiet, "Ray kept exporting earlier requests for two minutes"
     start = time.time()
     seen = Counter(
         served.predict({"query": QUERY, "user_id": f"judged-{i}"}).json()["variant"]

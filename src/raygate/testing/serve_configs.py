@@ -1,0 +1,46 @@
+"""A small copy of a raygate Serve config for tests and benchmarks: another registered model,
+another port, fixed small replicas, chosen variants and router settings."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from raygate.serving.settings import ROUTER_DEPLOYMENT
+
+
+def small_app_config(
+    config: dict[str, Any],
+    model_name: str,
+    port: int,
+    *,
+    variants: Sequence[str] = ("champion", "canary"),
+    router: dict[str, Any] | None = None,
+    replicas: dict[str, int] | None = None,
+    model_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A copy of `config` (one raygate app, e.g. serve_configs/canary.yaml) serving
+    `model_name` on `port`: only `variants`, each with `replicas[variant]` replicas (default
+    1) and no autoscaling, the router's user_config updated with `router`, and
+    `model_options` (e.g. ray_actor_options) set on each model deployment."""
+    config = copy.deepcopy(config)
+    config["http_options"]["port"] = port
+    (app,) = config["applications"]
+    app["args"]["model_name"] = model_name
+    app["args"]["variants"] = list(variants)
+    kept = (ROUTER_DEPLOYMENT, *variants)
+    app["deployments"] = [d for d in app["deployments"] if d["name"] in kept]
+    for deployment in app["deployments"]:
+        settings = deployment.setdefault("user_config", {})
+        if deployment["name"] == ROUTER_DEPLOYMENT:
+            settings.update(router or {})
+            continue
+        original = settings.get("model_uri", "")
+        alias = original.rsplit("@", 1)[1] if "@" in original else None
+        if alias:
+            settings["model_uri"] = f"models:/{model_name}@{alias}"
+        deployment.pop("autoscaling_config", None)
+        deployment["num_replicas"] = (replicas or {}).get(deployment["name"], 1)
+        deployment.update(copy.deepcopy(model_options or {}))
+    return config
