@@ -160,3 +160,25 @@ def test_without_credentials_the_error_says_where_they_come_from(tmp_path, monke
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match=r"no Kubernetes credentials.*KUBECONFIG"):
         GatewaySplitControl(load_split(EXAMPLE_SPLIT))
+
+
+def test_serve_weight_with_a_split_moves_the_route(api):
+    import json
+
+    from typer.testing import CliRunner
+
+    from raygate.cli.main import app
+
+    runner, split = CliRunner(), ["--split", str(EXAMPLE_SPLIT)]
+    done = runner.invoke(app, ["serve", "weight", "10", *split, "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {
+        "route": "default/raygate-split", "canary_percent": 10.0, "champion_weight": 9_000,
+        "canary_weight": 1_000, "generation": 2, "accepted": True,
+    }  # fmt: skip
+    assert rule_weights(api.get("default", "raygate-split")) == {CHAMPION: 9_000, CANARY: 1_000}
+    api.gateway = lambda route: None  # no Gateway controller: --wait 0 does not wait for one
+    done = runner.invoke(app, ["serve", "weight", "0", *split, "--wait", "0"])
+    assert done.exit_code == 0, done.output
+    assert "champion 10000, canary 0 (0 %), not yet accepted" in done.stdout
+    assert rule_weights(api.get("default", "raygate-split")) == {CHAMPION: 10_000, CANARY: 0}

@@ -13,7 +13,7 @@ from rich.table import Table
 from raygate.cli.canary import DECISION_COLORS, POLICY_OPTION, VERDICT_COLORS
 from raygate.cli.canary import app as canary_app
 from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
-from raygate.cli.serve import ADDRESS_OPTION
+from raygate.cli.serve import ADDRESS_OPTION, SPLIT_OPTION
 
 NAME_ARGUMENT = typer.Argument(..., help="Registered model name, e.g. reference-agent.")
 PROMETHEUS_OPTION = typer.Option(
@@ -22,13 +22,6 @@ PROMETHEUS_OPTION = typer.Option(
     envvar="RAYGATE_PROMETHEUS_URL",
     help="Judge on this Prometheus (URL) instead of the in-cluster aggregator; coarser: "
     "histogram buckets, no output tokens, ~20 s behind. Needed with a gateway --split.",
-)
-SPLIT_OPTION = typer.Option(
-    None,
-    "--split",
-    envvar="RAYGATE_SPLIT",
-    help="A split file (deploy/k8s/split.gateway.yaml): move a Gateway API HTTPRoute's "
-    "weights between two clusters' Serve apps instead of raygate's router at --address.",
 )
 PHASE_COLORS = {"promoted": "green", "rolled_back": "red", "aborted": "red", "halted": "yellow",
                 "running": "cyan", "promoting": "cyan", "rolling_back": "cyan"}  # fmt: skip

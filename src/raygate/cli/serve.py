@@ -20,6 +20,14 @@ ADDRESS_OPTION = typer.Option(
     help="Ray dashboard URL (default: $RAY_DASHBOARD_ADDRESS or http://127.0.0.1:8265).",
 )
 
+SPLIT_OPTION = typer.Option(
+    None,
+    "--split",
+    envvar="RAYGATE_SPLIT",
+    help="A split file (deploy/k8s/split.gateway.yaml): move a Gateway API HTTPRoute's "
+    "weights between two clusters' Serve apps instead of raygate's router at --address.",
+)
+
 WAIT_OPTION = typer.Option(
     300, "--wait", help="Seconds to wait until every replica has applied the change; 0: don't."
 )
@@ -61,12 +69,34 @@ def status(address: str | None = ADDRESS_OPTION, as_json: bool = JSON_OPTION) ->
 def weight(
     percent: float = typer.Argument(..., min=0, max=100, help="Canary share of traffic, 0-100."),
     address: str | None = ADDRESS_OPTION,
+    split: Path | None = SPLIT_OPTION,
     wait_s: float = WAIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Send PERCENT % of traffic to the canary (sticky per user); no replica restarts."""
+    """Send PERCENT % of traffic to the canary (sticky per user); no replica restarts. With
+    --split, the HTTPRoute's weights instead, once its Gateways accepted them."""
+    if split is not None:
+        _gateway_weight(split, percent, wait_s, as_json)
+        return
     control = _control(address)
     _report(_settled(control, control.set_weight(percent), wait_s, as_json), as_json)
+
+
+def _gateway_weight(split: Path, percent: float, wait_s: float, as_json: bool) -> None:
+    from raygate.serving.gateway import GatewaySplitControl, load_split
+
+    control = GatewaySplitControl(load_split(split), wait_s)
+    with working("waiting until the route's Gateways accepted the weights", as_json):
+        state = control.set_weight(percent, wait=wait_s > 0)
+    if as_json:
+        emit_json(state)
+        return
+    accepted = "accepted by its Gateways" if state["accepted"] else "not yet accepted"
+    console.print(
+        f"HTTPRoute {state['route']}: champion {state['champion_weight']}, canary "
+        f"{state['canary_weight']} ({state['canary_percent']:g} %), {accepted}",
+        highlight=False,
+    )
 
 
 @app.command("refresh")

@@ -133,9 +133,9 @@ class GatewaySplitControl:
         self._api = _custom_objects_api(split.kube_context)
         self._controls: dict[str, Any] = {}
 
-    def set_weight(self, percent: float) -> None:
+    def set_weight(self, percent: float, wait: bool = True) -> dict[str, Any]:
         """Write the weights (a repeat writes nothing) and wait until the route's Gateways
-        accepted that generation."""
+        accepted that generation; what the route now says."""
         try:
             route = self._write_weights(percent)
         except Exception as exc:
@@ -146,7 +146,13 @@ class GatewaySplitControl:
                 f"({CONFLICT_ATTEMPTS} conflicts in a row): is another controller writing its "
                 "weights?"
             ) from None
-        self._wait_accepted(route["metadata"].get("generation", 0))
+        if wait:
+            route = self._wait_accepted(route["metadata"].get("generation", 0))
+        champion, canary = weights(percent)
+        return {"route": _name(self.split), "canary_percent": percent,
+                "champion_weight": champion, "canary_weight": canary,
+                "generation": route["metadata"].get("generation", 0),
+                "accepted": acceptance(route)[0]}  # fmt: skip
 
     def refresh(self, variant: str) -> None:
         """The variant's cluster re-resolves its alias (its own raygate app, one variant)."""
@@ -168,7 +174,7 @@ class GatewaySplitControl:
             return current
         return self._call("update", self._api.replace_namespaced_custom_object, updated)
 
-    def _wait_accepted(self, generation: int) -> None:
+    def _wait_accepted(self, generation: int) -> dict[str, Any]:
         deadline = time.monotonic() + self._timeout_s
         while True:
             route = self._call("read", self._api.get_namespaced_custom_object)
@@ -176,7 +182,7 @@ class GatewaySplitControl:
             if refusal:
                 raise ServeError(f"HTTPRoute {_name(self.split)} was refused: {refusal}")
             if applied and route["metadata"].get("generation", 0) >= generation:
-                return
+                return route
             if time.monotonic() >= deadline:
                 raise ServeError(
                     f"no Gateway has accepted generation {generation} of HTTPRoute "
