@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # raygate's own config helpers, run from a checkout
 TEMPLATE = ROOT / "deploy" / "k8s" / "rayservice.template.yaml"
 SERVE_CONFIG = ROOT / "serve_configs" / "canary.yaml"
 RAYSERVICE = ROOT / "deploy" / "k8s" / "rayservice.yaml"
@@ -42,11 +43,12 @@ def cluster_serve_config(variants: tuple[str, ...] = ("champion", "canary")) -> 
     """serve_configs/canary.yaml for a cluster: the proxy on every interface of the pod, the
     canary's weight 0 (KubeRay applies this config to every new cluster, so it holds the state
     every release ends in; the controller sets the weight during one), only `variants`."""
+    from raygate.serving.settings import restrict_to_variants
+
     config = yaml.safe_load(SERVE_CONFIG.read_text())
     config["http_options"] = {**config.get("http_options", {}), "host": "0.0.0.0", "port": 8000}
     (app,) = config["applications"]
-    app["args"]["variants"] = list(variants)
-    app["deployments"] = [d for d in app["deployments"] if d["name"] in ("router", *variants)]
+    restrict_to_variants(app, variants)
     for deployment in app["deployments"]:
         if deployment["name"] == "router":
             deployment["user_config"]["canary_percent"] = 0
@@ -84,7 +86,6 @@ def gateway_rayservices() -> str:
 def gpu_vllm() -> str:
     """The canary app with each model replica on one GPU (the agent's vLLM runs in it), and
     an `llm` app serving the agent's model through Ray Serve LLM at /llm (OpenAI API)."""
-    sys.path.insert(0, str(ROOT / "src"))
     from raygate.config import load_agent_config
     from raygate.serving.llm_app import llm_application, llm_config
 

@@ -27,7 +27,11 @@ class Runtime:
     store: MlflowReleaseStore
     actions: Actions
     control: ServeControl | None  # the Serve app itself (up, status, down); None on a split
-    spans_clusters: bool = False  # a gateway split: two Ray clusters, only Prometheus sees both
+
+    @property
+    def spans_clusters(self) -> bool:
+        """A gateway split: two Ray clusters, whose metrics only a Prometheus sees together."""
+        return self.control is None
 
 
 def runtime(
@@ -46,7 +50,7 @@ def runtime(
         control = ServeControl(address)
         serving = ServeControlAdapter(control, wait_s)
     actions = Actions(registry, serving, note) if note else Actions(registry, serving)
-    return Runtime(registry, MlflowReleaseStore(), actions, control, split is not None)
+    return Runtime(registry, MlflowReleaseStore(), actions, control)
 
 
 def controller(

@@ -21,6 +21,7 @@ from raygate.canary.actions import Actions
 from raygate.config import load_agent_config
 from raygate.packaging.build import log_agent_model
 from raygate.serving.gateway import GatewaySplitControl, load_split
+from raygate.serving.settings import restrict_to_variants
 from tests.integration.conftest import AGENTS
 from tests.integration.test_serving import Served, deploy
 from tests.kube_stand_in import KubeApi, serving
@@ -121,8 +122,7 @@ def test_an_app_serving_the_canary_alone_answers_every_request_as_the_canary(spl
     details = control.details()
     (app,) = [a["deployed_app_config"] for a in details["applications"].values()]
     app = copy.deepcopy(app)
-    app["args"]["variants"] = ["canary"]
-    app["deployments"] = [d for d in app["deployments"] if d["name"] != "champion"]
+    restrict_to_variants(app, ["canary"])
     port = int(split.served.url.rsplit(":", 1)[1])
     config = {"http_options": {"host": "127.0.0.1", "port": port}, "applications": [app]}
     control.wait_applied(control.up(config), timeout_s=180)

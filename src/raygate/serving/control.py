@@ -19,6 +19,7 @@ from raygate.serving.settings import (
     AppArgs,
     RouterSettings,
     VariantSettings,
+    checked_canary_percent,
     default_variant_config,
 )
 from raygate.tracking import tracking_uri
@@ -194,9 +195,9 @@ class ServeControl:
 
     def set_weight(self, percent: float) -> str:
         """Move the canary's share: only the router's user_config changes (no restart)."""
-        if not 0 <= percent <= 100:
-            raise ConfigError(f"canary weight must be between 0 and 100 percent, got {percent}")
-        return self.update_settings(ROUTER_DEPLOYMENT, canary_percent=percent)
+        return self.update_settings(
+            ROUTER_DEPLOYMENT, canary_percent=checked_canary_percent(percent)
+        )
 
     def refresh(self, variant: str) -> str:
         """Make a variant re-resolve its alias (after a flip): its revision goes up by one."""

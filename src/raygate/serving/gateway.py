@@ -15,6 +15,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from raygate.errors import ConfigError, ServeError
 from raygate.schemas import StrictModel, read_yaml, validate_mapping
+from raygate.serving.settings import checked_canary_percent
 
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
 WEIGHT_TOTAL = 10_000  # the two weights always sum to this: 0.01 % steps
@@ -61,9 +62,7 @@ def load_split(path: str | Path) -> GatewaySplit:
 
 def weights(percent: float) -> tuple[int, int]:
     """(champion, canary) backendRef weights for the canary's share in percent."""
-    if not 0 <= percent <= 100:
-        raise ConfigError(f"canary weight must be between 0 and 100 percent, got {percent}")
-    canary = round(percent * WEIGHT_TOTAL / 100)
+    canary = round(checked_canary_percent(percent) * WEIGHT_TOTAL / 100)
     return WEIGHT_TOTAL - canary, canary
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -101,6 +102,21 @@ class VariantSettings(StrictModel):
         0.002, ge=0, le=1, description="How long a batch waits to fill."
     )
     change_id: str = Field("", description="Set by raygate on each change, to wait for it.")
+
+
+def checked_canary_percent(percent: float) -> float:
+    """The canary's share of traffic, refused outside 0-100 % before anything is sent."""
+    if not 0 <= percent <= 100:
+        raise ConfigError(f"canary weight must be between 0 and 100 percent, got {percent}")
+    return percent
+
+
+def restrict_to_variants(app: dict[str, Any], variants: Sequence[str]) -> None:
+    """Make an application config (a dict, as in a Serve config) build only `variants`: its
+    args name them and only the router's and their deployments stay."""
+    app.setdefault("args", {})["variants"] = list(variants)
+    kept = (ROUTER_DEPLOYMENT, *variants)
+    app["deployments"] = [d for d in app.get("deployments") or [] if d.get("name") in kept]
 
 
 DEFAULT_ALIASES = {"champion": "champion", "canary": "candidate"}

@@ -7,7 +7,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from raygate.serving.settings import ROUTER_DEPLOYMENT
+from raygate.serving.settings import ROUTER_DEPLOYMENT, restrict_to_variants
 
 
 def small_app_config(
@@ -28,9 +28,7 @@ def small_app_config(
     config["http_options"]["port"] = port
     (app,) = config["applications"]
     app["args"]["model_name"] = model_name
-    app["args"]["variants"] = list(variants)
-    kept = (ROUTER_DEPLOYMENT, *variants)
-    app["deployments"] = [d for d in app["deployments"] if d["name"] in kept]
+    restrict_to_variants(app, variants)
     for deployment in app["deployments"]:
         settings = deployment.setdefault("user_config", {})
         if deployment["name"] == ROUTER_DEPLOYMENT:
