@@ -35,6 +35,23 @@ def join_running_cluster() -> None:
     )
 
 
+def require_serve() -> None:
+    """Refuse to judge on a cluster that runs no Serve: the routers feed the canary's
+    in-cluster judge only on their own cluster, so one elsewhere would wait on no traffic."""
+    import ray
+    from ray.serve._private.constants import SERVE_CONTROLLER_NAME, SERVE_NAMESPACE
+
+    try:
+        ray.get_actor(SERVE_CONTROLLER_NAME, namespace=SERVE_NAMESPACE)
+    except ValueError:
+        address = ray.get_runtime_context().gcs_address
+        raise ClusterError(
+            f"the Ray cluster this command joined ({address}) runs no Serve app, so no traffic "
+            "would reach the canary's judge; set RAY_ADDRESS to the cluster that serves the "
+            "model (where `raygate serve up` deployed it), or judge on Prometheus (--prometheus)"
+        ) from None
+
+
 def _init(address: str | None, hint: str, **options) -> None:
     """ray.init unless Ray is already up; a failure is one ClusterError ending in `hint`."""
     import ray
@@ -44,9 +61,15 @@ def _init(address: str | None, hint: str, **options) -> None:
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        auth = (
+            "; a cluster with token auth (Ray's default) also needs RAY_AUTH_MODE=token and "
+            "RAY_AUTH_TOKEN (`ray get-auth-token` on its head node prints it)"
+            if isinstance(exc, ConnectionError) and not os.environ.get("RAY_AUTH_TOKEN")
+            else ""
+        )
         raise ClusterError(
             f"cannot join the Ray cluster at RAY_ADDRESS={address!r} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); {hint}"
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); {hint}{auth}"
         ) from None
 
 

@@ -69,6 +69,10 @@ class ModelLoadError(RaygateError):
     """A model URI could not be resolved or loaded."""
 
 
+class ModelFailedError(RaygateError):
+    """The model's own code raised while answering."""
+
+
 class ClusterError(RaygateError):
     """Ray could not be joined or started."""
 

@@ -12,7 +12,7 @@ from raygate.canary.actions import Actions, ServeControlAdapter
 from raygate.canary.controller import Controller, OnLook
 from raygate.canary.policy import RolloutPolicy
 from raygate.canary.store import MlflowReleaseStore
-from raygate.cluster import join_running_cluster
+from raygate.cluster import join_running_cluster, require_serve
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.secrets import get_secret, secret_sources
 from raygate.serving.control import ServeControl
@@ -78,6 +78,7 @@ def controller(
         from raygate.canary.aggregator import InClusterProvider
 
         join_running_cluster()
+        require_serve()
         provider = InClusterProvider(model_name)
     return Controller(policy, provider, parts.actions, parts.store, on_look=on_look,
                       notify=webhook_notifier())  # fmt: skip

@@ -209,12 +209,30 @@ def test_gold_columns_go_to_the_inputs_the_signature_accepts(local_ray, registry
 
     from raygate.errors import EvaluationError
 
+    signature = ModelSignature(
+        Schema([ColSpec("string", "question"), ColSpec("string", "topic")]),
+        Schema([ColSpec("string", "answer")]),
+    )
+    uri = log_code_model(tmp_path, ECHO_QUESTION, signature=signature)
+    with pytest.raises(EvaluationError, match="requires input\\(s\\) question, topic"):
+        evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4))
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4),
+                      input_map={"question": "query", "topic": "category"})  # fmt: skip
+    rows = table(result.run_id)
+    assert len(rows) > 0 and (rows["answer"] == rows["query"]).all()  # echoed as `question`
+    assert mlflow.get_run(result.run_id).data.params["input_map"] == (
+        "question=query,topic=category"
+    )
+
+
+def test_a_lone_text_input_by_another_name_gets_the_query(local_ray, registry, tiny_gold,
+                                                          tmp_path):  # fmt: skip
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
     signature = ModelSignature(Schema([ColSpec("string", "question")]),
                                Schema([ColSpec("string", "answer")]))  # fmt: skip
     uri = log_code_model(tmp_path, ECHO_QUESTION, signature=signature)
-    with pytest.raises(EvaluationError, match="requires input\\(s\\) question"):
-        evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4))
-    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4),
-                      input_map={"question": "query"})  # fmt: skip
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4))
     rows = table(result.run_id)
-    assert len(rows) > 0 and (rows["answer"] == rows["query"]).all()  # echoed as `question`
+    assert len(rows) > 0 and (rows["answer"] == rows["query"]).all()

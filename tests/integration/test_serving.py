@@ -497,7 +497,7 @@ def _until(prometheus: str, expr: str, done, timeout_s: float = 90) -> dict[str,
 
 def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
     set_weight(served, 50)
-    app = 'application="raygate"'
+    app = f'application="raygate",model="{served.model_name}"'  # not other tests' apps
     totals = f"sum by (variant) (ray_raygate_requests_total{{{app}}})"
     _send(served, 10, "prom-a")
     first = _until(prometheus, totals, lambda r: set(r) == {"champion", "canary"})

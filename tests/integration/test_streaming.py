@@ -88,7 +88,7 @@ def test_the_openai_client_streams_and_models_say_who_streams(streaming):
 
     served, _ = streaming
     client = openai.OpenAI(base_url=f"{served.url}/v1", api_key=TOKEN, max_retries=0)
-    variants = [m for m in client.models.list().model_dump()["data"] if m.get("variant")]
+    variants = [m for m in client.models.list().model_dump()["data"] if m.get("variants")]
     assert variants and all(m["streams"] for m in variants)
     stream = client.chat.completions.create(
         model=served.model_name, messages=[{"role": "user", "content": "hi"}], stream=True

@@ -4,7 +4,7 @@ including a crash at every point the controller persists."""
 import pytest
 
 from raygate.canary.actions import TAG_OUTCOME, Actions
-from raygate.canary.controller import Controller
+from raygate.canary.controller import Controller, decide_halted
 from raygate.canary.policy import RolloutPolicy
 from raygate.canary.simulate import Traffic
 from raygate.errors import ReleaseError
@@ -109,6 +109,27 @@ def test_too_little_traffic_halts_inconclusive_and_leaves_the_decision_to_a_pers
     state = world.release(2, policy=policy)
     assert state.phase == "halted" and "raygate promote" in state.reason
     assert world.registry.aliases(NAME)["champion"] == 1
+
+
+@pytest.mark.parametrize(("command", "phase", "champion"),
+                         [("rollback", "rolled_back", 1), ("promote", "promoted", 2)])  # fmt: skip
+def test_a_person_s_decision_ends_a_halted_release_without_touching_anything_else(
+    command, phase, champion
+):
+    world = World(rps=2)
+    policy = POLICY.model_copy(update={"limits": POLICY.limits.model_copy(
+        update={"inconclusive_limit": 1})})  # fmt: skip
+    halted = world.release(2, policy=policy)
+    assert halted.phase == "halted" and world.serving.weight_percent == halted.weight_percent > 0
+    actions = Actions(world.registry, world.serving, world.notes.append)
+    with pytest.raises(ReleaseError, match="halted undecided on v2, not v3"):
+        decide_halted(halted, command, actions, world.store, "a person", version=3)
+    state = decide_halted(halted, command, actions, world.store, "a person", clock=world.clock)
+    assert state.phase == phase and world.store.latest(NAME).phase == phase
+    assert world.serving.weight_percent == 0
+    # champion is the candidate only when promoted; a rollback leaves v1 where it was
+    assert world.registry.aliases(NAME)["champion"] == champion
+    assert world.champion_sets() == [1, 2][:champion]
 
 
 class Crash(Exception):

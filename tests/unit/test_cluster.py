@@ -36,3 +36,34 @@ def test_a_cluster_that_cannot_be_joined_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(ray, "init", refuse)
     with pytest.raises(ClusterError, match="unset RAY_ADDRESS to run on a local Ray"):
         cluster.ensure_ray()
+
+
+def test_a_refused_join_without_a_token_says_how_to_send_one(monkeypatch):
+    import ray
+
+    def refuse(**kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.9:6379")
+
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.9:6379")
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    with pytest.raises(ClusterError, match="RAY_AUTH_MODE=token and RAY_AUTH_TOKEN"):
+        cluster.ensure_ray()
+
+
+def test_the_in_cluster_judge_refuses_a_cluster_that_serves_nothing(monkeypatch):
+    import ray
+
+    class Context:
+        gcs_address = "10.0.0.9:6379"
+
+    def no_actor(name, namespace=None):
+        raise ValueError(f"Failed to look up actor with name '{name}'")
+
+    monkeypatch.setattr(ray, "get_actor", no_actor)
+    monkeypatch.setattr(ray, "get_runtime_context", Context)
+    with pytest.raises(ClusterError, match=r"\(10.0.0.9:6379\) runs no Serve app.*RAY_ADDRESS"):
+        cluster.require_serve()
+    monkeypatch.setattr(ray, "get_actor", lambda name, namespace=None: object())
+    cluster.require_serve()  # a cluster with Serve: no error

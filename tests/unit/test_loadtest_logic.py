@@ -262,3 +262,36 @@ def test_requests_due_in_the_window_count_even_sent_late_and_falling_behind_is_s
     behind = _send_accuracy(late, 2.0)
     assert behind["achieved_rate_rps"] == 10.0  # the late ones still count
     assert behind["fell_behind"] and behind["send_overrun_s"] == pytest.approx(0.8)
+
+
+def test_without_model_the_openai_protocol_asks_the_server_which_it_serves():
+    import http.server
+    import threading
+
+    from raygate.errors import LoadTestError
+    from raygate.loadtest.transport import served_model
+
+    seen = []
+
+    class Models(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = b'{"object": "list", "data": [{"id": "my-model"}, {"id": "my-model@3"}]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert served_model(f"http://127.0.0.1:{server.server_port}/", "tok") == "my-model"
+        assert seen == [("/v1/models", "Bearer tok")]
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(LoadTestError, match="server is up, or pass --model NAME"):
+        served_model(f"http://127.0.0.1:{server.server_port}", None, timeout_s=2)

@@ -11,7 +11,14 @@ from raygate.schemas import validate_mapping
 from raygate.serving.api_errors import describe_request_error
 from raygate.serving.auth import authenticate, load_tokens, token_id
 from raygate.serving.control import load_serve_config, with_runtime_env
-from raygate.serving.openai_schema import ChatCompletionRequest, ChunkStream, Served, words
+from raygate.serving.openai_schema import (
+    ChatCompletionRequest,
+    ChunkStream,
+    Served,
+    completion_body,
+    words,
+)
+from raygate.serving.responses_api import response_body
 from raygate.serving.routing import choose_variant, sticky_position
 from raygate.serving.settings import AppArgs, RouterSettings
 
@@ -272,3 +279,16 @@ def test_a_serializer_whose_package_is_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match="needs the ormsgpack package where Ray runs"):
         ModelCalls(serialization="msgpack").handle_options()
+
+
+def test_usage_is_what_the_model_counted_or_null_never_zeros():
+    served = Served(variant="champion", model_id="m@1", trace_id="t" * 32)
+    counted = {"answer": "a", "tokens_in": 10, "tokens_out": 2}
+    assert completion_body(counted, served)["usage"] == {
+        "prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12,
+    }  # fmt: skip
+    assert response_body(counted, served)["usage"]["total_tokens"] == 12
+    uncounted = {"answer": "a"}  # a pyfunc that returns text only
+    assert completion_body(uncounted, served)["usage"] is None
+    assert response_body(uncounted, served)["usage"] is None
+    assert ChunkStream(served, include_usage=True).end(uncounted)[-1]["usage"] is None

@@ -36,7 +36,8 @@ def evaluate(
         "--input-map",
         metavar="INPUT=FIELD",
         help="Fill the model's input INPUT from gold field FIELD (repeatable), e.g. "
-        "question=query. By default every gold column the signature accepts goes by its name.",
+        "question=query. By default every gold column the signature accepts goes by its name, "
+        "and a model whose one text input has another name gets the query in it.",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -51,10 +52,11 @@ def evaluate(
     from raygate.evaluation.engines import load_engine_options
     from raygate.evaluation.pipeline import PipelineOptions
     from raygate.evaluation.runner import evaluate as run_eval
+    from raygate.packaging.inputs import parse_input_map
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     options = PipelineOptions(workers, batch_size, num_cpus, num_gpus)
-    mapping = _input_map(input_map)
+    mapping = parse_input_map(input_map)
     engine = load_engine_options(engine_file) if engine_file else None
     progress = Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -87,14 +89,3 @@ def evaluate(
         console.print(f"  {key:<26} {metrics[key]:.4g}", highlight=False)
     if result.metrics.missing:
         console.print(f"  not reported: {', '.join(result.metrics.missing)}", highlight=False)
-
-
-def _input_map(items: list[str]) -> dict[str, str]:
-    mapping = {}
-    for item in items:
-        target, sep, source = item.partition("=")
-        if not sep or not target.strip() or not source.strip():
-            raise typer.BadParameter(f"{item!r}: write INPUT=FIELD, e.g. question=query",
-                                     param_hint="--input-map")  # fmt: skip
-        mapping[target.strip()] = source.strip()
-    return mapping

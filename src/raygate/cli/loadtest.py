@@ -30,7 +30,9 @@ def loadtest(
         "predict", "--protocol", help="predict (/v1/predict) or openai (/v1/chat/completions)."
     ),
     stream: bool = typer.Option(False, "--stream", help="openai: stream (TTFT, inter-token)."),
-    model: str = typer.Option("reference-agent", "--model", help="openai: model name to send."),
+    model: str | None = typer.Option(
+        None, "--model", help="openai: model name to send (default: the first of GET /v1/models)."
+    ),
     arrival: str = typer.Option("poisson", "--arrival", help="constant, poisson or gamma."),
     burstiness: float = typer.Option(1.0, "--burstiness", min=0.001, help="gamma shape."),
     ramp_up: float = typer.Option(0.0, "--ramp-up", min=0, help="Seconds of linear ramp."),
@@ -70,23 +72,25 @@ def loadtest(
     from raygate.cluster import ensure_ray
     from raygate.loadtest.runner import run_load
     from raygate.loadtest.spec import load_test_spec
-    from raygate.loadtest.transport import Target
+    from raygate.loadtest.transport import Target, served_model
     from raygate.loadtest.workload import load_workload
     from raygate.secrets import get_secret
 
     spec = load_test_spec(
         {
-            "url": url, "protocol": protocol, "stream": stream, "model": model,
+            "url": url, "protocol": protocol, "stream": stream,
             "workers": workers, "connections": connections, "timeout_s": timeout,
             "arrival": {
                 "rate": rate, "concurrency": concurrency, "duration_s": duration,
                 "process": arrival, "burstiness": burstiness, "ramp_up_s": ramp_up, "seed": seed,
             },
-        },
+        } | ({"model": model} if model else {}),
         slo,
     )  # fmt: skip
     plan, slos = spec.arrival, spec.slos
     token = get_secret(token_env)
+    if spec.protocol == "openai" and model is None:
+        spec = spec.model_copy(update={"model": served_model(spec.url, token)})
     target = Target(spec.url, spec.protocol, token, spec.model, spec.stream, spec.timeout_s)
     ensure_ray()
     prompts = load_workload(workload, size, users, seed)

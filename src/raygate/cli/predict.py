@@ -16,33 +16,53 @@ def predict(
     queries: list[str] = typer.Argument(..., metavar="QUERY...", help="One or more questions."),
     user_id: str | None = typer.Option(None, "--user-id", help="Sent as user_id on every row."),
     session_id: str | None = typer.Option(None, "--session-id", help="Sent as session_id."),
+    input_map: list[str] = typer.Option(
+        [],
+        "--input-map",
+        metavar="INPUT=FIELD",
+        help="Fill the model's input INPUT from request field FIELD (repeatable), e.g. "
+        "question=query; a model whose one text input has another name gets the query anyway.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Answer QUERY... with the model at MODEL_URI (aliases resolve to a version first)."""
+    from raygate.errors import ModelFailedError
+    from raygate.packaging.inputs import parse_input_map
     from raygate.packaging.loading import load_agent
     from raygate.registry.mlflow_registry import MlflowRegistry
     from raygate.telemetry.tracing import configure_tracing, flush
 
     configure_tracing("raygate-cli")  # each answer's trace: `raygate trace show TRACE_ID`
     with working(f"loading {model_uri}", as_json):
-        loaded = load_agent(model_uri, MlflowRegistry())
+        loaded = load_agent(model_uri, MlflowRegistry(), parse_input_map(input_map))
     rows = [{"query": q, "user_id": user_id, "session_id": session_id} for q in queries]
-    records = loaded.predict_records(rows)
+    try:
+        records = loaded.predict_records(rows)
+    except Exception as exc:  # the model's own code: say what it raised, not where
+        raise ModelFailedError(f"the model failed: {type(exc).__name__}: {exc}") from None
     flush()
+    model_id = loaded.version.model_id if loaded.version else model_uri
+    records = [{"model_id": model_id, **record} for record in records]  # any pyfunc's rows
     if as_json:
         emit_json({"model_uri": model_uri, "predictions": records})
         return
     for query, record in zip(queries, records, strict=True):
         console.print(f"[bold]Q:[/] {escape(query)}", highlight=False)
-        answer = (
-            escape(record["answer"])
-            if not record["error"]
-            else f"[red]{escape(record['error'])}[/]"
-        )
+        error = record.get("error")
+        answer = f"[red]{escape(str(error))}[/]" if error else escape(str(record.get("answer", "")))
         console.print(f"[bold]A:[/] {answer}", highlight=False)
-        cited = ", ".join(record["citations"]) or "none"
-        console.print(
-            f"   [dim]{record['model_id']} · {record['prompt_id']} · cites {cited} · "
-            f"{record['latency_ms_total']:.1f} ms · trace {record['trace_id']}[/]",
-            highlight=False,
-        )
+        console.print(f"   [dim]{escape(_details(record))}[/]", highlight=False)
+
+
+def _details(record: dict) -> str:
+    """What a prediction says about itself: raygate's agent says all of it, a pyfunc less."""
+    parts = [str(record["model_id"])]
+    if record.get("prompt_id"):
+        parts.append(str(record["prompt_id"]))
+    if "citations" in record:
+        parts.append(f"cites {', '.join(record['citations'] or []) or 'none'}")
+    if record.get("latency_ms_total") is not None:
+        parts.append(f"{record['latency_ms_total']:.1f} ms")
+    if record.get("trace_id"):
+        parts.append(f"trace {record['trace_id']}")
+    return " · ".join(parts)

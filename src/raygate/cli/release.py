@@ -198,8 +198,8 @@ def promote(
     wait_s: float = typer.Option(120, "--wait", help="Seconds to wait for a running release."),
 ) -> None:
     """Make the candidate champion now: a running release is told to promote (its controller
-    does it); otherwise `champion` flips here, the champion deployment rolls to it and the
-    canary gets no traffic."""
+    does it); otherwise (a halted release's candidate, or `candidate`) `champion` flips here,
+    the champion deployment rolls to it and the canary gets no traffic."""
     _decide(name, "promote", version, reason, address, split, wait_s)
 
 
@@ -211,8 +211,9 @@ def rollback(
     split: Path | None = SPLIT_OPTION,
     wait_s: float = typer.Option(120, "--wait", help="Seconds to wait for a running release."),
 ) -> None:
-    """Undo: a running release is told to roll back; otherwise `champion` returns to the
-    version before its last move (idempotent) and the canary gets no traffic."""
+    """Undo: a running release is told to roll back; a halted one ends rolled back (its canary
+    gets no traffic, champion stays); otherwise `champion` returns to the version before its
+    last move (idempotent) and the canary gets no traffic."""
     _decide(name, "rollback", None, reason, address, split, wait_s)
 
 
@@ -223,6 +224,7 @@ def _note_to(target):
 def _decide(name: str, command: str, version: int | None, reason: str, address, split,
             wait_s: float):  # fmt: skip
     from raygate import release_runtime as rt
+    from raygate.canary.controller import decide_halted
     from raygate.constants import ALIAS_CANDIDATE
     from raygate.errors import ReleaseError
 
@@ -244,6 +246,11 @@ def _decide(name: str, command: str, version: int | None, reason: str, address, 
                 )
             time.sleep(1)
         _report(state, False)
+        return
+    halted = parts.store.latest(name)
+    if halted is not None and halted.phase == "halted":
+        _report(decide_halted(halted, command, parts.actions, parts.store, reason, version),
+                False)  # fmt: skip
         return
     if command == "promote":
         if version is None:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from raygate.errors import EvaluationError
 from raygate.goldset import GoldRow
+from raygate.packaging.inputs import QUERY, SignatureInput, effective_input_map
 
 NEVER_SENT = frozenset({"expected"})  # the answer key stays with the scorer
 
@@ -23,32 +24,26 @@ def _gold_value(gold: GoldRow, field: str) -> Any:
 
 
 def input_columns(
-    accepted: Sequence[tuple[str, bool]] | None, input_map: Mapping[str, str]
+    accepted: Sequence[SignatureInput] | None, input_map: Mapping[str, str]
 ) -> dict[str, str]:
     """Model input column → gold field it is filled from. Without a signature only `query`
-    is sent; an input map's target must be an accepted input."""
+    is sent; an input map's target must be an accepted input (see effective_input_map)."""
     if accepted is None:
-        return {"query": input_map.get("query", "query")}
-    names = {name for name, _ in accepted}
-    unknown = sorted(set(input_map) - names)
-    if unknown:
-        raise EvaluationError(
-            f"--input-map names {', '.join(unknown)}, which the model's signature does not "
-            f"accept (it takes {', '.join(sorted(names))})"
-        )
-    columns = {name: input_map.get(name, name) for name in names}
+        return {QUERY: input_map.get(QUERY, QUERY)}
+    mapping = effective_input_map(accepted, input_map)
+    columns = {a.name: mapping.get(a.name, a.name) for a in accepted}
     return {name: field for name, field in columns.items() if field not in NEVER_SENT}
 
 
 def check_required(
-    accepted: Sequence[tuple[str, bool]] | None, columns: Mapping[str, str], gold: GoldRow
+    accepted: Sequence[SignatureInput] | None, columns: Mapping[str, str], gold: GoldRow
 ) -> None:
     """Refuse, before any work, a model whose required inputs the gold rows cannot fill."""
     if accepted is None:
         return
     missing = [
-        name for name, required in accepted
-        if required and (name not in columns or _gold_value(gold, columns[name]) is None)
+        a.name for a in accepted
+        if a.required and (a.name not in columns or _gold_value(gold, columns[a.name]) is None)
     ]  # fmt: skip
     if missing:
         raise EvaluationError(
@@ -61,11 +56,3 @@ def input_frame(golds: Sequence[GoldRow], columns: Mapping[str, str]) -> pd.Data
     """The rows sent to predict(); a column no gold row fills is left out."""
     data = {name: [_gold_value(g, field) for g in golds] for name, field in columns.items()}
     return pd.DataFrame({k: v for k, v in data.items() if any(x is not None for x in v)})
-
-
-def signature_inputs(signature) -> list[tuple[str, bool]] | None:
-    """(name, required) of each named input of an MLflow signature; None without one."""
-    if signature is None or signature.inputs is None:
-        return None
-    named = [(s.name, s.required) for s in signature.inputs.inputs if getattr(s, "name", None)]
-    return named or None

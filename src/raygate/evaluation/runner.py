@@ -17,14 +17,14 @@ from raygate import constants as c
 from raygate.cluster import ensure_ray
 from raygate.errors import EvaluationError
 from raygate.evaluation.engines import LlmEngineOptions
-from raygate.evaluation.inputs import check_required, input_columns, signature_inputs
+from raygate.evaluation.inputs import check_required, input_columns
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
 from raygate.evaluation.pipeline import PipelineOptions, scored_batches
 from raygate.evaluation.report import render_report
 from raygate.evaluation.rows import EVAL_TABLE_SCHEMA
 from raygate.goldset import GoldRow, GoldSetInfo, scan_goldset
-from raygate.packaging.loading import model_info, resolve_model_uri
-from raygate.packaging.pyfunc import MODEL_ID_KEY
+from raygate.packaging.inputs import signature_inputs
+from raygate.packaging.loading import model_id_config, model_info, resolve_model_uri
 from raygate.registry.protocol import ModelRegistry
 from raygate.tracking import configure_mlflow
 
@@ -71,13 +71,17 @@ def evaluate(
         info = model_info(pinned)
         model_id = version.model_id if version else (info.model_id or pinned)
         logged_model_id = info.model_id
+        model_config = model_id_config(info, version)
         model_params = _agent_params(info.run_id)
         accepted = signature_inputs(info.signature)
         columns = input_columns(accepted, input_map or {})
         check_required(accepted, columns, _first_row(goldset.path))
+        renamed = sorted(f"{name}={field}" for name, field in columns.items() if name != field)
+        if renamed:  # how the gold rows reached the model is part of the evidence
+            model_params["input_map"] = ",".join(renamed)
         options = replace(options, columns=tuple(sorted(columns.items())))
     else:
-        version, pinned, model_id = None, model_uri, model_uri
+        version, pinned, model_id, model_config = None, model_uri, model_uri, None
         model_params = {
             f"engine.{k}": v for k, v in engine.model_dump(exclude={"engine_kwargs"}).items()
         }
@@ -101,7 +105,6 @@ def evaluate(
         dataset = _log_dataset(goldset, logged_model_id)
         options = replace(options, run_id=run.info.run_id)
         table_path = Path(tmp) / c.EVAL_TABLE_ARTIFACT
-        model_config = {MODEL_ID_KEY: version.model_id} if version else None
         accumulator = MetricsAccumulator()  # sums as rows stream by: memory flat in rows
         with pq.ParquetWriter(table_path, EVAL_TABLE_SCHEMA) as writer:
             batches = scored_batches(

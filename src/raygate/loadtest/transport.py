@@ -27,6 +27,27 @@ class Target:
     timeout_s: float = 60.0
 
 
+def served_model(url: str, token: str | None, timeout_s: float = 10.0) -> str:
+    """The first model GET /v1/models lists (raygate: the registered name; vLLM and other
+    OpenAI-compatible servers: their one model), for `--protocol openai` without `--model`."""
+    import requests
+
+    from raygate.errors import LoadTestError
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    where = f"{url.rstrip('/')}/v1/models"
+    try:
+        response = requests.get(where, headers=headers, timeout=timeout_s)
+        response.raise_for_status()
+        return str(response.json()["data"][0]["id"])
+    except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise LoadTestError(
+            f"cannot read the served model's name from {where} ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); check the URL, the token and that the server is up, or pass "
+            "--model NAME"
+        ) from None
+
+
 @dataclass
 class Prompt:
     """One request of the workload."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -17,11 +17,12 @@ from raygate.packaging.conversation import (
     conversation_request,
     interface_of,
 )
+from raygate.packaging.inputs import effective_input_map, signature_inputs, unfilled_inputs
 from raygate.packaging.outputs import prediction_records
 from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
 from raygate.packaging.streaming import chunk_text, final_record
 from raygate.registry.protocol import ModelRegistry, ModelVersion
-from raygate.schemas import parse_predict_input
+from raygate.schemas import PredictInput, parse_predict_input
 
 TRACE_FIELD = "traceparent"
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -29,18 +30,27 @@ _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<
 
 @dataclass
 class LoadedAgent:
-    """A loaded pyfunc and, when it came from the registry, the version it resolved to."""
+    """A loaded pyfunc, the version it resolved to when it came from the registry, and which
+    request field fills each model input whose name differs (see raygate.packaging.inputs)."""
 
     model: Any
     version: ModelVersion | None
+    input_map: dict[str, str] = field(default_factory=dict)
 
     def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """Validate rows against the predict() schema, then predict in one batch."""
         parsed = parse_predict_input(rows)
         frame = pd.DataFrame([r.model_dump() for r in parsed]).dropna(axis="columns", how="all")
-        if self.input_names is not None and TRACE_FIELD not in self.input_names:
-            frame = frame.drop(columns=TRACE_FIELD, errors="ignore")  # a model that predates it
+        for name, source in self.input_map.items():
+            if source in frame.columns:
+                frame[name] = frame[source]
+        if self.input_names is not None:  # only what the signature takes (e.g. no traceparent)
+            frame = frame[[column for column in frame.columns if column in self.input_names]]
         return self.model.predict(frame)
+
+    def with_input_map(self, input_map: Mapping[str, str]) -> LoadedAgent:
+        """The same model asked through another input map (checked against its signature)."""
+        return replace(self, input_map=checked_input_map(self.model, input_map))
 
     def predict_records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """predict() as one JSON-ready record per row; raygate's own agent is called
@@ -90,9 +100,13 @@ class LoadedAgent:
         """One validated request row's answer as text pieces, as the model yields them (and
         its output row last, from a raygate agent)."""
         (parsed,) = parse_predict_input([row])
-        return _texts(
-            self.model.predict_stream(parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD}))
-        )
+        request = parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD})
+        for name, source in self.input_map.items():
+            if source in request:
+                request[name] = request[source]
+        if self.input_names is not None:
+            request = {k: v for k, v in request.items() if k in self.input_names}
+        return _texts(self.model.predict_stream(request))
 
 
 def _texts(chunks: Iterator[Any]) -> Iterator[str | dict[str, Any]]:
@@ -125,6 +139,10 @@ def resolve_model_uri(model_uri: str, registry: ModelRegistry) -> ModelVersion |
 
 
 _URI_HELP = "pass models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/agent or a model folder"
+_MAP_HELP = (
+    "map each to a request field ({fields}): `--input-map question=query` on the command line, "
+    "`input_map: {{question: query}}` in a served variant's user_config"
+)
 
 
 def model_info(model_uri: str):
@@ -139,17 +157,45 @@ def model_info(model_uri: str):
         raise ModelLoadError(f"cannot read model {model_uri}: {message}; {_URI_HELP}") from None
 
 
-def load_agent(model_uri: str, registry: ModelRegistry) -> LoadedAgent:
-    """Load by URI; registry URIs are pinned to a version and report model_id name@version."""
+def checked_input_map(model: Any, input_map: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The input map a loaded pyfunc is asked through: the caller's over the default (a lone
+    text input gets the query); refused, naming the inputs, when a required input is left
+    that no request field fills. Chat and agent flavors take the conversation: no map."""
+    accepted = signature_inputs(model.metadata.signature)
+    if interface_of(a.name for a in accepted or ()) != "query":
+        return {}
+    mapping = effective_input_map(accepted, input_map or {})
+    fields = sorted(PredictInput.model_fields)
+    missing = unfilled_inputs(accepted, mapping, fields)
+    if missing:
+        raise ModelLoadError(
+            f"the model requires input(s) {', '.join(missing)} that no request field fills; "
+            + _MAP_HELP.format(fields=", ".join(fields))
+        )
+    return mapping
+
+
+def model_id_config(info, version: ModelVersion | None) -> dict[str, str] | None:
+    """The model_config that tells a raygate pyfunc its registered name@version; None for a
+    pyfunc that takes no model_config (MLflow would warn that it was ignored)."""
+    accepted = (info.flavors.get("python_function") or {}).get("config") or {}  # MLmodel
+    return {MODEL_ID_KEY: version.model_id} if version and MODEL_ID_KEY in accepted else None
+
+
+def load_agent(
+    model_uri: str, registry: ModelRegistry, input_map: Mapping[str, str] | None = None
+) -> LoadedAgent:
+    """Load by URI; registry URIs are pinned to a version and report model_id name@version.
+    `input_map` ({INPUT: FIELD}) fills model inputs named otherwise than the request's fields."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     version = resolve_model_uri(model_uri, registry)
     uri = version.uri if version else model_uri
-    config = {MODEL_ID_KEY: version.model_id} if version else None
+    config = model_id_config(model_info(uri), version)
     try:
         model = mlflow.pyfunc.load_model(uri, model_config=config)
     except (MlflowException, OSError) as exc:
         message = getattr(exc, "message", str(exc))
         raise ModelLoadError(f"cannot load model {model_uri}: {message}; {_URI_HELP}") from None
-    return LoadedAgent(model=model, version=version)
+    return LoadedAgent(model=model, version=version, input_map=checked_input_map(model, input_map))

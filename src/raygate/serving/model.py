@@ -59,7 +59,7 @@ class ModelVariant:
         async with self._swap:
             self._settings = settings
             try:
-                await asyncio.to_thread(self._load_if_changed, settings.model_uri)
+                await asyncio.to_thread(self._load_if_changed, settings)
                 self._load_error = None
                 # The loaded model, MLflow and pandas are ~10⁵–10⁶ long-lived objects: out
                 # of the collector's sight, a full collection no longer walks them all.
@@ -84,13 +84,15 @@ class ModelVariant:
         with contextlib.suppress(Exception):  # Serve is shutting the replica down
             replica_versions.forget()
 
-    def _load_if_changed(self, model_uri: str) -> None:
+    def _load_if_changed(self, settings: VariantSettings) -> None:
         registry = MlflowRegistry()
-        version = resolve_model_uri(model_uri, registry)  # an alias becomes a fixed version
+        version = resolve_model_uri(settings.model_uri, registry)  # alias → a fixed version
         current = self._loaded.version if self._loaded else None
         if version and current and version.model_id == current.model_id:
-            return  # same name@version: nothing to load
-        self._loaded = load_agent(version.uri if version else model_uri, registry)
+            self._loaded = self._loaded.with_input_map(settings.input_map)  # no reload
+            return
+        uri = version.uri if version else settings.model_uri
+        self._loaded = load_agent(uri, registry, settings.input_map)
 
     @property
     def model_id(self) -> str:

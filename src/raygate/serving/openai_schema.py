@@ -93,11 +93,15 @@ def finish_reason(prediction: dict[str, Any]) -> str:
     return "length" if prediction.get("finish_reason") == "max_steps" else "stop"
 
 
-def usage(prediction: dict[str, Any]) -> Usage:
-    prompt, completion = prediction.get("tokens_in") or 0, prediction.get("tokens_out") or 0
+def usage(prediction: dict[str, Any]) -> dict[str, int] | None:
+    """Token usage as the model reported it; null, never zeros, from a model that counts no
+    tokens (e.g. a pyfunc that returns only text)."""
+    prompt, completion = prediction.get("tokens_in"), prediction.get("tokens_out")
+    if prompt is None or completion is None:
+        return None
     return Usage(
         prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
+    ).model_dump()
 
 
 def completion_body(prediction: dict[str, Any], served: Served) -> dict[str, Any]:
@@ -115,7 +119,7 @@ def completion_body(prediction: dict[str, Any], served: Served) -> dict[str, Any
                 "logprobs": None,
             }
         ],
-        "usage": usage(prediction).model_dump(),
+        "usage": usage(prediction),
         "raygate_finish_reason": prediction.get("finish_reason"),
         "fallback": prediction.get("fallback"),
         **served.model_dump(),
@@ -149,7 +153,7 @@ class ChunkStream:
     def end(self, prediction: dict[str, Any]) -> list[dict[str, Any]]:
         chunks = [self._chunk({}, finish_reason(prediction))]
         if self._include_usage:
-            chunks.append({**self._base, "choices": [], "usage": usage(prediction).model_dump()})
+            chunks.append({**self._base, "choices": [], "usage": usage(prediction)})
         return chunks
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from raygate.serving.openai_schema import Served
+from raygate.serving.openai_schema import Served, usage
 
 
 class InputText(BaseModel):
@@ -60,7 +60,7 @@ class ResponsesRequest(BaseModel):
 
 def response_body(prediction: dict[str, Any], served: Served, status: str = "completed"):
     """A `response` object for one answer, with raygate's served fields."""
-    prompt, completion = prediction.get("tokens_in") or 0, prediction.get("tokens_out") or 0
+    tokens = usage(prediction)
     message = {
         "type": "message", "id": f"msg_{served.trace_id}", "status": status,
         "role": "assistant",
@@ -74,14 +74,18 @@ def response_body(prediction: dict[str, Any], served: Served, status: str = "com
         "status": status,
         "model": served.model_id,
         "output": [message] if status == "completed" else [],
-        "usage": {
-            "input_tokens": prompt,
-            "output_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
+        "usage": _usage(tokens),
         "raygate_finish_reason": prediction.get("finish_reason"),
         **served.model_dump(),
     }
+
+
+def _usage(tokens: dict[str, int] | None) -> dict[str, int] | None:
+    """Chat-completions usage in the Responses API's names; null when nothing was counted."""
+    if tokens is None:
+        return None
+    return {"input_tokens": tokens["prompt_tokens"], "output_tokens": tokens["completion_tokens"],
+            "total_tokens": tokens["total_tokens"]}  # fmt: skip
 
 
 class ResponseEvents:

@@ -341,17 +341,21 @@ class Router:
 
     @api.get("/v1/models", tags=["openai"], responses=error_responses(401, 429, 503))
     async def models(self, credentials: Credentials) -> dict[str, Any]:
-        """The served model name and each variant's name@version (and whether it streams)."""
+        """The served model name, then each served name@version once, with the variants
+        serving it (champion and canary share one right after a promotion) and whether it
+        streams."""
         self._admit(credentials)
         infos = await self._variant_infos()
         names = {registry_name(i["model_uri"] or "") or i["model_id"] for i in infos}
         data = [{"id": n, "object": "model", "created": 0, "owned_by": "raygate"} for n in names]
-        data += [
-            {"id": i["model_id"], "object": "model", "created": 0, "owned_by": "raygate",
-             "variant": i["variant"], "streams": i.get("streams", False)}
-            for i in infos
-        ]  # fmt: skip
-        return {"object": "list", "data": data}
+        versions: dict[str, dict[str, Any]] = {}
+        for info in infos:
+            entry = versions.setdefault(info["model_id"], {
+                "id": info["model_id"], "object": "model", "created": 0, "owned_by": "raygate",
+                "variants": [], "streams": info.get("streams", False),
+            })  # fmt: skip
+            entry["variants"].append(info["variant"])
+        return {"object": "list", "data": data + list(versions.values())}
 
     @api.post(
         "/v1/predict",
@@ -369,10 +373,7 @@ class Router:
             row, body.user_id or body.session_id, "POST /v1/predict",
             traceparent or body.traceparent,
         )  # fmt: skip
-        headers = {
-            **_headers(served),
-            "x-raygate-finish-reason": str(prediction.get("finish_reason")),
-        }
+        headers = _headers(served, prediction.get("finish_reason"))  # none from a plain pyfunc
         return JSONResponse({**prediction, **served.model_dump()}, headers=headers)
 
     @api.post(

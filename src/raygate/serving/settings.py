@@ -101,6 +101,11 @@ class VariantSettings(StrictModel):
     batch_wait_timeout_s: float = Field(
         0.002, ge=0, le=1, description="How long a batch waits to fill."
     )
+    input_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model input → request field that fills it, for a pyfunc whose inputs "
+        "are named otherwise (e.g. {question: query}); a lone text input gets the query anyway.",
+    )
     change_id: str = Field("", description="Set by raygate on each change, to wait for it.")
 
 

@@ -1,0 +1,107 @@
+"""A user's own pyfunc, with its own input names and plain-text answers, asked the way
+raygate's agent is: from the command line, through the served API and the openai client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from mlflow.models import ModelSignature
+from mlflow.types.schema import ColSpec, Schema
+
+from raygate.errors import ConfigError, ModelLoadError
+from raygate.packaging.loading import load_agent
+from tests.integration.conftest import log_code_model
+from tests.integration.test_cli import assert_one_line_error, run, run_json
+from tests.integration.test_serving import TOKEN, Served, deploy
+
+ANSWERS_QUESTION = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+class AnswersQuestion(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return [f"answer to: {q}" for q in model_input["question"]]
+
+set_model(AnswersQuestion())
+"""
+
+ANSWERS_WITH_CONTEXT = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+class AnswersWithContext(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return [f"{q} | {c}" for q, c in zip(model_input["question"], model_input["context"])]
+
+set_model(AnswersWithContext())
+"""
+
+
+def _signature(*inputs: str) -> ModelSignature:
+    return ModelSignature(Schema([ColSpec("string", name) for name in inputs]),
+                          Schema([ColSpec("string")]))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def plain(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
+    """One version of a text-in, text-out pyfunc as both champion and candidate (as right
+    after a promotion)."""
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    registry, name = MlflowRegistry(), "plain-app"
+    uri = log_code_model(tmp_path_factory.mktemp("plain"), ANSWERS_QUESTION,
+                         signature=_signature("question"))  # fmt: skip
+    version = registry.register(name, uri, {}).version
+    for alias in ("champion", "candidate"):
+        registry.set_alias(name, alias, version)
+    yield from deploy(local_ray, tmp_path_factory, name, rate_limit=None)
+
+
+def test_a_lone_text_input_gets_the_query_and_no_figure_is_made_up(plain):
+    response = requests.post(f"{plain.url}/v1/predict", json={"query": "why?", "user_id": "u1"},
+                             headers=plain.headers, timeout=30)  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"] == "answer to: why?"
+    assert response.headers["x-raygate-model-id"] == "plain-app@1"
+    assert "x-raygate-finish-reason" not in response.headers  # the model says none
+
+    import openai
+
+    client = openai.OpenAI(base_url=f"{plain.url}/v1", api_key=TOKEN, max_retries=0)
+    reply = client.chat.completions.create(
+        model="plain-app", messages=[{"role": "user", "content": "how?"}]
+    )
+    assert reply.choices[0].message.content == "answer to: how?"
+    assert reply.usage is None  # it counts no tokens: null, never zeros
+    assert client.responses.create(model="plain-app", input="when?").usage is None
+    listed = [m.model_dump() for m in client.models.list().data]
+    versions = [m for m in listed if m["id"] == "plain-app@1"]
+    assert len(versions) == 1 and sorted(versions[0]["variants"]) == ["canary", "champion"]
+
+
+def test_the_command_line_asks_a_plain_pyfunc_and_names_its_version(plain):
+    answer = run_json("predict", "models:/plain-app@champion", "what?")
+    assert answer["predictions"] == [{"model_id": "plain-app@1", "answer": "answer to: what?"}]
+    shown = run("predict", "models:/plain-app@champion", "what?")
+    assert shown.exit_code == 0 and "A: answer to: what?" in shown.stdout
+    assert_one_line_error(
+        run("predict", "models:/plain-app@champion", "x", "--input-map", "prompt=query"),
+        "prompt", "does not accept (it takes question)",
+    )  # fmt: skip
+
+
+def test_other_required_inputs_need_an_input_map_and_then_answer(raygate_home, tmp_path):
+    from raygate.registry.mlflow_registry import MlflowRegistry
+
+    uri = log_code_model(tmp_path, ANSWERS_WITH_CONTEXT,
+                         signature=_signature("question", "context"))  # fmt: skip
+    registry = MlflowRegistry()
+    with pytest.raises(ModelLoadError, match=r"requires input\(s\) question, context .*input_map"):
+        load_agent(uri, registry)
+    with pytest.raises(ConfigError, match="names prompt, which the model's signature does not"):
+        load_agent(uri, registry, {"prompt": "query"})
+    loaded = load_agent(uri, registry, {"question": "query", "context": "session_id"})
+    (record,) = loaded.predict_records([{"query": "q1", "session_id": "s1", "user_id": "u"}])
+    assert record == {"answer": "q1 | s1"}

@@ -1,0 +1,62 @@
+"""Which field fills each input of a user's pyfunc: its own name, an input map, or the query
+for a model whose one text input is named otherwise."""
+
+import pytest
+
+from raygate.errors import ConfigError
+from raygate.packaging.inputs import (
+    SignatureInput,
+    default_input_map,
+    effective_input_map,
+    parse_input_map,
+    unfilled_inputs,
+)
+
+
+def text(name: str, required: bool = True) -> SignatureInput:
+    return SignatureInput(name, required, True)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected"),
+    [
+        ([text("question")], {"question": "query"}),  # its one text input
+        ([text("prompt"), text("user", required=False)], {"prompt": "query"}),  # one required
+        ([text("text", required=False)], {"text": "query"}),  # its only input
+        ([text("query"), text("question")], {}),  # takes the query by name already
+        ([text("messages")], {}),  # a chat flavor: asked with the conversation
+        ([text("input")], {}),  # a ResponsesAgent
+        ([text("question"), text("context")], {}),  # two required: ambiguous, ask for a map
+        ([SignatureInput("x", True, False)], {}),  # not text
+        (None, {}),  # no signature: the query goes as `query`
+    ],
+)
+def test_the_query_goes_to_a_lone_text_input_only(inputs, expected):
+    assert default_input_map(inputs) == expected
+
+
+def test_a_map_overrides_the_default_and_must_name_accepted_inputs():
+    inputs = [text("question"), text("context", required=False)]
+    assert effective_input_map(inputs, {"context": "session_id"}) == {
+        "question": "query", "context": "session_id",
+    }  # fmt: skip
+    with pytest.raises(ConfigError, match=r"names prompt, which .* takes context, question"):
+        effective_input_map(inputs, {"prompt": "query"})
+    assert effective_input_map(None, {"prompt": "query"}) == {"prompt": "query"}
+
+
+def test_required_inputs_no_field_fills_are_named():
+    inputs = [text("question"), text("context"), text("style", required=False)]
+    fields = ["query", "user_id", "session_id"]
+    assert unfilled_inputs(inputs, {"question": "query"}, fields) == ["context"]
+    assert unfilled_inputs(inputs, {"question": "query", "context": "user_id"}, fields) == []
+    assert unfilled_inputs(inputs, {"question": "query", "context": "nope"}, fields) == ["context"]
+
+
+def test_command_line_pairs_are_parsed_or_refused_with_an_example():
+    assert parse_input_map([" question = query", "context=session_id"]) == {
+        "question": "query", "context": "session_id",
+    }  # fmt: skip
+    for bad in ("question", "=query", "question="):
+        with pytest.raises(ConfigError, match=r"INPUT=FIELD .*question=query"):
+            parse_input_map([bad])
