@@ -22,6 +22,8 @@ from mlflow.models import set_model
 
 class AnswersQuestion(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
+        if any("boom" in q for q in model_input["question"]):
+            raise ValueError("cannot answer that")
         return [f"answer to: {q}" for q in model_input["question"]]
 
 set_model(AnswersQuestion())
@@ -105,3 +107,33 @@ def test_other_required_inputs_need_an_input_map_and_then_answer(raygate_home, t
     loaded = load_agent(uri, registry, {"question": "query", "context": "session_id"})
     (record,) = loaded.predict_records([{"query": "q1", "session_id": "s1", "user_id": "u"}])
     assert record == {"answer": "q1 | s1"}
+
+
+def test_a_model_that_raises_is_a_502_naming_who_failed_whole_or_streamed(plain):
+    response = requests.post(f"{plain.url}/v1/predict", json={"query": "boom"},
+                             headers=plain.headers, timeout=30)  # fmt: skip
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert "ValueError: cannot answer that" in error["message"]
+    assert error["model_id"] == "plain-app@1" and error["finish_reason"] == "error"
+    assert error["variant"] in ("champion", "canary") and len(error["trace_id"]) == 32
+
+    import openai
+
+    client = openai.OpenAI(base_url=f"{plain.url}/v1", api_key=TOKEN, max_retries=0)
+    with pytest.raises(openai.APIStatusError) as raised:
+        stream = client.chat.completions.create(
+            model="plain-app", messages=[{"role": "user", "content": "boom"}], stream=True
+        )
+        list(stream)
+    assert raised.value.status_code == 502
+
+
+def test_a_body_not_sent_as_json_is_told_the_header_to_send(plain):
+    response = requests.post(
+        f"{plain.url}/v1/predict", data='{"query": "why?"}',
+        headers={**plain.headers, "Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )  # fmt: skip
+    assert response.status_code == 415
+    assert "'Content-Type: application/json'" in response.json()["error"]["message"]

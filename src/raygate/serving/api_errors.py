@@ -17,7 +17,8 @@ from raygate.schemas import describe_error
 
 _TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-    405: "invalid_request_error", 413: "request_too_large", 422: "invalid_request_error",
+    405: "invalid_request_error", 413: "request_too_large", 415: "invalid_request_error",
+    422: "invalid_request_error",
     429: "rate_limit_error", 502: "model_error", 503: "service_unavailable",
     504: "timeout_error",
 }  # fmt: skip
@@ -25,7 +26,8 @@ _TYPES = {
 
 _CODES = {
     400: "invalid_request", 401: "invalid_api_key", 404: "not_found",
-    405: "method_not_allowed", 413: "request_too_large", 422: "invalid_request",
+    405: "method_not_allowed", 413: "request_too_large", 415: "unsupported_media_type",
+    422: "invalid_request",
     429: "rate_limit_exceeded", 502: "model_error", 503: "service_unavailable", 504: "timeout",
 }  # fmt: skip
 
@@ -53,6 +55,7 @@ _MEANINGS = {
     401: "Missing or unknown API token.",
     404: "Unknown model.",
     413: "Body over the size limit.",
+    415: "The body is not sent as JSON (Content-Type: application/json).",
     422: "Invalid request; the message names the field.",
     429: "Rate limit exceeded (the router's or the model's own); see Retry-After.",
     502: "The model failed; the body names variant, model_id, trace_id and finish_reason.",
@@ -127,13 +130,23 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status, exc.message, exc.param, exc.headers, exc.served, exc.code)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type", "")
+        if content_type and not _is_json(content_type):  # e.g. curl -d's form encoding
+            message = (f"send the body as JSON with the header 'Content-Type: application/json' "
+                       f"(it came as '{content_type}')")  # fmt: skip
+            return error_response(415, message)
         message, param = describe_request_error(list(exc.errors()))
         return error_response(422, message, param)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 class BodyLimit:

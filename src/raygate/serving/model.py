@@ -32,6 +32,7 @@ from raygate.telemetry.tracing import (
 )
 
 logger = logging.getLogger("ray.serve")
+ERROR_CHARS = 500  # of a raised exception's message, in the 502 the caller gets
 
 
 @serve.deployment(max_ongoing_requests=64)
@@ -122,9 +123,13 @@ class ModelVariant:
         try:
             with rows_traced(spans):  # to_thread copies the context: the model sees them
                 records = await asyncio.to_thread(_answer_whole, loaded, rows, conversations)
-        except BaseException:
+        except Exception as exc:  # the model's own code raised: each row says so (a 502)
+            records = [_raised(exc) for _ in rows]
             for span in spans:
                 span.set_status(StatusCode.ERROR, "the model raised")
+        except BaseException:  # cancelled: the callers are gone
+            for span in spans:
+                span.set_status(StatusCode.ERROR, "cancelled")
                 span.end()
             raise
         for span, record in zip(spans, records, strict=True):
@@ -150,10 +155,14 @@ class ModelVariant:
         yield {"start": {"model_id": model_id, "trace_id": trace_id}}
         try:
             if not loaded.streams:
-                with rows_traced([span]):
-                    (record,) = await asyncio.to_thread(
-                        _answer_whole, loaded, [row], [conversation]
-                    )
+                try:
+                    with rows_traced([span]):
+                        (record,) = await asyncio.to_thread(
+                            _answer_whole, loaded, [row], [conversation]
+                        )
+                except Exception as exc:
+                    record = _raised(exc)
+                    span.set_status(StatusCode.ERROR, "the model raised")
                 yield {"final": {"trace_id": trace_id, **record, "model_id": model_id}}
                 return
             if loaded.interface == "query":
@@ -166,6 +175,12 @@ class ModelVariant:
                 yield event
         finally:
             span.end()
+
+
+def _raised(exc: Exception) -> dict[str, Any]:
+    """The prediction row of a request whose model raised: a failure naming the exception."""
+    error = f"{type(exc).__name__}: {exc}"
+    return {"answer": "", "error": error[:ERROR_CHARS], "finish_reason": "error"}
 
 
 def _answer_whole(

@@ -361,7 +361,7 @@ class Router:
         "/v1/predict",
         response_model=PredictResponse,
         tags=["raygate"],
-        responses=error_responses(401, 413, 422, 429, 502, 503, 504),
+        responses=error_responses(401, 413, 415, 422, 429, 502, 503, 504),
     )
     async def predict(
         self, body: PredictInput, credentials: Credentials, traceparent: TraceParent = None
@@ -379,7 +379,7 @@ class Router:
     @api.post(
         "/v1/chat/completions",
         tags=["openai"],
-        responses=error_responses(401, 404, 413, 422, 429, 502, 503, 504),
+        responses=error_responses(401, 404, 413, 415, 422, 429, 502, 503, 504),
     )
     async def chat_completions(
         self,
@@ -401,7 +401,7 @@ class Router:
     @api.post(
         "/v1/responses",
         tags=["openai"],
-        responses=error_responses(401, 404, 413, 422, 429, 502, 503, 504),
+        responses=error_responses(401, 404, 413, 415, 422, 429, 502, 503, 504),
     )
     async def responses(
         self,
