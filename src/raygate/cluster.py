@@ -15,6 +15,8 @@ def ensure_ray() -> None:
     address = os.environ.get("RAY_ADDRESS") or None
     if address is None:
         os.environ.pop("RAY_ADDRESS", None)  # Ray reads the variable itself too
+        if _stopped_ray_start() is not None:
+            address = "local"  # not the stopped cluster Ray would retry for minutes
     _init(
         address,
         "start it (ray start --head), fix the address, or unset RAY_ADDRESS to run on a local Ray",
@@ -27,12 +29,39 @@ def ensure_ray() -> None:
 def join_running_cluster() -> None:
     """Join the running cluster ($RAY_ADDRESS, else the local one `ray start` or `raygate
     demo` started) and never start one: the canary is judged where it is served."""
+    address = os.environ.get("RAY_ADDRESS") or None
+    stopped = None if address else _stopped_ray_start()
+    if stopped is not None:  # Ray's "auto" would retry that address for minutes
+        running = sorted(_running_clusters())
+        if len(running) != 1:
+            found = f"{len(running)} Ray clusters run here ({', '.join(running) or 'none'})"
+            raise ClusterError(
+                f"{found} and the last `ray start` ({stopped}) has stopped; set RAY_ADDRESS "
+                "to the cluster that serves the model (`raygate serve up CONFIG` deploys there)"
+            )
+        address = running[0]
     _init(
-        os.environ.get("RAY_ADDRESS") or "auto",
+        address or "auto",
         "start serving with `raygate serve up CONFIG` on a running cluster, or set RAY_ADDRESS",
         logging_level="ERROR",
         log_to_driver=False,
     )
+
+
+def _stopped_ray_start() -> str | None:
+    """The address the last `ray start` on this machine left behind (Ray's
+    ray_current_cluster file) when no Ray process here serves it any more, else None."""
+    from ray._private import services
+
+    last = services.find_bootstrap_address(None)
+    return last if last and last not in _running_clusters() else None
+
+
+def _running_clusters() -> frozenset[str]:
+    """GCS addresses of the Ray clusters with a node on this machine."""
+    from ray._private import services
+
+    return frozenset(services.find_gcs_addresses())
 
 
 def require_serve() -> None:

@@ -13,6 +13,7 @@ def ray_init(monkeypatch):
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(cluster, "_stopped_ray_start", lambda: None)
     return calls
 
 
@@ -67,3 +68,17 @@ def test_the_in_cluster_judge_refuses_a_cluster_that_serves_nothing(monkeypatch)
         cluster.require_serve()
     monkeypatch.setattr(ray, "get_actor", lambda name, namespace=None: object())
     cluster.require_serve()  # a cluster with Serve: no error
+
+
+def test_a_stopped_ray_start_is_not_retried_for_minutes(monkeypatch, ray_init):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(cluster, "_stopped_ray_start", lambda: "10.0.0.9:6379")
+    cluster.ensure_ray()  # a command that may run anywhere starts its own
+    assert ray_init[0]["address"] == "local"
+    monkeypatch.setattr(cluster, "_running_clusters", frozenset)
+    with pytest.raises(ClusterError, match=r"0 Ray clusters run here \(none\) and the last `ray"):
+        cluster.join_running_cluster()  # the judge must join the serving cluster, not a new one
+    assert len(ray_init) == 1
+    monkeypatch.setattr(cluster, "_running_clusters", lambda: frozenset({"10.0.0.5:6380"}))
+    cluster.join_running_cluster()  # the one that runs, as Ray's "auto" means
+    assert ray_init[1]["address"] == "10.0.0.5:6380"
