@@ -120,6 +120,11 @@ class ReleaseConfig(StrictModel):
     gold: str = Field("smoke", description="Gold set name or JSONL path for the offline eval.")
     gates: Path = Field(Path("policies/gates.yaml"), description="Offline gate policy YAML.")
     rollout: Path = Field(Path("policies/rollout.yaml"), description="Canary rollout policy.")
+    input_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model input → gold field for the offline eval (e.g. {context: category}), "
+        "for a pyfunc whose inputs are named otherwise; a lone text input gets the query.",
+    )
 
 
 def load_release_config(path: str | Path) -> ReleaseConfig:

@@ -65,3 +65,22 @@ def test_an_error_quoting_brackets_is_printed_as_text_not_markup():
     assert result.exit_code == 2, result.output
     assert "[/tmp/haproxy.cfg:50] cannot bind [bold]" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_bad_input_map_is_one_error_line_before_any_work(tmp_path):
+    result = runner.invoke(app, ["release", "--name", "m", "--model-uri", "models:/m/1",
+                                 "--input-map", "question"])  # fmt: skip
+    assert result.exit_code == 2 and "error: --input-map wants INPUT=FIELD" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_release_file_carries_its_input_map(tmp_path):
+    from raygate.errors import ConfigError
+    from raygate.release import load_release_config
+
+    path = tmp_path / "release.yaml"
+    path.write_text("name: m\nmodel_uri: models:/m/1\ninput_map: {context: category}\n")
+    assert load_release_config(path).input_map == {"context": "category"}
+    path.write_text("name: m\nmodel_uri: models:/m/1\ninput_map: [context]\n")
+    with pytest.raises(ConfigError, match="input_map"):
+        load_release_config(path)

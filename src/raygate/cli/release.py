@@ -273,6 +273,13 @@ def release(
     address: str | None = ADDRESS_OPTION,
     prometheus: str | None = PROMETHEUS_OPTION,
     split: Path | None = SPLIT_OPTION,
+    input_map: list[str] = typer.Option(
+        [],
+        "--input-map",
+        metavar="INPUT=FIELD",
+        help="Offline eval: fill the model's input INPUT from gold field FIELD (repeatable); "
+        "a model whose one text input has another name gets the query anyway.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The whole playbook for one model, from --config or from --name and --model-uri.
@@ -284,6 +291,7 @@ def release(
     from raygate.errors import ConfigError
     from raygate.gates.evaluator import MlflowEvaluator, logged_run_tags
     from raygate.gates.policy import load_policy
+    from raygate.packaging.inputs import parse_input_map
     from raygate.release import ReleaseConfig, load_release_config, run_release
     from raygate.schemas import validate_mapping
 
@@ -291,16 +299,18 @@ def release(
         spec = load_release_config(config)
     elif name and model_uri:
         fields = {"name": name, "model_uri": model_uri, "gold": gold, "gates": gates,
-                  "rollout": rollout}  # fmt: skip
+                  "rollout": rollout, "input_map": parse_input_map(input_map)}  # fmt: skip
         spec = validate_mapping(fields, ReleaseConfig, ConfigError, "raygate release")
     else:
         raise ConfigError("pass --config release.yaml, or --name NAME and --model-uri URI")
+    if config is not None and input_map:
+        spec = spec.model_copy(update={"input_map": spec.input_map | parse_input_map(input_map)})
     rollout_policy, gate_policy = _policy(spec.rollout), load_policy(spec.gates)
     parts = rt.runtime(address, _note_to(err_console), split=split)
     controller = rt.controller(
         parts, rollout_policy, spec.name, None if as_json else print_look, prometheus
     )
-    evaluator = MlflowEvaluator(parts.registry, gate_policy)
+    evaluator = MlflowEvaluator(parts.registry, gate_policy, input_map=spec.input_map)
     outcome = run_release(spec.model_uri, spec.name, spec.gold, evaluator, parts.registry,
                           controller, build_tags=logged_run_tags)  # fmt: skip
     report = None

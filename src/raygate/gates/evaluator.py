@@ -19,14 +19,17 @@ class MlflowEvaluator:
         registry: ModelRegistry,
         policy: GatePolicy,
         on_rows: Callable[[int], None] | None = None,
+        input_map: dict[str, str] | None = None,
     ) -> None:
         self.registry, self.policy, self._on_rows = registry, policy, on_rows
+        self._input_map = input_map or {}
 
     def evaluate(self, model_uri: str, gold: str) -> str:
         from raygate.evaluation.pipeline import PipelineOptions
         from raygate.evaluation.runner import evaluate
 
-        result = evaluate(model_uri, gold, self.registry, PipelineOptions(), on_rows=self._on_rows)
+        result = evaluate(model_uri, gold, self.registry, PipelineOptions(), on_rows=self._on_rows,
+                          input_map=self._input_map)  # fmt: skip
         return result.run_id
 
     def gate(self, run_id: str, name: str) -> GateOutcome:
