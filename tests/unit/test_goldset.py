@@ -74,3 +74,15 @@ def test_empty_file_is_an_error(tmp_path):
 def test_unknown_source_lists_builtin_names():
     with pytest.raises(GoldSetError, match=r"neither a built-in name \(smoke, dev\)"):
         scan_goldset("no-such-set")
+
+
+def test_a_byte_order_mark_or_bytes_that_are_not_utf8_are_named_not_a_traceback(tmp_path):
+    line = '{"id": "a", "query": "q", "expected": "x"}\n'
+    path = tmp_path / "gold.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + line.encode())
+    with pytest.raises(GoldSetError, match=r"gold.jsonl:1: .*byte-order mark"):
+        scan_goldset(path)
+    path.write_bytes(line.encode() + '{"id": "b", "query": "café", "expected": "x"}\n'.encode(
+        "latin-1"))  # fmt: skip
+    with pytest.raises(GoldSetError, match=r"gold.jsonl:2: byte 0xe9 at column 26 is not UTF-8"):
+        scan_goldset(path)

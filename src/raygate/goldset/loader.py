@@ -86,8 +86,9 @@ def _read(source: str | Path, keep: list[GoldRow] | None) -> GoldSetInfo:
 
 def _validated_rows(path: Path) -> Iterator[GoldRow]:
     first_line_of: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            line = _decoded(path, lineno, raw)
             if not line.strip():
                 continue
             row = _parse(path, lineno, line)
@@ -98,6 +99,21 @@ def _validated_rows(path: Path) -> Iterator[GoldRow]:
                 )
             first_line_of[row.id] = lineno
             yield row
+
+
+def _decoded(path: Path, lineno: int, raw: bytes) -> str:
+    """One line as text; a byte-order mark or bytes that are not UTF-8 are named."""
+    if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raise GoldSetError(
+            f"{path}:1: the file starts with a byte-order mark; save it as UTF-8 without BOM"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GoldSetError(
+            f"{path}:{lineno}: byte {raw[exc.start]:#04x} at column {exc.start + 1} is not "
+            "UTF-8; save the file as UTF-8"
+        ) from None
 
 
 def _parse(path: Path, lineno: int, line: str) -> GoldRow:
