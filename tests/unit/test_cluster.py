@@ -82,3 +82,18 @@ def test_a_stopped_ray_start_is_not_retried_for_minutes(monkeypatch, ray_init):
     monkeypatch.setattr(cluster, "_running_clusters", lambda: frozenset({"10.0.0.5:6380"}))
     cluster.join_running_cluster()  # the one that runs, as Ray's "auto" means
     assert ray_init[1]["address"] == "10.0.0.5:6380"
+
+
+def test_free_ports_are_never_those_a_local_ray_takes(monkeypatch):
+    import socket
+
+    from raygate.testing import ports
+
+    offered = iter([52365, 8265, 41234])
+
+    class Socket(socket.socket):
+        def getsockname(self):
+            return ("127.0.0.1", next(offered))
+
+    monkeypatch.setattr(ports.socket, "socket", Socket)
+    assert ports.free_port() == 41234

@@ -9,12 +9,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# Ports a local Ray takes by default (GCS, Serve HTTP and gRPC, dashboard, client, the
+# dashboard agent's HTTP port): one of them handed out here made ray.init fail once.
+RAY_DEFAULT_PORTS = frozenset({6379, 8000, 8265, 9000, 10001, 52365})
+
 
 def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on right now (the OS picks it), never one Ray takes itself."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in RAY_DEFAULT_PORTS:
+            return port
 
 
 @contextmanager
