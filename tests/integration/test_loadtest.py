@@ -166,3 +166,20 @@ def test_workers_are_dealt_the_workload_so_each_prompt_goes_once(local_ray, tmp_
     assert len(set(received)) == len(received), "a prompt was sent twice"
     if mode == "open":  # the whole schedule, dealt like cards: exactly the first N prompts
         assert sorted(received, key=lambda q: int(q[1:])) == [f"q{i}" for i in range(120)]
+
+
+def test_a_workload_file_that_cannot_be_read_is_one_clear_error(local_ray, tmp_path):
+    from raygate.errors import LoadTestError
+    from raygate.loadtest.workload import load_workload
+
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes('{"query": "café"}\n'.encode("latin-1"))
+    with pytest.raises(LoadTestError, match=r"latin1.jsonl: UnicodeDecodeError.*write UTF-8"):
+        load_workload(str(latin1), None, users=1, seed=0)
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"question": "why?"}\n')
+    with pytest.raises(LoadTestError, match=r"no 'query' or 'prompt' column \(columns: question"):
+        load_workload(str(other), None, users=1, seed=0)
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"query": "why?"}\n{"prompt": "ignored"}\n')
+    assert [p.query for p in load_workload(str(good), None, users=1, seed=0)] == ["why?"]

@@ -74,22 +74,29 @@ def _read_queries(source: str, seed: int) -> list[str]:
             dataset = ray.data.read_parquet(str(path))
         else:
             dataset = ray.data.read_json(str(path), lines=True)
-    except Exception as exc:  # Ray Data wraps parse errors in its own types
-        raise LoadTestError(f"cannot read prompts from {path}: {exc}") from None
-    columns = dataset.columns() or []
-    column = next((c for c in PROMPT_COLUMNS if c in columns), None)
-    if column is None:
+        columns = dataset.columns() or []
+        column = next((c for c in PROMPT_COLUMNS if c in columns), None)
+        if column is None:
+            raise LoadTestError(
+                f"{path} has no 'query' or 'prompt' column (columns: {', '.join(columns)}); "
+                "write one JSON object per line with a 'query'"
+            )
+        shuffled = dataset.select_columns([column]).random_shuffle(seed=seed)
+        return [  # one column streamed as Arrow batches: no dict per row in the driver
+            str(value)
+            for batch in shuffled.iter_batches(batch_format="pyarrow", batch_size=65_536)
+            for value in batch.column(column).to_pylist()
+            if value
+        ]
+    except LoadTestError:
+        raise
+    except Exception as exc:  # Ray Data wraps parse and decoding errors in its own types
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        cause = lines[-1] if lines else type(exc).__name__
         raise LoadTestError(
-            f"{path} has no 'query' or 'prompt' column (columns: {', '.join(columns)}); "
-            "write one JSON object per line with a 'query'"
-        )
-    shuffled = dataset.select_columns([column]).random_shuffle(seed=seed)
-    return [  # one column streamed as Arrow batches: no dict per row in the driver
-        str(value)
-        for batch in shuffled.iter_batches(batch_format="pyarrow", batch_size=65_536)
-        for value in batch.column(column).to_pylist()
-        if value
-    ]
+            f"cannot read prompts from {path}: {cause}; write UTF-8 JSON lines (or Parquet) "
+            "with a 'query' or 'prompt' column"
+        ) from None
 
 
 def _path(source: str) -> Path:
