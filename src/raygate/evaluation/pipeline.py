@@ -15,6 +15,7 @@ from raygate.evaluation.inputs import input_frame
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
+from raygate.packaging.outputs import raised_error
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 from raygate.telemetry.tracing import configure_tracing, flush
 
@@ -62,7 +63,7 @@ class PredictAndScore:
             raw = self._model.predict(input_frame(golds, self._columns))
             predictions = normalize_predictions(raw, len(golds))
         except Exception as exc:  # the model failed this batch: record it, keep evaluating
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            error = raised_error(exc)
             predictions = [dict.fromkeys(PREDICTION_FIELDS) | {"error": error} for _ in golds]
         # Measured here for any pyfunc: the batch's wall time, and its share per row.
         batch_ms = (time.perf_counter() - started) * 1000

@@ -39,14 +39,16 @@ class LoadedAgent:
 
     def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """Validate rows against the predict() schema, then predict in one batch."""
-        parsed = parse_predict_input(rows)
-        frame = pd.DataFrame([r.model_dump() for r in parsed]).dropna(axis="columns", how="all")
-        for name, source in self.input_map.items():
-            if source in frame.columns:
-                frame[name] = frame[source]
-        if self.input_names is not None:  # only what the signature takes (e.g. no traceparent)
-            frame = frame[[column for column in frame.columns if column in self.input_names]]
-        return self.model.predict(frame)
+        requests = [self._model_request(r.model_dump()) for r in parse_predict_input(rows)]
+        return self.model.predict(pd.DataFrame(requests).dropna(axis="columns", how="all"))
+
+    def _model_request(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A request row as the model takes it: inputs named otherwise filled through the
+        input map, and only the inputs its signature names (e.g. no traceparent)."""
+        row = row | {name: row[source] for name, source in self.input_map.items() if source in row}
+        if self.input_names is None:
+            return row
+        return {key: value for key, value in row.items() if key in self.input_names}
 
     def with_input_map(self, input_map: Mapping[str, str]) -> LoadedAgent:
         """The same model asked through another input map (checked against its signature)."""
@@ -100,12 +102,7 @@ class LoadedAgent:
         """One validated request row's answer as text pieces, as the model yields them (and
         its output row last, from a raygate agent)."""
         (parsed,) = parse_predict_input([row])
-        request = parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD})
-        for name, source in self.input_map.items():
-            if source in request:
-                request[name] = request[source]
-        if self.input_names is not None:
-            request = {k: v for k, v in request.items() if k in self.input_names}
+        request = self._model_request(parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD}))
         return _texts(self.model.predict_stream(request))
 
 

@@ -11,6 +11,13 @@ import pandas as pd
 
 from raygate.errors import ModelOutputError
 
+ERROR_CHARS = 500  # of a raised exception's message kept in a failed row
+
+
+def raised_error(exc: Exception) -> str:
+    """A failed row's `error` when the model's own code raised: the exception, cut short."""
+    return f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+
 
 def prediction_records(raw: Any) -> list[dict[str, Any]]:
     """Any pyfunc output as one JSON-ready dict per row (NaN → None, numpy → Python)."""

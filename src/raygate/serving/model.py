@@ -17,7 +17,7 @@ from ray import serve
 
 from raygate.errors import ConfigError, RaygateError
 from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
-from raygate.packaging.outputs import prediction_records
+from raygate.packaging.outputs import prediction_records, raised_error
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
 from raygate.serving import replica_versions
@@ -32,7 +32,6 @@ from raygate.telemetry.tracing import (
 )
 
 logger = logging.getLogger("ray.serve")
-ERROR_CHARS = 500  # of a raised exception's message, in the 502 the caller gets
 
 
 @serve.deployment(max_ongoing_requests=64)
@@ -179,8 +178,7 @@ class ModelVariant:
 
 def _raised(exc: Exception) -> dict[str, Any]:
     """The prediction row of a request whose model raised: a failure naming the exception."""
-    error = f"{type(exc).__name__}: {exc}"
-    return {"answer": "", "error": error[:ERROR_CHARS], "finish_reason": "error"}
+    return {"answer": "", "error": raised_error(exc), "finish_reason": "error"}
 
 
 def _answer_whole(
