@@ -29,6 +29,13 @@ def test_every_command_has_help(command):
     assert "Usage:" in result.output
 
 
+def test_help_paragraphs_flow_instead_of_keeping_the_docstrings_line_breaks():
+    """A docstring is wrapped at 100 columns in the source; the terminal wraps it again at
+    its own width, so a kept line break leaves a ragged line ("Latency is" alone)."""
+    result = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
+    assert "Latency is measured by the eval for any model" in result.output
+
+
 def test_commands_that_print_data_offer_json():
     for command in (
         ["agent", "build"], ["predict"], ["registry", "show"], ["goldset", "show"],

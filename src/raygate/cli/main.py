@@ -27,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode="markdown",  # docstrings' wrapped lines are joined into paragraphs
 )
 app.add_typer(agent.app, name="agent")
 app.add_typer(registry.app, name="registry")
