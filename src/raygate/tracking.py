@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from raygate.constants import DEFAULT_EXPERIMENT, DEFAULT_HOME, ENV_EXPERIMENT, ENV_HOME
 
@@ -16,6 +17,16 @@ def raygate_home() -> Path:
 def tracking_uri() -> str:
     """$MLFLOW_TRACKING_URI, or a SQLite store under the work directory."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{raygate_home() / 'mlflow.db'}"
+
+
+def without_credentials(uri: str) -> str:
+    """A store URI fit for a message: any user and password in it (postgresql://user:pw@…,
+    https://user:token@…) left out."""
+    parts = urlsplit(uri)
+    if parts.hostname is None or "@" not in parts.netloc:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def configure_mlflow() -> str:

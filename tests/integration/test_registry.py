@@ -75,7 +75,9 @@ def test_unknown_alias_lists_the_aliases_that_exist(registry, three_versions):
 
 def test_unknown_model_and_version(registry, three_versions):
     with pytest.raises(
-        UnknownModelError, match=r"no registered model named 'nope' \(registered: .*"
+        UnknownModelError,
+        match=r"no registered model named 'nope' in the registry at sqlite:///.*mlflow.db "
+        r"\(registered: .*MLFLOW_TRACKING_URI",
     ):
         registry.aliases("nope")
     with pytest.raises(UnknownVersionError, match="has no version 7; versions: v1, v2, v3"):

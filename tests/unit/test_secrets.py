@@ -120,3 +120,22 @@ def test_api_tokens_join_from_every_source(vault, tmp_path):
            "RAYGATE_API_TOKENS_VAULT": "secret/raygate#tokens", "VAULT_ADDR": vault,
            "VAULT_TOKEN": VAULT_TOKEN}  # fmt: skip
     assert sorted(load_tokens(env)) == ["a-one", "b-two", "c-three", "d-four"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        (
+            "postgresql://raygate:s3cr3t@db.internal:5432/mlflow",
+            "postgresql://db.internal:5432/mlflow",
+        ),
+        ("https://alice:tok@mlflow.example.com/", "https://mlflow.example.com/"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("sqlite:////tmp/x/mlflow.db", "sqlite:////tmp/x/mlflow.db"),
+        ("databricks", "databricks"),
+    ],
+)
+def test_a_store_named_in_a_message_carries_no_credentials(uri, shown):
+    from raygate.tracking import without_credentials
+
+    assert without_credentials(uri) == shown

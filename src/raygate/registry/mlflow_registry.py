@@ -22,7 +22,7 @@ from raygate.registry.history import (
     encode_history,
 )
 from raygate.registry.protocol import AliasMoves, ModelVersion
-from raygate.tracking import configure_mlflow
+from raygate.tracking import configure_mlflow, without_credentials
 
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 
@@ -45,6 +45,7 @@ class MlflowRegistry(AliasMoves):
     def __init__(self, clock: Callable[[], str] = _utc_now) -> None:
         uri = configure_mlflow()
         self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        self._store = without_credentials(uri)
         self._clock = clock
 
     def register(self, name: str, model_uri: str, tags: Mapping[str, str]) -> ModelVersion:
@@ -129,8 +130,10 @@ class MlflowRegistry(AliasMoves):
             with _mlflow_errors("listing registered models"):
                 names = [m.name for m in self._client.search_registered_models(max_results=20)]
             raise UnknownModelError(
-                f"no registered model named '{name}' (registered: {', '.join(names) or 'none'}); "
-                f"build and register one with `raygate agent build CONFIG --register {name}`"
+                f"no registered model named '{name}' in the registry at {self._store} "
+                f"(registered: {', '.join(names) or 'none'}); point MLFLOW_TRACKING_URI at the "
+                f"store that holds it, or build and register one with "
+                f"`raygate agent build CONFIG --register {name}`"
             ) from None
 
     @staticmethod
