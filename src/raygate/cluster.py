@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from raygate.errors import ClusterError
 
@@ -110,7 +111,18 @@ def quiet_ray_data() -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     # Ray Data warns on every first run that the bars are off; that is the point here.
     logging.getLogger("ray.data._internal.progress").addFilter(_not_bars_disabled)
+    # An actor pool that did not start in time is explained by raygate (capacity.py), not
+    # as a stack trace of "Ray Data or Ray Core internal code".
+    logging.getLogger("ray.data.exceptions").addFilter(_not_a_start_timeout)
 
 
 def _not_bars_disabled(record: logging.LogRecord) -> bool:
     return "Progress bars disabled" not in record.getMessage()
+
+
+def _not_a_start_timeout(record: logging.LogRecord) -> bool:
+    from ray.exceptions import GetTimeoutError
+
+    # Ray Data logs from inside its `except` block: the exception being handled is the one
+    handled = record.exc_info[1] if record.exc_info else sys.exc_info()[1]
+    return not isinstance(handled, GetTimeoutError)

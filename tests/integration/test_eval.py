@@ -43,6 +43,28 @@ def champion(registry, built_v1, model_name):
     return f"models:/{model_name}@champion"
 
 
+def test_eval_actors_the_cluster_has_no_room_for_are_an_error_not_a_wait(
+    local_ray, registry, champion, tiny_gold, capfd
+):
+    """The session's Ray has 4 CPUs and no GPU: an actor asking for a GPU can never start
+    (said before any run exists); two of 3 CPUs cannot start together (said after the start
+    timeout, with what is free, and no Ray Data stack trace). Ray alone waits forever."""
+    from raygate.errors import ClusterError
+
+    runs_before = len(mlflow.search_runs(search_all_experiments=True))
+    with pytest.raises(ClusterError, match=r"each eval actor asks for 1 CPU and 1 GPU, but no "
+                       r"node .* has that much .*lower --num-cpus or --num-gpus"):  # fmt: skip
+        evaluate(champion, tiny_gold, registry, PipelineOptions(num_gpus=1))
+    assert len(mlflow.search_runs(search_all_experiments=True)) == runs_before
+    notes = []
+    options = PipelineOptions(workers=2, num_cpus=3, start_timeout_s=2)
+    with pytest.raises(ClusterError, match=r"2 eval actor\(s\) of 3 CPU each did not all start "
+                       r"within 2 s: the cluster has .* free of 4 CPU"):  # fmt: skip
+        evaluate(champion, tiny_gold, registry, options, on_wait=notes.append)
+    assert len(notes) == 1 and "wait for resources" in notes[0], notes
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def table(run_id: str) -> pd.DataFrame:
     path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="eval_table.parquet")
     return pd.read_parquet(path)

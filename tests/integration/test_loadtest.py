@@ -122,6 +122,25 @@ def test_a_load_worker_that_dies_mid_run_is_one_clear_error(local_ray, stalling_
     assert not (tmp_path / "summary.json").exists()
 
 
+def test_workers_the_cluster_has_no_room_for_are_an_error_not_a_wait(local_ray, tmp_path):
+    """The session's Ray has 4 CPUs on one node: a worker of 64 can never start (said at
+    once); two of 3 cannot start together (said after the start timeout, with what is free).
+    Ray alone would wait for either forever."""
+    from raygate.errors import ClusterError
+
+    target, plan = Target(f"http://127.0.0.1:{free_port()}"), ArrivalConfig(rate=1, duration_s=1)
+    with pytest.raises(ClusterError, match=r"each load worker asks for 64 CPU, but no node .*"
+                       r"4 CPU.*lower --worker-cpus"):  # fmt: skip
+        run_load(target, plan, PROMPTS, tmp_path, worker_cpus=64)
+    notes = []
+    with pytest.raises(ClusterError, match=r"2 load worker\(s\) of 3 CPU each did not all start "
+                       r"within 2 s: the cluster has .* free of 4 CPU"):  # fmt: skip
+        run_load(target, plan, PROMPTS, tmp_path, workers=2, worker_cpus=3, start_timeout_s=2,
+                 on_wait=notes.append)  # fmt: skip
+    assert len(notes) == 1 and "wait for resources" in notes[0], notes
+    assert not (tmp_path / "results.parquet").exists()
+
+
 # Answers every request and writes each query it received, in order, to the file it is given.
 RECORDING_SERVER = """
 import json, sys, uvicorn

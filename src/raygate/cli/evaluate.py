@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from raygate.capacity import EVAL_START_TIMEOUT_S
 from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
 
 
@@ -24,6 +25,13 @@ def evaluate(
     num_cpus: float = typer.Option(1.0, "--num-cpus", min=0, help="CPUs reserved per actor."),
     num_gpus: float = typer.Option(0.0, "--num-gpus", min=0, help="GPUs reserved per actor."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap confidence intervals."),
+    start_timeout: float = typer.Option(
+        EVAL_START_TIMEOUT_S,
+        "--start-timeout",
+        min=1,
+        help="Seconds the actors may take to get their resources on the cluster and load the "
+        "model; then the eval fails, saying what the cluster has free.",
+    ),
     engine_file: Path | None = typer.Option(
         None,
         "--engine",
@@ -55,7 +63,9 @@ def evaluate(
     from raygate.packaging.inputs import parse_input_map
     from raygate.registry.mlflow_registry import MlflowRegistry
 
-    options = PipelineOptions(workers, batch_size, num_cpus, num_gpus)
+    options = PipelineOptions(
+        workers, batch_size, num_cpus, num_gpus, start_timeout_s=start_timeout
+    )
     mapping = parse_input_map(input_map)
     engine = load_engine_options(engine_file) if engine_file else None
     progress = Progress(
@@ -74,6 +84,10 @@ def evaluate(
             engine=engine,
             on_start=lambda total: progress.update(task, total=total),
             input_map=mapping,
+            on_wait=lambda note: err_console.print(
+                f"note: {note}; waiting up to {start_timeout:g} s (--start-timeout)",
+                highlight=False,
+            ),
         )
     # Six significant figures, not six decimals: a cost of 5e-8 USD is not 0.
     metrics = {k: float(f"{v:.6g}") for k, v in result.metrics.values.items()}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from raygate.capacity import LOAD_START_TIMEOUT_S
 from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
 from raygate.sketch import RELATIVE_ERROR
 
@@ -48,6 +49,16 @@ def loadtest(
     ),
     token_env: str = typer.Option(
         "RAYGATE_API_TOKEN", "--token-env", help="Environment variable holding the bearer token."
+    ),
+    worker_cpus: float = typer.Option(
+        1.0, "--worker-cpus", min=0, help="CPUs each load worker reserves on the cluster."
+    ),
+    start_timeout: float = typer.Option(
+        LOAD_START_TIMEOUT_S,
+        "--start-timeout",
+        min=1,
+        help="Seconds the workers may wait for their CPUs on the cluster; then the load test "
+        "fails, saying what the cluster has free.",
     ),
     connections: int = typer.Option(256, "--connections", min=1, help="Per worker, at most."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per request."),
@@ -112,8 +123,12 @@ def loadtest(
             progress.update(task, completed=min(p.elapsed_s, duration), status=status)
 
         run = run_load(
-            target, plan, prompts, folder, spec.workers, spec.connections, slos=slos,
-            on_progress=update,
+            target, plan, prompts, folder, spec.workers, spec.connections, worker_cpus,
+            slos=slos, on_progress=update, start_timeout_s=start_timeout,
+            on_wait=lambda note: err_console.print(
+                f"note: {note}; waiting up to {start_timeout:g} s (--start-timeout)",
+                highlight=False,
+            ),
         )  # fmt: skip
     summary = {**run.summary, "results": str(run.results_path)}
     if observations is not None:

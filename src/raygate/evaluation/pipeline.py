@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from raygate.capacity import EVAL_START_TIMEOUT_S
 from raygate.cluster import quiet_ray_data
 from raygate.evaluation.engines import LlmEngineOptions, build_engine_processor
 from raygate.evaluation.inputs import input_frame
@@ -28,6 +30,8 @@ class PipelineOptions:
     batch_size: int = 16
     num_cpus: float = 1.0
     num_gpus: float = 0.0
+    # Seconds the actors may take to get their resources and load the model.
+    start_timeout_s: float = EVAL_START_TIMEOUT_S
     # Model input column → gold field it is filled from (see raygate.evaluation.inputs).
     columns: tuple[tuple[str, str], ...] = (("query", "query"),)
     run_id: str | None = None  # the MLflow run the rows' records name
@@ -118,6 +122,8 @@ def scored_batches(
     quiet_ray_data()
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
+    # Ray would wait forever for actors the cluster has no room for (GetTimeoutError after it)
+    context.wait_for_min_actors_s = math.ceil(options.start_timeout_s)
     # Reading a JSONL file is light I/O: it reserves no CPU, so that actors holding every CPU
     # of a small machine cannot starve the read tasks that feed them.
     lines = ray.data.read_text(str(gold_path), drop_empty_lines=True, num_cpus=0)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from raygate import constants as c
+from raygate.capacity import ActorAsk, check_room, start_timed_out
 from raygate.cluster import ensure_ray
 from raygate.errors import EvaluationError
 from raygate.evaluation.engines import LlmEngineOptions
@@ -53,13 +54,16 @@ def evaluate(
     engine: LlmEngineOptions | None = None,
     on_start: Callable[[int], None] | None = None,
     input_map: dict[str, str] | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> EvalResult:
     """Evaluate a model on a gold set; every input is checked before Ray starts.
 
     With `engine`, `model_uri` is only a label for the served LLM the engine talks to.
-    `on_start` gets the gold set's row count once it is validated; `on_rows` each batch's.
+    `on_start` gets the gold set's row count once it is validated; `on_rows` each batch's;
+    `on_wait` a note when the actors must wait for resources other work holds.
     """
     import mlflow
+    from ray.exceptions import GetTimeoutError
 
     goldset = scan_goldset(gold)
     if on_start:
@@ -87,6 +91,15 @@ def evaluate(
         }
     tracking_uri = configure_mlflow()
     ensure_ray()
+    ask = ActorAsk("eval actor", options.workers, options.num_cpus, options.num_gpus,
+                   "--workers", "--num-cpus or --num-gpus")  # fmt: skip
+    if engine is None:
+        actors = ask.describe()
+        waiting = check_room(ask)  # an actor no node can host is an error before the run
+        if waiting and on_wait:
+            on_wait(waiting)
+    else:
+        actors = f"the LLM engine's {engine.concurrency} actor(s)"
     with (
         tempfile.TemporaryDirectory(prefix="raygate-eval-") as tmp,
         mlflow.start_run(run_name=f"eval-{model_id}-{goldset.name}") as run,
@@ -110,14 +123,17 @@ def evaluate(
             batches = scored_batches(
                 goldset.path, pinned, model_config, tracking_uri, options, engine
             )
-            for batch in batches:
-                table = pa.Table.from_pandas(
-                    batch[EVAL_TABLE_SCHEMA.names], schema=EVAL_TABLE_SCHEMA
-                )
-                writer.write_table(table, row_group_size=table.num_rows)
-                accumulator.add(batch)
-                if on_rows:
-                    on_rows(len(batch))
+            try:
+                for batch in batches:
+                    table = pa.Table.from_pandas(
+                        batch[EVAL_TABLE_SCHEMA.names], schema=EVAL_TABLE_SCHEMA
+                    )
+                    writer.write_table(table, row_group_size=table.num_rows)
+                    accumulator.add(batch)
+                    if on_rows:
+                        on_rows(len(batch))
+            except GetTimeoutError:  # Ray Data's wait for the actor pool to start ran out
+                raise start_timed_out(actors, options.start_timeout_s, ask.hint) from None
         metrics = accumulator.finish(seed)
         returned = int(metrics.values[c.ROWS])
         if returned != goldset.rows:

@@ -20,16 +20,17 @@ class MlflowEvaluator:
         policy: GatePolicy,
         on_rows: Callable[[int], None] | None = None,
         input_map: dict[str, str] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.registry, self.policy, self._on_rows = registry, policy, on_rows
-        self._input_map = input_map or {}
+        self._input_map, self._on_wait = input_map or {}, on_wait
 
     def evaluate(self, model_uri: str, gold: str) -> str:
         from raygate.evaluation.pipeline import PipelineOptions
         from raygate.evaluation.runner import evaluate
 
         result = evaluate(model_uri, gold, self.registry, PipelineOptions(), on_rows=self._on_rows,
-                          input_map=self._input_map)  # fmt: skip
+                          input_map=self._input_map, on_wait=self._on_wait)  # fmt: skip
         return result.run_id
 
     def gate(self, run_id: str, name: str) -> GateOutcome:

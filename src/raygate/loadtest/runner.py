@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import uvloop
 
+from raygate.capacity import LOAD_START_TIMEOUT_S, ActorAsk, check_room, start_timed_out
 from raygate.errors import LoadTestError
 from raygate.loadtest.arrival import ArrivalConfig, send_times
 from raygate.loadtest.http_client import HttpClient
@@ -209,18 +210,30 @@ def run_load(
     worker_cpus: float = 1.0,
     slos: dict[str, float] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    start_timeout_s: float = LOAD_START_TIMEOUT_S,
+    on_wait: Callable[[str], None] | None = None,
 ) -> LoadRun:
-    """Run the load on `workers` Ray actors and summarize it; results land in out_dir."""
+    """Run the load on `workers` Ray actors and summarize it; results land in out_dir.
+    Workers the cluster has no room for are an error at once, or after `start_timeout_s`
+    when others hold the resources (`on_wait` is told so first)."""
     import ray
-    from ray.exceptions import ObjectLostError, RayActorError, RaySystemError
+    from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError, RaySystemError
 
+    ask = ActorAsk("load worker", workers, worker_cpus, 0.0, "--workers", "--worker-cpus")
+    waiting = check_room(ask)
+    if waiting and on_wait:
+        on_wait(waiting)
     out_dir.mkdir(parents=True, exist_ok=True)
     remote = ray.remote(num_cpus=worker_cpus, max_concurrency=4)(LoadWorker)
     # Dealt like cards: worker i gets prompts i, i + workers, … (never the whole workload)
     # and sends them in order, so each planned request has its own prompt until it wraps.
     shares = [list(prompts[i::workers]) or [prompts[i % len(prompts)]] for i in range(workers)]
     actors = [remote.remote(i, target, share, connections) for i, share in enumerate(shares)]
-    ray.get([a.ready.remote() for a in actors])
+    try:
+        ray.get([a.ready.remote() for a in actors], timeout=start_timeout_s)
+    except GetTimeoutError:
+        _stop(actors)
+        raise start_timed_out(ask.describe(), start_timeout_s, ask.hint) from None
     start_wall = time.time() + START_DELAY_S
     total_users = arrival.concurrency or 0
     runs = []
