@@ -14,6 +14,7 @@ from pydantic import Field
 from raygate import constants as c
 from raygate.canary.controller import Controller
 from raygate.canary.release_state import ReleaseState
+from raygate.capacity import EVAL_START_TIMEOUT_S
 from raygate.errors import ConfigError
 from raygate.gates.run import GateOutcome
 from raygate.packaging.loading import registry_name
@@ -112,6 +113,18 @@ def run_release(
     return ReleaseOutcome(model_uri, state.phase, state.reason, run_id, gates, version, state)
 
 
+class EvalResources(StrictModel):
+    """How the release's offline eval spreads over the cluster: `raygate eval`'s options."""
+
+    workers: int = Field(2, ge=1, description="Ray Data actors, each loading the model once.")
+    batch_size: int = Field(16, ge=1, description="Rows per predict() call.")
+    num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per actor.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per actor (a GPU agent: 1).")
+    start_timeout_s: float = Field(
+        EVAL_START_TIMEOUT_S, gt=0, description="Seconds the actors may take to start."
+    )
+
+
 class ReleaseConfig(StrictModel):
     """`raygate release --config release.yaml`: what to release and by which policies."""
 
@@ -124,6 +137,9 @@ class ReleaseConfig(StrictModel):
         default_factory=dict,
         description="Model input → gold field for the offline eval (e.g. {context: category}), "
         "for a pyfunc whose inputs are named otherwise; a lone text input gets the query.",
+    )
+    eval: EvalResources = Field(
+        default_factory=EvalResources, description="Resources of the offline eval's actors."
     )
 
 

@@ -91,3 +91,18 @@ def test_a_release_file_carries_its_input_map(tmp_path):
     path.write_text("name: m\nmodel_uri: models:/m/1\ninput_map: [context]\n")
     with pytest.raises(ConfigError, match="input_map"):
         load_release_config(path)
+
+
+def test_a_release_file_sizes_its_eval_like_raygate_eval_does(tmp_path):
+    from raygate.errors import ConfigError
+    from raygate.evaluation.pipeline import PipelineOptions
+    from raygate.release import EvalResources, load_release_config
+
+    assert PipelineOptions(**EvalResources().model_dump()) == PipelineOptions()  # same defaults
+    path = tmp_path / "release.yaml"
+    path.write_text("name: m\nmodel_uri: models:/m/1\neval: {workers: 1, num_gpus: 1}\n")
+    resources = load_release_config(path).eval
+    assert (resources.workers, resources.num_cpus, resources.num_gpus) == (1, 1.0, 1.0)
+    path.write_text("name: m\nmodel_uri: models:/m/1\neval: {gpus: 1}\n")
+    with pytest.raises(ConfigError, match="eval.gpus"):
+        load_release_config(path)

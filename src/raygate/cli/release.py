@@ -311,7 +311,7 @@ def release(
         parts, rollout_policy, spec.name, None if as_json else print_look, prometheus
     )
     evaluator = MlflowEvaluator(parts.registry, gate_policy, input_map=spec.input_map,
-                                on_wait=_note_to(err_console))  # fmt: skip
+                                on_wait=_note_to(err_console), resources=spec.eval)  # fmt: skip
     outcome = run_release(spec.model_uri, spec.name, spec.gold, evaluator, parts.registry,
                           controller, build_tags=logged_run_tags)  # fmt: skip
     report = None

@@ -9,6 +9,7 @@ from raygate.constants import ALIAS_CHAMPION
 from raygate.gates.policy import GatePolicy
 from raygate.gates.run import GateOutcome, gate_eval_run
 from raygate.registry.protocol import ModelRegistry
+from raygate.release import EvalResources
 
 
 class MlflowEvaluator:
@@ -21,15 +22,18 @@ class MlflowEvaluator:
         on_rows: Callable[[int], None] | None = None,
         input_map: dict[str, str] | None = None,
         on_wait: Callable[[str], None] | None = None,
+        resources: EvalResources | None = None,
     ) -> None:
         self.registry, self.policy, self._on_rows = registry, policy, on_rows
         self._input_map, self._on_wait = input_map or {}, on_wait
+        self._resources = resources or EvalResources()
 
     def evaluate(self, model_uri: str, gold: str) -> str:
         from raygate.evaluation.pipeline import PipelineOptions
         from raygate.evaluation.runner import evaluate
 
-        result = evaluate(model_uri, gold, self.registry, PipelineOptions(), on_rows=self._on_rows,
+        options = PipelineOptions(**self._resources.model_dump())
+        result = evaluate(model_uri, gold, self.registry, options, on_rows=self._on_rows,
                           input_map=self._input_map, on_wait=self._on_wait)  # fmt: skip
         return result.run_id
 
