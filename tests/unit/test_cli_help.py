@@ -104,5 +104,5 @@ def test_a_release_file_sizes_its_eval_like_raygate_eval_does(tmp_path):
     resources = load_release_config(path).eval
     assert (resources.workers, resources.num_cpus, resources.num_gpus) == (1, 1.0, 1.0)
     path.write_text("name: m\nmodel_uri: models:/m/1\neval: {gpus: 1}\n")
-    with pytest.raises(ConfigError, match="eval.gpus"):
+    with pytest.raises(ConfigError, match=r"eval\.gpus"):
         load_release_config(path)
