@@ -215,6 +215,28 @@ def test_weight_on_an_app_without_a_canary_is_an_error():
         control.set_weight(10)
 
 
+def test_a_change_not_applied_in_time_says_what_serve_says_about_it():
+    """A replica the cluster has no room for: Serve's own message names the resources."""
+    from raygate.errors import ServeError
+    from raygate.serving.control import ServeControl
+
+    waiting = ("Deployment 'router' in application 'raygate' has 1 replicas that have taken "
+               'more than 30s to be scheduled. Resources required for each replica: {"CPU": 1}, '
+               'total resources available: {"CPU": 0.0}.')  # fmt: skip
+    app = _app("DEPLOYING", "new", "old", "UPDATING")
+    app["deployments"]["router"]["message"] = waiting
+    control = ServeControl.__new__(ServeControl)
+    control.details = lambda: {"applications": {"raygate": app}}
+    control._raygate_app_details = lambda details: ("raygate", app)
+    with pytest.raises(ServeError) as raised:
+        control.wait_applied("new", timeout_s=0)
+    assert str(raised.value).startswith(
+        "deployment 'router' has not applied the change after 0 s (status UPDATING: "
+        "Deployment 'router' in application 'raygate' has 1 replicas"
+    )
+    assert 'total resources available: {"CPU": 0.0}' in str(raised.value)
+
+
 def test_every_failed_finish_reason_has_a_status():
     from raygate.constants import FAILED_FINISH_REASONS
     from raygate.serving.outcomes import FAILURE_STATUS

@@ -152,10 +152,12 @@ class ServeControl:
                 message = deployment.get("message") or app.get("message") or "see Serve's logs"
                 raise ServeError(f"{name} failed to apply the change: {message}")
             if time.monotonic() >= deadline:
-                state = deployment.get("status")
+                # Serve says why, e.g. replicas that cannot be scheduled and their resources
+                said = deployment.get("message") or ""
                 raise ServeError(
                     f"{name} has not applied the change after {timeout_s:g} s "
-                    f"(status {state}); check `raygate serve status` or pass a longer --wait"
+                    f"(status {deployment.get('status')}{': ' + said if said else ''}); "
+                    "check `raygate serve status` or pass a longer --wait"
                 )
             if on_wait:
                 on_wait()
