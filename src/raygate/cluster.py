@@ -24,6 +24,9 @@ def ensure_ray() -> None:
         include_dashboard=False,
         logging_level="WARNING",
         configure_logging=True,
+        # stdout is the command's (one JSON document with --json): Ray would print its
+        # workers' and raylets' lines there; an actor's failure comes back as an error anyway
+        log_to_driver=False,
     )
 
 

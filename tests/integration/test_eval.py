@@ -31,6 +31,18 @@ class Broken(mlflow.pyfunc.PythonModel):
 set_model(Broken())
 """
 
+CHATTY = """
+import mlflow
+from mlflow.models import set_model
+
+class Chatty(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        print("debug: answering", len(model_input), "rows")  # on its Ray actor's stdout
+        return ["I don't know." for _ in model_input["query"]]
+
+set_model(Chatty())
+"""
+
 # Per-row columns that differ from run to run by nature: time (cost too: the agents are
 # priced by compute time) and trace ids.
 TIMING = ["latency_ms", "latency_ms_reported", "latency_ms_batch", "cost_usd", "trace_id"]
@@ -63,6 +75,24 @@ def test_eval_actors_the_cluster_has_no_room_for_are_an_error_not_a_wait(
         evaluate(champion, tiny_gold, registry, options, on_wait=notes.append)
     assert len(notes) == 1 and "wait for resources" in notes[0], notes
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_eval_json_is_one_document_even_when_the_model_prints(local_ray, tiny_gold, tmp_path):
+    """A user's pyfunc that prints: Ray forwards its actors' output to the driver's stdout,
+    which `--json` reserves for its one document."""
+    import os
+    import subprocess
+    import sys
+
+    import ray
+
+    uri = log_code_model(tmp_path, CHATTY)
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    command = [sys.executable, "-m", "raygate.cli.main", "eval", uri, "--gold", str(tiny_gold),
+               "--workers", "1", "--json"]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["metrics"]["rows"] == 12, done.stdout[:500]
 
 
 def table(run_id: str) -> pd.DataFrame:

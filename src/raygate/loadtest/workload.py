@@ -84,10 +84,11 @@ def _read_queries(source: str, seed: int) -> list[str]:
                 f"{path} has no 'query' or 'prompt' column (columns: {', '.join(columns)}); "
                 "write one JSON object per line with a 'query'"
             )
-        shuffled = dataset.select_columns([column], **light).random_shuffle(seed=seed, **light)
-        return [  # one column streamed as Arrow batches: no dict per row in the driver
+        queries = [  # one column streamed as Arrow batches: no dict per row in the driver
             str(value)
-            for batch in shuffled.iter_batches(batch_format="pyarrow", batch_size=65_536)
+            for batch in dataset.select_columns([column], **light).iter_batches(
+                batch_format="pyarrow", batch_size=65_536
+            )
             for value in batch.column(column).to_pylist()
             if value
         ]
@@ -100,6 +101,10 @@ def _read_queries(source: str, seed: int) -> list[str]:
             f"cannot read prompts from {path}: {cause}; write UTF-8 JSON lines (or Parquet) "
             "with a 'query' or 'prompt' column"
         ) from None
+    # Shuffled here, where the prompts are anyway: Ray Data's shuffle would start a task per
+    # block (with no CPU reserved, a worker process each) to reorder a list of strings.
+    random.Random(seed).shuffle(queries)
+    return queries
 
 
 def _path(source: str) -> Path:
