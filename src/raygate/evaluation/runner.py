@@ -91,15 +91,16 @@ def evaluate(
         }
     tracking_uri = configure_mlflow()
     ensure_ray()
-    ask = ActorAsk("eval actor", options.workers, options.num_cpus, options.num_gpus,
-                   "--workers", "--num-cpus or --num-gpus")  # fmt: skip
     if engine is None:
-        actors = ask.describe()
+        ask = ActorAsk("eval actor", options.workers, options.num_cpus, options.num_gpus,
+                       "--workers", "--num-cpus or --num-gpus")  # fmt: skip
+        actors, hint = f"{ask.describe()} (loading the model is part of starting)", ask.hint
         waiting = check_room(ask)  # an actor no node can host is an error before the run
         if waiting and on_wait:
             on_wait(waiting)
     else:
         actors = f"the LLM engine's {engine.concurrency} actor(s)"
+        hint = "lower the engine file's concurrency"
     with (
         tempfile.TemporaryDirectory(prefix="raygate-eval-") as tmp,
         mlflow.start_run(run_name=f"eval-{model_id}-{goldset.name}") as run,
@@ -133,7 +134,7 @@ def evaluate(
                     if on_rows:
                         on_rows(len(batch))
             except GetTimeoutError:  # Ray Data's wait for the actor pool to start ran out
-                raise start_timed_out(actors, options.start_timeout_s, ask.hint) from None
+                raise start_timed_out(actors, options.start_timeout_s, hint) from None
         metrics = accumulator.finish(seed)
         returned = int(metrics.values[c.ROWS])
         if returned != goldset.rows:
