@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -8,6 +9,8 @@ from raygate.errors import GoldSetError, UnknownAliasError, UnknownModelError
 from raygate.evaluation.pipeline import PipelineOptions
 from raygate.evaluation.runner import evaluate
 from tests.integration.conftest import log_code_model
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ALWAYS_ABSTAIN = """
 import mlflow
@@ -62,11 +65,18 @@ def test_eval_actors_the_cluster_has_no_room_for_are_an_error_not_a_wait(
     (said before any run exists); two of 3 CPUs cannot start together (said after the start
     timeout, with what is free, and no Ray Data stack trace). Ray alone waits forever."""
     from raygate.errors import ClusterError
+    from raygate.gates.evaluator import MlflowEvaluator
+    from raygate.gates.policy import load_policy
+    from raygate.release import EvalResources
 
     runs_before = len(mlflow.search_runs(search_all_experiments=True))
     with pytest.raises(ClusterError, match=r"each eval actor asks for 1 CPU and 1 GPU, but no "
                        r"node .* has that much .*lower --num-cpus or --num-gpus"):  # fmt: skip
         evaluate(champion, tiny_gold, registry, PipelineOptions(num_gpus=1))
+    releasing = MlflowEvaluator(registry, load_policy(ROOT / "policies" / "gates.yaml"),
+                                resources=EvalResources(num_gpus=1))  # fmt: skip
+    with pytest.raises(ClusterError, match=r"lower eval.num_cpus or eval.num_gpus"):
+        releasing.evaluate(champion, str(tiny_gold))  # a release names its file's fields
     assert len(mlflow.search_runs(search_all_experiments=True)) == runs_before
     notes = []
     options = PipelineOptions(workers=2, num_cpus=3, start_timeout_s=2)

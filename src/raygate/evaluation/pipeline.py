@@ -35,6 +35,8 @@ class PipelineOptions:
     # Model input column → gold field it is filled from (see raygate.evaluation.inputs).
     columns: tuple[tuple[str, str], ...] = (("query", "query"),)
     run_id: str | None = None  # the MLflow run the rows' records name
+    # The options a person sets the actors' count and size with, as errors name them.
+    set_by: tuple[str, str] = ("--workers", "--num-cpus or --num-gpus")
 
 
 class PredictAndScore:

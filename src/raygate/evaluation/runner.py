@@ -93,7 +93,7 @@ def evaluate(
     ensure_ray()
     if engine is None:
         ask = ActorAsk("eval actor", options.workers, options.num_cpus, options.num_gpus,
-                       "--workers", "--num-cpus or --num-gpus")  # fmt: skip
+                       *options.set_by)  # fmt: skip
         actors, hint = f"{ask.describe()} (loading the model is part of starting)", ask.hint
         waiting = check_room(ask)  # an actor no node can host is an error before the run
         if waiting and on_wait:

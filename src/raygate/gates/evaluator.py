@@ -32,7 +32,8 @@ class MlflowEvaluator:
         from raygate.evaluation.pipeline import PipelineOptions
         from raygate.evaluation.runner import evaluate
 
-        options = PipelineOptions(**self._resources.model_dump())
+        set_by = ("the release file's eval.workers", "eval.num_cpus or eval.num_gpus")
+        options = PipelineOptions(**self._resources.model_dump(), set_by=set_by)
         result = evaluate(model_uri, gold, self.registry, options, on_rows=self._on_rows,
                           input_map=self._input_map, on_wait=self._on_wait)  # fmt: skip
         return result.run_id
