@@ -70,8 +70,10 @@ def _read_queries(source: str, seed: int) -> list[str]:
     quiet_ray_data()
     path = _path(source)
     # Light I/O: its tasks reserve no CPU, so that a cluster whose CPUs serving holds (the
-    # cluster a load test is run against) still reads the prompts instead of waiting forever.
-    light = {"num_cpus": 0}
+    # cluster a load test is run against) still reads the prompts instead of waiting forever;
+    # one at a time, as no CPU reserved would otherwise let Ray start a worker process for
+    # each (and warn about it on the command's stdout).
+    light = {"num_cpus": 0, "concurrency": 1}
     try:
         if path.suffix == ".parquet":
             dataset = ray.data.read_parquet(str(path), **light)
