@@ -30,16 +30,16 @@ class ActorAsk:
         return f"lower {self.count_option}, {self.size_options}"
 
     def each(self) -> str:
-        gpus = f" and {self.num_gpus:g} GPU" if self.num_gpus else ""
-        return f"{self.num_cpus:g} CPU{gpus}"
+        return _amounts({"CPU": self.num_cpus, "GPU": self.num_gpus})
 
     def describe(self) -> str:
         return f"{self.count} {self.what}(s) of {self.each()} each"
 
-    def fits(self, resources: dict[str, float]) -> bool:
+    def fits(self, resources: dict[str, float], actors: int = 1) -> bool:
+        """Whether `resources` hold `actors` of these actors."""
         return (
-            resources.get("CPU", 0.0) >= self.num_cpus
-            and resources.get("GPU", 0.0) >= self.num_gpus
+            resources.get("CPU", 0.0) >= actors * self.num_cpus
+            and resources.get("GPU", 0.0) >= actors * self.num_gpus
         )
 
 
@@ -57,9 +57,7 @@ def check_room(ask: ActorAsk) -> str | None:
             f"much (nodes: {largest}); lower {ask.size_options}, or add a node that has it"
         )
     free = ray.available_resources()
-    if free.get("CPU", 0.0) >= ask.count * ask.num_cpus and (
-        free.get("GPU", 0.0) >= ask.count * ask.num_gpus
-    ):
+    if ask.fits(free, ask.count):
         return None
     return (
         f"{ask.describe()} wait for resources: the cluster has {_amounts(free)} free now, "

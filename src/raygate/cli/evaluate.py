@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from raygate.capacity import EVAL_START_TIMEOUT_S
-from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
+from raygate.cli.output import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    err_console,
+    handles_errors,
+    waiting_note,
+)
 
 
 @handles_errors
@@ -84,10 +91,7 @@ def evaluate(
             engine=engine,
             on_start=lambda total: progress.update(task, total=total),
             input_map=mapping,
-            on_wait=lambda note: err_console.print(
-                f"note: {note}; waiting up to {start_timeout:g} s (--start-timeout)",
-                highlight=False,
-            ),
+            on_wait=waiting_note(start_timeout),
         )
     # Six significant figures, not six decimals: a cost of 5e-8 USD is not 0.
     metrics = {k: float(f"{v:.6g}") for k, v in result.metrics.values.items()}

@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 
 from raygate.capacity import LOAD_START_TIMEOUT_S
-from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
+from raygate.cli.output import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    err_console,
+    handles_errors,
+    waiting_note,
+)
 from raygate.sketch import RELATIVE_ERROR
 
 
@@ -125,10 +132,7 @@ def loadtest(
         run = run_load(
             target, plan, prompts, folder, spec.workers, spec.connections, worker_cpus,
             slos=slos, on_progress=update, start_timeout_s=start_timeout,
-            on_wait=lambda note: err_console.print(
-                f"note: {note}; waiting up to {start_timeout:g} s (--start-timeout)",
-                highlight=False,
-            ),
+            on_wait=waiting_note(start_timeout),
         )  # fmt: skip
     summary = {**run.summary, "results": str(run.results_path)}
     if observations is not None:

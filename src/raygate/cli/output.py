@@ -54,6 +54,13 @@ def emit_json(document: Any) -> None:
     typer.echo(json.dumps(document, indent=2, default=str))
 
 
+def waiting_note(start_timeout_s: float) -> Callable[[str], None]:
+    """Prints, on stderr, that actors wait for resources and how long they may."""
+    return lambda note: err_console.print(
+        f"note: {note}; waiting up to {start_timeout_s:g} s (--start-timeout)", highlight=False
+    )
+
+
 @contextmanager
 def working(message: str, as_json: bool) -> Iterator[None]:
     """A spinner on stderr while long work runs, only for humans at a terminal."""
