@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
@@ -72,6 +74,34 @@ def test_an_error_quoting_brackets_is_printed_as_text_not_markup():
     assert result.exit_code == 2, result.output
     assert "[/tmp/haproxy.cfg:50] cannot bind [bold]" in result.output
     assert "Traceback" not in result.output
+
+
+def test_json_stdout_is_one_document_whatever_else_prints_meanwhile():
+    """Ray's driver prints the cluster's warnings to sys.stdout from its own thread (with
+    log_to_driver=False too), and a user's model may print while it loads."""
+    import threading
+
+    import typer
+
+    from raygate.cli.output import JSON_OPTION, emit_json, handles_errors
+
+    @handles_errors
+    def noisy(as_json: bool = JSON_OPTION) -> None:
+        print("model: loading weights")
+        warner = threading.Thread(target=print, args=("(raylet) 8 PYTHON workers started",))
+        warner.start()
+        warner.join()
+        if as_json:
+            emit_json({"ok": True})
+
+    cli = typer.Typer(add_completion=False)
+    cli.command()(noisy)
+    result = CliRunner().invoke(cli, ["--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"ok": True}
+    assert "loading weights" in result.stderr and "(raylet)" in result.stderr
+    plain = CliRunner().invoke(cli, [])  # without --json stdout is the human's, as before
+    assert "loading weights" in plain.stdout and "(raylet)" in plain.stdout
 
 
 def test_a_bad_input_map_is_one_error_line_before_any_work(tmp_path):

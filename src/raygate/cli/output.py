@@ -6,9 +6,10 @@ import functools
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from typing import Any, ParamSpec, TypeVar
+from contextlib import contextmanager, nullcontext, redirect_stdout
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -33,13 +34,37 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+# Where emit_json writes while a `--json` command runs: the stdout it was started with.
+_document_stream: TextIO | None = None
+
+
+@contextmanager
+def stdout_kept_for_the_document() -> Iterator[None]:
+    """Send everything else printed to stdout to stderr, so `--json` stdout is one document.
+
+    Ray's driver prints what the cluster publishes (a raylet's worker-pool warning) to
+    `sys.stdout` from its own thread whatever `log_to_driver` says, and a user's model may
+    print while it loads: both land on stderr while the command runs.
+    """
+    global _document_stream
+    _document_stream = sys.stdout
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _document_stream = None
+
+
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn a RaygateError into `error: …` on stderr and exit status 2, never a traceback."""
+    """Turn a RaygateError into `error: …` on stderr and exit status 2, never a traceback;
+    keep a `--json` command's stdout for its document."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        as_json = bool(kwargs.get("as_json"))
         try:
-            return command(*args, **kwargs)
+            with stdout_kept_for_the_document() if as_json else nullcontext():
+                return command(*args, **kwargs)
         except RaygateError as exc:
             err_console.print(
                 f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
@@ -51,7 +76,7 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 def emit_json(document: Any) -> None:
     """Write one JSON document to stdout."""
-    typer.echo(json.dumps(document, indent=2, default=str))
+    typer.echo(json.dumps(document, indent=2, default=str), file=_document_stream or sys.stdout)
 
 
 def waiting_note(start_timeout_s: float) -> Callable[[str], None]:
