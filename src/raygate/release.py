@@ -19,7 +19,7 @@ from raygate.errors import ConfigError
 from raygate.gates.run import GateOutcome
 from raygate.packaging.loading import registry_name
 from raygate.registry.protocol import AliasChange, ModelRegistry, ModelVersion
-from raygate.schemas import StrictModel, load_yaml_model
+from raygate.schemas import StrictModel, load_yaml_model, validate_mapping
 
 
 class Evaluator(Protocol):
@@ -147,3 +147,18 @@ def load_release_config(path: str | Path) -> ReleaseConfig:
     """Read and validate a release YAML; errors name the file, the line and the field."""
     return load_yaml_model(path, ReleaseConfig, ConfigError,
                            "pass a release YAML such as releases/example.yaml")  # fmt: skip
+
+
+def release_config(path: Path | None, flags: Mapping[str, Any]) -> ReleaseConfig:
+    """The release a command line asks for: the release file's fields, each overridden by a
+    flag that was given (not None); with no file, the flags alone (name and model_uri needed)."""
+    given = {field: value for field, value in flags.items() if value is not None}
+    if path is None:
+        if not (given.get("name") and given.get("model_uri")):
+            raise ConfigError("pass --config release.yaml, or --name NAME and --model-uri URI")
+        return validate_mapping(given, ReleaseConfig, ConfigError, "raygate release")
+    spec = load_release_config(path)
+    if "input_map" in given:  # --input-map adds to the file's map
+        given["input_map"] = spec.input_map | given["input_map"]
+    merged = spec.model_dump() | given
+    return validate_mapping(merged, ReleaseConfig, ConfigError, f"{path} with the flags given")

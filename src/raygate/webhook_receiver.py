@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -21,7 +21,24 @@ ENV_MLFLOW_WEBHOOK_SECRET = "RAYGATE_MLFLOW_WEBHOOK_SECRET"
 Starter = Callable[[str, int], str]  # (model name, version) → what was started
 
 
-def release_starter(gold: str, gates: Path, rollout: Path, log_dir: Path) -> Starter:
+def release_arguments(
+    gold: str, gates: Path, rollout: Path, release_files: Mapping[str, Path]
+) -> Callable[[str, int], list[str]]:
+    """`raygate release`'s arguments for a version of a model: the model's release file with
+    the version's URI where it has one (its gold set, policies, input map and eval resources),
+    else the gold set and policies given."""
+
+    def arguments(name: str, version: int) -> list[str]:
+        uri = f"models:/{name}/{version}"
+        if name in release_files:
+            return ["release", "--config", str(release_files[name]), "--model-uri", uri]
+        return ["release", "--name", name, "--model-uri", uri, "--gold", gold,
+                "--gates", str(gates), "--rollout", str(rollout)]  # fmt: skip
+
+    return arguments
+
+
+def release_starter(arguments: Callable[[str, int], list[str]], log_dir: Path) -> Starter:
     """Start `raygate release` for the version in the background, one per model at a time;
     its output goes to LOG_DIR/release-NAME-vVERSION.log."""
     running: dict[str, subprocess.Popen] = {}
@@ -32,9 +49,7 @@ def release_starter(gold: str, gates: Path, rollout: Path, log_dir: Path) -> Sta
             return f"a release of {name} is already running (pid {current.pid}); not started"
         log_dir.mkdir(parents=True, exist_ok=True)
         log = (log_dir / f"release-{name}-v{version}.log").open("w")
-        command = [sys.executable, "-m", "raygate.cli.main", "release", "--name", name,
-                   "--model-uri", f"models:/{name}/{version}", "--gold", gold,
-                   "--gates", str(gates), "--rollout", str(rollout)]  # fmt: skip
+        command = [sys.executable, "-m", "raygate.cli.main", *arguments(name, version)]
         running[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         return f"release of {name} v{version} started (pid {running[name].pid}, log {log.name})"
 

@@ -136,3 +136,25 @@ def test_a_release_file_sizes_its_eval_like_raygate_eval_does(tmp_path):
     path.write_text("name: m\nmodel_uri: models:/m/1\neval: {gpus: 1}\n")
     with pytest.raises(ConfigError, match=r"eval\.gpus"):
         load_release_config(path)
+
+
+def test_flags_given_with_a_release_file_override_its_fields(tmp_path):
+    from pathlib import Path
+
+    from raygate.errors import ConfigError
+    from raygate.release import release_config
+
+    path = tmp_path / "release.yaml"
+    path.write_text("name: m\nmodel_uri: models:/m@candidate\ngold: big\n"
+                    "input_map: {context: category}\neval: {num_gpus: 1}\n")  # fmt: skip
+    unset = {"name": None, "model_uri": None, "gold": None, "input_map": None}
+    assert release_config(path, unset) == release_config(path, {})
+    spec = release_config(path, unset | {"model_uri": "models:/m/7", "input_map": {"q": "query"}})
+    assert spec.model_uri == "models:/m/7" and spec.gold == "big"  # the file's, not a default
+    assert spec.input_map == {"context": "category", "q": "query"} and spec.eval.num_gpus == 1
+    alone = release_config(None, unset | {"name": "m", "model_uri": "models:/m/1"})
+    assert alone.gold == "smoke" and alone.gates == Path("policies/gates.yaml")
+    with pytest.raises(ConfigError, match="--name NAME and --model-uri URI"):
+        release_config(None, unset | {"name": "m"})
+    with pytest.raises(ConfigError, match=r"release\.yaml with the flags given: .*name"):
+        release_config(path, {"name": ""})

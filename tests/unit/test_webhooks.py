@@ -77,3 +77,17 @@ def test_a_malformed_payload_is_a_400_naming_what_was_expected(receiver):
     body, headers = delivery({"hello": "world"})
     response = client.post("/mlflow", content=body, headers=headers)
     assert response.status_code == 400 and "entity" in response.json()["error"]["message"]
+
+
+def test_a_model_with_a_release_file_is_released_by_it_with_the_delivered_version(tmp_path):
+    from pathlib import Path
+
+    from raygate.webhook_receiver import release_arguments
+
+    gpu_agent = tmp_path / "gpu-agent.yaml"
+    arguments = release_arguments("smoke", Path("g.yaml"), Path("r.yaml"), {"gpu": gpu_agent})
+    assert arguments("gpu", 7) == ["release", "--config", str(gpu_agent),
+                                   "--model-uri", "models:/gpu/7"]  # fmt: skip
+    assert arguments("other", 3) == ["release", "--name", "other", "--model-uri",
+                                     "models:/other/3", "--gold", "smoke", "--gates", "g.yaml",
+                                     "--rollout", "r.yaml"]  # fmt: skip

@@ -262,13 +262,19 @@ def _decide(name: str, command: str, version: int | None, reason: str, address, 
 
 @handles_errors
 def release(
-    config: Path | None = typer.Option(None, "--config", help="Release YAML (releases/)."),
-    name: str | None = typer.Option(None, "--name", help="Registered model name (no --config)."),
+    config: Path | None = typer.Option(
+        None, "--config", help="Release YAML (releases/); a flag given overrides its field."
+    ),
+    name: str | None = typer.Option(None, "--name", help="Registered model name."),
     model_uri: str | None = typer.Option(None, "--model-uri", help="Model to release."),
-    gold: str = typer.Option("smoke", "--gold", help="Gold set for the offline eval."),
-    gates: Path = typer.Option(Path("policies/gates.yaml"), "--gates", help="Gate policy."),
-    rollout: Path = typer.Option(
-        Path("policies/rollout.yaml"), "--rollout", help="Rollout policy."
+    gold: str | None = typer.Option(
+        None, "--gold", help="Gold set for the offline eval (default: smoke)."
+    ),
+    gates: Path | None = typer.Option(
+        None, "--gates", help="Gate policy (default: policies/gates.yaml)."
+    ),
+    rollout: Path | None = typer.Option(
+        None, "--rollout", help="Rollout policy (default: policies/rollout.yaml)."
     ),
     address: str | None = ADDRESS_OPTION,
     prometheus: str | None = PROMETHEUS_OPTION,
@@ -288,23 +294,14 @@ def release(
     roll back. Serving must be up. Exit 0 when promoted, 1 otherwise.
     """
     from raygate import release_runtime as rt
-    from raygate.errors import ConfigError
     from raygate.gates.evaluator import MlflowEvaluator, logged_run_tags
     from raygate.gates.policy import load_policy
     from raygate.packaging.inputs import parse_input_map
-    from raygate.release import ReleaseConfig, load_release_config, run_release
-    from raygate.schemas import validate_mapping
+    from raygate.release import release_config, run_release
 
-    if config is not None:
-        spec = load_release_config(config)
-    elif name and model_uri:
-        fields = {"name": name, "model_uri": model_uri, "gold": gold, "gates": gates,
-                  "rollout": rollout, "input_map": parse_input_map(input_map)}  # fmt: skip
-        spec = validate_mapping(fields, ReleaseConfig, ConfigError, "raygate release")
-    else:
-        raise ConfigError("pass --config release.yaml, or --name NAME and --model-uri URI")
-    if config is not None and input_map:
-        spec = spec.model_copy(update={"input_map": spec.input_map | parse_input_map(input_map)})
+    flags = {"name": name, "model_uri": model_uri, "gold": gold, "gates": gates,
+             "rollout": rollout, "input_map": parse_input_map(input_map) or None}  # fmt: skip
+    spec = release_config(config, flags)
     rollout_policy, gate_policy = _policy(spec.rollout), load_policy(spec.gates)
     parts = rt.runtime(address, _note_to(err_console), split=split)
     controller = rt.controller(
@@ -341,6 +338,12 @@ def webhook_listen(
     rollout: Path = typer.Option(
         Path("policies/rollout.yaml"), "--rollout", help="Rollout policy."
     ),
+    configs: list[Path] = typer.Option(
+        [],
+        "--config",
+        help="A model's release YAML (repeatable): its versions are released with the file's "
+        "gold set, policies, input map and eval resources instead of --gold, --gates, --rollout.",
+    ),
 ) -> None:
     """Receive MLflow registry webhooks; pointing ALIAS at a version starts its release.
 
@@ -352,15 +355,41 @@ def webhook_listen(
     import uvicorn
 
     from raygate.errors import ConfigError
+    from raygate.gates.policy import load_policy
     from raygate.secrets import get_secret, secret_sources
     from raygate.tracking import raygate_home
-    from raygate.webhook_receiver import ENV_MLFLOW_WEBHOOK_SECRET, build_receiver, release_starter
+    from raygate.webhook_receiver import (
+        ENV_MLFLOW_WEBHOOK_SECRET,
+        build_receiver,
+        release_arguments,
+        release_starter,
+    )
 
     secret = get_secret(ENV_MLFLOW_WEBHOOK_SECRET)
     if not secret:
         sources = secret_sources(ENV_MLFLOW_WEBHOOK_SECRET)
         raise ConfigError(f"set {sources} to the secret of the MLflow webhook")
-    _policy(rollout)  # bad policies are reported now, not at the first delivery
-    start = release_starter(gold, gates, rollout, raygate_home() / "releases")
+    load_policy(gates)  # bad policies are reported now, not at the first delivery
+    _policy(rollout)
+    arguments = release_arguments(gold, gates, rollout, _release_files(configs))
+    start = release_starter(arguments, raygate_home() / "releases")
     err_console.print(f"listening on http://{host}:{port}/mlflow for {alias} moves")
     uvicorn.run(build_receiver(secret, start, alias), host=host, port=port, log_level="warning")
+
+
+def _release_files(paths: list[Path]) -> dict[str, Path]:
+    """Each release file's model name → the file, one file a model; their policies are read
+    now, not at the first delivery."""
+    from raygate.errors import ConfigError
+    from raygate.gates.policy import load_policy
+    from raygate.release import load_release_config
+
+    files: dict[str, Path] = {}
+    for path in paths:
+        spec = load_release_config(path)
+        if spec.name in files:
+            raise ConfigError(f"{files[spec.name]} and {path.resolve()} both release {spec.name!r}")
+        load_policy(spec.gates)
+        _policy(spec.rollout)
+        files[spec.name] = path.resolve()
+    return files
