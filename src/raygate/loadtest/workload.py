@@ -79,21 +79,11 @@ def _read_queries(source: str, seed: int) -> list[str]:
             dataset = ray.data.read_parquet(str(path), **light)
         else:
             dataset = ray.data.read_json(str(path), lines=True, **light)
-        columns = dataset.columns() or []
-        column = next((c for c in PROMPT_COLUMNS if c in columns), None)
-        if column is None:
-            raise LoadTestError(
-                f"{path} has no 'query' or 'prompt' column (columns: {', '.join(columns)}); "
-                "write one JSON object per line with a 'query'"
-            )
-        queries = [  # one column streamed as Arrow batches: no dict per row in the driver
-            str(value)
-            for batch in dataset.select_columns([column], **light).iter_batches(
-                batch_format="pyarrow", batch_size=65_536
-            )
-            for value in batch.column(column).to_pylist()
-            if value
-        ]
+        queries: list[str] = []
+        # Arrow batches, read once (asking the schema first would read the file twice); only
+        # the prompt column becomes Python strings, no dict per row in the driver.
+        for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=65_536):
+            queries.extend(str(value) for value in _prompt_column(batch, path) if value)
     except LoadTestError:
         raise
     except Exception as exc:  # Ray Data wraps parse and decoding errors in its own types
@@ -107,6 +97,18 @@ def _read_queries(source: str, seed: int) -> list[str]:
     # block (with no CPU reserved, a worker process each) to reorder a list of strings.
     random.Random(seed).shuffle(queries)
     return queries
+
+
+def _prompt_column(batch, path: Path) -> list:
+    """The batch's 'query' (else 'prompt') values, or an error naming the columns it has."""
+    columns = batch.column_names
+    column = next((c for c in PROMPT_COLUMNS if c in columns), None)
+    if column is None:
+        raise LoadTestError(
+            f"{path} has no 'query' or 'prompt' column (columns: {', '.join(columns)}); "
+            "write one JSON object per line with a 'query'"
+        )
+    return batch.column(column).to_pylist()
 
 
 def _path(source: str) -> Path:
