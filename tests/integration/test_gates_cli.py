@@ -1,4 +1,5 @@
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,16 +35,25 @@ def lenient(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
-def champion_eval(local_ray, raygate_home, model_name):
+@dataclass(frozen=True)
+class Champion:
+    name: str
+    eval_run_id: str
+
+
+@pytest.fixture(scope="module")
+def champion(local_ray, raygate_home) -> Champion:
+    """A champion (v1) evaluated on smoke, shared by the module's tests: only the first test
+    registers a second version, and none moves `champion`."""
+    model_name = "gated-agent"
     run_json("agent", "build", AGENTS / "v1.yaml", "--register", model_name, "--alias", "champion")
     out = run_json("eval", f"models:/{model_name}@champion", "--gold", "smoke", "--workers", "1")
     assert out["model_id"] == f"{model_name}@1" and out["metrics"]["rows"] == 30
-    return model_name
+    return Champion(model_name, out["run_id"])
 
 
-def test_candidate_gated_against_champion_then_registered(champion_eval, lenient, tmp_path):
-    name = champion_eval
+def test_candidate_gated_against_champion_then_registered(champion, lenient, tmp_path):
+    name = champion.name
     built = run_json("agent", "build", AGENTS / "v2.yaml")
     evaluated = run_json(
         "eval", built["model_uri"], "--gold", "smoke", "--workers", "2", "--batch-size", "4"
@@ -70,11 +80,11 @@ def test_candidate_gated_against_champion_then_registered(champion_eval, lenient
     assert shown["versions"][1]["tags"]["raygate.eval_run_id"] == evaluated["run_id"]
 
 
-def test_a_significantly_worse_candidate_fails_the_paired_gate(champion_eval, lenient, tmp_path):
+def test_a_significantly_worse_candidate_fails_the_paired_gate(champion, lenient, tmp_path):
     worse = log_code_model(tmp_path, ALWAYS_ABSTAIN)
     evaluated = run_json("eval", worse, "--gold", "smoke", "--workers", "1")
     result = run(
-        "gate", evaluated["run_id"], "--policy", lenient, "--name", champion_eval, "--json"
+        "gate", evaluated["run_id"], "--policy", lenient, "--name", champion.name, "--json"
     )
     assert result.exit_code == 1
     gates = {g["name"]: g for g in json.loads(result.stdout)["gates"]}
@@ -82,10 +92,10 @@ def test_a_significantly_worse_candidate_fails_the_paired_gate(champion_eval, le
     assert gates["regression.quality"]["measured"] < 0
 
 
-def test_check_runs_the_contract_alone(champion_eval):
+def test_check_runs_the_contract_alone(champion):
     built = run_json("agent", "build", AGENTS / "v2.yaml")
-    decision = run_json("check", built["model_uri"], "--name", champion_eval)
-    assert decision["passed"] and decision["against"] == f"{champion_eval}@1"
+    decision = run_json("check", built["model_uri"], "--name", champion.name)
+    assert decision["passed"] and decision["against"] == f"{champion.name}@1"
     assert [g["name"] for g in decision["gates"]] == [
         "contract.signature",
         "contract.prompts",
@@ -125,10 +135,10 @@ def test_gate_needs_an_eval_run(raygate_home, built_v1):
         assert result.stderr.startswith("error: ") and "raygate eval" in result.stderr
 
 
-def test_champion_without_an_eval_on_this_gold_set(champion_eval, lenient, tiny_gold):
+def test_champion_without_an_eval_on_this_gold_set(champion, lenient, tiny_gold):
     built = run_json("agent", "build", AGENTS / "v2.yaml")
     evaluated = run_json("eval", built["model_uri"], "--gold", tiny_gold, "--workers", "1")
-    result = run("gate", evaluated["run_id"], "--policy", lenient, "--name", champion_eval)
+    result = run("gate", evaluated["run_id"], "--policy", lenient, "--name", champion.name)
     assert result.exit_code == 2
     assert (
         "has no eval on gold set 'tiny'" in result.stderr
@@ -152,18 +162,17 @@ def log_load_run(model_ids: list[str]) -> str:
     return run.info.run_id
 
 
-def test_a_load_run_that_never_reached_the_candidate_is_refused(champion_eval, lenient, tmp_path):
-    name = champion_eval
-    evaluated = run_json("eval", f"models:/{name}@champion", "--gold", "smoke", "--workers", "1")
+def test_a_load_run_that_never_reached_the_candidate_is_refused(champion, lenient, tmp_path):
+    name, run_id = champion.name, champion.eval_run_id
     policy = tmp_path / "with_load.yaml"
     policy.write_text(lenient.read_text() + "load:\n  latency_ms_p95_max: 800\n")
     other = log_load_run(["someone-else@9"])
-    refused = run("gate", evaluated["run_id"], "--policy", policy, "--load-run", other,
+    refused = run("gate", run_id, "--policy", policy, "--load-run", other,
                   "--against", "")  # fmt: skip
     assert refused.exit_code == 2 and "was answered by someone-else@9" in refused.stderr
     assert f"not by the candidate {name}@1" in refused.stderr
     ours = log_load_run([f"{name}@1", "someone-else@9"])
-    decision = run_json("gate", evaluated["run_id"], "--policy", policy, "--load-run", ours,
+    decision = run_json("gate", run_id, "--policy", policy, "--load-run", ours,
                         "--against", "")  # fmt: skip
     gates = {g["name"]: g for g in decision["gates"]}
     assert gates["load.latency_p95"]["verdict"] == "pass"
