@@ -23,13 +23,16 @@ def small_app_config(
     """A copy of `config` (one raygate app, e.g. serve_configs/canary.yaml) serving
     `model_name` on `port`: only `variants`, each with `replicas[variant]` replicas (default
     1) and no autoscaling, the router's user_config updated with `router`, and
-    `model_options` (e.g. ray_actor_options) set on each model deployment."""
+    `model_options` (e.g. ray_actor_options) set on each model deployment. Replicas being
+    stopped check for unfinished requests every 0.2 s instead of Serve's 2 s: they still
+    drain, but a test's teardown or rollout waits no longer than the draining."""
     config = copy.deepcopy(config)
     config["http_options"]["port"] = port
     (app,) = config["applications"]
     app["args"]["model_name"] = model_name
     restrict_to_variants(app, variants)
     for deployment in app["deployments"]:
+        deployment.setdefault("graceful_shutdown_wait_loop_s", 0.2)
         settings = deployment.setdefault("user_config", {})
         if deployment["name"] == ROUTER_DEPLOYMENT:
             settings.update(router or {})
