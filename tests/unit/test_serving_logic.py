@@ -96,6 +96,29 @@ def test_options_of_other_openai_compatible_servers_are_accepted_and_ignored():
     assert request.stream_options.include_usage and request.conversation()[-1]["content"] == "x"
 
 
+def test_a_conversation_carrying_openai_s_other_message_fields_is_taken_as_its_text():
+    """What a client sends back with an earlier reply (OpenAI's and vLLM's carry `refusal`
+    and `annotations`), and tool turns, must not be a 422."""
+    request = ChatCompletionRequest.model_validate({
+        "model": "m", "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "hi", "refusal": None, "annotations": []},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
+             "function": {"name": "calc", "arguments": "{}"}}]},
+            {"role": "tool", "content": "42", "tool_call_id": "c1"},
+        ],
+    })  # fmt: skip
+    assert [m["content"] for m in request.conversation()] == ["a", "hi", "", "42"]
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    with pytest.raises(ValueError, match=r"part 1 is of type 'image_url'; only text parts"):
+        ChatCompletionRequest(
+            model="m",
+            messages=[
+                {"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]}
+            ],
+        )
+
+
 def _streamed(prediction, served, include_usage):
     stream = ChunkStream(served, include_usage)
     pieces = [stream.text(w) for w in words(prediction.get("answer") or "")]

@@ -6,26 +6,39 @@ import json
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from raygate.schemas import StrictModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-class TextPart(StrictModel):
-    """One text part of a message's content list."""
+class TextPart(BaseModel):
+    """One text part of a message's content list (other keys a client adds are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     type: Literal["text"] = Field(description="Only text parts are supported.")
     text: str = Field(description="The text.")
 
 
-class ChatMessage(StrictModel):
-    """One message of the conversation."""
+class ChatMessage(BaseModel):
+    """One message of the conversation. The other fields of OpenAI's messages (`refusal`,
+    `annotations`, `tool_calls`, `tool_call_id`, `audio`), which a client sends back with an
+    earlier reply, are accepted and ignored: the model gets role and text."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"] = Field(
         description="Who wrote the message."
     )
     content: str | list[TextPart] | None = Field(None, description="Text, or text parts.")
     name: str | None = Field(None, description="Optional author name.")
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _text_parts_only(cls, content: Any) -> Any:
+        for i, part in enumerate(content if isinstance(content, list) else ()):
+            kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+            if kind != "text":
+                raise ValueError(f"part {i} is of type {kind!r}; only text parts are supported")
+        return content
 
     def text(self) -> str:
         if isinstance(self.content, list):
