@@ -91,3 +91,7 @@ class ReleaseError(RaygateError):
 
 class MetricsError(RaygateError):
     """A metric provider could not measure: a measurement error at that look, never a verdict."""
+
+
+class TrackingError(RaygateError):
+    """MLflow's tracking store could not be reached or refused a request."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from raygate.constants import DEFAULT_EXPERIMENT, DEFAULT_HOME, ENV_EXPERIMENT, ENV_HOME
+from raygate.errors import TrackingError
 
 
 def raygate_home() -> Path:
@@ -46,6 +47,8 @@ def configure_mlflow() -> str:
         database = Path(uri.removeprefix("sqlite:///")).resolve()
         database.parent.mkdir(parents=True, exist_ok=True)
         location = (database.parent / "artifacts").as_uri()
+    elif uri.startswith(("http://", "https://")):
+        check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     name = os.environ.get(ENV_EXPERIMENT, DEFAULT_EXPERIMENT)
@@ -53,3 +56,37 @@ def configure_mlflow() -> str:
         mlflow.create_experiment(name, artifact_location=location)
     mlflow.set_experiment(name)
     return uri
+
+
+def check_reachable(uri: str, connect_timeout_s: float = 5.0) -> None:
+    """Raise TrackingError when nothing answers at an MLflow server's address (MLflow's own
+    client retries for about four minutes, then fails with a traceback). Any HTTP answer,
+    an error status or a TLS problem included, is left to MLflow's client to report."""
+    import requests
+
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=(connect_timeout_s, 30))
+    except (requests.exceptions.SSLError, requests.exceptions.ReadTimeout):
+        return
+    except requests.exceptions.RequestException as exc:
+        if isinstance(exc, requests.exceptions.Timeout):
+            reason = f"no answer in {connect_timeout_s:g} s"
+        elif "Name or service not known" in str(exc) or "nodename nor servname" in str(exc):
+            reason = "unknown host"
+        else:
+            reason = "connection refused"
+        raise TrackingError(
+            f"cannot reach the MLflow server at {without_credentials(uri)} ({reason}); start "
+            "it (`mlflow server`), or point MLFLOW_TRACKING_URI at a running one (unset, "
+            "raygate uses a SQLite store under $RAYGATE_HOME)"
+        ) from None
+
+
+def mlflow_error_message(exc: Exception) -> str:
+    """An error from MLflow's client as one line, with what to check when the store refused
+    the credentials."""
+    message = f"MLflow: {exc}"
+    if "error code 401" in message or "error code 403" in message:
+        message += ("; check the credentials MLflow sends: MLFLOW_TRACKING_TOKEN, or "
+                    "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")  # fmt: skip
+    return message

@@ -158,3 +158,43 @@ def test_flags_given_with_a_release_file_override_its_fields(tmp_path):
         release_config(None, unset | {"name": "m"})
     with pytest.raises(ConfigError, match=r"release\.yaml with the flags given: .*name"):
         release_config(path, {"name": ""})
+
+
+def test_an_mlflow_server_nobody_answers_at_is_one_error_at_once(monkeypatch):
+    """MLflow's client retries a refused connection for about four minutes, then prints a
+    traceback."""
+    from raygate.testing import free_port
+
+    address = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", address)
+    result = runner.invoke(app, ["registry", "show", "any-model"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"cannot reach the MLflow server at {address} (connection refused)" in result.stderr
+
+
+def test_a_store_that_refuses_requests_is_one_error_line(monkeypatch):
+    """A server (or the auth proxy in front of it) that answers 403 to everything."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Forbidden(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(403)
+            self.end_headers()
+            self.wfile.write(b"forbidden: no token")
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Forbidden)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{server.server_port}")
+        result = runner.invoke(app, ["registry", "show", "any-model"])
+    finally:
+        server.shutdown()
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.startswith("error: MLflow: ") and "403" in result.stderr
+    assert "MLFLOW_TRACKING_TOKEN" in result.stderr

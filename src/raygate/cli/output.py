@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from raygate.errors import RaygateError
+from raygate.tracking import mlflow_error_message
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,8 +57,8 @@ def stdout_kept_for_the_document() -> Iterator[None]:
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn a RaygateError into `error: …` on stderr and exit status 2, never a traceback;
-    keep a `--json` command's stdout for its document."""
+    """Turn a RaygateError, or an error from MLflow's client, into `error: …` on stderr and
+    exit status 2, never a traceback; keep a `--json` command's stdout for its document."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -65,13 +66,23 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             with stdout_kept_for_the_document() if as_json else nullcontext():
                 return command(*args, **kwargs)
-        except RaygateError as exc:
+        except Exception as exc:
+            if not isinstance(exc, RaygateError) and not _is_mlflow_error(exc):
+                raise
+            message = str(exc) if isinstance(exc, RaygateError) else mlflow_error_message(exc)
             err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _is_mlflow_error(exc: Exception) -> bool:
+    """Whether MLflow's client raised it (a store that refused or failed a request): said in
+    one line, as raygate's own errors are, not as a traceback. Imports nothing."""
+    exceptions = sys.modules.get("mlflow.exceptions")
+    return exceptions is not None and isinstance(exc, exceptions.MlflowException)
 
 
 def emit_json(document: Any) -> None:
