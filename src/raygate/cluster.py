@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
+from urllib.parse import urlsplit
 
 from raygate.errors import ClusterError
 
@@ -91,6 +93,8 @@ def _init(address: str | None, hint: str, **options) -> None:
 
     if ray.is_initialized():
         return
+    if address not in (None, "auto", "local"):
+        _check_listening(address, hint)
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
@@ -103,6 +107,27 @@ def _init(address: str | None, hint: str, **options) -> None:
         raise ClusterError(
             f"cannot join the Ray cluster at RAY_ADDRESS={address!r} ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); {hint}{auth}"
+        ) from None
+
+
+def _check_listening(address: str, hint: str, timeout_s: float = 5.0) -> None:
+    """A ClusterError at once when nothing accepts a connection at a host:port address
+    (`ray://` ones too): Ray would retry it for about ten minutes before failing."""
+    parts = urlsplit(address if "://" in address else f"//{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number: Ray's own error says so
+        return
+    if host is None or port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = (f"no answer in {timeout_s:g} s" if isinstance(exc, TimeoutError)
+                  else exc.strerror or type(exc).__name__)  # fmt: skip
+        raise ClusterError(
+            f"cannot join the Ray cluster at RAY_ADDRESS={address!r}: nothing accepts a "
+            f"connection at {host}:{port} ({reason}); {hint}"
         ) from None
 
 

@@ -26,26 +26,55 @@ def test_an_empty_ray_address_starts_a_local_ray(monkeypatch, ray_init):
     assert "RAY_ADDRESS" not in os.environ  # Ray would read the empty value itself
 
 
-def test_a_cluster_that_cannot_be_joined_is_one_clear_error(monkeypatch):
+@pytest.fixture
+def listening() -> str:
+    """An address something accepts connections at (Ray's join is what fails there)."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def test_a_cluster_that_cannot_be_joined_is_one_clear_error(monkeypatch, listening):
     import ray
 
     def refuse(**kwargs):
         raise ConnectionError("Could not find any running Ray instance")
 
-    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.9:6379")
+    monkeypatch.setenv("RAY_ADDRESS", listening)
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", refuse)
-    with pytest.raises(ClusterError, match="unset RAY_ADDRESS to run on a local Ray"):
+    with pytest.raises(ClusterError, match=r"Could not find any.*unset RAY_ADDRESS to run on a"):
         cluster.ensure_ray()
 
 
-def test_a_refused_join_without_a_token_says_how_to_send_one(monkeypatch):
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_address_nothing_listens_at_is_refused_before_ray_retries_it(monkeypatch, scheme):
+    """Ray's own join retries a dead GCS address for about ten minutes."""
+    import ray
+
+    from raygate.testing import free_port
+
+    def must_not_run(**kwargs):
+        raise AssertionError("ray.init was called for an address nothing listens at")
+
+    address = f"{scheme}127.0.0.1:{free_port()}"
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", must_not_run)
+    with pytest.raises(ClusterError, match=r"nothing accepts a connection at 127\.0\.0\.1:\d+ "
+                                           r"\(Connection refused\); start it"):  # fmt: skip
+        cluster.ensure_ray()
+
+
+def test_a_refused_join_without_a_token_says_how_to_send_one(monkeypatch, listening):
     import ray
 
     def refuse(**kwargs):
-        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.9:6379")
+        raise ConnectionError(f"Failed to connect to Ray cluster at {listening}")
 
-    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.9:6379")
+    monkeypatch.setenv("RAY_ADDRESS", listening)
     monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", refuse)
