@@ -260,6 +260,35 @@ def test_a_change_not_applied_in_time_says_what_serve_says_about_it():
     assert 'total resources available: {"CPU": 0.0}' in str(raised.value)
 
 
+def test_a_replica_that_fails_to_start_is_said_in_one_line_without_its_traceback():
+    """Serve's message carries the replica's whole traceback (~50 lines)."""
+    from raygate.errors import ServeError
+    from raygate.serving.control import ServeControl
+
+    failed = (
+        "The deployment failed to start 3 times in a row. See controller logs for details. "
+        "Error:\n\x1b[36mray::ServeReplica:raygate:canary.initialize_and_get_metadata()\n"
+        "RuntimeError: Traceback (most recent call last):\n"
+        '  File "/src/raygate/serving/model.py", line 89, in _load_if_changed\n'
+        "    version = resolve_model_uri(settings.model_uri, registry)\n"
+        "raygate.errors.UnknownAliasError: model 'ex' has no alias 'candidate' (aliases: "
+        "champion→v1); set one with `raygate registry alias ex candidate VERSION`\n"
+    )
+    app = _app("DEPLOY_FAILED", "new", "old", "DEPLOY_FAILED")
+    app["deployments"]["router"]["message"] = failed
+    control = ServeControl.__new__(ServeControl)
+    control.details = lambda: {"applications": {"raygate": app}}
+    control._raygate_app_details = lambda details: ("raygate", app)
+    with pytest.raises(ServeError) as raised:
+        control.wait_applied("new", timeout_s=60)
+    assert str(raised.value) == (
+        "deployment 'router' failed to apply the change: The deployment failed to start 3 "
+        "times in a row. See controller logs for details. The replica failed with: model 'ex' "
+        "has no alias 'candidate' (aliases: champion→v1); set one with `raygate registry alias "
+        "ex candidate VERSION` (its traceback is in Serve's logs)"
+    )
+
+
 def test_every_failed_finish_reason_has_a_status():
     from raygate.constants import FAILED_FINISH_REASONS
     from raygate.serving.outcomes import FAILURE_STATUS

@@ -150,10 +150,10 @@ class ServeControl:
                 or app.get("status") == "DEPLOY_FAILED"
             ):
                 message = deployment.get("message") or app.get("message") or "see Serve's logs"
-                raise ServeError(f"{name} failed to apply the change: {message}")
+                raise ServeError(f"{name} failed to apply the change: {without_traceback(message)}")
             if time.monotonic() >= deadline:
                 # Serve says why, e.g. replicas that cannot be scheduled and their resources
-                said = deployment.get("message") or ""
+                said = without_traceback(deployment.get("message") or "")
                 raise ServeError(
                     f"{name} has not applied the change after {timeout_s:g} s "
                     f"(status {deployment.get('status')}{': ' + said if said else ''}); "
@@ -334,3 +334,16 @@ def _cluster_settings(details: dict[str, Any]) -> dict[str, Any]:
     if details.get("proxy_location"):
         settings["proxy_location"] = details["proxy_location"]
     return settings
+
+
+def without_traceback(message: str) -> str:
+    """Serve's message about a failed replica without the replica's traceback: Serve's own
+    sentence, then the exception the traceback ends in (raygate's errors by their message)."""
+    if "Traceback (most recent call last)" not in message:
+        return message
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    said = lines[0].removesuffix("Error:").strip()
+    cause = lines[-1]
+    if cause.startswith("raygate.errors."):
+        cause = cause.split(": ", 1)[-1]
+    return f"{said} The replica failed with: {cause} (its traceback is in Serve's logs)"
