@@ -135,7 +135,11 @@ def quiet_ray_data() -> None:
     """No progress bars or per-dataset INFO lines: raygate draws its own progress."""
     import ray.data
 
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    # Ray's default, said explicitly: while it is unset Ray Data warns, on the command's
+    # terminal, that a column of mixed types (a gold set's list field) is kept as Python objects.
+    context.enable_fallback_to_arrow_object_ext_type = True
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     # Ray Data warns on every first run that the bars are off; that is the point here.
     logging.getLogger("ray.data._internal.progress").addFilter(_not_bars_disabled)

@@ -202,3 +202,45 @@ def test_a_workload_file_that_cannot_be_read_is_one_clear_error(local_ray, tmp_p
     good = tmp_path / "good.jsonl"
     good.write_text('{"query": "why?"}\n{"prompt": "ignored"}\n')
     assert [p.query for p in load_workload(str(good), None, users=1, seed=0)] == ["why?"]
+
+
+# Refuses every request as a server with auth on refuses one without the right token.
+REFUSING_SERVER = """
+import sys, uvicorn
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 401,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"error": {"message": "no token"}}'})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+def test_a_load_test_in_which_no_request_succeeded_fails_and_says_why(local_ray, monkeypatch):
+    """A run of failures measured nothing: exit 1 (a script must not read it as a pass), and
+    a service that refused every request for want of a token says where the token goes."""
+    from typer.testing import CliRunner
+
+    from raygate.cli.main import app
+
+    def loadtest(url: str):
+        return CliRunner().invoke(app, ["loadtest", url, "--rate", "20", "--duration", "0.5",
+                                        "--arrival", "constant", "--workers", "1"])  # fmt: skip
+
+    unreachable = loadtest(f"http://127.0.0.1:{free_port()}")
+    assert unreachable.exit_code == 1, unreachable.output
+    assert "error: no request succeeded (connection: ConnectionRefusedError)" in unreachable.stderr
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", REFUSING_SERVER, str(port)])
+    try:
+        wait_until_listening(port)
+        monkeypatch.delenv("RAYGATE_API_TOKEN", raising=False)
+        refused = loadtest(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert refused.exit_code == 1, refused.output
+    assert "refused them all as unauthorized and $RAYGATE_API_TOKEN is not set" in refused.stderr

@@ -81,6 +81,10 @@ def test_a_lone_text_input_gets_the_query_and_no_figure_is_made_up(plain):
     listed = [m.model_dump() for m in client.models.list().data]
     versions = [m for m in listed if m["id"] == "plain-app@1"]
     assert len(versions) == 1 and sorted(versions[0]["variants"]) == ["canary", "champion"]
+    assert client.models.retrieve("plain-app@1").model_dump() == versions[0]
+    assert client.models.retrieve("plain-app").id == "plain-app"
+    with pytest.raises(openai.NotFoundError, match="use one of: plain-app, plain-app@1"):
+        client.models.retrieve("other-app")
 
 
 def test_the_command_line_asks_a_plain_pyfunc_and_names_its_version(plain):

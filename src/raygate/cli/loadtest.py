@@ -82,7 +82,8 @@ def loadtest(
 ) -> None:
     """Load-test URL at a rate (open loop) or a concurrency (closed loop) for DURATION.
 
-    Exit status 1 when an --slo is missed, 2 on bad input. Traffic goes only to URL.
+    Exit status 1 when an --slo is missed or no request succeeded, 2 on bad input. Traffic
+    goes only to URL.
     """
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -162,8 +163,22 @@ def loadtest(
         emit_json(summary)
     else:
         _print(summary)
+    if summary["requests"] and not summary["succeeded"]:  # nothing measured but failures
+        err_console.print(f"error: no request succeeded{_why_none(summary, token_env, token)}",
+                          highlight=False)  # fmt: skip
+        raise typer.Exit(1)
     if "slo" in summary and not summary["slo"]["passed"]:
         raise typer.Exit(1)
+
+
+def _why_none(summary: dict, token_env: str, token: str | None) -> str:
+    """What to do when every request failed for want of (the right) token."""
+    if not set(summary["errors_by_type"]) <= {"http_401", "http_403"}:
+        return f" ({', '.join(summary['errors_by_type'])}); see {summary['results']}"
+    if not token:
+        return (f": the service refused them all as unauthorized and ${token_env} is not set; "
+                f"put its API token there, or name another variable with --token-env")  # fmt: skip
+    return f": the service refused them all as unauthorized; check the token in ${token_env}"
 
 
 def _print(summary: dict) -> None:

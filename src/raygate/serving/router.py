@@ -85,6 +85,13 @@ class PredictResponse(BaseModel):
     trace_id: str = Field(description="Trace id of the request.")
 
 
+def _not_served(requested: str, served: list[dict[str, Any]]) -> ApiError:
+    """The 404 for a model id this app does not serve, naming those it does."""
+    ids = ", ".join(sorted(entry["id"] for entry in served))
+    return ApiError(404, f"model '{requested}' is not served here; use one of: {ids}", "model",
+                    code="model_not_found")  # fmt: skip
+
+
 def _headers(served: Served, finish_reason: str | None = None) -> dict[str, str]:
     headers = {
         "x-raygate-variant": served.variant,
@@ -152,7 +159,9 @@ class Router:
         if settings.auth and not tokens:
             raise ConfigError(
                 f"auth is on but no API token is configured: set {secret_sources(ENV_TOKENS)} "
-                "where Ray runs, or set auth: false for a local trial"
+                "where Ray runs (tokens never travel in Serve's config: `raygate serve up` "
+                "passes on only a tokens file's path and a Vault reference from its shell), "
+                "or set auth: false for a local trial"
             )
         if settings.rate_limit != self._settings.rate_limit or self._limiter is None:
             limit = settings.rate_limit
@@ -345,6 +354,20 @@ class Router:
         serving it (champion and canary share one right after a promotion) and whether it
         streams."""
         self._admit(credentials)
+        return {"object": "list", "data": await self._served_models()}
+
+    @api.get("/v1/models/{model}", tags=["openai"], responses=error_responses(401, 404, 429, 503))
+    async def model(self, model: str, credentials: Credentials) -> dict[str, Any]:
+        """One entry of GET /v1/models by its id (the served name, or name@version)."""
+        self._admit(credentials)
+        served = await self._served_models()
+        for entry in served:
+            if entry["id"] == model:
+                return entry
+        raise _not_served(model, served)
+
+    async def _served_models(self) -> list[dict[str, Any]]:
+        """The served model name, then each served name@version once, with its variants."""
         infos = await self._variant_infos()
         names = {registry_name(i["model_uri"] or "") or i["model_id"] for i in infos}
         data = [{"id": n, "object": "model", "created": 0, "owned_by": "raygate"} for n in names]
@@ -355,7 +378,7 @@ class Router:
                 "variants": [], "streams": info.get("streams", False),
             })  # fmt: skip
             entry["variants"].append(info["variant"])
-        return {"object": "list", "data": data + list(versions.values())}
+        return data + list(versions.values())
 
     @api.post(
         "/v1/predict",
@@ -442,11 +465,6 @@ class Router:
         return JSONResponse(render(prediction, served), headers=headers)
 
     async def _check_model(self, requested: str) -> None:
-        infos = await self._variant_infos()
-        known = {i["model_id"] for i in infos} | {
-            registry_name(i["model_uri"] or "") for i in infos
-        }
-        if requested not in known:
-            served = ", ".join(sorted(k for k in known if k))
-            raise ApiError(404, f"model '{requested}' is not served here; use one of: {served}",
-                           "model", code="model_not_found")  # fmt: skip
+        served = await self._served_models()
+        if requested not in {entry["id"] for entry in served}:
+            raise _not_served(requested, served)
