@@ -243,6 +243,10 @@ def test_a_good_spec_keeps_its_slos_and_trims_the_url():
     )
     assert spec.url == "http://127.0.0.1:8000" and spec.slos == {"error_rate": 0.01}
     assert not spec.arrival.open_loop
+    arrival = {"rate": 1, "duration_s": 1}
+    for openai_base_url in ("http://gw.example/team/v1", "http://gw.example/team/v1/"):
+        spec = load_test_spec({"url": openai_base_url, "arrival": arrival}, [])
+        assert spec.url == "http://gw.example/team"  # its requests go to …/team/v1/…
 
 
 def test_requests_due_in_the_window_count_even_sent_late_and_falling_behind_is_said():

@@ -21,7 +21,9 @@ from raygate.sketch import RELATIVE_ERROR
 
 @handles_errors
 def loadtest(
-    url: str = typer.Argument(..., help="Base URL of the service, e.g. http://127.0.0.1:8000."),
+    url: str = typer.Argument(
+        ..., help="Base URL of the service, e.g. http://127.0.0.1:8000 (a trailing /v1 is fine)."
+    ),
     rate: float | None = typer.Option(
         None,
         "--rate",

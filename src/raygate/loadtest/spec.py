@@ -28,8 +28,10 @@ class LoadTestSpec(StrictModel):
 
     @field_validator("url")
     @classmethod
-    def _no_trailing_slash(cls, url: str) -> str:
-        return url.rstrip("/")
+    def _service_root(cls, url: str) -> str:
+        """Without a trailing slash or `/v1`: an OpenAI client's base URL (…:8000/v1) names
+        the same service, and the paths sent start with /v1."""
+        return url.rstrip("/").removesuffix("/v1")
 
     @field_validator("stream")
     @classmethod
