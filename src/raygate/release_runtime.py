@@ -74,6 +74,7 @@ def controller(
         from raygate.canary.prometheus import PrometheusProvider
 
         provider = PrometheusProvider(prometheus_url, model_name)
+        provider.check()
     else:
         from raygate.canary.aggregator import InClusterProvider
 

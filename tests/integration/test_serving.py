@@ -560,6 +560,12 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served
         assert answered.cost_usd.count == seen[variant] and answered.cost_missing == 0
     with pytest.raises(MetricsError, match="did not answer"):
         PrometheusProvider(f"http://127.0.0.1:{free_port()}").window(start, time.time())
+    from raygate.errors import ConfigError
+
+    provider.check()  # a release checks its Prometheus before it acts
+    with pytest.raises(ConfigError, match=r"does not answer as Prometheus does: .*HTTP 404.*"
+                       r"fix --prometheus"):  # fmt: skip
+        PrometheusProvider(f"{served.url}/not-prometheus").check()
     set_weight(served, 0)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -21,7 +22,7 @@ from raygate.canary.observations import (
     WindowPair,
 )
 from raygate.constants import FAILED_FINISH_REASONS
-from raygate.errors import MetricsError
+from raygate.errors import ConfigError, MetricsError
 from raygate.sketch import LogHistogram, bucket_index
 from raygate.telemetry.metrics import MODEL_TAG
 
@@ -46,6 +47,17 @@ class PrometheusProvider:
         self.url = url.rstrip("/")
         self._selector = selector(application, model_name)
         self.lag_s, self._timeout_s = lag_s, timeout_s
+
+    def check(self) -> None:
+        """A ConfigError unless a Prometheus answers at the URL: before a release acts, so
+        that a mistyped URL is not a string of measurement errors that rolls the canary back."""
+        try:
+            self._query("vector(1)", time.time(), ())
+        except MetricsError as exc:
+            raise ConfigError(
+                f"{exc}; fix --prometheus (or $RAYGATE_PROMETHEUS_URL): the base URL of a "
+                "Prometheus that scrapes the Serve app, e.g. http://127.0.0.1:9090"
+            ) from None
 
     def window(self, start_ts: float, end_ts: float) -> WindowPair:
         labels = ("variant", "code", "finish_reason")
@@ -99,9 +111,17 @@ class PrometheusProvider:
             response = requests.get(f"{self.url}/api/v1/query",
                                     params={"query": query, "time": f"{at:.3f}"},
                                     timeout=self._timeout_s)  # fmt: skip
-            body: dict[str, Any] = response.json()
-        except (requests.RequestException, ValueError) as exc:
+        except requests.RequestException as exc:
             raise MetricsError(f"Prometheus at {self.url} did not answer: {exc}") from None
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
+            raise MetricsError(
+                f"{self.url} does not answer as Prometheus does: /api/v1/query gave HTTP "
+                f"{response.status_code} without Prometheus's status field"
+            )
         if body.get("status") != "success":
             raise MetricsError(f"Prometheus refused {query!r}: {body.get('error', body)}")
         result: dict[tuple, float] = defaultdict(float)
