@@ -120,7 +120,10 @@ def _parse(path: Path, lineno: int, line: str) -> GoldRow:
     try:
         return GoldRow.model_validate_json(line)
     except ValidationError as exc:
+        extra = [e["loc"][0] for e in exc.errors() if e["type"] == "extra_forbidden"]
+        hint = (f" (keep your own fields under metadata, e.g. \"metadata\": {{\"{extra[0]}\": …}})"
+                if extra else "")  # fmt: skip
         raise GoldSetError(
             f"{path}:{lineno}: {describe_validation_error(exc)}; each line is one JSON object "
-            "with id, query, expected and optionally relevant_ids, category, metadata"
+            f"with id, query, expected and optionally relevant_ids, category, metadata{hint}"
         ) from None
