@@ -174,7 +174,8 @@ def loadtest(
 
 
 def _why_none(summary: dict, token_env: str, token: str | None) -> str:
-    """What to do when every request failed for want of (the right) token."""
+    """Why no request succeeded: the errors seen, or, when the service refused every request
+    as unauthorized, where the token goes."""
     if not set(summary["errors_by_type"]) <= {"http_401", "http_403"}:
         return f" ({', '.join(summary['errors_by_type'])}); see {summary['results']}"
     if not token:
