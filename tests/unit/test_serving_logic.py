@@ -240,31 +240,19 @@ def test_weight_on_an_app_without_a_canary_is_an_error():
 
 def test_a_change_not_applied_in_time_says_what_serve_says_about_it():
     """A replica the cluster has no room for: Serve's own message names the resources."""
-    from raygate.errors import ServeError
-    from raygate.serving.control import ServeControl
-
     waiting = ("Deployment 'router' in application 'raygate' has 1 replicas that have taken "
                'more than 30s to be scheduled. Resources required for each replica: {"CPU": 1}, '
                'total resources available: {"CPU": 0.0}.')  # fmt: skip
-    app = _app("DEPLOYING", "new", "old", "UPDATING")
-    app["deployments"]["router"]["message"] = waiting
-    control = ServeControl.__new__(ServeControl)
-    control.details = lambda: {"applications": {"raygate": app}}
-    control._raygate_app_details = lambda details: ("raygate", app)
-    with pytest.raises(ServeError) as raised:
-        control.wait_applied("new", timeout_s=0)
-    assert str(raised.value).startswith(
+    said = _wait_error(_app("DEPLOYING", "new", "old", "UPDATING"), waiting, timeout_s=0)
+    assert said.startswith(
         "deployment 'router' has not applied the change after 0 s (status UPDATING: "
         "Deployment 'router' in application 'raygate' has 1 replicas"
     )
-    assert 'total resources available: {"CPU": 0.0}' in str(raised.value)
+    assert 'total resources available: {"CPU": 0.0}' in said
 
 
 def test_a_replica_that_fails_to_start_is_said_in_one_line_without_its_traceback():
     """Serve's message carries the replica's whole traceback (~50 lines)."""
-    from raygate.errors import ServeError
-    from raygate.serving.control import ServeControl
-
     failed = (
         "The deployment failed to start 3 times in a row. See controller logs for details. "
         "Error:\n\x1b[36mray::ServeReplica:raygate:canary.initialize_and_get_metadata()\n"
@@ -274,14 +262,7 @@ def test_a_replica_that_fails_to_start_is_said_in_one_line_without_its_traceback
         "raygate.errors.UnknownAliasError: model 'ex' has no alias 'candidate' (aliases: "
         "champion→v1); set one with `raygate registry alias ex candidate VERSION`\n"
     )
-    app = _app("DEPLOY_FAILED", "new", "old", "DEPLOY_FAILED")
-    app["deployments"]["router"]["message"] = failed
-    control = ServeControl.__new__(ServeControl)
-    control.details = lambda: {"applications": {"raygate": app}}
-    control._raygate_app_details = lambda details: ("raygate", app)
-    with pytest.raises(ServeError) as raised:
-        control.wait_applied("new", timeout_s=60)
-    assert str(raised.value) == (
+    assert _wait_error(_app("DEPLOY_FAILED", "new", "old", "DEPLOY_FAILED"), failed, 60) == (
         "deployment 'router' failed to apply the change: The deployment failed to start 3 "
         "times in a row. See controller logs for details. The replica failed with: model 'ex' "
         "has no alias 'candidate' (aliases: champion→v1); set one with `raygate registry alias "
@@ -294,6 +275,20 @@ def test_every_failed_finish_reason_has_a_status():
     from raygate.serving.outcomes import FAILURE_STATUS
 
     assert FAILURE_STATUS.keys() == FAILED_FINISH_REASONS
+
+
+def _wait_error(app, router_message: str, timeout_s: float) -> str:
+    """The ServeError wait_applied raises for `app` whose router says `router_message`."""
+    from raygate.errors import ServeError
+    from raygate.serving.control import ServeControl
+
+    app["deployments"]["router"]["message"] = router_message
+    control = ServeControl.__new__(ServeControl)
+    control.details = lambda: {"applications": {"raygate": app}}
+    control._raygate_app_details = lambda details: ("raygate", app)
+    with pytest.raises(ServeError) as raised:
+        control.wait_applied("new", timeout_s=timeout_s)
+    return str(raised.value)
 
 
 def _app(status, target_id, running_id, deployment_status):
