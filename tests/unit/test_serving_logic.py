@@ -186,6 +186,28 @@ def test_serve_configs_are_checked_before_deploying(tmp_path):
         load_serve_config(write(tmp_path, {"applications": [bad]}))
 
 
+def test_a_variant_whose_model_cannot_resolve_is_refused_before_deploying(monkeypatch):
+    from raygate.errors import UnknownAliasError
+    from raygate.serving.control import check_models_resolve
+    from raygate.testing.fakes import FakeRegistry
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    config = load_serve_config("serve_configs/canary.yaml")
+    registry = FakeRegistry()
+    registry.register("reference-agent", "runs:/r1/agent", {})
+    registry.set_alias("reference-agent", "champion", 1)
+    with pytest.raises(
+        UnknownAliasError,
+        match=r"deployment 'canary' serves models:/reference-"
+        r"agent@candidate, but .* no alias 'candidate'.*; nothing was deployed",
+    ):
+        check_models_resolve(config, registry)
+    config["applications"][0]["runtime_env"] = {"env_vars": {"MLFLOW_TRACKING_URI": "http://x"}}
+    check_models_resolve(config, registry)  # the replicas read another store: not ours to say
+    registry.set_alias("reference-agent", "candidate", 1)
+    check_models_resolve(load_serve_config("serve_configs/canary.yaml"), registry)
+
+
 def test_runtime_env_carries_the_store_and_token_file_path_never_tokens(tmp_path, monkeypatch):
     monkeypatch.setenv("RAYGATE_API_TOKENS", "super-secret")
     monkeypatch.setenv("RAYGATE_API_TOKENS_FILE", str(tmp_path / "tokens"))

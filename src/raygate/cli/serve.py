@@ -48,9 +48,11 @@ def up(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Deploy CONFIG (validated first), or update a running app in place."""
-    from raygate.serving.control import load_serve_config
+    from raygate.registry.mlflow_registry import MlflowRegistry
+    from raygate.serving.control import check_models_resolve, load_serve_config
 
     serve_config = load_serve_config(config)  # bad input is reported before Ray is reached
+    check_models_resolve(serve_config, MlflowRegistry())  # and models that cannot load
     control = _control(address)
     _report(_settled(control, control.up(serve_config), wait_s, as_json), as_json)
 

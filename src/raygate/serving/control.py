@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from raygate.errors import ConfigError, ServeError
+from raygate.errors import ConfigError, RegistryError, ServeError
+from raygate.registry.protocol import ModelRegistry
 from raygate.schemas import read_yaml, validate_mapping
 from raygate.serving.auth import ENV_TOKENS_FILE, ENV_TOKENS_VAULT
 from raygate.serving.settings import (
@@ -67,6 +68,29 @@ def load_serve_config(path: str | Path) -> dict[str, Any]:
             where = f"{path}: deployment '{deployment['name']}' user_config"
             validate_mapping(deployment["user_config"], model, ConfigError, where)
     return config
+
+
+def check_models_resolve(config: dict[str, Any], registry: ModelRegistry) -> None:
+    """Before anything is deployed: a RegistryError naming the deployment whose `models:/`
+    URI names no version in the registry its replicas will read (the deploying shell's, unless
+    the config's runtime_env names another store, which is then not checked)."""
+    from raygate.packaging.loading import resolve_model_uri
+
+    app = raygate_app(config, "config")
+    store = ((app.get("runtime_env") or {}).get("env_vars") or {}).get("MLFLOW_TRACKING_URI")
+    if store not in (None, tracking_uri()):
+        return
+    for deployment in app.get("deployments") or []:
+        settings = deployment.get("user_config")
+        if _SETTINGS.get(deployment.get("name")) is not VariantSettings or not settings:
+            continue
+        uri = settings.get("model_uri", "")
+        try:
+            resolve_model_uri(uri, registry)
+        except RegistryError as exc:
+            raise type(exc)(
+                f"deployment '{deployment['name']}' serves {uri}, but {exc}; nothing was deployed"
+            ) from None
 
 
 def raygate_app(config: dict[str, Any], where: str) -> dict[str, Any]:
