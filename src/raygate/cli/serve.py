@@ -47,7 +47,9 @@ def up(
     wait_s: float = WAIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Deploy CONFIG (validated first), or update a running app in place."""
+    """Deploy CONFIG, or update a running app in place; the config is validated and each
+    variant's models:/ URI resolved in the registry first, so nothing is deployed that cannot
+    load."""
     from raygate.registry.mlflow_registry import MlflowRegistry
     from raygate.serving.control import check_models_resolve, load_serve_config
 
