@@ -33,6 +33,13 @@ def _policy(path: Path):
     return load_rollout_policy(path)
 
 
+def _policies(gates: Path, rollout: Path):
+    """A release's gate policy and rollout policy, each read and checked."""
+    from raygate.gates.policy import load_policy
+
+    return load_policy(gates), _policy(rollout)
+
+
 def print_look(state, look: dict[str, Any]) -> None:
     """One line per look: step and weight, requests so far, each metric's verdict."""
     verdicts = " ".join(
@@ -295,14 +302,13 @@ def release(
     """
     from raygate import release_runtime as rt
     from raygate.gates.evaluator import MlflowEvaluator, logged_run_tags
-    from raygate.gates.policy import load_policy
     from raygate.packaging.inputs import parse_input_map
     from raygate.release import release_config, run_release
 
     flags = {"name": name, "model_uri": model_uri, "gold": gold, "gates": gates,
              "rollout": rollout, "input_map": parse_input_map(input_map) or None}  # fmt: skip
     spec = release_config(config, flags)
-    rollout_policy, gate_policy = _policy(spec.rollout), load_policy(spec.gates)
+    gate_policy, rollout_policy = _policies(spec.gates, spec.rollout)
     parts = rt.runtime(address, _note_to(err_console), split=split)
     controller = rt.controller(
         parts, rollout_policy, spec.name, None if as_json else print_look, prometheus
@@ -355,7 +361,6 @@ def webhook_listen(
     import uvicorn
 
     from raygate.errors import ConfigError
-    from raygate.gates.policy import load_policy
     from raygate.secrets import get_secret, secret_sources
     from raygate.tracking import raygate_home
     from raygate.webhook_receiver import (
@@ -369,8 +374,7 @@ def webhook_listen(
     if not secret:
         sources = secret_sources(ENV_MLFLOW_WEBHOOK_SECRET)
         raise ConfigError(f"set {sources} to the secret of the MLflow webhook")
-    load_policy(gates)  # bad policies are reported now, not at the first delivery
-    _policy(rollout)
+    _policies(gates, rollout)  # bad policies are reported now, not at the first delivery
     arguments = release_arguments(gold, gates, rollout, _release_files(configs))
     start = release_starter(arguments, raygate_home() / "releases")
     err_console.print(f"listening on http://{host}:{port}/mlflow for {alias} moves")
@@ -381,7 +385,6 @@ def _release_files(paths: list[Path]) -> dict[str, Path]:
     """Each release file's model name → the file, one file a model; their policies are read
     now, not at the first delivery."""
     from raygate.errors import ConfigError
-    from raygate.gates.policy import load_policy
     from raygate.release import load_release_config
 
     files: dict[str, Path] = {}
@@ -389,7 +392,6 @@ def _release_files(paths: list[Path]) -> dict[str, Path]:
         spec = load_release_config(path)
         if spec.name in files:
             raise ConfigError(f"{files[spec.name]} and {path.resolve()} both release {spec.name!r}")
-        load_policy(spec.gates)
-        _policy(spec.rollout)
+        _policies(spec.gates, spec.rollout)
         files[spec.name] = path.resolve()
     return files
