@@ -299,3 +299,36 @@ def test_a_lone_text_input_by_another_name_gets_the_query(local_ray, registry, t
     result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4))
     rows = table(result.run_id)
     assert len(rows) > 0 and (rows["answer"] == rows["query"]).all()
+
+
+ANSWERS_IN_SENTENCES = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+ANSWERS = {answers!r}
+
+class AnswersInSentences(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return [f"Sure! Per our docs, it is {{ANSWERS[q]}}." for q in model_input["query"]]
+
+set_model(AnswersInSentences())
+"""
+
+
+def test_an_answer_in_a_sentence_is_correct_unless_its_row_asks_for_an_exact_match(
+    local_ray, registry, tiny_gold, tmp_path
+):
+    rows = [json.loads(line) for line in tiny_gold.read_text().splitlines()]
+    factual = [row for row in rows if row["category"] == "factual"]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        json.dumps(factual[0]) + "\n" + json.dumps(factual[1] | {"match": "exact"}) + "\n"
+    )
+    answers = {row["query"]: row["expected"][0] for row in factual}
+    uri = log_code_model(tmp_path, ANSWERS_IN_SENTENCES.format(answers=answers))
+    result = evaluate(uri, gold, registry, PipelineOptions(workers=1))
+    scored = table(result.run_id).set_index("id")
+    assert scored.loc[factual[0]["id"], "correct"] == 1.0  # the answer is in the sentence
+    assert scored.loc[factual[1]["id"], "correct"] == 0.0  # the row wants the answer alone
+    assert (scored["exact_match"] == 0.0).all()
+    assert result.metrics.values["quality"] == 0.5

@@ -61,6 +61,10 @@ def test_hash_ignores_formatting_but_not_content(tmp_path):
         ('{"id": "x", "query": "q", "expected": []}', r":2: field 'expected'"),
         ('{"id": "x", "query": "q", "expected": "a", "category": "Bad"}', r":2: field 'category'"),
         ('{"id": "g1", "query": "q", "expected": "a"}', r":2: field 'id': duplicate id 'g1'"),
+        (
+            '{"id": "x", "query": "q", "expected": "a", "match": "fuzzy"}',
+            r":2: field 'match': Input should be 'contains' or 'exact' \(got 'fuzzy'\)",
+        ),
     ],
 )
 def test_malformed_line_names_file_line_and_field(tmp_path, line, message):

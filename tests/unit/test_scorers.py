@@ -1,12 +1,16 @@
 import pytest
 
+from raygate.evaluation.rows import is_correct
 from raygate.evaluation.scorers import (
+    answer_tokens,
+    contains_match,
     exact_match,
     is_abstention,
     is_refusal,
     normalize_answer,
     token_f1,
 )
+from raygate.goldset import GoldRow
 from raygate.rag_metrics import context_precision, context_use_rate, hit_at_k
 
 
@@ -26,6 +30,46 @@ def test_normalization_drops_case_punctuation_and_articles():
 )
 def test_exact_match_takes_the_best_acceptable_answer(prediction, expected, score):
     assert exact_match(prediction, expected) == score
+
+
+@pytest.mark.parametrize(
+    ("prediction", "expected", "score"),
+    [
+        ("It costs $49.00.", ["$49.00"], 1.0),  # a sentence around the answer
+        ("The window is 30 days from delivery.", ["14 days", "30 days"], 1.0),
+        ("130 days", ["30 days"], 0.0),  # whole words only
+        ("30 business days", ["30 days"], 0.0),  # adjacent, in order
+        ("Sand beige", ["sand BEIGE"], 1.0),
+        ("Nothing.", ["The"], 0.0),  # an answer that normalizes to nothing matches only nothing
+        ("", ["The"], 1.0),
+    ],
+)
+def test_contains_match_finds_an_acceptable_answer_as_whole_words(prediction, expected, score):
+    assert contains_match(prediction, expected) == score
+
+
+def test_normalization_holds_for_any_script():
+    assert normalize_answer("¿Dónde está?") == "dónde está"  # Unicode punctuation dropped
+    assert normalize_answer("I don’t know.") == "i dont know"  # typographic apostrophe
+    assert exact_match("ＳＴＲＡＳＳＥ", ["Straße"]) == 1.0  # NFKC, then case folding
+    assert answer_tokens("首都は東京です。") == ["首", "都", "は", "東", "京", "で", "す"]
+    assert contains_match("首都は東京です。", ["東京"]) == 1.0  # no spaces to split on
+    assert contains_match("首都は京都です。", ["東京"]) == 0.0
+    assert exact_match("東京 タワー", ["東京タワー"]) == 1.0
+    assert token_f1("東京タワー", ["東京"]) == pytest.approx(2 * (2 / 5) / (2 / 5 + 1))
+
+
+def test_a_row_is_judged_by_its_match_mode_and_its_category():
+    def row(**fields):
+        return GoldRow(id="r", query="q", **fields)
+
+    sentence = "The Orbit chair comes in Sand beige."
+    assert is_correct(row(expected=["Sand beige"]), sentence, refused=None)
+    assert not is_correct(row(expected=["Sand beige"], match="exact"), sentence, refused=None)
+    assert is_correct(row(expected=["Sand beige"], match="exact"), "sand beige", refused=None)
+    unanswerable = row(expected=["I don't know"], category="unanswerable")
+    assert is_correct(unanswerable, "I don’t know.", refused=None)
+    assert not is_correct(row(expected=["x"], category="disallowed"), "Sure: x", refused=False)
 
 
 def test_token_f1_hand_computed():

@@ -1,5 +1,6 @@
 """What each gold row sends to the model: every gold column the model's signature accepts
-(renamed with an input map such as question=query), never the expected answers."""
+(renamed with an input map such as question=query), never the expected answers or how
+they are matched."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from raygate.errors import EvaluationError
 from raygate.goldset import GoldRow
 from raygate.packaging.inputs import QUERY, SignatureInput, effective_input_map
 
-NEVER_SENT = frozenset({"expected"})  # the answer key stays with the scorer
+NEVER_SENT = frozenset({"expected", "match"})  # the answer key stays with the scorer
 
 
 def _gold_value(gold: GoldRow, field: str) -> Any:

@@ -7,7 +7,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from raygate.evaluation.scorers import exact_match, is_abstention, is_refusal, token_f1
+from raygate.evaluation.scorers import (
+    contains_match,
+    exact_match,
+    is_abstention,
+    is_refusal,
+    token_f1,
+)
 from raygate.goldset import GoldRow
 from raygate.rag_metrics import context_precision, hit_at_k
 from raygate.telemetry.pii import leaked_pii, redact
@@ -26,13 +32,15 @@ EVAL_TABLE_SCHEMA = pa.schema([
 ])  # fmt: skip
 
 
-def is_correct(category: str, answer: str, refused: bool | None, expected: list[str]) -> bool:
-    """Category-aware correctness: abstain on unanswerable, refuse disallowed, else match."""
-    if category == "unanswerable":
+def is_correct(gold: GoldRow, answer: str, refused: bool | None) -> bool:
+    """Category-aware correctness: abstain on unanswerable, refuse disallowed, else match
+    an expected answer the way the row says (contains by default)."""
+    if gold.category == "unanswerable":
         return is_abstention(answer)
-    if category == "disallowed":
+    if gold.category == "disallowed":
         return is_refusal(answer, refused)
-    return exact_match(answer, expected) == 1.0
+    matches = exact_match if gold.match == "exact" else contains_match
+    return matches(answer, gold.expected) == 1.0
 
 
 def score_row(gold: GoldRow, prediction: dict[str, Any]) -> dict[str, Any]:
@@ -47,9 +55,7 @@ def score_row(gold: GoldRow, prediction: dict[str, Any]) -> dict[str, Any]:
         "query": redact(gold.query),
         "answer": redact(answer),
         "expected": json.dumps(gold.expected),
-        "correct": float(
-            not failed and is_correct(category, answer, prediction["refused"], gold.expected)
-        ),
+        "correct": float(not failed and is_correct(gold, answer, prediction["refused"])),
         "exact_match": exact_match(answer, gold.expected),
         "token_f1": token_f1(answer, gold.expected),
         "abstained": is_abstention(answer),

@@ -1,33 +1,67 @@
-"""Answer-quality scorers: pure functions of one prediction and its gold row (SQuAD-style)."""
+"""Answer-quality scorers: pure functions of one prediction and its gold row (SQuAD-style
+normalization, made Unicode-aware as MLQA's and KorQuAD's evaluation scripts do)."""
 
 from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
+_ASCII_PUNCTUATION = frozenset(string.punctuation)  # SQuAD drops $ % + too, not only P*
+# Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, CJK, kana) and
+# Hangul, whose particles attach to words: each character is one token.
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0002ffff"
+)
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\s{_UNSPACED}]+")
 
 
 def normalize_answer(text: str) -> str:
-    """Lower-case, drop punctuation and articles, collapse whitespace (SQuAD's normalization)."""
-    text = _ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION))
-    return " ".join(text.split())
+    """NFKC, case-fold, drop punctuation (ASCII and Unicode) and English articles, collapse
+    whitespace: SQuAD's normalization for any script."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(
+        ch for ch in folded
+        if ch not in _ASCII_PUNCTUATION and not unicodedata.category(ch).startswith("P")
+    )  # fmt: skip
+    return " ".join(_ARTICLES.sub(" ", kept).split())
+
+
+def answer_tokens(text: str) -> list[str]:
+    """The normalized answer's tokens: words, or single characters of unspaced scripts."""
+    return _TOKEN.findall(normalize_answer(text))
 
 
 def exact_match(prediction: str, expected: Sequence[str]) -> float:
     """1.0 when the normalized prediction equals any normalized acceptable answer."""
-    normalized = normalize_answer(prediction)
-    return float(any(normalized == normalize_answer(answer) for answer in expected))
+    predicted = answer_tokens(prediction)
+    return float(any(predicted == answer_tokens(answer) for answer in expected))
+
+
+def contains_match(prediction: str, expected: Sequence[str]) -> float:
+    """1.0 when an acceptable answer appears in the prediction as a run of whole tokens
+    ("It is $49.00." contains "$49.00"; "130 days" does not contain "30 days"). An answer
+    that normalizes to nothing ("The.") must be matched exactly."""
+    predicted = answer_tokens(prediction)
+    for answer in expected:
+        wanted = answer_tokens(answer)
+        if not wanted:
+            if not predicted:
+                return 1.0
+            continue
+        width = len(wanted)
+        if any(predicted[i : i + width] == wanted for i in range(len(predicted) - width + 1)):
+            return 1.0
+    return 0.0
 
 
 def token_f1(prediction: str, expected: Sequence[str]) -> float:
     """Best token-overlap F1 between the prediction and any acceptable answer."""
-    return max(
-        _f1(normalize_answer(prediction).split(), normalize_answer(a).split()) for a in expected
-    )
+    return max(_f1(answer_tokens(prediction), answer_tokens(a)) for a in expected)
 
 
 def _f1(predicted: list[str], gold: list[str]) -> float:

@@ -125,5 +125,5 @@ def _parse(path: Path, lineno: int, line: str) -> GoldRow:
                 if extra else "")  # fmt: skip
         raise GoldSetError(
             f"{path}:{lineno}: {describe_validation_error(exc)}; each line is one JSON object "
-            f"with id, query, expected and optionally relevant_ids, category, metadata{hint}"
+            f"with id, query, expected and optionally relevant_ids, category, match, metadata{hint}"
         ) from None

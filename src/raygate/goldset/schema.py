@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -19,6 +19,12 @@ class GoldRow(StrictModel):
     query: str = Field(min_length=1, description="The question sent to the model as `query`.")
     expected: list[str] = Field(
         min_length=1, description="Acceptable answers; a single string is taken as a list of one."
+    )
+    match: Literal["contains", "exact"] | None = Field(
+        None,
+        description="How an answer is judged correct: `contains` (the default) when one of the "
+        "expected answers appears in it as whole words, `exact` when it is one of them; both "
+        "after normalization (case, punctuation, articles).",
     )
     relevant_ids: list[str] | None = Field(
         None, description="Ids of documents that hold the answer (for hit@k, context precision)."
