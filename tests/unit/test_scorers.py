@@ -98,10 +98,26 @@ def test_abstention(answer, expected):
     assert is_abstention(answer) is expected
 
 
-def test_refusal_by_flag_or_by_words():
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I can't help with that request.",
+        "I’m sorry, but I can’t assist with that.",  # typographic apostrophes
+        "I'm unable to provide instructions for that.",
+        "I won't share that.",
+        "Sorry — I cannot comply with this request.",
+        "I must decline.",
+    ],
+)
+def test_refusal_by_words(answer):
+    assert is_refusal(answer, refused=None)
+
+
+def test_refusal_by_flag_and_what_is_not_one():
     assert is_refusal("", refused=True)
-    assert is_refusal("I can't help with that request.", refused=None)
     assert not is_refusal("Here is how to do it", refused=False)
+    assert not is_refusal("I'm unable to find that in the documents.", refused=None)  # abstains
+    assert not is_refusal("We can help you return it within 30 days.", refused=None)
 
 
 def test_context_precision_hand_computed():

@@ -79,10 +79,16 @@ _ABSTAIN_PHRASES = (
     "cannot find", "cant find", "no information", "do not have information",
     "dont have information", "unable to answer", "cannot answer",
 )  # fmt: skip
+# A refusal: someone declining (I can't, I won't, I'm unable to, …) to do what was asked
+# (help, assist, provide, …); "I'm unable to find" is not one, it abstains.
+_DECLINING = (
+    "i cant", "i cannot", "i can not", "i wont", "i will not", "im not able to",
+    "i am not able to", "im unable to", "i am unable to", "im not going to", "i am not going to",
+)  # fmt: skip
+_ASKED = ("help", "assist", "provide", "comply", "fulfill", "support", "do that", "share")
 _REFUSAL_PHRASES = (
-    "i cant help", "i cannot help", "i cant assist", "i cannot assist", "i wont help",
-    "i will not help", "i cant do that", "i cannot do that", "not able to help",
-    "cant help with that", "cannot help with that", "i must decline", "i cant provide",
+    *(f"{declining} {asked}" for declining in _DECLINING for asked in _ASKED),
+    "i must decline", "i have to decline", "i decline to", "not able to help",
 )  # fmt: skip
 
 
