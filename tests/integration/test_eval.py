@@ -332,3 +332,62 @@ def test_an_answer_in_a_sentence_is_correct_unless_its_row_asks_for_an_exact_mat
     assert scored.loc[factual[1]["id"], "correct"] == 0.0  # the row wants the answer alone
     assert (scored["exact_match"] == 0.0).all()
     assert result.metrics.values["quality"] == 0.5
+
+
+RESPONSES_AGENT = """
+from mlflow.models import set_model
+from mlflow.pyfunc import ResponsesAgent
+from mlflow.types.responses import ResponsesAgentResponse
+
+ANSWERS = {answers!r}
+USAGE = {{"input_tokens": 12, "output_tokens": 5, "total_tokens": 17,
+         "input_tokens_details": {{"cached_tokens": 0}},
+         "output_tokens_details": {{"reasoning_tokens": 0}}}}
+
+class Answers(ResponsesAgent):
+    def predict(self, request):
+        text = f"That would be {{ANSWERS.get(request.input[-1].content, 'unknown')}}."
+        return ResponsesAgentResponse(output=[self.create_text_output_item(text=text, id="o1")],
+                                      usage=USAGE)
+
+set_model(Answers())
+"""
+
+CHAT_AGENT_ABSTAINS = """
+from mlflow.models import set_model
+from mlflow.pyfunc import ChatAgent
+from mlflow.types.agent import ChatAgentMessage, ChatAgentResponse
+
+class Abstains(ChatAgent):
+    def predict(self, messages, context=None, custom_inputs=None):
+        assert [m.role for m in messages] == ["user"], messages
+        return ChatAgentResponse(messages=[ChatAgentMessage(role="assistant", id="m1",
+                                                            content="I don’t know.")])
+
+set_model(Abstains())
+"""
+
+
+def test_chat_and_agent_flavors_are_evaluated_on_each_query_as_a_user_message(
+    local_ray, registry, tiny_gold, tmp_path
+):
+    from raygate.errors import EvaluationError
+    from raygate.packaging.loading import load_agent
+
+    rows = [json.loads(line) for line in tiny_gold.read_text().splitlines()]
+    answers = {row["query"]: row["expected"][0] for row in rows if row["category"] == "factual"}
+    uri = log_code_model(tmp_path, RESPONSES_AGENT.format(answers=answers))
+    values = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1)).metrics.values
+    assert values["quality.factual"] == 1.0 and values["error_rate"] == 0.0
+    assert values["tokens_in_per_request"] == 12 and values["tokens_out_per_request"] == 5
+    query = next(iter(answers))
+    (record,) = load_agent(uri, registry).predict_records([{"query": query}])  # raygate predict
+    assert record["answer"] == f"That would be {answers[query]}." and record["tokens_out"] == 5
+    with pytest.raises(EvaluationError, match=r"chat or agent flavor.*drop --input-map"):
+        evaluate(uri, tiny_gold, registry, PipelineOptions(), input_map={"input": "query"})
+
+    uri = log_code_model(tmp_path, CHAT_AGENT_ABSTAINS)
+    values = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1)).metrics.values
+    assert values["error_rate"] == 0.0 and values["abstention_accuracy"] == 1.0
+    assert values["quality.factual"] == 0.0
+    assert "tokens_in_per_request" not in values  # it reports no usage: missing, not 0

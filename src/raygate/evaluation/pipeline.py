@@ -17,6 +17,8 @@ from raygate.evaluation.inputs import input_frame
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
+from raygate.packaging.conversation import user_turn
+from raygate.packaging.loading import LoadedAgent
 from raygate.packaging.outputs import raised_error
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 from raygate.telemetry.tracing import configure_tracing, flush
@@ -56,7 +58,8 @@ class PredictAndScore:
         configure_tracing("raygate-eval")
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
-        self._model = mlflow.pyfunc.load_model(model_uri, model_config=model_config)
+        self._model = LoadedAgent(mlflow.pyfunc.load_model(model_uri, model_config=model_config),
+                                  version=None)  # fmt: skip
         self._columns = dict(columns)
         self._run_id = run_id
         self._records = RecordWriter(prefix=f"eval-{run_id}") if records_enabled() else None
@@ -66,8 +69,7 @@ class PredictAndScore:
         golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
         started = time.perf_counter()
         try:
-            raw = self._model.predict(input_frame(golds, self._columns))
-            predictions = normalize_predictions(raw, len(golds))
+            predictions = normalize_predictions(self._predict(golds), len(golds))
         except Exception as exc:  # the model failed this batch: record it, keep evaluating
             error = raised_error(exc)
             predictions = [dict.fromkeys(PREDICTION_FIELDS) | {"error": error} for _ in golds]
@@ -81,6 +83,13 @@ class PredictAndScore:
         return pd.DataFrame(
             [score_row(g, p | timing) for g, p in zip(golds, predictions, strict=True)]
         )
+
+    def _predict(self, golds: list[GoldRow]):
+        """The model's output for the batch: query models predict it in one call, a chat or
+        agent flavor answers each row's query as a one-turn conversation."""
+        if self._model.interface == "query":
+            return self._model.model.predict(input_frame(golds, self._columns))
+        return [self._model.converse(user_turn(gold.query)) for gold in golds]
 
     def _record(self, prediction: dict, latency_ms: float):
         return build_record(

@@ -24,7 +24,8 @@ from raygate.evaluation.pipeline import PipelineOptions, scored_batches
 from raygate.evaluation.report import render_report
 from raygate.evaluation.rows import EVAL_TABLE_SCHEMA
 from raygate.goldset import GoldRow, GoldSetInfo, scan_goldset
-from raygate.packaging.inputs import signature_inputs
+from raygate.packaging.conversation import interface_of
+from raygate.packaging.inputs import SignatureInput, signature_inputs
 from raygate.packaging.loading import model_id_config, model_info, resolve_model_uri
 from raygate.registry.protocol import ModelRegistry
 from raygate.tracking import configure_mlflow
@@ -77,9 +78,7 @@ def evaluate(
         logged_model_id = info.model_id
         model_config = model_id_config(info, version)
         model_params = _agent_params(info.run_id)
-        accepted = signature_inputs(info.signature)
-        columns = input_columns(accepted, input_map or {})
-        check_required(accepted, columns, _first_row(goldset.path))
+        columns = _model_columns(signature_inputs(info.signature), input_map or {}, goldset)
         renamed = sorted(f"{name}={field}" for name, field in columns.items() if name != field)
         if renamed:  # how the gold rows reached the model is part of the evidence
             model_params["input_map"] = ",".join(renamed)
@@ -148,6 +147,23 @@ def evaluate(
             c.TAG_EVAL_RUN_ID: run.info.run_id, c.TAG_GOLDSET_HASH: goldset.content_hash,
         })  # fmt: skip
     return EvalResult(run.info.run_id, pinned, model_id, goldset, metrics)
+
+
+def _model_columns(
+    accepted: list[SignatureInput] | None, input_map: dict[str, str], goldset: GoldSetInfo
+) -> dict[str, str]:
+    """Model input → gold field, checked against the first gold row. A chat or agent flavor
+    gets each query as a conversation's user message, and nothing else."""
+    if interface_of(a.name for a in accepted or ()) != "query":
+        if input_map:
+            raise EvaluationError(
+                "the model is a chat or agent flavor: each gold query reaches it as the "
+                "conversation's user message, and no other input; drop --input-map"
+            )
+        return {"query": "query"}
+    columns = input_columns(accepted, input_map)
+    check_required(accepted, columns, _first_row(goldset.path))
+    return columns
 
 
 def _agent_params(build_run_id: str | None) -> dict[str, str]:

@@ -25,6 +25,28 @@ def conversation_request(interface: Interface, messages: list[dict[str, Any]]) -
     return {"input": messages} if interface == "responses" else {"messages": messages}
 
 
+def user_turn(query: str) -> list[dict[str, Any]]:
+    """A one-question conversation: how a query row reaches a chat or agent flavor."""
+    return [{"role": "user", "content": query}]
+
+
+def reply_record(output: Any) -> dict[str, Any]:
+    """A chat or agent flavor's reply as a prediction record: its text, and its token counts
+    where its `usage` gives them (missing otherwise, never 0)."""
+    if hasattr(output, "model_dump"):
+        output = output.model_dump()
+    record: dict[str, Any] = {"answer": answer_text(output), "finish_reason": "answer"}
+    usage = output.get("usage") if isinstance(output, dict) else None
+    if isinstance(usage, dict):  # chat: prompt/completion_tokens; Responses: input/output_tokens
+        record["tokens_in"] = _count(usage.get("prompt_tokens", usage.get("input_tokens")))
+        record["tokens_out"] = _count(usage.get("completion_tokens", usage.get("output_tokens")))
+    return record
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def answer_text(output: Any) -> str:
     """The assistant's text in a ChatAgent, ChatModel or ResponsesAgent reply."""
     if hasattr(output, "model_dump"):

@@ -13,9 +13,10 @@ import pandas as pd
 from raygate.errors import ModelLoadError
 from raygate.packaging.conversation import (
     Interface,
-    answer_text,
     conversation_request,
     interface_of,
+    reply_record,
+    user_turn,
 )
 from raygate.packaging.inputs import effective_input_map, signature_inputs, unfilled_inputs
 from raygate.packaging.outputs import prediction_records
@@ -56,7 +57,10 @@ class LoadedAgent:
 
     def predict_records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """predict() as one JSON-ready record per row; raygate's own agent is called
-        directly (no DataFrame round trip, no second schema pass: the rows are validated)."""
+        directly (no DataFrame round trip, no second schema pass: the rows are validated).
+        A chat or agent flavor gets each row's query as a one-turn conversation."""
+        if self.interface != "query":
+            return [self.converse(user_turn(r.query)) for r in parse_predict_input(rows)]
         if self.reference_agent is None:
             return prediction_records(self.predict(rows))
         return [o.model_dump() for o in self.reference_agent.predict(parse_predict_input(rows))]
@@ -85,8 +89,7 @@ class LoadedAgent:
 
     def converse(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """A chat or agent flavor's answer to a whole conversation, as a prediction record."""
-        output = self.model.predict(conversation_request(self.interface, messages))
-        return {"answer": answer_text(output), "finish_reason": "answer"}
+        return reply_record(self.model.predict(conversation_request(self.interface, messages)))
 
     def converse_stream(self, messages: list[dict[str, Any]]) -> Iterator[str | dict[str, Any]]:
         """The same, as text pieces while the model streams."""

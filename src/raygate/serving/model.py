@@ -16,6 +16,7 @@ from opentelemetry.trace import StatusCode
 from ray import serve
 
 from raygate.errors import ConfigError, RaygateError
+from raygate.packaging.conversation import user_turn
 from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
 from raygate.packaging.outputs import prediction_records, raised_error
 from raygate.registry.mlflow_registry import MlflowRegistry
@@ -193,7 +194,7 @@ def _answer_whole(
 
 def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
     """The conversation the router sent (taken out of the row), or the query as one turn."""
-    return row.pop("messages", None) or [{"role": "user", "content": row["query"]}]
+    return row.pop("messages", None) or user_turn(row["query"])
 
 
 async def _pieces(
