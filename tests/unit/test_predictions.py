@@ -28,6 +28,14 @@ def test_frame_without_answer_column_is_a_clear_error():
         normalize_predictions(pd.DataFrame({"a": [1], "b": [2]}), 1)
 
 
+def test_records_without_answer_are_an_error_unless_they_have_one_field():
+    assert normalize_predictions([{"response": "30 days"}], 1)[0]["answer"] == "30 days"
+    with pytest.raises(ModelOutputError, match="fields response, sources but no 'answer'"):
+        normalize_predictions([{"response": "30 days", "sources": ["d1"]}], 1)
+    with pytest.raises(ModelOutputError, match=r"fields \(none\)"):
+        normalize_predictions([{}], 1)
+
+
 def test_wrong_row_count_is_an_error():
     with pytest.raises(ModelOutputError, match="returned 1 predictions for 2 input rows"):
         normalize_predictions(["only one"], 2)

@@ -35,14 +35,26 @@ def _records(raw: Any) -> list[Mapping[str, Any]]:
             "return strings, or records with an 'answer' field"
         )
     if isinstance(raw, pd.Series | np.ndarray | list | tuple):
-        return [
-            dict(item) if isinstance(item, Mapping) else {"answer": _as_text(item)} for item in raw
-        ]
+        return [_record(item) if isinstance(item, Mapping) else {"answer": _as_text(item)}
+                for item in raw]  # fmt: skip
     if isinstance(raw, str):
         return [{"answer": raw}]
     raise ModelOutputError(
         f"the model returned a {type(raw).__name__}; return a DataFrame, a list of strings "
         "or a list of records with an 'answer' field"
+    )
+
+
+def _record(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An output record: one with an `answer`, or one field taken as the answer (as a
+    one-column frame is); anything else is an error naming its fields, not an empty answer."""
+    if "answer" in item:
+        return dict(item)
+    if len(item) == 1:
+        return {"answer": _as_text(next(iter(item.values())))}
+    raise ModelOutputError(
+        f"the model's output records have fields {', '.join(map(str, item)) or '(none)'} but "
+        "no 'answer'; return strings, or records with an 'answer' field"
     )
 
 
