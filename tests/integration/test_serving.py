@@ -239,6 +239,10 @@ def test_the_official_openai_client_talks_to_the_chat_endpoint(served):
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "$9.00" and chunks[-1].usage.completion_tokens >= 1
+    # what the model cannot give is refused, not answered with text the client cannot parse
+    with pytest.raises(openai.UnprocessableEntityError, match="does not guarantee JSON"):
+        client.chat.completions.create(model=served.model_name, messages=messages,
+                                       response_format={"type": "json_object"})  # fmt: skip
 
 
 def test_the_openai_generator_answers_through_raygates_own_endpoint(served, monkeypatch):

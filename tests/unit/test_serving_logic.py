@@ -5,6 +5,7 @@ import random
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from raygate.errors import ConfigError
 from raygate.schemas import validate_mapping
@@ -18,7 +19,7 @@ from raygate.serving.openai_schema import (
     completion_body,
     words,
 )
-from raygate.serving.responses_api import response_body
+from raygate.serving.responses_api import ResponsesRequest, response_body
 from raygate.serving.routing import choose_variant, sticky_position
 from raygate.serving.settings import AppArgs, RouterSettings
 
@@ -94,6 +95,28 @@ def test_options_of_other_openai_compatible_servers_are_accepted_and_ignored():
         "stream_options": {"include_usage": True, "continuous_usage_stats": True},
     })  # fmt: skip
     assert request.stream_options.include_usage and request.conversation()[-1]["content"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("option", "field", "reason"),
+    [
+        ({"response_format": {"type": "json_object"}}, "response_format.type", "JSON"),
+        ({"logprobs": True, "top_logprobs": 2}, "logprobs", "log-probabilities"),
+        ({"tool_choice": "required"}, "tool_choice", "never a client's"),
+    ],
+)
+def test_what_the_model_cannot_give_is_refused_naming_why(option, field, reason):
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    with pytest.raises(ValidationError) as raised:
+        ChatCompletionRequest.model_validate(body | option)
+    errors = [{**e, "loc": ("body", *e["loc"])} for e in raised.value.errors()]
+    message, param = describe_request_error(errors)
+    assert param == field and reason in message
+    accepted = {"response_format": {"type": "text"}, "logprobs": False, "tool_choice": "auto",
+                "tools": [{"type": "function", "function": {"name": "f"}}]}  # fmt: skip
+    assert ChatCompletionRequest.model_validate(body | accepted).conversation()
+    with pytest.raises(ValidationError, match=r"text\.format\.type"):
+        ResponsesRequest(model="m", input="x", text={"format": {"type": "json_schema"}})
 
 
 def test_a_conversation_carrying_openai_s_other_message_fields_is_taken_as_its_text():

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from raygate.schemas import describe_error
+from raygate.serving.openai_schema import UNSUPPORTED_REASONS
 
 _TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
@@ -112,6 +113,8 @@ def describe_request_error(errors: list[dict[str, Any]]) -> tuple[str, str | Non
             return "request body is missing; send a JSON object", None
         return f"request body: {first.get('msg', 'invalid')}; send a JSON object", None
     message = describe_error({**first, "loc": loc})
+    if loc[0] in UNSUPPORTED_REASONS and first.get("type") != "extra_forbidden":
+        message += f": {UNSUPPORTED_REASONS[loc[0]]}"
     unknown = [
         ".".join(str(p) for p in e["loc"] if p != "body")
         for e in errors[1:]

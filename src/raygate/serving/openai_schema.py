@@ -46,6 +46,28 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class TextFormat(BaseModel):
+    """An output format: only plain text. A request for JSON (`json_object`, `json_schema`)
+    is refused rather than answered with text its client cannot parse."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["text"] = Field(description="Only 'text': the model does not guarantee JSON.")
+
+
+# What a client may ask of tools: the model calls only its own, never the client's.
+ToolChoice = Literal["auto", "none"]
+
+# Why a request option the model cannot honour is refused, by the field that asks for it.
+UNSUPPORTED_REASONS = {
+    "response_format": "the served model answers in plain text and does not guarantee JSON",
+    "text": "the served model answers in plain text and does not guarantee JSON",
+    "logprobs": "the served model does not report token log-probabilities",
+    "top_logprobs": "the served model does not report token log-probabilities",
+    "tool_choice": "the served model calls only its own tools, never a client's",
+}
+
+
 class StreamOptions(BaseModel):
     """Streaming options; others that OpenAI-compatible servers take (vLLM's
     `continuous_usage_stats`) are accepted and ignored."""
@@ -76,6 +98,13 @@ class ChatCompletionRequest(BaseModel):
     seed: int | None = Field(None, description="Ignored (see above).")
     stop: str | list[str] | None = Field(None, description="Ignored (see above).")
     metadata: dict[str, str] | None = Field(None, description="Ignored; accepted for clients.")
+    # What the model cannot give is refused (a 422 naming the field), never silently dropped.
+    response_format: TextFormat | None = Field(None, description="Only {type: text}.")
+    logprobs: Literal[False] | None = Field(None, description="Not available from the model.")
+    top_logprobs: Literal[0] | None = Field(None, description="Not available from the model.")
+    tool_choice: ToolChoice | None = Field(
+        None, description="auto or none: client-defined `tools` are accepted but never called."
+    )
 
     def conversation(self) -> list[dict[str, str]]:
         """The messages as role/content pairs."""

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from raygate.serving.openai_schema import Served, usage
+from raygate.serving.openai_schema import Served, TextFormat, ToolChoice, usage
 
 
 class InputText(BaseModel):
@@ -35,6 +35,14 @@ class InputMessage(BaseModel):
         return self.content
 
 
+class TextConfig(BaseModel):
+    """The `text` option: its format must be plain text."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    format: TextFormat | None = Field(None, description="Only {type: text}.")
+
+
 class ResponsesRequest(BaseModel):
     """POST /v1/responses. Sampling settings and other options are accepted and ignored: the
     released model's own config decides how it generates."""
@@ -46,6 +54,10 @@ class ResponsesRequest(BaseModel):
     instructions: str | None = Field(None, description="A system message put first.")
     stream: bool = Field(False, description="Answer as server-sent events.")
     user: str | None = Field(None, max_length=256, description="End-user id (sticky routing).")
+    text: TextConfig | None = Field(None, description="Output format: plain text only.")
+    tool_choice: ToolChoice | None = Field(
+        None, description="auto or none: client-defined `tools` are accepted but never called."
+    )
 
     def conversation(self) -> list[dict[str, str]]:
         """The input as role/content messages, instructions first."""
