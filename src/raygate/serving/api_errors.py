@@ -143,8 +143,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, message, param)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        asked = f"{request.method} {request.url.path}"
+        message = str(exc.detail)
+        if exc.status_code == 404 and exc.detail == "Not Found":  # no route: say which exist
+            message = f"no endpoint {asked}; this API serves {_endpoints(request.app)}"
+        elif exc.status_code == 405:
+            headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+            allowed = headers.get("allow", "another method")
+            message = f"{asked} is not allowed; use {allowed}"
+        return error_response(exc.status_code, message, headers=exc.headers)
+
+
+def _endpoints(app: FastAPI) -> str:
+    """The documented routes, as "METHOD /path": what GET /openapi.json lists."""
+    paths = app.openapi().get("paths", {})
+    return ", ".join(f"{method.upper()} {path}" for path, ops in paths.items() for method in ops)
 
 
 def _is_json(content_type: str) -> bool:
