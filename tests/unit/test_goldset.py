@@ -38,6 +38,22 @@ def test_any_file_in_the_format_loads_and_a_single_answer_becomes_a_list(tmp_pat
     assert gold.info.categories == {"factual": 1, "uncategorized": 1}
 
 
+def test_numbers_are_taken_as_their_text_and_booleans_are_refused(tmp_path):
+    numbers = {"id": 7, "query": "What is 6 times 7?", "expected": 42}
+    gold = load_goldset(write(tmp_path, json.dumps(numbers)))
+    assert gold.rows[0].id == "7" and gold.rows[0].expected == ["42"]
+    listed = {"id": "g", "query": "q", "expected": [4.5, "four and a half"]}
+    assert load_goldset(write(tmp_path, json.dumps(listed))).rows[0].expected[0] == "4.5"
+    with pytest.raises(GoldSetError, match=r":1: field 'expected'"):
+        load_goldset(write(tmp_path, json.dumps({"id": "g", "query": "q", "expected": True})))
+
+
+def test_an_mlflow_evaluation_dataset_record_is_named_as_such(tmp_path):
+    record = {"inputs": {"question": "q"}, "expectations": {"expected_response": "a"}}
+    with pytest.raises(GoldSetError, match="MLflow evaluation-dataset record: write the question"):
+        load_goldset(write(tmp_path, json.dumps(record)))
+
+
 def test_hash_ignores_formatting_but_not_content(tmp_path):
     a = write(tmp_path, json.dumps(GOOD))
     hash_a = scan_goldset(a).content_hash

@@ -123,6 +123,10 @@ def _parse(path: Path, lineno: int, line: str) -> GoldRow:
         extra = [e["loc"][0] for e in exc.errors() if e["type"] == "extra_forbidden"]
         hint = (f" (keep your own fields under metadata, e.g. \"metadata\": {{\"{extra[0]}\": …}})"
                 if extra else "")  # fmt: skip
+        if {"inputs", "expectations"} & set(extra):
+            hint = (" (this line is an MLflow evaluation-dataset record: write the question of "
+                    "its inputs as query, expectations.expected_response as expected, and give "
+                    "it an id)")  # fmt: skip
         raise GoldSetError(
             f"{path}:{lineno}: {describe_validation_error(exc)}; each line is one JSON object "
             f"with id, query, expected and optionally relevant_ids, category, match, metadata{hint}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from raygate.schemas import StrictModel
 
@@ -13,7 +13,10 @@ KNOWN_CATEGORIES = ("factual", "numeric", "multi_hop", "unanswerable", "pii", "d
 
 
 class GoldRow(StrictModel):
-    """A gold example; unknown keys are errors (put free-form data under `metadata`)."""
+    """A gold example; unknown keys are errors (put free-form data under `metadata`). A
+    number where text is expected (an id, an answer) is taken as its text: 42 → "42"."""
+
+    model_config = StrictModel.model_config | ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, description="Unique id of the example within its gold set.")
     query: str = Field(min_length=1, description="The question sent to the model as `query`.")
@@ -39,4 +42,5 @@ class GoldRow(StrictModel):
     @field_validator("expected", mode="before")
     @classmethod
     def _one_answer_is_a_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        one = isinstance(value, str | int | float) and not isinstance(value, bool)
+        return [value] if one else value
