@@ -91,7 +91,12 @@ def test_hit_at_k():
         ("I don't know.", True),
         ("Sorry, I do not know that.", True),
         ("That is not in the provided documents.", True),
+        ("I couldn’t find that in the provided context.", True),
+        ("The documents don't mention a price for the Nova Tent.", True),
+        ("The provided context does not contain information about voice assistants.", True),
+        ("I'm not sure.", True),
         ("30 days", False),
+        ("The package does not contain batteries.", False),
     ],
 )
 def test_abstention(answer, expected):

@@ -74,10 +74,18 @@ def _f1(predicted: list[str], gold: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+# An abstention says the answer is not known or not in the sources (normalized: no
+# articles, no apostrophes), as extractive agents and LLMs word it.
 _ABSTAIN_PHRASES = (
-    "i dont know", "i do not know", "not in documents", "not in provided documents",
-    "cannot find", "cant find", "no information", "do not have information",
-    "dont have information", "unable to answer", "cannot answer",
+    "i dont know", "i do not know", "im not sure", "i am not sure", "not in documents",
+    "not in provided documents", "not in provided context", "not in context",
+    "cannot find", "cant find", "could not find", "couldnt find", "unable to find",
+    "no information", "do not have information", "dont have information",
+    "do not have enough information", "dont have enough information",
+    "does not contain information", "doesnt contain information",
+    "do not contain information", "dont contain information",
+    "does not mention", "doesnt mention", "do not mention", "dont mention", "not mentioned in",
+    "no mention of", "not specified in", "unable to answer", "cannot answer", "cant answer",
 )  # fmt: skip
 # A refusal: someone declining (I can't, I won't, I'm unable to, …) to do what was asked
 # (help, assist, provide, …); "I'm unable to find" is not one, it abstains.
