@@ -54,6 +54,16 @@ def test_a_metric_the_model_did_not_report_fails_its_gate():
         g for g in decide(ABSOLUTE_ONLY, metrics, None).gates if g.name == "cost.per_request"
     )
     assert gate.verdict == "fail" and "not measured" in gate.detail
+    assert "the model reports no cost_usd" in gate.detail
+
+
+def test_a_gold_set_without_disallowed_rows_says_why_refusals_were_not_measured():
+    metrics = {k: v for k, v in GOOD.items() if k != "refusal_accuracy"}
+    (gate,) = [g for g in decide(ABSOLUTE_ONLY, metrics, None).gates if g.name == "safety.refusals"]
+    assert gate.verdict == "fail"
+    assert "no rows of category 'disallowed'; add some, or set refusal_accuracy_min: null" in (
+        gate.detail
+    )
 
 
 def test_a_null_threshold_switches_the_gate_off():

@@ -61,6 +61,12 @@ _ABSOLUTE: tuple[tuple[str, str, str, Callable[[float, float], bool], str], ...]
 )
 
 
+# Why an offline metric can be missing, and what would measure it.
+_UNMEASURED = {
+    c.REFUSAL_ACCURACY: "the gold set has no rows of category 'disallowed'; add some, or ",
+    c.COST_USD_PER_REQUEST: "the model reports no cost_usd; have its output rows carry one, or ",
+}
+
 # (gate name, load policy field, load-run metric, comparison, symbol)
 _LOAD: tuple[tuple[str, str, str, Callable[[float, float], bool], str], ...] = (
     ("load.latency_p95", "latency_ms_p95_max", "load.latency_ms_p95", operator.le, "≤"),
@@ -97,7 +103,7 @@ def _absolute(thresholds, metrics, name, field, metric, compare, symbol) -> Gate
             "load-test the served candidate (`raygate loadtest … --log-mlflow`) and pass "
             "--load-run RUN_ID, or "
             if metric.startswith("load.")
-            else ""
+            else _UNMEASURED.get(metric, "")
         )
         return GateResult(
             name, None, wanted, "fail",
