@@ -143,18 +143,20 @@ def quiet_ray_data() -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     # Ray Data warns on every first run that the bars are off; that is the point here.
     logging.getLogger("ray.data._internal.progress").addFilter(_not_bars_disabled)
-    # An actor pool that did not start in time is explained by raygate (capacity.py), not
-    # as a stack trace of "Ray Data or Ray Core internal code".
-    logging.getLogger("ray.data.exceptions").addFilter(_not_a_start_timeout)
+    # An actor pool that did not start in time (capacity.py) and an actor whose process died
+    # on every retry of its batch (evaluation/runner.py) are explained by raygate, not as
+    # stack traces of "Ray Data or Ray Core internal code".
+    for name in ("ray.data.exceptions", "ray.data._internal.execution.streaming_executor_state"):
+        logging.getLogger(name).addFilter(_not_explained_by_raygate)
 
 
 def _not_bars_disabled(record: logging.LogRecord) -> bool:
     return "Progress bars disabled" not in record.getMessage()
 
 
-def _not_a_start_timeout(record: logging.LogRecord) -> bool:
-    from ray.exceptions import GetTimeoutError
+def _not_explained_by_raygate(record: logging.LogRecord) -> bool:
+    from ray.exceptions import ActorDiedError, GetTimeoutError
 
     # Ray Data logs from inside its `except` block: the exception being handled is the one
     handled = record.exc_info[1] if record.exc_info else sys.exc_info()[1]
-    return not isinstance(handled, GetTimeoutError)
+    return not isinstance(handled, GetTimeoutError | ActorDiedError)

@@ -391,3 +391,35 @@ def test_chat_and_agent_flavors_are_evaluated_on_each_query_as_a_user_message(
     assert values["error_rate"] == 0.0 and values["abstention_accuracy"] == 1.0
     assert values["quality.factual"] == 0.0
     assert "tokens_in_per_request" not in values  # it reports no usage: missing, not 0
+
+
+KILLS_ITS_PROCESS = """
+import os
+
+import mlflow
+from mlflow.models import set_model
+
+class KillsItsProcess(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        os._exit(3)  # what a segfault in a C extension, or the OOM killer, looks like
+
+set_model(KillsItsProcess())
+"""
+
+
+@pytest.mark.timeout(240)  # Ray Data's default (restart and retry forever) hung here
+def test_a_model_that_kills_its_process_fails_the_eval_instead_of_hanging_it(
+    local_ray, registry, tiny_gold, tmp_path
+):
+    from raygate.errors import EvaluationError
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(tiny_gold.read_text().splitlines()[0] + "\n")
+    uri = log_code_model(tmp_path, KILLS_ITS_PROCESS)
+    with pytest.raises(EvaluationError, match="process died while predicting a batch, and again"):
+        evaluate(uri, gold, registry, PipelineOptions(workers=1))
+    (run,) = mlflow.search_runs(
+        search_all_experiments=True, filter_string=f"tags.`raygate.model_uri` = '{uri}'",
+        output_format="list",
+    )  # fmt: skip
+    assert run.info.status == "FAILED"  # no gate can take it as evidence

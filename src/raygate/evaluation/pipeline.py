@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from raygate.packaging.loading import LoadedAgent
 from raygate.packaging.outputs import raised_error
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 from raygate.telemetry.tracing import configure_tracing, flush
+
+ACTOR_RESTARTS = 2  # times an eval actor whose process died is restarted, its batch retried
 
 
 @dataclass(frozen=True)
@@ -144,19 +147,26 @@ def scored_batches(
             batch_format="pandas", batch_size=None
         )
         return
-    dataset = lines.map_batches(
-        PredictAndScore,
-        fn_constructor_kwargs={
-            "model_uri": model_uri,
-            "model_config": model_config,
-            "tracking_uri": tracking_uri,
-            "columns": options.columns,
-            "run_id": options.run_id,
-        },
-        batch_size=options.batch_size,
-        batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=options.workers),
-        num_cpus=options.num_cpus,
-        num_gpus=options.num_gpus or None,
-    )
+    with warnings.catch_warnings():  # Ray 2.60 deprecates **ray_remote_args; no named one yet
+        warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated")
+        dataset = lines.map_batches(
+            PredictAndScore,
+            fn_constructor_kwargs={
+                "model_uri": model_uri,
+                "model_config": model_config,
+                "tracking_uri": tracking_uri,
+                "columns": options.columns,
+                "run_id": options.run_id,
+            },
+            batch_size=options.batch_size,
+            batch_format="pandas",
+            compute=ray.data.ActorPoolStrategy(size=options.workers),
+            num_cpus=options.num_cpus,
+            num_gpus=options.num_gpus or None,
+            # Ray Data restarts a dead actor and retries its batch forever: a model that kills
+            # its process on some row (a segfault, the OOM killer) would hang the eval. A lost
+            # node is still survived; a batch that kills its actor every time fails the eval.
+            max_restarts=ACTOR_RESTARTS,
+            max_task_retries=ACTOR_RESTARTS,
+        )
     yield from dataset.iter_batches(batch_format="pandas", batch_size=None)

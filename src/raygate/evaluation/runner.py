@@ -20,7 +20,7 @@ from raygate.errors import EvaluationError
 from raygate.evaluation.engines import LlmEngineOptions
 from raygate.evaluation.inputs import check_required, input_columns
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
-from raygate.evaluation.pipeline import PipelineOptions, scored_batches
+from raygate.evaluation.pipeline import ACTOR_RESTARTS, PipelineOptions, scored_batches
 from raygate.evaluation.report import render_report
 from raygate.evaluation.rows import EVAL_TABLE_SCHEMA
 from raygate.goldset import GoldRow, GoldSetInfo, scan_goldset
@@ -64,7 +64,7 @@ def evaluate(
     `on_wait` a note when the actors must wait for resources other work holds.
     """
     import mlflow
-    from ray.exceptions import GetTimeoutError
+    from ray.exceptions import ActorDiedError, GetTimeoutError
 
     goldset = scan_goldset(gold)
     if on_start:
@@ -134,6 +134,15 @@ def evaluate(
                         on_rows(len(batch))
             except GetTimeoutError:  # Ray Data's wait for the actor pool to start ran out
                 raise start_timed_out(actors, options.start_timeout_s, hint) from None
+            except ActorDiedError:  # its process died on a batch, and on every retry of it
+                raise EvaluationError(
+                    f"an eval actor's process died while predicting a batch, and again each of "
+                    f"the {ACTOR_RESTARTS} times it was restarted and the batch retried: the "
+                    "model crashes its process on some row (a segfault, os._exit) or runs out "
+                    "of memory; find the row with `raygate predict MODEL_URI QUESTION`, or give "
+                    "each actor more memory (fewer --workers, a smaller --batch-size); the "
+                    "MLflow run is marked FAILED"
+                ) from None
         metrics = accumulator.finish(seed)
         returned = int(metrics.values[c.ROWS])
         if returned != goldset.rows:
