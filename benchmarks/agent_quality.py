@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from raygate.config import load_agent_config
+from raygate.errors import GeneratorError
 from raygate.evaluation.metrics import MetricsAccumulator
 from raygate.evaluation.predictions import normalize_predictions
 from raygate.evaluation.rows import score_row
@@ -124,7 +125,12 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         for config in configs:
-            results[config.stem] = score_config(config, gold.rows)
+            try:
+                results[config.stem] = score_config(config, gold.rows)
+            except GeneratorError as exc:  # e.g. the vllm config on a machine without a GPU
+                results[config.stem] = {"skipped": str(exc)}
+                console.print(f"{config.stem}: skipped ({exc})")
+                continue
             print_tables(console, f"{config.stem} on {gold.info.name}", results[config.stem])
     summary = {
         "schema_version": SCHEMA_VERSION,
