@@ -521,9 +521,10 @@ def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
     assert set(rates) == {"champion", "canary"}
     p95 = _query(prometheus, f"raygate:latency_ms:p95_10m{{{app}}}")
     assert set(p95) == {"champion", "canary"} and all(0 < v < 60000 for v in p95.values()), p95
-    tokens = _query(
-        prometheus, f'sum by (variant) (ray_raygate_tokens_total{{{app},type="input"}})'
-    )
+    tokens = _until(  # its own series: exported in Ray's cycle, maybe after the requests'
+        prometheus, f'sum by (variant) (ray_raygate_tokens_total{{{app},type="input"}})',
+        lambda r: set(r) == {"champion", "canary"} and min(r.values()) > 0,
+    )  # fmt: skip
     assert set(tokens) == {"champion", "canary"} and min(tokens.values()) > 0, tokens
     labels = requests.get(f"{prometheus}/api/v1/labels", timeout=10).json()["data"]
     assert "user" not in labels and "user_id" not in labels
