@@ -541,6 +541,7 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served
     provider = PrometheusProvider(prometheus, served.model_name, lag_s=0)
     another_model = PrometheusProvider(prometheus, "another-model", lag_s=0)
     totals = 'sum(ray_raygate_requests_total{application="raygate"})'
+    _send(served, 1, "judge-warm-up")  # the series exists even when this test runs alone
     quiet, settled = _until(prometheus, totals, lambda r: r), {}
     for _ in range(10):  # earlier tests' requests have all arrived: the total stays the same
         time.sleep(12)  # over more than Ray's 10-s metrics report interval
@@ -556,16 +557,18 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served
     )
     assert set(seen) == {"champion", "canary"}
 
+    counts = {}
+
     def judged():
         window = provider.window(start, time.time())
-        counts = {"champion": window.champion.requests, "canary": window.canary.requests}
+        counts.update(champion=window.champion.requests, canary=window.canary.requests)
         return window if counts == dict(seen) else None
 
-    deadline, window = time.monotonic() + 90, None
+    deadline, window = time.monotonic() + 150, None  # Ray exports every 10 s; slow CI hosts lag
     while window is None and time.monotonic() < deadline:
         window = judged()
         time.sleep(2)
-    assert window is not None, f"Prometheus never showed {dict(seen)}"
+    assert window is not None, f"Prometheus never showed {dict(seen)}; last window: {counts}"
     elsewhere = another_model.window(start, time.time())  # one Prometheus, many apps' models
     assert elsewhere.champion.requests == elsewhere.canary.requests == 0
     for variant in ("champion", "canary"):
