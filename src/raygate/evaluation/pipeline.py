@@ -18,7 +18,6 @@ from raygate.evaluation.inputs import input_frame
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
-from raygate.packaging.conversation import user_turn
 from raygate.packaging.loading import LoadedAgent
 from raygate.packaging.outputs import raised_error
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
@@ -92,7 +91,7 @@ class PredictAndScore:
         agent flavor answers each row's query as a one-turn conversation."""
         if self._model.interface == "query":
             return self._model.model.predict(input_frame(golds, self._columns))
-        return [self._model.converse(user_turn(gold.query)) for gold in golds]
+        return self._model.converse_each([gold.query for gold in golds])
 
     def _record(self, prediction: dict, latency_ms: float):
         return build_record(

@@ -60,7 +60,7 @@ class LoadedAgent:
         directly (no DataFrame round trip, no second schema pass: the rows are validated).
         A chat or agent flavor gets each row's query as a one-turn conversation."""
         if self.interface != "query":
-            return [self.converse(user_turn(r.query)) for r in parse_predict_input(rows)]
+            return self.converse_each([r.query for r in parse_predict_input(rows)])
         if self.reference_agent is None:
             return prediction_records(self.predict(rows))
         return [o.model_dump() for o in self.reference_agent.predict(parse_predict_input(rows))]
@@ -90,6 +90,10 @@ class LoadedAgent:
     def converse(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """A chat or agent flavor's answer to a whole conversation, as a prediction record."""
         return reply_record(self.model.predict(conversation_request(self.interface, messages)))
+
+    def converse_each(self, queries: Sequence[str]) -> list[dict[str, Any]]:
+        """A chat or agent flavor's answer to each query, asked as a one-turn conversation."""
+        return [self.converse(user_turn(query)) for query in queries]
 
     def converse_stream(self, messages: list[dict[str, Any]]) -> Iterator[str | dict[str, Any]]:
         """The same, as text pieces while the model streams."""
