@@ -498,7 +498,7 @@ def _send(served: Served, count: int, tag: str) -> None:
 
 
 def _until(prometheus: str, expr: str, done, timeout_s: float = 90) -> dict[str, float]:
-    """Poll a query until done(result); Ray exports every few seconds, Prometheus scrapes 1 s."""
+    """Poll a query until done(result); Ray exports every 10 s, Prometheus scrapes every 5 s."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         result = _query(prometheus, expr)
@@ -568,7 +568,10 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served
     while window is None and time.monotonic() < deadline:
         window = judged()
         time.sleep(2)
-    assert window is not None, f"Prometheus never showed {dict(seen)}; last window: {counts}"
+    target = requests.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"]
+    health = [{k: t[k] for k in ("health", "lastError", "lastScrapeDuration")}
+              for t in target["activeTargets"]]  # fmt: skip
+    assert window is not None, f"Prometheus never showed {dict(seen)}: {counts}; {health}"
     elsewhere = another_model.window(start, time.time())  # one Prometheus, many apps' models
     assert elsewhere.champion.requests == elsewhere.canary.requests == 0
     for variant in ("champion", "canary"):

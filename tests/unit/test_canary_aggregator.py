@@ -63,3 +63,22 @@ def test_prometheus_buckets_become_a_sketch_with_each_value_at_its_bucket_s_uppe
     assert sketch.count_above(sketch.quantile_bucket(0.3)) == 5  # 3 at ≤10, 4 at ≤50, 1 above
     low, high = bucket_edges(sketch.quantile_bucket(0.99))
     assert low < 100 <= high  # +Inf: one doubling above the last finite edge
+
+
+def test_prometheus_increases_sum_each_worker_s_series_so_a_replica_that_ended_still_counts():
+    from raygate.canary.prometheus import increase_by
+
+    def series(worker: str, variant: str) -> frozenset:
+        return frozenset({"WorkerId": worker, "variant": variant, "code": "500"}.items())
+
+    before = {series("a", "canary"): 60.0, series("b", "canary"): 40.0}
+    after = {
+        series("a", "canary"): 70.0,  # died after 10 more: its last value, not a vanished one
+        series("b", "canary"): 45.0,
+        series("c", "canary"): 4.0,  # born inside the window: counts from 0
+        series("d", "champion"): 2.0,
+    }
+    assert increase_by(("variant", "code"), before, after) == {
+        ("canary", "500"): 19.0, ("champion", "500"): 2.0}  # fmt: skip
+    restarted = {series("a", "canary"): 3.0}  # a counter reset counts from 0, never negative
+    assert increase_by(("variant",), before, restarted) == {("canary",): 3.0}

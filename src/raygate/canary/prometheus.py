@@ -27,6 +27,7 @@ from raygate.sketch import LogHistogram, bucket_index
 from raygate.telemetry.metrics import MODEL_TAG
 
 VARIANTS = ("champion", "canary")
+LOOKBACK_S = 300  # as Prometheus's own for instant queries: a series seen this recently counts
 
 
 class PrometheusProvider:
@@ -52,7 +53,7 @@ class PrometheusProvider:
         """A ConfigError unless a Prometheus answers at the URL: before a release acts, so
         that a mistyped URL is not a string of measurement errors that rolls the canary back."""
         try:
-            self._query("vector(1)", time.time(), ())
+            self._query("vector(1)", time.time())
         except MetricsError as exc:
             raise ConfigError(
                 f"{exc}; fix --prometheus (or $RAYGATE_PROMETHEUS_URL): the base URL of a "
@@ -100,13 +101,17 @@ class PrometheusProvider:
     def _increase(
         self, series: str, labels: tuple[str, ...], start_ts: float, end_ts: float
     ) -> dict[tuple[str, ...], float]:
-        """Per label set, the counter at end minus at start (a series born inside the window
-        counts from 0; a reset counts nothing rather than a negative number)."""
-        query = f"sum by ({', '.join(labels)}) ({series}{{{self._selector}}})"
-        before, after = self._query(query, start_ts, labels), self._query(query, end_ts, labels)
-        return {key: max(0.0, value - before.get(key, 0.0)) for key, value in after.items()}
+        """Per label set, the sum over its series (one per Ray worker) of each series' last
+        value by the window's end minus its last by the start. Read with `last_over_time`,
+        not as instant values, so that a failed scrape (which marks every series stale) or a
+        replica that died inside the window (its series ends) loses none of its counts."""
+        selected = f"{series}{{{self._selector}}}"
+        reach = math.ceil(end_ts - start_ts) + LOOKBACK_S
+        before = self._query(f"last_over_time({selected}[{LOOKBACK_S}s])", start_ts)
+        after = self._query(f"last_over_time({selected}[{reach}s])", end_ts)
+        return increase_by(labels, before, after)
 
-    def _query(self, query: str, at: float, labels: tuple[str, ...]) -> dict[tuple, float]:
+    def _query(self, query: str, at: float) -> dict[frozenset, float]:
         try:
             response = requests.get(f"{self.url}/api/v1/query",
                                     params={"query": query, "time": f"{at:.3f}"},
@@ -124,11 +129,26 @@ class PrometheusProvider:
             )
         if body.get("status") != "success":
             raise MetricsError(f"Prometheus refused {query!r}: {body.get('error', body)}")
-        result: dict[tuple, float] = defaultdict(float)
-        for sample in body["data"]["result"]:
-            key = tuple(sample["metric"].get(label, "") for label in labels)
-            result[key] += float(sample["value"][1])
-        return result
+        return {
+            frozenset(sample["metric"].items()): float(sample["value"][1])
+            for sample in body["data"]["result"]
+        }
+
+
+def increase_by(
+    labels: tuple[str, ...], before: dict[frozenset, float], after: dict[frozenset, float]
+) -> dict[tuple[str, ...], float]:
+    """Counter increases summed per label set: each series' value after minus its value
+    before (a series born inside the window counts from 0; a counter reset counts from 0, not
+    as a negative number)."""
+    totals: dict[tuple[str, ...], float] = defaultdict(float)
+    for series, value in after.items():
+        start = before.get(series, 0.0)
+        names = dict(series)
+        totals[tuple(names.get(label, "") for label in labels)] += (
+            value - start if value >= start else value
+        )
+    return dict(totals)
 
 
 def selector(application: str | None, model_name: str | None) -> str:
