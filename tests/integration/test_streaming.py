@@ -36,6 +36,9 @@ class Streamer(mlflow.pyfunc.PythonModel):
                 yield f"{i} "
                 time.sleep(0.25)
             return
+        if query == "fail":
+            yield "Hello"
+            raise RuntimeError("the model broke after its first piece")
         yield "Hello"
         time.sleep(1.5)
         yield " world"
@@ -126,3 +129,19 @@ def test_a_streamed_load_test_measures_time_to_first_token_below_the_total(
     assert summary["requests"] >= 2 and summary["error_rate"] == 0
     # Each answer's second piece comes 1.5 s after its first.
     assert summary["latency_ms_p50"] - summary["ttft_ms_p50"] > 1000
+
+
+def test_a_stream_that_fails_after_its_first_piece_is_a_failed_request_in_a_load_test(
+    streaming, local_ray, tmp_path
+):
+    from raygate.loadtest.arrival import ArrivalConfig
+    from raygate.loadtest.runner import run_load
+    from raygate.loadtest.transport import Prompt, Target
+
+    served, _ = streaming
+    target = Target(served.url, protocol="openai", token=TOKEN, model=served.model_name,
+                    stream=True)  # fmt: skip
+    summary = run_load(target, ArrivalConfig(concurrency=1, duration_s=2), (Prompt("fail"),),
+                       tmp_path).summary  # fmt: skip
+    assert summary["requests"] >= 1 and summary["error_rate"] == 1  # each one sent a 200 first
+    assert set(summary["errors_by_type"]) == {"stream_error"}

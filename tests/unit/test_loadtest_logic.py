@@ -129,9 +129,36 @@ def test_stream_timings_come_from_event_arrival_times():
                + event('{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2}}')),
               (1.016, b"data: [DONE]\n\n")]  # fmt: skip
     response = HttpResponse(200, {"x-raygate-variant": "canary"}, b"", chunks)
-    ttft, gaps, fields = _stream_timings(response, sent=0.995)
-    assert ttft == pytest.approx(15.0) and gaps == [pytest.approx(5.0)]
+    ttft, gaps, fields, error = _stream_timings(response, sent=0.995)
+    assert ttft == pytest.approx(15.0) and gaps == [pytest.approx(5.0)] and error is None
     assert fields["tokens_in"] == 9 and fields["tokens_out"] == 2 and fields["variant"] == "canary"
+
+
+def test_server_sent_events_are_read_as_the_format_allows_whatever_the_server_s_style():
+    from raygate.loadtest.transport import sse_data
+
+    stream = (b': ping\r\n\r\ndata:{"a":1}\r\n\r\nevent: x\ndata: {"b":\ndata: 2}\n\n'
+              b"data: [DO")  # fmt: skip
+    cut = stream.index(b"1}\r") + 3  # a CRLF split across two chunks
+    events, rest = sse_data(stream[:cut])
+    more, rest = sse_data(rest + stream[cut:])
+    assert events == [] and more == [b'{"a":1}', b'{"b":\n2}'] and rest == b"data: [DO"
+
+
+@pytest.mark.parametrize(
+    ("events", "error"),
+    [
+        (['{"choices":[{"delta":{"content":"60"}}]}', '{"error":{"message":"boom"}}', "[DONE]"],
+         "stream_error"),
+        (['{"choices":[{"delta":{"content":"60"}}]}', '{"object":"error","message":"boom"}'],
+         "stream_error"),
+        (['{"choices":[{"delta":{"content":"60"}}]}'], "stream_incomplete"),
+        (['{"choices":[{"delta":{"content":"60"},"finish_reason":"stop"}]}'], None),
+    ],
+)  # fmt: skip
+def test_a_stream_that_failed_after_its_200_is_a_counted_error(events, error):
+    chunks = [(1.0 + i, f"data: {e}\r\n\r\n".encode()) for i, e in enumerate(events)]
+    assert _stream_timings(HttpResponse(200, {}, b"", chunks), sent=0.5)[3] == error
 
 
 def test_observations_are_written_in_time_order_in_the_replay_format(tmp_path):

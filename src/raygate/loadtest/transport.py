@@ -124,9 +124,8 @@ class Sender:
             return self._failed(worker, scheduled_s, due, sent, response.status,
                                 f"http_{response.status}", done, response)  # fmt: skip
         if self._target.stream and self._target.protocol == "openai":
-            ttft, itl, usage = _stream_timings(response, sent)
+            ttft, itl, usage, error = _stream_timings(response, sent)
             fields: dict[str, Any] = {"ttft_ms": ttft, "itl_ms": itl, **usage}
-            error = None
         else:
             body, problem = _json_object(response)  # parsed once: this is the hot path
             fields = {"ttft_ms": None, "itl_ms": [], **_answer_fields(response, body)}
@@ -195,29 +194,39 @@ def _answer_fields(response: HttpResponse, body: dict[str, Any]) -> dict[str, An
     }
 
 
-def _stream_timings(response: HttpResponse, sent: float) -> tuple[float | None, list[float], dict]:
-    """TTFT and inter-token gaps from the arrival times of server-sent events with content."""
+def _stream_timings(
+    response: HttpResponse, sent: float
+) -> tuple[float | None, list[float], dict, str | None]:
+    """TTFT and inter-token gaps from the arrival times of server-sent events with content,
+    and why the stream failed: an error event (a failure after the 200 was sent: OpenAI's
+    `{"error": …}`, or vLLM's older `{"object": "error"}`), or an end with neither `[DONE]` nor
+    a finish reason (cut short)."""
     arrivals: list[float] = []
     usage: dict[str, Any] = {}
-    finish_reason = None
+    finish_reason, done, error = None, False, None
     buffered = b""
     for arrived, chunk in response.chunks:
-        buffered += chunk
-        *events, buffered = buffered.split(b"\n\n")
-        for event in events:
-            data = event.removeprefix(b"data: ").strip()
-            if not data or data == b"[DONE]":
+        events, buffered = sse_data(buffered + chunk)
+        for data in events:
+            if data == b"[DONE]":
+                done = True
                 continue
             try:
                 message = json.loads(data)
             except ValueError:
                 continue
+            if not isinstance(message, dict):
+                continue
+            if message.get("error") or message.get("object") == "error":
+                error = "stream_error"
             if message.get("usage"):
                 usage = message["usage"]
             choices = message.get("choices") or [{}]
             finish_reason = choices[0].get("finish_reason") or finish_reason
             if (choices[0].get("delta") or {}).get("content"):
                 arrivals.append(arrived)
+    if error is None and not done and finish_reason is None:
+        error = "stream_incomplete"
     ttft = (arrivals[0] - sent) * 1000 if arrivals else None
     gaps = [(b - a) * 1000 for a, b in pairwise(arrivals)]
     return (
@@ -232,4 +241,19 @@ def _stream_timings(response: HttpResponse, sent: float) -> tuple[float | None, 
             "safety_flags": [],
             "model_id": response.headers.get("x-raygate-model-id"),
         },
+        error,
     )
+
+
+def sse_data(buffered: bytes) -> tuple[list[bytes], bytes]:
+    """The data of each complete server-sent event in `buffered`, and the incomplete rest.
+    As the SSE format has it: lines end in LF or CRLF, `data:` may lack its space, an event's
+    data lines are joined by newlines; comments (`: ping`) and other fields are skipped."""
+    *events, rest = buffered.replace(b"\r\n", b"\n").split(b"\n\n")
+    found = []
+    for event in events:
+        lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n")
+                 if line.startswith(b"data:")]  # fmt: skip
+        if lines:
+            found.append(b"\n".join(lines))
+    return found, rest
