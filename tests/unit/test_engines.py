@@ -36,3 +36,34 @@ def test_bad_engine_file_is_one_clear_error(tmp_path):
     path.write_text("kind: tgi\nmodel: m\n")
     with pytest.raises(ConfigError, match=r"engine.yaml:1: field 'kind'"):
         load_engine_options(path)
+
+
+@pytest.mark.parametrize(
+    ("response", "text"),
+    [
+        ({"choices": [{"message": {"role": "assistant", "content": "60 days"}}]}, "60 days"),
+        ({"choices": [{"message": {"role": "assistant", "content": None}}]}, ""),
+        ({"error": {"message": "maximum context length is 8"}}, None),
+        ({"object": "error", "message": "model not found"}, None),
+        ({"choices": []}, None),
+    ],
+)
+def test_a_reply_is_told_from_an_error_body(response, text):
+    from raygate.evaluation.engines import error_text, reply_text
+
+    assert reply_text(response) == text
+    if text is None:
+        assert error_text(response) in str(response) and error_text(response)
+
+
+def test_a_ray_task_error_names_where_the_failure_began():
+    from raygate.evaluation.runner import root_cause
+
+    remote = RuntimeError(
+        '  File "stage.py", line 195, in udf\n    resp_json = await response.json()\n'
+        "aiohttp.client_exceptions.ContentTypeError: 200, message='unexpected mimetype'\n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        "ray.exceptions.UserCodeException: UDF failed to process a data block."
+    )
+    assert root_cause(remote) == "ContentTypeError: 200, message='unexpected mimetype'"
+    assert root_cause(ValueError("no traceback")) == "ValueError: no traceback"

@@ -107,6 +107,7 @@ def score_generated(batch: pd.DataFrame) -> pd.DataFrame:
     for record in batch.to_dict(orient="records"):
         prediction = dict.fromkeys(PREDICTION_FIELDS) | {
             "answer": record["answer"],
+            "error": record.get("error") or None,
             "tokens_in": _count(record.get("tokens_in")),
             "tokens_out": _count(record.get("tokens_out")),
         }

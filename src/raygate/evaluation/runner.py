@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from raygate import constants as c
 from raygate.capacity import ActorAsk, check_room, start_timed_out
 from raygate.cluster import ensure_ray
 from raygate.errors import EvaluationError
-from raygate.evaluation.engines import LlmEngineOptions
+from raygate.evaluation.engines import LlmEngineOptions, check_http_endpoint
 from raygate.evaluation.inputs import check_required, input_columns
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
 from raygate.evaluation.pipeline import ACTOR_RESTARTS, PipelineOptions, scored_batches
@@ -28,6 +29,7 @@ from raygate.packaging.conversation import interface_of
 from raygate.packaging.inputs import SignatureInput, signature_inputs
 from raygate.packaging.loading import model_id_config, model_info, resolve_model_uri
 from raygate.registry.protocol import ModelRegistry
+from raygate.telemetry.pii import redact
 from raygate.tracking import configure_mlflow
 
 LOG_TABLE_MAX_ROWS = 20_000  # larger eval tables are kept as Parquet only
@@ -43,6 +45,9 @@ class EvalResult:
     model_id: str
     goldset: GoldSetInfo
     metrics: EvalMetrics
+
+
+_RAISED = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Exception)): (.*)$", re.MULTILINE)
 
 
 def evaluate(
@@ -64,7 +69,7 @@ def evaluate(
     `on_wait` a note when the actors must wait for resources other work holds.
     """
     import mlflow
-    from ray.exceptions import ActorDiedError, GetTimeoutError
+    from ray.exceptions import ActorDiedError, GetTimeoutError, RayTaskError
 
     goldset = scan_goldset(gold)
     if on_start:
@@ -84,6 +89,8 @@ def evaluate(
             model_params["input_map"] = ",".join(renamed)
         options = replace(options, columns=tuple(sorted(columns.items())))
     else:
+        if engine.kind == "http":
+            check_http_endpoint(engine, _first_row(goldset.path).query)
         version, pinned, model_id, model_config = None, model_uri, model_uri, None
         model_params = {
             f"engine.{k}": v for k, v in engine.model_dump(exclude={"engine_kwargs"}).items()
@@ -143,6 +150,14 @@ def evaluate(
                     "each actor more memory (fewer --workers, a smaller --batch-size); the "
                     "MLflow run is marked FAILED"
                 ) from None
+            except RayTaskError as exc:  # the engine's own stages: an answer it cannot read
+                if engine is None:
+                    raise
+                raise EvaluationError(
+                    f"the LLM engine's batch job stopped: {root_cause(exc)}; the endpoint "
+                    "must answer every request as OpenAI's chat completions (a JSON body); "
+                    "the MLflow run is marked FAILED"
+                ) from None
         metrics = accumulator.finish(seed)
         returned = int(metrics.values[c.ROWS])
         if returned != goldset.rows:
@@ -156,6 +171,14 @@ def evaluate(
             c.TAG_EVAL_RUN_ID: run.info.run_id, c.TAG_GOLDSET_HASH: goldset.content_hash,
         })  # fmt: skip
     return EvalResult(run.info.run_id, pinned, model_id, goldset, metrics)
+
+
+def root_cause(exc: BaseException) -> str:
+    """Where a Ray task's failure began: the first exception its remote traceback names (the
+    cause itself does not cross the process boundary), as one short redacted line."""
+    found = _RAISED.search(str(exc))
+    name, said = found.groups() if found else (type(exc).__name__, str(exc))
+    return f"{name}: {redact(said.split('Full Traceback')[0].strip())[:300]}"
 
 
 def _model_columns(
