@@ -33,6 +33,7 @@ from raygate.telemetry.pii import redact
 from raygate.tracking import configure_mlflow
 
 LOG_TABLE_MAX_ROWS = 20_000  # larger eval tables are kept as Parquet only
+_RAISED = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Exception)): (.*)$", re.MULTILINE)
 SCHEMA_SAMPLE_ROWS = 1000  # gold rows read to infer the dataset schema MLflow shows
 
 
@@ -45,9 +46,6 @@ class EvalResult:
     model_id: str
     goldset: GoldSetInfo
     metrics: EvalMetrics
-
-
-_RAISED = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Exception)): (.*)$", re.MULTILINE)
 
 
 def evaluate(

@@ -208,7 +208,7 @@ def _stream_timings(
     for arrived, chunk in response.chunks:
         events, buffered = sse_data(buffered + chunk)
         for data in events:
-            if data == b"[DONE]":
+            if data.strip() == b"[DONE]":
                 done = True
                 continue
             try:
