@@ -197,11 +197,33 @@ def test_a_workload_file_that_cannot_be_read_is_one_clear_error(local_ray, tmp_p
         load_workload(str(latin1), None, users=1, seed=0)
     other = tmp_path / "other.jsonl"
     other.write_text('{"question": "why?"}\n')
-    with pytest.raises(LoadTestError, match=r"no 'query' or 'prompt' column \(columns: question"):
+    with pytest.raises(LoadTestError, match=r"no 'query', 'prompt' or 'messages' column \(col"):
         load_workload(str(other), None, users=1, seed=0)
     good = tmp_path / "good.jsonl"
     good.write_text('{"query": "why?"}\n{"prompt": "ignored"}\n')
     assert [p.query for p in load_workload(str(good), None, users=1, seed=0)] == ["why?"]
+    no_user = tmp_path / "no_user.jsonl"
+    no_user.write_text('{"messages": [{"role": "system", "content": "Be brief."}]}\n')
+    with pytest.raises(LoadTestError, match="no user turn"):
+        load_workload(str(no_user), None, users=1, seed=0)
+
+
+def test_a_workload_of_openai_chat_conversations_is_replayed_whole(local_ray, tmp_path):
+    from raygate.loadtest.workload import load_workload
+
+    chats = tmp_path / "chats.jsonl"
+    parts = [{"type": "text", "text": "Return window"}, {"type": "text", "text": " for kettles?"}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": None},
+        {"role": "user", "content": parts},
+    ]
+    chats.write_text(json.dumps({"messages": messages}) + "\n")
+    (prompt,) = load_workload(str(chats), None, users=1, seed=0)
+    assert prompt.query == "Return window for kettles?"  # what /v1/predict is sent
+    assert [m["role"] for m in prompt.messages] == ["system", "user", "assistant", "user"]
+    assert prompt.messages[2]["content"] == ""
 
 
 # Refuses every request as a server with auth on refuses one without the right token.

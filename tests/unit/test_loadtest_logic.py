@@ -1,5 +1,7 @@
 """Pure parts of the load generator: arrival processes, metrics, SLOs, stream timings."""
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -326,3 +328,18 @@ def test_without_model_the_openai_protocol_asks_the_server_which_it_serves():
         server.server_close()
     with pytest.raises(LoadTestError, match="server is up, or pass --model NAME"):
         served_model(f"http://127.0.0.1:{server.server_port}", None, timeout_s=2)
+
+
+def test_the_openai_protocol_sends_a_workload_s_conversation_and_predict_its_last_query():
+    from raygate.loadtest.http_client import HttpClient
+    from raygate.loadtest.transport import Prompt, Sender, Target
+
+    conversation = ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"})
+    prompt = Prompt("Hi", "user-1", conversation)
+    for protocol, body in [
+        ("openai", {"model": "m", "messages": list(conversation), "user": "user-1"}),
+        ("predict", {"query": "Hi", "user_id": "user-1"}),
+    ]:
+        sender = Sender(Target("http://127.0.0.1:1", protocol=protocol, model="m"),
+                        HttpClient("http://127.0.0.1:1", 1))  # fmt: skip
+        assert json.loads(sender.prepare(prompt).split(b"\r\n\r\n", 1)[1]) == body

@@ -49,7 +49,8 @@ def loadtest(
     workload: str = typer.Option(
         "smoke",
         "--workload",
-        help="Gold set (smoke, dev), a JSONL/Parquet file with a 'query' column, or 'synthetic'.",
+        help="Gold set (smoke, dev), a JSONL/Parquet file with a 'query' (or 'prompt') column "
+        "or OpenAI chat 'messages' (replayed whole by --protocol openai), or 'synthetic'.",
     ),
     size: int | None = typer.Option(None, "--size", min=1, help="Prompts to use (cycled)."),
     users: int = typer.Option(1000, "--users", min=0, help="Distinct user ids; 0: anonymous."),

@@ -48,12 +48,17 @@ def served_model(url: str, token: str | None, timeout_s: float = 10.0) -> str:
         ) from None
 
 
+Conversation = tuple[dict[str, str], ...]  # OpenAI chat messages: role and content
+
+
 @dataclass
 class Prompt:
-    """One request of the workload."""
+    """One request of the workload: a query (the last user turn of a conversation), and the
+    whole conversation where the workload gave one (sent as is by the openai protocol)."""
 
     query: str
     user_id: str | None = None
+    messages: Conversation | None = None
 
 
 class RequestResult(NamedTuple):
@@ -97,8 +102,8 @@ class Sender:
             if prompt.user_id:
                 body["user_id"] = prompt.user_id
         else:
-            body = {"model": self._target.model,
-                    "messages": [{"role": "user", "content": prompt.query}]}  # fmt: skip
+            messages = prompt.messages or ({"role": "user", "content": prompt.query},)
+            body = {"model": self._target.model, "messages": list(messages)}
             if prompt.user_id:
                 body["user"] = prompt.user_id
             if self._target.stream:

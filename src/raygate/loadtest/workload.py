@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from raygate.cluster import quiet_ray_data
 from raygate.errors import GoldSetError, LoadTestError
 from raygate.goldset.loader import BUILTIN_GOLDSETS, resolve_goldset
-from raygate.loadtest.transport import Prompt
+from raygate.loadtest.transport import Conversation, Prompt
 
-PROMPT_COLUMNS = ("query", "prompt")
+PROMPT_COLUMNS = ("query", "prompt", "messages")  # the first a file has is read
 _WORDS = tuple(
     [
         "order",
@@ -51,20 +52,27 @@ def load_workload(
 ) -> tuple[Prompt, ...]:
     """Prompts for the run, shuffled with `seed`; `users` > 0 assigns that many user ids in
     turn (sticky routing behaves as with real users), 0 sends anonymous requests."""
+    prompts: list[str | Conversation]
     if source == "synthetic":
-        queries = synthetic_prompts(size or 1000, synthetic_words, seed)
+        prompts = list(synthetic_prompts(size or 1000, synthetic_words, seed))
     else:
-        queries = _read_queries(source, seed)
+        prompts = _read_prompts(source, seed)
         if size is not None:
-            queries = (queries * (size // len(queries) + 1))[:size]
-    if not queries:
+            prompts = (prompts * (size // len(prompts) + 1))[:size]
+    if not prompts:
         raise LoadTestError(f"workload {source!r} has no prompts")
-    return tuple(
-        Prompt(query, f"user-{i % users}" if users else None) for i, query in enumerate(queries)
-    )
+    return tuple(_prompt(item, f"user-{i % users}" if users else None)
+                 for i, item in enumerate(prompts))  # fmt: skip
 
 
-def _read_queries(source: str, seed: int) -> list[str]:
+def _prompt(item: str | Conversation, user_id: str | None) -> Prompt:
+    if isinstance(item, str):
+        return Prompt(item, user_id)
+    last_user = next(m["content"] for m in reversed(item) if m["role"] == "user")
+    return Prompt(last_user, user_id, item)
+
+
+def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
     import ray
 
     quiet_ray_data()
@@ -79,11 +87,11 @@ def _read_queries(source: str, seed: int) -> list[str]:
             dataset = ray.data.read_parquet(str(path), **light)
         else:
             dataset = ray.data.read_json(str(path), lines=True, **light)
-        queries: list[str] = []
+        queries: list[str | Conversation] = []
         # Arrow batches, read once (asking the schema first would read the file twice); only
         # the prompt column becomes Python strings, no dict per row in the driver.
         for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=65_536):
-            queries.extend(str(value) for value in _prompt_column(batch, path) if value)
+            queries.extend(_prompt_values(batch, path))
     except LoadTestError:
         raise
     except Exception as exc:  # Ray Data wraps parse and decoding errors in its own types
@@ -91,7 +99,7 @@ def _read_queries(source: str, seed: int) -> list[str]:
         cause = lines[-1] if lines else type(exc).__name__
         raise LoadTestError(
             f"cannot read prompts from {path}: {cause}; write UTF-8 JSON lines (or Parquet) "
-            "with a 'query' or 'prompt' column"
+            "with a 'query' or 'prompt' column, or OpenAI chat 'messages'"
         ) from None
     # Shuffled here, where the prompts are anyway: Ray Data's shuffle would start a task per
     # block (with no CPU reserved, a worker process each) to reorder a list of strings.
@@ -99,16 +107,38 @@ def _read_queries(source: str, seed: int) -> list[str]:
     return queries
 
 
-def _prompt_column(batch, path: Path) -> list:
-    """The batch's 'query' (else 'prompt') values, or an error naming the columns it has."""
+def _prompt_values(batch, path: Path) -> list[str | Conversation]:
+    """The batch's 'query' (else 'prompt') texts, or its 'messages' conversations; an error
+    naming the columns it has when it has none of them."""
     columns = batch.column_names
     column = next((c for c in PROMPT_COLUMNS if c in columns), None)
     if column is None:
         raise LoadTestError(
-            f"{path} has no 'query' or 'prompt' column (columns: {', '.join(columns)}); "
-            "write one JSON object per line with a 'query'"
+            f"{path} has no 'query', 'prompt' or 'messages' column (columns: "
+            f"{', '.join(columns)}); write one JSON object per line with a 'query'"
         )
-    return batch.column(column).to_pylist()
+    values = batch.column(column).to_pylist()
+    if column != "messages":
+        return [str(value) for value in values if value]
+    return [_conversation(value, path) for value in values if value]
+
+
+def _conversation(messages: Any, path: Path) -> Conversation:
+    """OpenAI chat messages as role and text (a content given as parts keeps their text)."""
+    turns = []
+    for message in messages if isinstance(messages, list) else [None]:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise LoadTestError(
+                f'{path}: a \'messages\' value is not a list of {{"role", "content"}} objects '
+                "(as OpenAI's chat API takes them); fix it, or give each line a 'query'"
+            )
+        content = message.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+        turns.append({"role": message["role"], "content": str(content or "")})
+    if not any(turn["role"] == "user" for turn in turns):
+        raise LoadTestError(f"{path}: a conversation in 'messages' has no user turn to send")
+    return tuple(turns)
 
 
 def _path(source: str) -> Path:
