@@ -87,11 +87,11 @@ def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
             dataset = ray.data.read_parquet(str(path), **light)
         else:
             dataset = ray.data.read_json(str(path), lines=True, **light)
-        queries: list[str | Conversation] = []
+        prompts: list[str | Conversation] = []
         # Arrow batches, read once (asking the schema first would read the file twice); only
         # the prompt column becomes Python strings, no dict per row in the driver.
         for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=65_536):
-            queries.extend(_prompt_values(batch, path))
+            prompts.extend(_prompt_values(batch, path))
     except LoadTestError:
         raise
     except Exception as exc:  # Ray Data wraps parse and decoding errors in its own types
@@ -103,8 +103,8 @@ def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
         ) from None
     # Shuffled here, where the prompts are anyway: Ray Data's shuffle would start a task per
     # block (with no CPU reserved, a worker process each) to reorder a list of strings.
-    random.Random(seed).shuffle(queries)
-    return queries
+    random.Random(seed).shuffle(prompts)
+    return prompts
 
 
 def _prompt_values(batch, path: Path) -> list[str | Conversation]:
