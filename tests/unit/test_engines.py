@@ -67,3 +67,11 @@ def test_a_ray_task_error_names_where_the_failure_began():
     )
     assert root_cause(remote) == "ContentTypeError: 200, message='unexpected mimetype'"
     assert root_cause(ValueError("no traceback")) == "ValueError: no traceback"
+
+
+def test_an_openai_sdk_base_url_reaches_its_chat_completions():
+    for url in ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/llm/v1/"):
+        options = LlmEngineOptions(kind="http", model="m", url=url)
+        assert options.url == url.rstrip("/") + "/chat/completions"
+    full = "http://127.0.0.1:8000/v1/chat/completions"
+    assert LlmEngineOptions(kind="http", model="m", url=full).url == full

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from raygate.errors import ConfigError
 from raygate.schemas import StrictModel, load_yaml_model
@@ -40,6 +40,14 @@ class LlmEngineOptions(StrictModel):
                 "kind 'http' needs url, e.g. http://127.0.0.1:8000/v1/chat/completions"
             )
         return self
+
+    @field_validator("url")
+    @classmethod
+    def _chat_completions(cls, url: str | None) -> str | None:
+        """An openai SDK's base_url (…/v1) means its chat completions."""
+        if url and url.rstrip("/").endswith("/v1"):
+            return url.rstrip("/") + "/chat/completions"
+        return url
 
 
 def load_engine_options(path: str | Path) -> LlmEngineOptions:
