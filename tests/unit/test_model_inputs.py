@@ -60,3 +60,28 @@ def test_command_line_pairs_are_parsed_or_refused_with_an_example():
     for bad in ("question", "=query", "question="):
         with pytest.raises(ConfigError, match=r"INPUT=FIELD .*question=query"):
             parse_input_map([bad])
+
+
+@pytest.mark.parametrize(
+    ("reply", "finish", "openai_finish"),
+    [
+        ({"choices": [{"message": {"content": "6"}, "finish_reason": "stop"}]}, "answer", "stop"),
+        ({"choices": [{"message": {"content": "6"}, "finish_reason": "length"}]}, "length",
+         "length"),
+        ({"choices": [{"message": {"content": ""}, "finish_reason": "content_filter"}]},
+         "content_filter", "content_filter"),
+        ({"output": [], "status": "incomplete",
+          "incomplete_details": {"reason": "max_output_tokens"}}, "length", "length"),
+        ({"messages": [{"role": "assistant", "content": "6"}]}, "answer", "stop"),
+    ],
+)  # fmt: skip
+def test_a_chat_flavor_s_reply_says_how_it_ended_and_openai_clients_read_it(
+    reply, finish, openai_finish
+):
+    from raygate.packaging.conversation import reply_record
+    from raygate.serving.openai_schema import finish_reason
+
+    record = reply_record(reply)
+    assert record["finish_reason"] == finish
+    assert finish_reason(record) == openai_finish
+    assert record.get("refused", False) == (finish == "content_filter")

@@ -35,12 +35,31 @@ def reply_record(output: Any) -> dict[str, Any]:
     where its `usage` gives them (missing otherwise, never 0)."""
     if hasattr(output, "model_dump"):
         output = output.model_dump()
-    record: dict[str, Any] = {"answer": answer_text(output), "finish_reason": "answer"}
+    record: dict[str, Any] = {"answer": answer_text(output), "finish_reason": _finish(output)}
+    if record["finish_reason"] == "content_filter":
+        record["refused"] = True
     usage = output.get("usage") if isinstance(output, dict) else None
     if isinstance(usage, dict):  # chat: prompt/completion_tokens; Responses: input/output_tokens
         record["tokens_in"] = _count(usage.get("prompt_tokens", usage.get("input_tokens")))
         record["tokens_out"] = _count(usage.get("completion_tokens", usage.get("output_tokens")))
     return record
+
+
+def _finish(output: Any) -> str:
+    """How the reply ended: `length` when cut at its token limit (a ChatModel's finish
+    reason, a ResponsesAgent's incomplete status), `content_filter` when its filter stopped
+    it, else `answer` (a ChatAgent says nothing of it)."""
+    if not isinstance(output, dict):
+        return "answer"
+    if output.get("choices"):
+        said = (output["choices"][0] or {}).get("finish_reason")
+    elif output.get("status") == "incomplete":
+        said = (output.get("incomplete_details") or {}).get("reason")
+    else:
+        said = None
+    if said in ("length", "max_output_tokens", "max_tokens"):
+        return "length"
+    return "content_filter" if said == "content_filter" else "answer"
 
 
 def _count(value: Any) -> int | None:

@@ -129,10 +129,12 @@ class Served(BaseModel):
 
 def finish_reason(prediction: dict[str, Any]) -> str:
     """OpenAI's finish_reason for an answered request: a refusal is `content_filter`, a step
-    limit `length`; raygate's own reason stays in `raygate_finish_reason` beside it."""
-    if prediction.get("refused"):
+    or token limit `length` (a model's own `length` too); raygate's own reason stays in
+    `raygate_finish_reason` beside it."""
+    reason = prediction.get("finish_reason")
+    if prediction.get("refused") or reason in ("refused", "content_filter"):
         return "content_filter"
-    return "length" if prediction.get("finish_reason") == "max_steps" else "stop"
+    return "length" if reason in ("max_steps", "length") else "stop"
 
 
 def usage(prediction: dict[str, Any]) -> dict[str, int] | None:
