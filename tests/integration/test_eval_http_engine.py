@@ -111,3 +111,18 @@ def test_an_endpoint_that_is_down_or_refuses_the_token_is_one_clear_error_before
     with pytest.raises(ConfigError, match=r"did not answer \(ConnectionError\): start it"):
         evaluate("stub-llm", tiny_gold, registry, PipelineOptions(), engine=down)
     assert len(mlflow.search_runs(search_all_experiments=True)) == runs  # nothing was logged
+
+
+def test_a_vllm_engine_no_node_has_the_gpus_for_is_refused_before_any_run(
+    local_ray, registry, tiny_gold
+):
+    import mlflow
+
+    from raygate.errors import ClusterError
+
+    engine = LlmEngineOptions(kind="vllm", model="/models/some-llm",
+                              engine_kwargs={"tensor_parallel_size": 64})  # fmt: skip
+    runs = len(mlflow.search_runs(search_all_experiments=True))
+    with pytest.raises(ClusterError, match=r"vLLM engine replica asks for 0 CPU and 64 GPU"):
+        evaluate("some-llm", tiny_gold, registry, PipelineOptions(), engine=engine)
+    assert len(mlflow.search_runs(search_all_experiments=True)) == runs

@@ -105,6 +105,10 @@ def evaluate(
     else:
         actors = f"the LLM engine's {engine.concurrency} actor(s)"
         hint = "lower the engine file's concurrency"
+        if engine.kind == "vllm":  # without a GPU for each replica, Ray would wait forever
+            waiting = check_room(vllm_ask(engine))
+            if waiting and on_wait:
+                on_wait(waiting)
     with (
         tempfile.TemporaryDirectory(prefix="raygate-eval-") as tmp,
         mlflow.start_run(run_name=f"eval-{model_id}-{goldset.name}") as run,
@@ -140,6 +144,12 @@ def evaluate(
             except GetTimeoutError:  # Ray Data's wait for the actor pool to start ran out
                 raise start_timed_out(actors, options.start_timeout_s, hint) from None
             except ActorDiedError:  # its process died on a batch, and on every retry of it
+                if engine is not None:
+                    raise EvaluationError(
+                        f"{actors} died, and again each time Ray restarted them: see the "
+                        "error above (e.g. a model folder the GPU nodes lack, a GPU out of "
+                        "memory); fix the engine file; the MLflow run is marked FAILED"
+                    ) from None
                 raise EvaluationError(
                     f"an eval actor's process died while predicting a batch, and again each of "
                     f"the {ACTOR_RESTARTS} times it was restarted and the batch retried: the "
@@ -169,6 +179,14 @@ def evaluate(
             c.TAG_EVAL_RUN_ID: run.info.run_id, c.TAG_GOLDSET_HASH: goldset.content_hash,
         })  # fmt: skip
     return EvalResult(run.info.run_id, pinned, model_id, goldset, metrics)
+
+
+def vllm_ask(engine: LlmEngineOptions) -> ActorAsk:
+    """What the vLLM engine's replicas reserve: a GPU per tensor- and pipeline-parallel rank."""
+    kwargs = engine.engine_kwargs
+    gpus = kwargs.get("tensor_parallel_size", 1) * kwargs.get("pipeline_parallel_size", 1)
+    return ActorAsk("vLLM engine replica", engine.concurrency, 0.0, float(gpus),
+                    "the engine file's concurrency", "its tensor_parallel_size")  # fmt: skip
 
 
 def root_cause(exc: BaseException) -> str:
