@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from raygate.packaging.build import log_agent_model
 from raygate.serving.control import ServeControl, load_serve_config
 from raygate.testing import free_port
 from raygate.testing.serve_configs import small_app_config
-from tests.integration.conftest import AGENTS
+from tests.integration.conftest import AGENTS, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-7f3a"
@@ -533,7 +534,23 @@ def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
     set_weight(served, 0)
 
 
-def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served, prometheus):
+@contextmanager
+def _bare_prometheus(folder: Path) -> Iterator[str]:
+    """A Prometheus with no scrape targets (as one a user forgot to point at Ray); its URL."""
+    import shutil
+
+    (folder / "bare.yml").write_text("global: {scrape_interval: 5s}\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    command = [shutil.which("prometheus"), f"--config.file={folder / 'bare.yml'}",
+               f"--storage.tsdb.path={folder / 'bare-data'}",
+               f"--web.listen-address={url.removeprefix('http://')}"]  # fmt: skip
+    with running_server(command, folder / "bare.log", f"{url}/-/ready", 60):
+        yield url
+
+
+def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(
+    served, prometheus, tmp_path
+):
     from raygate.canary.prometheus import PrometheusProvider
     from raygate.errors import MetricsError
 
@@ -583,6 +600,11 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(served
     from raygate.errors import ConfigError
 
     provider.check()  # a release checks its Prometheus before it acts
+    with (
+        _bare_prometheus(tmp_path) as scrapes_nothing,
+        pytest.raises(ConfigError, match="holds no Ray metrics: add each Ray node's"),
+    ):
+        PrometheusProvider(scrapes_nothing).check()
     with pytest.raises(ConfigError, match=r"does not answer as Prometheus does: .*HTTP 404.*"
                        r"fix --prometheus"):  # fmt: skip
         PrometheusProvider(f"{served.url}/not-prometheus").check()

@@ -50,15 +50,23 @@ class PrometheusProvider:
         self.lag_s, self._timeout_s = lag_s, timeout_s
 
     def check(self) -> None:
-        """A ConfigError unless a Prometheus answers at the URL: before a release acts, so
-        that a mistyped URL is not a string of measurement errors that rolls the canary back."""
+        """A ConfigError unless a Prometheus that holds Ray's metrics answers at the URL:
+        before a release acts, so that a mistyped URL is not a string of measurement errors
+        that rolls the canary back, nor one that scrapes no Ray a canary never judged."""
         try:
-            self._query("vector(1)", time.time())
+            ray_series = self._query('count({__name__=~"ray_.+"})', time.time())
         except MetricsError as exc:
             raise ConfigError(
                 f"{exc}; fix --prometheus (or $RAYGATE_PROMETHEUS_URL): the base URL of a "
                 "Prometheus that scrapes the Serve app, e.g. http://127.0.0.1:9090"
             ) from None
+        if not ray_series:
+            raise ConfigError(
+                f"the Prometheus at {self.url} holds no Ray metrics: add each Ray node's "
+                "metrics port to its scrape targets (Ray writes them to "
+                "/tmp/ray/prom_metrics_service_discovery.json for file_sd_configs; KubeRay: a "
+                "PodMonitor), or point --prometheus at the one that does"
+            )
 
     def window(self, start_ts: float, end_ts: float) -> WindowPair:
         labels = ("variant", "code", "finish_reason")
