@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import re
 import shutil
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds, connections = (3.0 if args.quick else args.seconds), args.connections
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
+    if importlib.util.find_spec("locust") is None:
+        raise SystemExit("locust is not installed: pip install -c constraints.txt -e '.[bench]'")
     import ray
 
     port = free_port()
