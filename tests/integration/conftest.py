@@ -111,26 +111,33 @@ def prometheus(local_ray: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     a scrape's timeout is at most its interval, Ray's page (every worker's series) took up
     to 0.6 s in one module's run on a 2-core host and grows through the suite, and a scrape
     that times out marks every series stale (a CI run's judge test then saw no counts)."""
-    import shutil
-
     import ray
 
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus is missing: run `make test` (it installs Debian's package)"
     rules = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yaml"
     metrics_port = ray._private.worker.global_worker.node.metrics_export_port
-    folder = tmp_path_factory.mktemp("prometheus")
-    config = folder / "prometheus.yml"
-    config.write_text(
+    config = (
         "global: {scrape_interval: 5s, scrape_timeout: 5s, evaluation_interval: 1s}\n"
         f"rule_files: ['{rules}']\n"
         "scrape_configs:\n"
         f"  - job_name: ray\n    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n"
     )
-    port = free_port()
-    command = [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
-               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    with prometheus_server(tmp_path_factory.mktemp("prometheus"), config) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def prometheus_server(folder: Path, config: str) -> Iterator[str]:
+    """Debian's Prometheus with this config, its data in `folder`, until the block ends;
+    yields its URL."""
+    import shutil
+
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is missing: run `make test` (it installs Debian's package)"
+    (folder / "prometheus.yml").write_text(config)
+    url = f"http://127.0.0.1:{free_port()}"
+    command = [binary, f"--config.file={folder / 'prometheus.yml'}",
+               f"--storage.tsdb.path={folder / 'data'}",
+               f"--web.listen-address={url.removeprefix('http://')}"]  # fmt: skip
     with running_server(command, folder / "prometheus.log", f"{url}/-/ready", 60):
         yield url
 

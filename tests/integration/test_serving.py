@@ -11,7 +11,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from raygate.packaging.build import log_agent_model
 from raygate.serving.control import ServeControl, load_serve_config
 from raygate.testing import free_port
 from raygate.testing.serve_configs import small_app_config
-from tests.integration.conftest import AGENTS, running_server
+from tests.integration.conftest import AGENTS, prometheus_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-7f3a"
@@ -534,20 +533,6 @@ def test_prometheus_scrapes_per_variant_series_through_ray(served, prometheus):
     set_weight(served, 0)
 
 
-@contextmanager
-def _bare_prometheus(folder: Path) -> Iterator[str]:
-    """A Prometheus with no scrape targets (as one a user forgot to point at Ray); its URL."""
-    import shutil
-
-    (folder / "bare.yml").write_text("global: {scrape_interval: 5s}\n")
-    url = f"http://127.0.0.1:{free_port()}"
-    command = [shutil.which("prometheus"), f"--config.file={folder / 'bare.yml'}",
-               f"--storage.tsdb.path={folder / 'bare-data'}",
-               f"--web.listen-address={url.removeprefix('http://')}"]  # fmt: skip
-    with running_server(command, folder / "bare.log", f"{url}/-/ready", 60):
-        yield url
-
-
 def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(
     served, prometheus, tmp_path
 ):
@@ -601,7 +586,7 @@ def test_the_canary_judge_reads_prometheus_counts_as_the_clients_saw_them(
 
     provider.check()  # a release checks its Prometheus before it acts
     with (
-        _bare_prometheus(tmp_path) as scrapes_nothing,
+        prometheus_server(tmp_path, "global: {scrape_interval: 5s}\n") as scrapes_nothing,
         pytest.raises(ConfigError, match="holds no Ray metrics: add each Ray node's"),
     ):
         PrometheusProvider(scrapes_nothing).check()
