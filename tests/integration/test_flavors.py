@@ -101,6 +101,14 @@ def test_a_responses_agent_gets_the_conversation_as_its_input(flavors):
     assert reply.choices[0].message.content == "4 inputs" and reply.model_extra["variant"] == (
         "canary"
     )
+    # it inherits ResponsesAgent's predict_stream, which only raises: asked to stream, it
+    # answers whole (MLflow still marks it streamable)
+    stream = _client(flavors).chat.completions.create(
+        model=flavors.model_name, messages=CONVERSATION, stream=True
+    )
+    chunks = [c for c in stream if c.choices]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "4 inputs"
+    assert chunks[-1].choices[0].finish_reason == "stop"
     set_weight(flavors, 0)
 
 

@@ -178,6 +178,66 @@ def test_each_flavors_stream_chunk_gives_its_text(chunk, text):
     assert chunk_text(chunk) == text
 
 
+def _read(chunks):
+    from raygate.packaging.streaming import StreamReader
+
+    reader = StreamReader()
+    return [reader.text(chunk) for chunk in chunks], reader.record()
+
+
+def _item(text, item_id):
+    content = [{"type": "output_text", "text": text, "annotations": []}]
+    return {"type": "message", "id": item_id, "role": "assistant", "content": content}
+
+
+def test_a_stream_s_output_row_says_how_it_ended_as_its_chunks_said():
+    chat_model = [
+        {"choices": [{"delta": {"role": "assistant", "content": "cut "}}]},
+        {"choices": [{"delta": {"content": "off"}, "finish_reason": "length"}],
+         "usage": {"prompt_tokens": 7, "completion_tokens": 2}},
+    ]  # fmt: skip
+    texts, record = _read(chat_model)
+    assert texts == ["cut ", "off"]
+    assert record == {"answer": "cut off", "finish_reason": "length", "tokens_in": 7,
+                      "tokens_out": 2}  # fmt: skip
+    chat_agent = [{"delta": {"content": "no"}, "finish_reason": "content_filter"}]
+    assert _read(chat_agent)[1]["refused"] is True
+    _, plain = _read(["a", "b"])  # a PythonModel of strings says nothing: nothing made up
+    assert plain == {"answer": "ab", "finish_reason": "answer", "tokens_in": None,
+                     "tokens_out": None}  # fmt: skip
+    incomplete = {"type": "response.incomplete", "response": {"status": "incomplete",
+                  "incomplete_details": {"reason": "max_output_tokens"}, "output": [],
+                  "usage": {"input_tokens": 3, "output_tokens": 9}}}  # fmt: skip
+    texts, record = _read([{"type": "response.output_text.delta", "delta": "x"}, incomplete])
+    assert (record["answer"], record["finish_reason"], record["tokens_out"]) == ("x", "length", 9)
+
+
+def test_a_responses_stream_s_items_count_once_whether_sent_as_deltas_or_whole():
+    whole_only = [{"type": "response.output_item.done", "item": _item("all at once", "o1")}]
+    texts, record = _read(whole_only)
+    assert texts == ["all at once"] and record["answer"] == "all at once"
+    both = [
+        {"type": "response.output_text.delta", "item_id": "o1", "delta": "piece"},
+        {"type": "response.output_item.done", "item": _item("piece", "o1")},
+        {"type": "response.output_item.done", "item": _item(" and more", "o2")},
+    ]
+    assert _read(both)[1]["answer"] == "piece and more"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"type": "error", "message": "quota exceeded", "code": "rate_limit"},
+        {"type": "response.failed", "response": {"error": {"message": "quota exceeded"}}},
+    ],
+)
+def test_a_stream_that_reports_a_failure_is_a_failed_answer_not_a_short_one(failure):
+    from raygate.errors import ModelFailedError
+
+    with pytest.raises(ModelFailedError, match="stream reported an error: quota exceeded"):
+        _read([{"type": "response.output_text.delta", "delta": "part"}, failure])
+
+
 def test_validation_messages_name_the_field_and_suggest_spelling():
     message, param = describe_request_error([
         {"type": "missing", "loc": ("body", "query"), "msg": "Field required"},
@@ -406,3 +466,23 @@ def test_usage_is_what_the_model_counted_or_null_never_zeros():
     assert completion_body(uncounted, served)["usage"] is None
     assert response_body(uncounted, served)["usage"] is None
     assert ChunkStream(served, include_usage=True).end(uncounted)[-1]["usage"] is None
+
+
+@pytest.mark.parametrize(
+    ("prediction", "status", "reason"),
+    [
+        ({"answer": "60 days", "finish_reason": "answer"}, "completed", None),
+        ({"answer": "cut o", "finish_reason": "length"}, "incomplete", "max_output_tokens"),
+        ({"answer": "I can't help", "refused": True}, "incomplete", "content_filter"),
+    ],
+)
+def test_a_response_cut_at_a_limit_or_filtered_is_incomplete_with_its_text(
+    prediction, status, reason
+):
+    from openai.types.responses import Response
+
+    served = Served(variant="champion", model_id="m@1", trace_id="t" * 32)
+    body = response_body(prediction, served)
+    parsed = Response.model_validate(body)  # as the openai SDK reads it
+    assert parsed.status == status and parsed.output_text == prediction["answer"]
+    assert (parsed.incomplete_details.reason if parsed.incomplete_details else None) == reason

@@ -35,31 +35,32 @@ def reply_record(output: Any) -> dict[str, Any]:
     where its `usage` gives them (missing otherwise, never 0)."""
     if hasattr(output, "model_dump"):
         output = output.model_dump()
-    record: dict[str, Any] = {"answer": answer_text(output), "finish_reason": _finish(output)}
-    if record["finish_reason"] == "content_filter":
-        record["refused"] = True
-    usage = output.get("usage") if isinstance(output, dict) else None
-    if isinstance(usage, dict):  # chat: prompt/completion_tokens; Responses: input/output_tokens
-        record["tokens_in"] = _count(usage.get("prompt_tokens", usage.get("input_tokens")))
-        record["tokens_out"] = _count(usage.get("completion_tokens", usage.get("output_tokens")))
-    return record
+    return {"answer": answer_text(output), "finish_reason": "answer", **reply_ending(output)}
 
 
-def _finish(output: Any) -> str:
-    """How the reply ended: `length` when cut at its token limit (a ChatModel's finish
-    reason, a ResponsesAgent's incomplete status), `content_filter` when its filter stopped
-    it, else `answer` (a ChatAgent says nothing of it)."""
+def reply_ending(output: Any) -> dict[str, Any]:
+    """What a reply, or a chunk of a streamed one, says of how it ended: `finish_reason`
+    `length` when cut at its token limit (a ChatModel's or ChatAgent chunk's finish reason, a
+    ResponsesAgent's incomplete status), `content_filter` (and `refused`) when its filter
+    stopped it, and token counts where its `usage` gives them; only what it says."""
     if not isinstance(output, dict):
-        return "answer"
+        return {}
     if output.get("choices"):
         said = (output["choices"][0] or {}).get("finish_reason")
     elif output.get("status") == "incomplete":
         said = (output.get("incomplete_details") or {}).get("reason")
     else:
-        said = None
+        said = output.get("finish_reason")  # a ChatAgent chunk
+    ending: dict[str, Any] = {}
     if said in ("length", "max_output_tokens", "max_tokens"):
-        return "length"
-    return "content_filter" if said == "content_filter" else "answer"
+        ending["finish_reason"] = "length"
+    elif said == "content_filter":
+        ending.update(finish_reason="content_filter", refused=True)
+    usage = output.get("usage")
+    if isinstance(usage, dict):  # chat: prompt/completion_tokens; Responses: input/output_tokens
+        ending["tokens_in"] = _count(usage.get("prompt_tokens", usage.get("input_tokens")))
+        ending["tokens_out"] = _count(usage.get("completion_tokens", usage.get("output_tokens")))
+    return ending
 
 
 def _count(value: Any) -> int | None:

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 import pandas as pd
+from mlflow.pyfunc import ChatAgent, ChatModel, PythonModel, ResponsesAgent
 
 from raygate.errors import ModelLoadError
 from raygate.packaging.conversation import (
@@ -21,11 +22,15 @@ from raygate.packaging.conversation import (
 from raygate.packaging.inputs import effective_input_map, signature_inputs, unfilled_inputs
 from raygate.packaging.outputs import prediction_records
 from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
-from raygate.packaging.streaming import chunk_text, final_record
+from raygate.packaging.streaming import StreamReader, final_record
 from raygate.registry.protocol import ModelRegistry, ModelVersion
 from raygate.schemas import PredictInput, parse_predict_input
 
 TRACE_FIELD = "traceparent"
+# The predict_stream methods MLflow's base classes define only to raise.
+_INHERITED_STREAMS = tuple(
+    base.predict_stream for base in (PythonModel, ChatModel, ChatAgent, ResponsesAgent)
+)
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
@@ -99,11 +104,20 @@ class LoadedAgent:
         """The same, as text pieces while the model streams."""
         return _texts(self.model.predict_stream(conversation_request(self.interface, messages)))
 
-    @property
+    @cached_property
     def streams(self) -> bool:
-        """Whether the model streams (a pyfunc with predict_stream, e.g. ChatModel,
-        ChatAgent, ResponsesAgent or a PythonModel that defines it)."""
-        return getattr(self.model, "_predict_stream_fn", None) is not None
+        """Whether the model streams: a pyfunc whose predict_stream is its own (a PythonModel,
+        ChatModel, ChatAgent or ResponsesAgent that defines it; MLflow marks the last three
+        streamable even when they only inherit a predict_stream that raises)."""
+        if getattr(self.model, "_predict_stream_fn", None) is None:
+            return False
+        for unwrap in ("unwrap_python_model", "get_raw_model"):  # PythonModel; chat/agent
+            try:
+                python_model = getattr(self.model, unwrap)()
+            except Exception:
+                continue
+            return getattr(type(python_model), "predict_stream", None) not in _INHERITED_STREAMS
+        return True  # another flavor that says it streams
 
     def predict_stream(self, row: Mapping[str, Any]) -> Iterator[str | dict[str, Any]]:
         """One validated request row's answer as text pieces, as the model yields them (and
@@ -114,16 +128,19 @@ class LoadedAgent:
 
 
 def _texts(chunks: Iterator[Any]) -> Iterator[str | dict[str, Any]]:
-    """The text of each chunk that carries some, and the output row of raygate's final chunk
-    (a dict) where the model sends one."""
+    """The text of each chunk that carries some, then an output row (a dict): the one
+    raygate's agent sends as its final chunk, or else the one the chunks said."""
+    reader, record = StreamReader(), None
     for chunk in chunks:
         record = final_record(chunk)
         if record is not None:
             yield record
             continue
-        text = chunk_text(chunk)
+        text = reader.text(chunk)
         if text:
             yield text
+    if record is None:
+        yield reader.record()
 
 
 def registry_name(model_uri: str) -> str | None:

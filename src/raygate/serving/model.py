@@ -200,24 +200,22 @@ def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
 async def _pieces(
     pieces: Callable[[], Iterator[str | dict[str, Any]]], span, trace_id: str
 ) -> AsyncIterator[dict[str, Any]]:
-    """The model's text pieces made in a thread, handed over through a queue; a raygate
-    agent's output row (a dict, last) becomes the final event's record."""
+    """The model's text pieces made in a thread, handed over through a queue; the output
+    row (a dict, last) becomes the final event's record."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            record = None
             with rows_traced([span]):
-                for text in pieces():
+                for piece in pieces():
                     if stop.is_set():
-                        break  # leaving the loop closes the model's generator
-                    if isinstance(text, dict):
-                        record = text
-                        continue
-                    loop.call_soon_threadsafe(queue.put_nowait, ("delta", text))
-            loop.call_soon_threadsafe(queue.put_nowait, ("end", record))
+                        return  # leaving the loop closes the model's generator
+                    kind = "end" if isinstance(piece, dict) else "delta"
+                    loop.call_soon_threadsafe(queue.put_nowait, (kind, piece))
+            ended = "the model's stream ended without its output row"  # read only if so
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", ended))
         except Exception as exc:  # the model's own failure: reported as the request's
             loop.call_soon_threadsafe(queue.put_nowait, ("error", f"{type(exc).__name__}: {exc}"))
 
@@ -228,14 +226,12 @@ async def _pieces(
             if kind == "delta":
                 yield {"delta": value}
                 continue
-            if kind == "end" and value is not None:  # the model's own output row
+            if kind == "end":  # the output row
                 yield {"final": {**prediction_records([value])[0], "trace_id": trace_id}}
-                return
-            failed = kind == "error"
-            final = {"finish_reason": "error" if failed else "answer", "trace_id": trace_id,
-                     "error": value if failed else None, "tokens_in": None, "tokens_out": None,
-                     "cost_usd": None}  # fmt: skip
-            yield {"final": final}
+            else:
+                failed = {"finish_reason": "error", "error": value, "tokens_in": None,
+                          "tokens_out": None, "cost_usd": None}  # fmt: skip
+                yield {"final": {**failed, "trace_id": trace_id}}
             return
     finally:
         stop.set()  # the caller went away, or the answer is complete

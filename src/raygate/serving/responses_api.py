@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from raygate.serving.openai_schema import Served, TextFormat, ToolChoice, usage
+from raygate.serving.openai_schema import (
+    Served,
+    TextFormat,
+    ToolChoice,
+    finish_reason,
+    usage,
+)
 
 
 class InputText(BaseModel):
@@ -70,9 +76,10 @@ class ResponsesRequest(BaseModel):
         return system + turns
 
 
-def response_body(prediction: dict[str, Any], served: Served, status: str = "completed"):
-    """A `response` object for one answer, with raygate's served fields."""
-    tokens = usage(prediction)
+def response_body(prediction: dict[str, Any], served: Served, in_progress: bool = False):
+    """A `response` object for one answer, with raygate's served fields: `incomplete` (with
+    its reason, the text so far kept) when the answer was cut at a limit or filtered."""
+    status, incomplete = ("in_progress", None) if in_progress else _status(prediction)
     message = {
         "type": "message", "id": f"msg_{served.trace_id}", "status": status,
         "role": "assistant",
@@ -84,12 +91,26 @@ def response_body(prediction: dict[str, Any], served: Served, status: str = "com
         "object": "response",
         "created_at": int(time.time()),
         "status": status,
+        "incomplete_details": incomplete,
+        "error": None,
         "model": served.model_id,
-        "output": [message] if status == "completed" else [],
-        "usage": _usage(tokens),
+        "output": [] if in_progress else [message],
+        "usage": _usage(usage(prediction)),
+        # the model calls only its own tools, never a client's
+        "tools": [],
+        "tool_choice": "none",
+        "parallel_tool_calls": False,
         "raygate_finish_reason": prediction.get("finish_reason"),
         **served.model_dump(),
     }
+
+
+def _status(prediction: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
+    """The Responses API's status of an answer, read as chat completions' finish reason."""
+    reason = finish_reason(prediction)
+    if reason == "stop":
+        return "completed", None
+    return "incomplete", {"reason": "max_output_tokens" if reason == "length" else reason}
 
 
 def _usage(tokens: dict[str, int] | None) -> dict[str, int] | None:
@@ -114,17 +135,17 @@ class ResponseEvents:
 
     def start(self) -> str:
         return self._event(
-            "response.created", response=response_body({}, self._served, "in_progress")
+            "response.created", response=response_body({}, self._served, in_progress=True)
         )
 
     def text(self, piece: str) -> str:
         return self._event("response.output_text.delta", delta=piece, **self._item)
 
     def end(self, prediction: dict[str, Any]) -> list[str]:
-        text = prediction.get("answer") or ""
+        text, response = prediction.get("answer") or "", response_body(prediction, self._served)
         return [
             self._event("response.output_text.done", text=text, **self._item),
-            self._event("response.completed", response=response_body(prediction, self._served)),
+            self._event(f"response.{response['status']}", response=response),
         ]
 
     def error(self, message: str) -> list[str]:
