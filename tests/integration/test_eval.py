@@ -301,6 +301,57 @@ def test_a_lone_text_input_by_another_name_gets_the_query(local_ray, registry, t
     assert len(rows) > 0 and (rows["answer"] == rows["query"]).all()
 
 
+TYPED_MODELS = """
+import mlflow, pydantic
+from mlflow.models import set_model
+
+
+class Question(pydantic.BaseModel):
+    question: str
+    tone: str | None = None
+
+
+class Reply(pydantic.BaseModel):
+    text: str
+    confidence: float
+
+
+class Typed(mlflow.pyfunc.PythonModel):  # MLflow 3's type hints: the signature comes from them
+    def predict(self, model_input: list[Question], params=None) -> list[Reply]:
+        return [Reply(text=q.question, confidence=0.5) for q in model_input]
+
+
+set_model(Typed())
+"""
+
+TEXTS_MODEL = """
+import mlflow
+from mlflow.models import set_model
+
+
+class Texts(mlflow.pyfunc.PythonModel):
+    def predict(self, model_input: list[str], params=None) -> list[str]:
+        return [text.upper() for text in model_input]
+
+
+set_model(Texts())
+"""
+
+
+def test_a_type_hinted_model_gets_its_typed_list_everywhere(local_ray, registry, tiny_gold,
+                                                            tmp_path):  # fmt: skip
+    from raygate.packaging.loading import load_agent
+
+    uri = log_code_model(tmp_path, TYPED_MODELS)  # list[Question] in, list[Reply] out
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4))
+    rows = table(result.run_id)
+    assert len(rows) > 0 and (rows["answer"] == rows["query"]).all() and not rows["error"].any()
+    (tmp_path / "texts").mkdir()
+    texts = load_agent(log_code_model(tmp_path / "texts", TEXTS_MODEL), registry)  # list[str]
+    (record,) = texts.predict_records([{"query": "sixty days?"}])
+    assert record["answer"] == "SIXTY DAYS?"
+
+
 ANSWERS_IN_SENTENCES = """
 import mlflow.pyfunc
 from mlflow.models import set_model

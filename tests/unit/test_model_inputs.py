@@ -85,3 +85,33 @@ def test_a_chat_flavor_s_reply_says_how_it_ended_and_openai_clients_read_it(
     assert record["finish_reason"] == finish
     assert finish_reason(record) == openai_finish
     assert record.get("refused", False) == (finish == "content_filter")
+
+
+def _signature(*specs):
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema
+
+    return ModelSignature(Schema(list(specs)))
+
+
+def test_a_type_hinted_model_s_typed_list_is_read_as_its_inputs():
+    from mlflow.types.schema import ColSpec, DataType, Object, Property
+
+    from raygate.packaging.inputs import input_shape, shaped, signature_inputs
+
+    question = Object([Property("question", DataType.string),
+                       Property("tone", DataType.string, required=False)])  # fmt: skip
+    typed = _signature(ColSpec(question))  # predict(self, model_input: list[Question])
+    assert input_shape(typed) == "objects"
+    assert signature_inputs(typed) == [text("question"), text("tone", required=False)]
+    assert default_input_map(signature_inputs(typed)) == {"question": "query"}
+    assert shaped([{"question": "q", "tone": None}], "objects") == [{"question": "q"}]
+
+    texts = _signature(ColSpec(DataType.string))  # predict(self, model_input: list[str])
+    assert input_shape(texts) == "texts" and signature_inputs(texts) == [text("text")]
+    assert shaped([{"text": "q"}], "texts") == ["q"]
+
+    named = _signature(ColSpec(DataType.string, "question"))  # a frame's named column
+    assert input_shape(named) == "columns" and signature_inputs(named) == [text("question")]
+    assert input_shape(_signature(ColSpec(DataType.long))) == "columns"  # list[int]: not ours
+    assert input_shape(None) == "columns" and signature_inputs(None) is None

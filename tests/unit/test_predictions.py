@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import BaseModel
 
 from raygate.errors import ModelOutputError
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
@@ -24,14 +25,26 @@ def test_records_keep_reported_figures_and_nan_is_missing():
 
 
 def test_frame_without_answer_column_is_a_clear_error():
-    with pytest.raises(ModelOutputError, match="no 'answer'"):
+    with pytest.raises(ModelOutputError, match="fields a, b: no 'answer'"):
         normalize_predictions(pd.DataFrame({"a": [1], "b": [2]}), 1)
+    labelled = pd.DataFrame({"label": ["refund"], "score": [0.9]})  # its one text column
+    assert normalize_predictions(labelled, 1)[0]["answer"] == "refund"
 
 
-def test_records_without_answer_are_an_error_unless_they_have_one_field():
+def test_records_without_answer_are_an_error_unless_one_field_or_one_text_answers():
     assert normalize_predictions([{"response": "30 days"}], 1)[0]["answer"] == "30 days"
-    with pytest.raises(ModelOutputError, match="fields response, sources but no 'answer'"):
-        normalize_predictions([{"response": "30 days", "sources": ["d1"]}], 1)
+    sourced = [{"response": "30 days", "sources": ["d1"], "confidence": 0.5}]
+    assert normalize_predictions(sourced, 1)[0]["answer"] == "30 days"
+
+    class Reply(BaseModel):  # a type-hinted model's pydantic output
+        text: str
+        confidence: float
+
+    assert normalize_predictions([Reply(text="60 days", confidence=1)], 1)[0]["answer"] == (
+        "60 days"
+    )
+    with pytest.raises(ModelOutputError, match="fields response, summary: no 'answer' and not"):
+        normalize_predictions([{"response": "30 days", "summary": "a month"}], 1)
     with pytest.raises(ModelOutputError, match=r"fields \(none\)"):
         normalize_predictions([{}], 1)
 

@@ -11,7 +11,13 @@ import pandas as pd
 
 from raygate.errors import EvaluationError
 from raygate.goldset import GoldRow
-from raygate.packaging.inputs import QUERY, SignatureInput, effective_input_map
+from raygate.packaging.inputs import (
+    QUERY,
+    InputShape,
+    SignatureInput,
+    effective_input_map,
+    shaped,
+)
 
 NEVER_SENT = frozenset({"expected", "match"})  # the answer key stays with the scorer
 
@@ -53,7 +59,13 @@ def check_required(
         )
 
 
-def input_frame(golds: Sequence[GoldRow], columns: Mapping[str, str]) -> pd.DataFrame:
-    """The rows sent to predict(); a column no gold row fills is left out."""
+def model_input(
+    golds: Sequence[GoldRow], columns: Mapping[str, str], shape: InputShape
+) -> pd.DataFrame | list[Any]:
+    """The rows sent to predict(): a frame without the columns no gold row fills, or a
+    type-hinted model's list."""
+    if shape != "columns":
+        rows = [{name: _gold_value(g, field) for name, field in columns.items()} for g in golds]
+        return shaped(rows, shape)
     data = {name: [_gold_value(g, field) for g in golds] for name, field in columns.items()}
     return pd.DataFrame({k: v for k, v in data.items() if any(x is not None for x in v)})

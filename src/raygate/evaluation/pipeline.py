@@ -14,7 +14,7 @@ import pandas as pd
 from raygate.capacity import EVAL_START_TIMEOUT_S
 from raygate.cluster import quiet_ray_data
 from raygate.evaluation.engines import LlmEngineOptions, build_engine_processor
-from raygate.evaluation.inputs import input_frame
+from raygate.evaluation.inputs import model_input
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
@@ -90,7 +90,8 @@ class PredictAndScore:
         """The model's output for the batch: query models predict it in one call, a chat or
         agent flavor answers each row's query as a one-turn conversation."""
         if self._model.interface == "query":
-            return self._model.model.predict(input_frame(golds, self._columns))
+            shape = self._model.input_shape
+            return self._model.model.predict(model_input(golds, self._columns, shape))
         return self._model.converse_each([gold.query for gold in golds])
 
     def _record(self, prediction: dict, latency_ms: float):

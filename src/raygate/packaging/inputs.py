@@ -1,16 +1,24 @@
 """Which field fills each of a pyfunc's signature inputs: the input of the same name, an
 explicit input map (question=query), or, for a model whose one text input has another name
-(question, prompt, text), the query."""
+(question, prompt, text), the query; and the shape its predict() takes them in (named
+columns, or the typed lists of MLflow 3's type-hinted models: `list[str]`, `list[Model]`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from raygate.errors import ConfigError
 
 QUERY = "query"
 CONVERSATION_INPUTS = frozenset({"messages", "input"})  # chat and agent flavors: asked whole
+# The name raygate gives the unnamed input of a `list[str]` model (`--input-map text=FIELD`).
+TEXT_INPUT = "text"
+
+# How predict() takes its rows: a frame of named columns; one object per row (a model typed
+# `list[SomePydanticModel]` or `list[dict]`); one string per row (typed `list[str]`).
+InputShape = Literal["columns", "objects", "texts"]
 
 
 @dataclass(frozen=True)
@@ -22,20 +30,47 @@ class SignatureInput:
     text: bool
 
 
+def input_shape(signature) -> InputShape:
+    """How a model with this signature takes its rows: a lone unnamed object or string input
+    is a type-hinted model's list; anything else is named columns."""
+    specs = signature.inputs.inputs if signature is not None and signature.inputs else []
+    if len(specs) != 1 or getattr(specs[0], "name", None):
+        return "columns"
+    kind = getattr(specs[0], "type", None)
+    if hasattr(kind, "properties"):  # mlflow.types.schema.Object
+        return "objects"
+    return "texts" if _is_text(kind) else "columns"
+
+
 def signature_inputs(signature) -> list[SignatureInput] | None:
-    """The named inputs of an MLflow signature; None without a signature or named inputs."""
+    """The named inputs of an MLflow signature (a typed list's object fields, and `text` for
+    a `list[str]`); None without a signature or named inputs."""
     if signature is None or signature.inputs is None:
         return None
+    shape = input_shape(signature)
+    if shape == "objects":
+        properties = signature.inputs.inputs[0].type.properties
+        return [SignatureInput(p.name, p.required, _is_text(p.dtype)) for p in properties]
+    if shape == "texts":
+        return [SignatureInput(TEXT_INPUT, required=True, text=True)]
     named = [
-        SignatureInput(spec.name, spec.required, _is_text(spec))
+        SignatureInput(spec.name, spec.required, _is_text(getattr(spec, "type", None)))
         for spec in signature.inputs.inputs
         if getattr(spec, "name", None)
     ]
     return named or None
 
 
-def _is_text(spec) -> bool:
-    return getattr(getattr(spec, "type", None), "name", None) == "string"
+def _is_text(kind) -> bool:
+    return getattr(kind, "name", None) == "string"
+
+
+def shaped(rows: Sequence[Mapping[str, Any]], shape: InputShape) -> list[Any]:
+    """Request rows (input name → value, unset inputs left out) as a type-hinted model's
+    predict() takes them: its objects, or its strings."""
+    if shape == "texts":
+        return [row.get(TEXT_INPUT) for row in rows]
+    return [{name: value for name, value in row.items() if value is not None} for row in rows]
 
 
 def default_input_map(accepted: Sequence[SignatureInput] | None) -> dict[str, str]:

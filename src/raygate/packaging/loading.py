@@ -19,7 +19,14 @@ from raygate.packaging.conversation import (
     reply_record,
     user_turn,
 )
-from raygate.packaging.inputs import effective_input_map, signature_inputs, unfilled_inputs
+from raygate.packaging.inputs import (
+    InputShape,
+    effective_input_map,
+    input_shape,
+    shaped,
+    signature_inputs,
+    unfilled_inputs,
+)
 from raygate.packaging.outputs import prediction_records
 from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
 from raygate.packaging.streaming import StreamReader, final_record
@@ -46,6 +53,8 @@ class LoadedAgent:
     def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """Validate rows against the predict() schema, then predict in one batch."""
         requests = [self._model_request(r.model_dump()) for r in parse_predict_input(rows)]
+        if self.input_shape != "columns":  # a type-hinted model: its typed list
+            return self.model.predict(shaped(requests, self.input_shape))
         return self.model.predict(pd.DataFrame(requests).dropna(axis="columns", how="all"))
 
     def _model_request(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +93,13 @@ class LoadedAgent:
     @cached_property
     def input_names(self) -> frozenset[str] | None:
         """The inputs the model's signature names (read once); None without a signature."""
-        schema = self.model.metadata.get_input_schema()
-        return frozenset(schema.input_names()) if schema is not None else None
+        accepted = signature_inputs(self.model.metadata.signature)
+        return frozenset(a.name for a in accepted) if accepted is not None else None
+
+    @cached_property
+    def input_shape(self) -> InputShape:
+        """How predict() takes the rows: named columns, or a type-hinted model's list."""
+        return input_shape(self.model.metadata.signature)
 
     @cached_property
     def interface(self) -> Interface:
@@ -124,6 +138,8 @@ class LoadedAgent:
         its output row last, from a raygate agent)."""
         (parsed,) = parse_predict_input([row])
         request = self._model_request(parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD}))
+        if self.input_shape != "columns":  # a type-hinted model: its typed list
+            return _texts(self.model.predict_stream(shaped([request], self.input_shape)))
         return _texts(self.model.predict_stream(request))
 
 

@@ -26,17 +26,13 @@ def prediction_records(raw: Any) -> list[dict[str, Any]]:
 
 def _records(raw: Any) -> list[Mapping[str, Any]]:
     if isinstance(raw, pd.DataFrame):
-        if "answer" in raw.columns:
-            return raw.to_dict(orient="records")
-        if len(raw.columns) == 1:
+        if len(raw.columns) == 1 and "answer" not in raw.columns:
             return [{"answer": _as_text(v)} for v in raw.iloc[:, 0]]
-        raise ModelOutputError(
-            f"the model's output has columns {', '.join(map(str, raw.columns))} but no 'answer'; "
-            "return strings, or records with an 'answer' field"
-        )
+        return [_record(record) for record in raw.to_dict(orient="records")]
     if isinstance(raw, pd.Series | np.ndarray | list | tuple):
+        items = [item.model_dump() if hasattr(item, "model_dump") else item for item in raw]
         return [_record(item) if isinstance(item, Mapping) else {"answer": _as_text(item)}
-                for item in raw]  # fmt: skip
+                for item in items]  # fmt: skip
     if isinstance(raw, str):
         return [{"answer": raw}]
     raise ModelOutputError(
@@ -46,15 +42,20 @@ def _records(raw: Any) -> list[Mapping[str, Any]]:
 
 
 def _record(item: Mapping[str, Any]) -> Mapping[str, Any]:
-    """An output record: one with an `answer`, or one field taken as the answer (as a
-    one-column frame is); anything else is an error naming its fields, not an empty answer."""
+    """An output record (a pydantic model's fields too): one with an `answer`, or one field
+    taken as the answer (as a one-column frame is), or its only text field (the others kept
+    beside it); anything else is an error naming its fields, not an empty answer."""
     if "answer" in item:
         return dict(item)
     if len(item) == 1:
         return {"answer": _as_text(next(iter(item.values())))}
+    texts = [key for key, value in item.items() if isinstance(value, str)]
+    if len(texts) == 1:
+        return {**item, "answer": item[texts[0]]}
     raise ModelOutputError(
-        f"the model's output records have fields {', '.join(map(str, item)) or '(none)'} but "
-        "no 'answer'; return strings, or records with an 'answer' field"
+        f"the model's output records have fields {', '.join(map(str, item)) or '(none)'}: no "
+        "'answer' and not one text field to take as it; return strings, or records with an "
+        "'answer' field"
     )
 
 
