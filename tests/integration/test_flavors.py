@@ -125,3 +125,6 @@ def test_the_responses_api_answers_and_streams_through_the_openai_client(flavors
     assert deltas == ["1 messages", "last: hi there"]
     assert events[0].type == "response.created" and events[-1].type == "response.completed"
     assert events[-1].response.output_text == "".join(deltas)
+    # the SDK's stream helper rebuilds the response from the item and part events
+    with client.responses.stream(model=flavors.model_name, input="hi there") as helper:
+        assert helper.get_final_response().output_text == "".join(deltas)

@@ -252,6 +252,14 @@ def test_the_official_openai_client_talks_to_the_chat_endpoint(served):
     with pytest.raises(openai.UnprocessableEntityError, match="does not guarantee JSON"):
         client.chat.completions.create(model=served.model_name, messages=messages,
                                        response_format={"type": "json_object"})  # fmt: skip
+    # the legacy completions endpoint (vLLM's benchmark sends it by default): the prompt is
+    # asked as one user turn
+    legacy = client.completions.create(model=served.model_name, prompt=messages[0]["content"],
+                                       max_tokens=32, temperature=0)  # fmt: skip
+    assert legacy.choices[0].text == "$9.00" and legacy.choices[0].finish_reason == "stop"
+    streamed = client.completions.create(model=served.model_name, prompt=messages[0]["content"],
+                                         stream=True)  # fmt: skip
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == "$9.00"
 
 
 def test_the_openai_generator_answers_through_raygates_own_endpoint(served, monkeypatch):

@@ -1,6 +1,7 @@
 """Pure parts of serving: routing, auth, settings, the OpenAI wire format, error messages and
 Serve-config validation."""
 
+import json
 import random
 
 import pytest
@@ -486,3 +487,49 @@ def test_a_response_cut_at_a_limit_or_filtered_is_incomplete_with_its_text(
     parsed = Response.model_validate(body)  # as the openai SDK reads it
     assert parsed.status == status and parsed.output_text == prediction["answer"]
     assert (parsed.incomplete_details.reason if parsed.incomplete_details else None) == reason
+
+
+@pytest.mark.parametrize(
+    ("option", "field", "reason"),
+    [
+        ({"echo": True}, "echo", "does not repeat the prompt"),
+        ({"suffix": "end"}, "suffix", "toward a suffix"),
+        ({"logprobs": 5}, "logprobs", "log-probabilities"),
+        ({"prompt": ["one", "two"]}, "prompt", "one text prompt per request"),
+        ({"prompt": [1, 2, 3]}, "prompt", "one text prompt per request"),  # token ids
+    ],
+)
+def test_a_legacy_completion_asks_one_text_prompt_and_is_refused_what_it_cannot_have(
+    option, field, reason
+):
+    from raygate.serving.completions_api import CompletionRequest
+
+    body = {"model": "m", "prompt": "What is the return window?"}
+    with pytest.raises(ValidationError) as raised:
+        CompletionRequest.model_validate(body | option)
+    errors = [{**e, "loc": ("body", *e["loc"])} for e in raised.value.errors()]
+    message, param = describe_request_error(errors)
+    assert param.split(".")[0] == field and reason in message, message
+    sampled = {"max_tokens": 16, "temperature": 0, "stop": ["\n"], "ignore_eos": True}
+    request = CompletionRequest.model_validate(body | {"prompt": ["hi"]} | sampled)
+    assert request.conversation() == [{"role": "user", "content": "hi"}]
+
+
+def test_a_legacy_completion_reads_as_the_openai_sdk_types_it_whole_and_streamed():
+    from openai.types import Completion
+
+    from raygate.serving.completions_api import CompletionEvents, text_completion_body
+
+    served = Served(variant="canary", model_id="m@2", trace_id="t" * 32)
+    prediction = {"answer": "60 days", "finish_reason": "length", "tokens_in": 9, "tokens_out": 2}
+    whole = Completion.model_validate(text_completion_body(prediction, served))
+    assert whole.choices[0].text == "60 days" and whole.choices[0].finish_reason == "length"
+    assert whole.usage.total_tokens == 11
+    stream = CompletionEvents(served, include_usage=True)
+    events = [stream.start(), stream.text("60"), stream.text(" days"), *stream.end(prediction)]
+    datas = [e.removeprefix("data: ").strip() for e in events if e]
+    assert datas[-1] == "[DONE]"
+    chunks = [json.loads(d) for d in datas[:-1]]
+    assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == "60 days"
+    last, usage_chunk = (Completion.model_validate(c) for c in chunks[-2:])  # typed in full
+    assert last.choices[0].finish_reason == "length" and usage_chunk.usage.total_tokens == 11

@@ -65,6 +65,9 @@ UNSUPPORTED_REASONS = {
     "logprobs": "the served model does not report token log-probabilities",
     "top_logprobs": "the served model does not report token log-probabilities",
     "tool_choice": "the served model calls only its own tools, never a client's",
+    "echo": "the served model does not repeat the prompt",
+    "suffix": "the served model does not write toward a suffix",
+    "best_of": "the served model gives one answer per request",
 }
 
 
@@ -222,8 +225,13 @@ class ChatEvents:
         return [*(sse(chunk) for chunk in self._chunks.end(prediction)), "data: [DONE]\n\n"]
 
     def error(self, message: str) -> list[str]:
-        error = {"message": message, "type": "model_error", "code": "model_error"}
-        return [sse({"error": error}), "data: [DONE]\n\n"]
+        return stream_error(message)
+
+
+def stream_error(message: str) -> list[str]:
+    """How an OpenAI-style stream ends when the model failed after its 200: an error event."""
+    error = {"message": message, "type": "model_error", "code": "model_error"}
+    return [sse({"error": error}), "data: [DONE]\n\n"]
 
 
 def words(answer: str) -> list[str]:

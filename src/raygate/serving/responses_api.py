@@ -80,12 +80,6 @@ def response_body(prediction: dict[str, Any], served: Served, in_progress: bool 
     """A `response` object for one answer, with raygate's served fields: `incomplete` (with
     its reason, the text so far kept) when the answer was cut at a limit or filtered."""
     status, incomplete = ("in_progress", None) if in_progress else _status(prediction)
-    message = {
-        "type": "message", "id": f"msg_{served.trace_id}", "status": status,
-        "role": "assistant",
-        "content": [{"type": "output_text", "text": prediction.get("answer") or "",
-                     "annotations": []}],
-    }  # fmt: skip
     return {
         "id": f"resp_{served.trace_id}",
         "object": "response",
@@ -94,7 +88,7 @@ def response_body(prediction: dict[str, Any], served: Served, in_progress: bool 
         "incomplete_details": incomplete,
         "error": None,
         "model": served.model_id,
-        "output": [] if in_progress else [message],
+        "output": [] if in_progress else [_message(prediction, served, status)],
         "usage": _usage(usage(prediction)),
         # the model calls only its own tools, never a client's
         "tools": [],
@@ -103,6 +97,18 @@ def response_body(prediction: dict[str, Any], served: Served, in_progress: bool 
         "raygate_finish_reason": prediction.get("finish_reason"),
         **served.model_dump(),
     }
+
+
+def _message(prediction: dict[str, Any], served: Served, status: str) -> dict[str, Any]:
+    """The response's one output item: the assistant's message (no text part yet while in
+    progress)."""
+    content = [] if status == "in_progress" else [_text_part(prediction.get("answer") or "")]
+    return {"type": "message", "id": f"msg_{served.trace_id}", "status": status,
+            "role": "assistant", "content": content}  # fmt: skip
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
 def _status(prediction: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
@@ -122,7 +128,10 @@ def _usage(tokens: dict[str, int] | None) -> dict[str, int] | None:
 
 
 class ResponseEvents:
-    """The server-sent events of one streamed response, numbered in order."""
+    """The server-sent events of one streamed response, numbered in order, as OpenAI sends
+    them (the openai SDK's `responses.stream()` helper needs each): the response created,
+    its message item and text part added, the text deltas, then each of those done and the
+    response completed (or incomplete)."""
 
     def __init__(self, served: Served) -> None:
         self._served, self._sequence = served, 0
@@ -134,17 +143,26 @@ class ResponseEvents:
         return f"event: {kind}\ndata: {json.dumps(document)}\n\n"
 
     def start(self) -> str:
-        return self._event(
-            "response.created", response=response_body({}, self._served, in_progress=True)
-        )
+        response = response_body({}, self._served, in_progress=True)
+        return "".join([
+            self._event("response.created", response=response),
+            self._event("response.in_progress", response=response),
+            self._event("response.output_item.added", output_index=0,
+                        item=_message({}, self._served, "in_progress")),
+            self._event("response.content_part.added", part=_text_part(""), **self._item),
+        ])  # fmt: skip
 
     def text(self, piece: str) -> str:
-        return self._event("response.output_text.delta", delta=piece, **self._item)
+        return self._event("response.output_text.delta", delta=piece, logprobs=[], **self._item)
 
     def end(self, prediction: dict[str, Any]) -> list[str]:
-        text, response = prediction.get("answer") or "", response_body(prediction, self._served)
+        response = response_body(prediction, self._served)
+        (message,) = response["output"]
+        text = prediction.get("answer") or ""
         return [
-            self._event("response.output_text.done", text=text, **self._item),
+            self._event("response.output_text.done", text=text, logprobs=[], **self._item),
+            self._event("response.content_part.done", part=_text_part(text), **self._item),
+            self._event("response.output_item.done", output_index=0, item=message),
             self._event(f"response.{response['status']}", response=response),
         ]
 

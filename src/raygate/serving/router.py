@@ -33,6 +33,11 @@ from raygate.serving.api_errors import (
     install_error_handlers,
 )
 from raygate.serving.auth import ENV_TOKENS, authenticate, load_tokens
+from raygate.serving.completions_api import (
+    CompletionEvents,
+    CompletionRequest,
+    text_completion_body,
+)
 from raygate.serving.observer import RequestObserver
 from raygate.serving.openai_schema import (
     ChatCompletionRequest,
@@ -419,6 +424,28 @@ class Router:
             body.conversation(), body.user, traceparent, "POST /v1/chat/completions",
             body.stream, functools.partial(ChatEvents, include_usage=include_usage),
             completion_body, "messages",
+        )  # fmt: skip
+
+    @api.post(
+        "/v1/completions",
+        tags=["openai"],
+        responses=error_responses(401, 404, 413, 415, 422, 429, 502, 503, 504),
+    )
+    async def completions(
+        self,
+        body: CompletionRequest,
+        credentials: Credentials,
+        traceparent: TraceParent = None,
+    ):
+        """OpenAI's legacy text completion (stream: true for server-sent events), as load
+        tools send it: the prompt is asked as one user turn."""
+        self._admit(credentials)
+        await self._check_model(body.model)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return await self._reply(
+            body.conversation(), body.user, traceparent, "POST /v1/completions",
+            body.stream, functools.partial(CompletionEvents, include_usage=include_usage),
+            text_completion_body, "prompt",
         )  # fmt: skip
 
     @api.post(
