@@ -55,6 +55,13 @@ class PromptRef(StrictModel):
 
     id: str = Field(min_length=1, description="Template id in the prompt bundle.")
     version: int = Field(ge=1, description="Template version; the pair id@version is immutable.")
+    bundle: str = Field(
+        "builtin",
+        min_length=1,
+        description="The prompt bundle YAML: 'builtin' (raygate's own, written for the built-in "
+        "corpus) or a path to your own, relative to the agent file; its templates bind "
+        "{question} and {context}.",
+    )
 
 
 class ExtractiveGeneratorConfig(StrictModel):
@@ -251,11 +258,18 @@ class AgentConfig(StrictModel):
 
 
 def load_agent_config(path: str | Path) -> AgentConfig:
-    """Read and validate an agent YAML file; a relative corpus path becomes absolute."""
+    """Read and validate an agent YAML file; relative corpus and prompt bundle paths become
+    absolute (relative to the file)."""
     config = load_yaml_model(
         path, AgentConfig, ConfigError, "pass an agent config YAML such as agents/v1.yaml"
     )
     if config.corpus != "builtin" and not Path(config.corpus).is_absolute():
         resolved = (Path(path).parent / config.corpus).resolve()
         config = config.model_copy(update={"corpus": str(resolved)})
+    bundle = config.prompt.bundle
+    if bundle != "builtin" and not Path(bundle).is_absolute():
+        prompt = config.prompt.model_copy(
+            update={"bundle": str((Path(path).parent / bundle).resolve())}
+        )
+        config = config.model_copy(update={"prompt": prompt})
     return config

@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +106,12 @@ def test_check_runs_the_contract_alone(champion):
     ]
     tools = decision["gates"][2]
     assert tools["verdict"] == "pass" and "calculate" in tools["detail"]  # the build wrote them
+    # a fresh process given only the logged model's URI finds it in raygate's store
+    command = [sys.executable, "-m", "raygate.cli.main", "check", built["model_uri"], "--json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # a user's shell
+    alone = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert alone.returncode == 0, alone.stderr
+    assert json.loads(alone.stdout)["gates"][1]["detail"] == "grounded-answer@2"
 
 
 def test_a_broken_tool_schema_fails_the_contract(raygate_home, tmp_path):

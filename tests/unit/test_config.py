@@ -39,9 +39,12 @@ def test_content_hash_ignores_yaml_formatting(tmp_path):
     assert a.content_hash() == b.content_hash()
 
 
-def test_relative_corpus_path_is_resolved_against_the_config(tmp_path):
-    config = load_agent_config(write(tmp_path, VALID + "corpus: data/docs.jsonl\n"))
+def test_relative_corpus_and_prompt_bundle_paths_are_resolved_against_the_config(tmp_path):
+    text = VALID.replace("version: 1}", "version: 1, bundle: prompts/mine.yaml}")
+    config = load_agent_config(write(tmp_path, text + "corpus: data/docs.jsonl\n"))
     assert config.corpus == str(tmp_path / "data" / "docs.jsonl")
+    assert config.prompt.bundle == str(tmp_path / "prompts" / "mine.yaml")
+    assert load_agent_config(write(tmp_path, VALID)).prompt.bundle == "builtin"
 
 
 @pytest.mark.parametrize(

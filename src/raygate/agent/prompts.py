@@ -11,6 +11,8 @@ from raygate.errors import PromptError
 from raygate.schemas import StrictModel, load_yaml_model
 
 BUILTIN_BUNDLE = Path(__file__).resolve().parent / "prompt_bundle.yaml"
+# What the agent binds when it renders a template: the user's question, the packed documents.
+BOUND_VARIABLES = frozenset({"question", "context"})
 
 
 class PromptTemplate(StrictModel):
@@ -29,8 +31,23 @@ class PromptTemplate(StrictModel):
         """Names of every `{variable}` in the system and user templates."""
         names = set()
         for text in (self.system, self.user):
-            names |= {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+            try:
+                names |= {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+            except ValueError as exc:  # e.g. a lone brace
+                raise PromptError(
+                    f"prompt {self.prompt_id}: {exc}; write a literal brace as {{{{ or }}}}"
+                ) from None
         return names
+
+    def check_bound(self) -> None:
+        """Refuse a template whose variables the agent does not bind (before any build)."""
+        unbound = sorted(self.variables() - BOUND_VARIABLES)
+        if unbound:
+            raise PromptError(
+                f"prompt {self.prompt_id} uses {', '.join('{' + v + '}' for v in unbound)}, "
+                f"which the agent does not fill (it binds {{question}} and {{context}}); "
+                "write a literal brace as {{ or }}"
+            )
 
     def render(self, **values: str) -> tuple[str, str]:
         """(system, user) with every variable bound; a missing one raises PromptError."""

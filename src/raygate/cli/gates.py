@@ -115,7 +115,9 @@ def check(
     from raygate.gates.run import champion_version
     from raygate.packaging.loading import registry_name
     from raygate.registry.mlflow_registry import MlflowRegistry
+    from raygate.tracking import configure_mlflow
 
+    configure_mlflow()  # a models:/m-… URI is read from the store even without a registry name
     name = name or registry_name(model_uri)
     champion = champion_version(MlflowRegistry(), name, against) if (name and against) else None
     decision = GateDecision(tuple(check_contract(model_uri, champion.uri if champion else None)))

@@ -17,7 +17,6 @@ from raygate.gates.decide import GateResult
 from raygate.packaging.loading import model_info
 
 # Variables the reference agent binds when it renders a prompt.
-BOUND_VARIABLES = frozenset({"question", "context"})
 
 
 def _type_name(kind) -> str:
@@ -114,7 +113,7 @@ def _signature_gate(candidate, champion, champion_uri: str | None) -> GateResult
 
 
 def _prompt_gate(artifacts: Path) -> GateResult:
-    from raygate.agent.prompts import load_prompt_bundle
+    from raygate.agent.prompts import BOUND_VARIABLES, load_prompt_bundle
 
     name, threshold = "contract.prompts", f"variables ⊆ {{{', '.join(sorted(BOUND_VARIABLES))}}}"
     bundle_path = artifacts / "prompt_bundle.yaml"
@@ -138,7 +137,7 @@ def _prompt_gate(artifacts: Path) -> GateResult:
         float(len(unbound)),
         threshold,
         verdict,
-        detail or f"{len(bundle.templates)} templates",
+        detail or ", ".join(t.prompt_id for t in bundle.templates),
     )
 
 

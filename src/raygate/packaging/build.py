@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from raygate import __version__
 from raygate.agent.corpus import BUILTIN_CORPUS, corpus_hash, load_corpus
@@ -49,7 +49,9 @@ def stage_artifacts(config: AgentConfig, directory: Path) -> tuple[dict[str, str
     Every check happens here, before anything is logged, so a bad config writes nothing.
     """
     documents = load_corpus(BUILTIN_CORPUS if config.corpus == "builtin" else config.corpus)
-    template = load_prompt_bundle(BUILTIN_BUNDLE).get(config.prompt.id, config.prompt.version)
+    bundle = BUILTIN_BUNDLE if config.prompt.bundle == "builtin" else Path(config.prompt.bundle)
+    template = load_prompt_bundle(bundle).get(config.prompt.id, config.prompt.version)
+    template.check_bound()
     paths = {
         pyfunc.ARTIFACT_CONFIG: directory / "agent_config.json",
         pyfunc.ARTIFACT_PROMPTS: directory / "prompt_bundle.yaml",
@@ -58,7 +60,10 @@ def stage_artifacts(config: AgentConfig, directory: Path) -> tuple[dict[str, str
         pyfunc.ARTIFACT_TOOLS: directory / TOOL_SCHEMAS_ARTIFACT,
     }
     paths[pyfunc.ARTIFACT_CONFIG].write_text(config.model_dump_json(indent=2))
-    shutil.copyfile(BUILTIN_BUNDLE, paths[pyfunc.ARTIFACT_PROMPTS])
+    # the template the agent renders, alone: what went into the model, and all the contract
+    # gate checks (another template of a user's bundle is not part of this release)
+    used = {"templates": [template.model_dump()]}
+    paths[pyfunc.ARTIFACT_PROMPTS].write_text(yaml.safe_dump(used, sort_keys=False))
     with paths[pyfunc.ARTIFACT_CORPUS].open("w", encoding="utf-8") as handle:
         for doc in documents:
             record = {"id": doc.id, "title": doc.title, "kind": doc.kind, "text": doc.text}
