@@ -38,6 +38,35 @@ def test_any_file_in_the_format_loads_and_a_single_answer_becomes_a_list(tmp_pat
     assert gold.info.categories == {"factual": 1, "uncategorized": 1}
 
 
+def test_rows_without_ids_are_known_by_their_content_wherever_they_are_read(tmp_path):
+    from raygate.goldset import GoldRow
+
+    lines = [
+        '{"query": "What is 2+2?", "expected": "4"}',
+        '{"query": "Capital?", "expected": ["Paris"]}',
+    ]
+    loaded = load_goldset(write(tmp_path, *lines)).rows
+    assert all(row.id.startswith("q-") for row in loaded) and loaded[0].id != loaded[1].id
+    assert GoldRow.model_validate_json(lines[0]).id == loaded[0].id  # as an eval worker reads it
+    moved = load_goldset(write(tmp_path, "", lines[1], lines[0])).rows  # reordered, still its id
+    assert {row.id for row in moved} == {row.id for row in loaded}
+    twice = write(tmp_path, lines[0], '{"query": "What is 2+2?", "expected": ["4"]}')
+    with pytest.raises(GoldSetError, match=r":2: the same query and expected answers as line 1"):
+        load_goldset(twice)
+
+
+@pytest.mark.parametrize(
+    ("line", "hint"),
+    [
+        ('{"question": "q", "answer": "a"}', "rename question → query, answer → expected"),
+        ('{"query": "q", "ground_truth": "a"}', "rename ground_truth → expected"),
+    ],
+)
+def test_other_tools_names_for_question_and_answer_are_told_their_names_here(tmp_path, line, hint):
+    with pytest.raises(GoldSetError, match=hint):
+        load_goldset(write(tmp_path, line))
+
+
 def test_numbers_are_taken_as_their_text_and_booleans_are_refused(tmp_path):
     numbers = {"id": 7, "query": "What is 6 times 7?", "expected": 42}
     gold = load_goldset(write(tmp_path, json.dumps(numbers)))

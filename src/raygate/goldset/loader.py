@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from raygate.errors import GoldSetError
-from raygate.goldset.schema import GoldRow
+from raygate.goldset.schema import CONTENT_ID_PREFIX, GoldRow
 from raygate.schemas import describe_validation_error
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -47,7 +47,7 @@ def resolve_goldset(source: str | Path) -> tuple[str, Path]:
         return path.stem, path
     raise GoldSetError(
         f"gold set '{source}' is neither a built-in name ({', '.join(BUILTIN_GOLDSETS)}) "
-        "nor an existing file; pass a JSONL path with one {id, query, expected} object a line"
+        "nor an existing file; pass a JSONL path with one {query, expected} object a line"
     )
 
 
@@ -93,9 +93,13 @@ def _validated_rows(path: Path) -> Iterator[GoldRow]:
                 continue
             row = _parse(path, lineno, line)
             if row.id in first_line_of:
+                first = first_line_of[row.id]
                 raise GoldSetError(
-                    f"{path}:{lineno}: field 'id': duplicate id '{row.id}' "
-                    f"(first on line {first_line_of[row.id]}); ids must be unique"
+                    f"{path}:{lineno}: the same query and expected answers as line {first} "
+                    "(a row without an id is known by them); remove one or give each an id"
+                    if row.id.startswith(CONTENT_ID_PREFIX)
+                    else f"{path}:{lineno}: field 'id': duplicate id '{row.id}' "
+                    f"(first on line {first}); ids must be unique"
                 )
             first_line_of[row.id] = lineno
             yield row
@@ -116,6 +120,14 @@ def _decoded(path: Path, lineno: int, raw: bytes) -> str:
         ) from None
 
 
+# What other tools call a gold row's question and answers, for the hint when they are used.
+_RENAMES = {
+    "query": {"question", "prompt", "input", "user_input"},
+    "expected": {"answer", "answers", "expected_answer", "expected_output", "expected_response",
+                 "ground_truth", "reference", "target", "output"},
+}  # fmt: skip
+
+
 def _parse(path: Path, lineno: int, line: str) -> GoldRow:
     try:
         return GoldRow.model_validate_json(line)
@@ -123,11 +135,16 @@ def _parse(path: Path, lineno: int, line: str) -> GoldRow:
         extra = [e["loc"][0] for e in exc.errors() if e["type"] == "extra_forbidden"]
         hint = (f" (keep your own fields under metadata, e.g. \"metadata\": {{\"{extra[0]}\": …}})"
                 if extra else "")  # fmt: skip
+        missing = {e["loc"][0] for e in exc.errors() if e["type"] == "missing"}
+        renames = [f"{name} → {field}" for name in extra for field, names in _RENAMES.items()
+                   if field in missing and name in names]  # fmt: skip
+        if renames:
+            hint = f" (rename {', '.join(renames)})"
         if {"inputs", "expectations"} & set(extra):
             hint = (" (this line is an MLflow evaluation-dataset record: write the question of "
-                    "its inputs as query, expectations.expected_response as expected, and give "
-                    "it an id)")  # fmt: skip
+                    "its inputs as query, expectations.expected_response as expected)")  # fmt: skip
         raise GoldSetError(
             f"{path}:{lineno}: {describe_validation_error(exc)}; each line is one JSON object "
-            f"with id, query, expected and optionally relevant_ids, category, match, metadata{hint}"
+            f"with query, expected and optionally id, relevant_ids, category, match, "
+            f"metadata{hint}"
         ) from None

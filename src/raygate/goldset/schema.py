@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from raygate.schemas import StrictModel
 
 # Categories raygate scores specially; any other lower-case category is kept as a label.
 KNOWN_CATEGORIES = ("factual", "numeric", "multi_hop", "unanswerable", "pii", "disallowed")
+# The id of a row that has none: this prefix and a hash of its query and expected answers.
+CONTENT_ID_PREFIX = "q-"
 
 
 class GoldRow(StrictModel):
@@ -18,7 +22,12 @@ class GoldRow(StrictModel):
 
     model_config = StrictModel.model_config | ConfigDict(coerce_numbers_to_str=True)
 
-    id: str = Field(min_length=1, description="Unique id of the example within its gold set.")
+    id: str | None = Field(
+        None,
+        min_length=1,
+        description="Unique id of the example within its gold set; without one, an id made "
+        "from its query and expected answers (`q-…`), the same wherever the row is read.",
+    )
     query: str = Field(min_length=1, description="The question sent to the model as `query`.")
     expected: list[str] = Field(
         min_length=1, description="Acceptable answers; a single string is taken as a list of one."
@@ -38,6 +47,14 @@ class GoldRow(StrictModel):
         description=f"Lower-case label; scored specially if one of {', '.join(KNOWN_CATEGORIES)}.",
     )
     metadata: dict[str, Any] | None = Field(None, description="Free-form data, kept as is.")
+
+    @model_validator(mode="after")
+    def _an_id_from_the_content(self) -> GoldRow:
+        if self.id is not None:
+            return self
+        said = json.dumps([self.query, self.expected], ensure_ascii=False)
+        digest = hashlib.sha256(said.encode("utf-8")).hexdigest()[:12]
+        return self.model_copy(update={"id": CONTENT_ID_PREFIX + digest})
 
     @field_validator("expected", mode="before")
     @classmethod
