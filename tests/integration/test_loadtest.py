@@ -208,6 +208,21 @@ def test_a_workload_file_that_cannot_be_read_is_one_clear_error(local_ray, tmp_p
         load_workload(str(no_user), None, users=1, seed=0)
 
 
+def test_a_workload_of_csv_rows_or_text_lines_is_read_as_prompts(local_ray, tmp_path):
+    from raygate.loadtest.workload import load_workload
+
+    table = tmp_path / "prompts.csv"
+    table.write_text('prompt,notes\n"Return window, kettles?",a\nWhy?,b\n')
+    assert sorted(p.query for p in load_workload(str(table), None, users=1, seed=0)) == [
+        "Return window, kettles?", "Why?",
+    ]  # fmt: skip
+    lines = tmp_path / "prompts.txt"
+    lines.write_text("What is the express fee?\n\nWhy?\n")
+    assert sorted(p.query for p in load_workload(str(lines), None, users=1, seed=0)) == [
+        "What is the express fee?", "Why?",
+    ]  # fmt: skip
+
+
 def test_a_workload_of_openai_chat_conversations_is_replayed_whole(local_ray, tmp_path):
     from raygate.loadtest.workload import load_workload
 

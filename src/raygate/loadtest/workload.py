@@ -12,7 +12,8 @@ from raygate.errors import GoldSetError, LoadTestError
 from raygate.goldset.loader import BUILTIN_GOLDSETS, resolve_goldset
 from raygate.loadtest.transport import Conversation, Prompt
 
-PROMPT_COLUMNS = ("query", "prompt", "messages")  # the first a file has is read
+# the first a file has is read (`text`: a .txt file's lines)
+PROMPT_COLUMNS = ("query", "prompt", "messages", "text")
 _WORDS = tuple(
     [
         "order",
@@ -85,6 +86,10 @@ def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
     try:
         if path.suffix == ".parquet":
             dataset = ray.data.read_parquet(str(path), **light)
+        elif path.suffix == ".csv":
+            dataset = ray.data.read_csv(str(path), **light)
+        elif path.suffix == ".txt":  # one prompt a line
+            dataset = ray.data.read_text(str(path), drop_empty_lines=True, **light)
         else:
             dataset = ray.data.read_json(str(path), lines=True, **light)
         prompts: list[str | Conversation] = []
@@ -98,8 +103,9 @@ def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
         lines = [line for line in str(exc).splitlines() if line.strip()]
         cause = lines[-1] if lines else type(exc).__name__
         raise LoadTestError(
-            f"cannot read prompts from {path}: {cause}; write UTF-8 JSON lines (or Parquet) "
-            "with a 'query' or 'prompt' column, or OpenAI chat 'messages'"
+            f"cannot read prompts from {path}: {cause}; write UTF-8 JSON lines (or Parquet, "
+            "CSV) with a 'query' or 'prompt' column, or OpenAI chat 'messages', or a .txt "
+            "file of one prompt a line"
         ) from None
     # Shuffled here, where the prompts are anyway: Ray Data's shuffle would start a task per
     # block (with no CPU reserved, a worker process each) to reorder a list of strings.
@@ -115,7 +121,8 @@ def _prompt_values(batch, path: Path) -> list[str | Conversation]:
     if column is None:
         raise LoadTestError(
             f"{path} has no 'query', 'prompt' or 'messages' column (columns: "
-            f"{', '.join(columns)}); write one JSON object per line with a 'query'"
+            f"{', '.join(columns)}); write one JSON object per line with a 'query' (a CSV "
+            "header naming one), or a .txt file of one prompt a line"
         )
     values = batch.column(column).to_pylist()
     if column != "messages":
