@@ -146,16 +146,17 @@ class LoadedAgent:
 def _texts(chunks: Iterator[Any]) -> Iterator[str | dict[str, Any]]:
     """The text of each chunk that carries some, then an output row (a dict): the one
     raygate's agent sends as its final chunk, or else the one the chunks said."""
-    reader, record = StreamReader(), None
+    reader, agent_final = StreamReader(), False
     for chunk in chunks:
         record = final_record(chunk)
         if record is not None:
+            agent_final = True
             yield record
             continue
         text = reader.text(chunk)
         if text:
             yield text
-    if record is None:
+    if not agent_final:
         yield reader.record()
 
 
