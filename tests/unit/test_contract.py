@@ -81,3 +81,18 @@ def test_the_reference_agents_tool_schemas_are_valid():
     tools = reference_tools(lambda query, k: [], load_corpus(BUILTIN_CORPUS))
     schemas = Toolbox(tools, ["search_documents", "fetch_document", "calculate"]).schemas()
     assert tool_schema_problems(list(schemas)) == []
+
+
+def test_models_raygate_asks_differently_break_callers_only_where_no_request_field_fills_them():
+    from mlflow.types.schema import DataType, Object, Property
+
+    chat = sig([ColSpec("string", "messages")], [ColSpec("string", "choices")])  # a ChatModel
+    texts = sig([ColSpec(DataType.string)], [ColSpec(DataType.string)])  # typed list[str]
+    ticket = Object([Property("question", DataType.string), Property("tenant", DataType.string)])
+    typed = sig([ColSpec(ticket)], [ColSpec(DataType.string)])  # list[Ticket]: two required
+    assert signature_problems(chat, BASE) == []  # asked with the conversation
+    assert signature_problems(texts, BASE) == []  # the query fills its one string
+    assert signature_problems(BASE, chat) == []  # and back: query rows from the conversation
+    assert [p.split(" is ")[0] for p in signature_problems(typed, BASE)] == [
+        "required input 'question'", "required input 'tenant'",  # two: which is the query?
+    ]  # fmt: skip

@@ -14,9 +14,15 @@ from mlflow.types.schema import DataType
 from raygate.constants import TOOL_SCHEMAS_ARTIFACT
 from raygate.errors import ModelLoadError, PromptError
 from raygate.gates.decide import GateResult
+from raygate.packaging.conversation import interface_of
+from raygate.packaging.inputs import (
+    default_input_map,
+    input_shape,
+    signature_inputs,
+    unfilled_inputs,
+)
 from raygate.packaging.loading import model_info
-
-# Variables the reference agent binds when it renders a prompt.
+from raygate.schemas import PredictInput
 
 
 def _type_name(kind) -> str:
@@ -31,8 +37,29 @@ def _columns(schema) -> dict[str, tuple[str, bool]]:
     }
 
 
+def asked_as(signature) -> str:
+    """How raygate asks a model with this signature: `query` rows (named columns), a
+    conversation (`messages`, `responses`: chat and agent flavors), or a type-hinted model's
+    typed list (`objects`, `texts`)."""
+    shape = input_shape(signature)
+    if shape != "columns":
+        return shape
+    return interface_of(a.name for a in signature_inputs(signature) or ())
+
+
 def signature_problems(candidate, champion) -> list[str]:
-    """Ways the candidate's signature breaks callers of the champion's (empty: compatible)."""
+    """Ways the candidate's signature breaks callers of the champion's (empty: compatible).
+    Callers reach the model through raygate's API, which asks each kind of model its own way
+    (a conversation for chat and agent flavors, a typed list for type-hinted models): between
+    models asked differently, only a required input that no request field fills breaks them;
+    between models asked alike, a field removed or retyped does too."""
+    if asked_as(candidate) != asked_as(champion):
+        accepted = signature_inputs(candidate)
+        if asked_as(candidate) in ("messages", "responses") or accepted is None:
+            return []  # asked with the conversation
+        unfilled = unfilled_inputs(accepted, default_input_map(accepted), PredictInput.model_fields)
+        return [f"required input '{n}' is filled by no request field (unless the serving "
+                "config's input_map fills it)" for n in unfilled]  # fmt: skip
     problems = []
     for side in ("inputs", "outputs"):
         new, old = _columns(getattr(candidate, side)), _columns(getattr(champion, side))
@@ -108,7 +135,9 @@ def _signature_gate(candidate, champion, champion_uri: str | None) -> GateResult
     if champion.signature is None:
         return GateResult(name, None, threshold, "pass", f"{champion_uri} has no signature")
     problems = signature_problems(candidate.signature, champion.signature)
-    detail = "; ".join(problems) or f"compatible with {champion_uri}"
+    asked = asked_as(candidate.signature), asked_as(champion.signature)
+    adapted = f" (asked as {asked[0]}, the champion as {asked[1]})" if asked[0] != asked[1] else ""
+    detail = "; ".join(problems) or f"compatible with {champion_uri}{adapted}"
     return GateResult(name, float(len(problems)), threshold, "fail" if problems else "pass", detail)
 
 
