@@ -324,6 +324,28 @@ class Typed(mlflow.pyfunc.PythonModel):  # MLflow 3's type hints: the signature 
 set_model(Typed())
 """
 
+TYPED_CHAT_MODEL = """
+import mlflow, pydantic
+from mlflow.models import set_model
+
+
+class Turn(pydantic.BaseModel):
+    role: str
+    content: str
+
+
+class Chat(pydantic.BaseModel):
+    messages: list[Turn]
+
+
+class Typed(mlflow.pyfunc.PythonModel):
+    def predict(self, model_input: list[Chat], params=None) -> list[str]:
+        return [f"{len(c.messages)} turns: {c.messages[-1].content}" for c in model_input]
+
+
+set_model(Typed())
+"""
+
 TEXTS_MODEL = """
 import mlflow
 from mlflow.models import set_model
@@ -350,6 +372,10 @@ def test_a_type_hinted_model_gets_its_typed_list_everywhere(local_ray, registry,
     texts = load_agent(log_code_model(tmp_path / "texts", TEXTS_MODEL), registry)  # list[str]
     (record,) = texts.predict_records([{"query": "sixty days?"}])
     assert record["answer"] == "SIXTY DAYS?"
+    (tmp_path / "chat").mkdir()  # list[Chat]: a typed list of conversations
+    chat = load_agent(log_code_model(tmp_path / "chat", TYPED_CHAT_MODEL), registry)
+    turns = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    assert chat.converse(turns)["answer"] == "2 turns: hi"
 
 
 ANSWERS_IN_SENTENCES = """

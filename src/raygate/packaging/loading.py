@@ -107,8 +107,12 @@ class LoadedAgent:
         return interface_of(self.input_names or ())
 
     def converse(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """A chat or agent flavor's answer to a whole conversation, as a prediction record."""
-        return reply_record(self.model.predict(conversation_request(self.interface, messages)))
+        """A chat or agent flavor's answer to a whole conversation, as a prediction record (a
+        type-hinted model typed `list[Request]` gets a list of one, and answers as any)."""
+        request = conversation_request(self.interface, messages)
+        if self.input_shape == "objects":
+            return prediction_records(self.model.predict([request]))[0]
+        return reply_record(self.model.predict(request))
 
     def converse_each(self, queries: Sequence[str]) -> list[dict[str, Any]]:
         """A chat or agent flavor's answer to each query, asked as a one-turn conversation."""
@@ -116,7 +120,10 @@ class LoadedAgent:
 
     def converse_stream(self, messages: list[dict[str, Any]]) -> Iterator[str | dict[str, Any]]:
         """The same, as text pieces while the model streams."""
-        return _texts(self.model.predict_stream(conversation_request(self.interface, messages)))
+        request = conversation_request(self.interface, messages)
+        if self.input_shape == "objects":  # MLflow hands a typed model's stream one element
+            return _texts(self.model.predict_stream([request]))
+        return _texts(self.model.predict_stream(request))
 
     @cached_property
     def streams(self) -> bool:
