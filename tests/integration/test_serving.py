@@ -186,11 +186,11 @@ def test_auth_limits_and_bad_input_get_clear_4xx(served):
         silent = requests.post(f"{served.url}/v1/{path}", headers=served.headers, timeout=10,
                                json={"model": served.model_name, **body})  # fmt: skip
         assert silent.status_code == 422 and silent.json()["error"]["param"] == param
-    legacy = requests.post(f"{served.url}/v1/completions", headers=served.headers, timeout=10,
-                           json={"model": served.model_name, "prompt": "hi"})  # fmt: skip
-    assert legacy.status_code == 404
-    assert "no endpoint POST /v1/completions; this API serves " in legacy.json()["error"]["message"]
-    assert "POST /v1/chat/completions" in legacy.json()["error"]["message"]
+    unknown = requests.post(f"{served.url}/v1/embeddings", headers=served.headers, timeout=10,
+                            json={"model": served.model_name, "input": "hi"})  # fmt: skip
+    assert unknown.status_code == 404
+    assert "no endpoint POST /v1/embeddings; this API serves " in unknown.json()["error"]["message"]
+    assert "POST /v1/completions" in unknown.json()["error"]["message"]
     wrong_method = requests.get(f"{served.url}/v1/chat/completions", headers=served.headers,
                                 timeout=10)  # fmt: skip
     assert wrong_method.status_code == 405
