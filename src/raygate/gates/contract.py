@@ -53,9 +53,10 @@ def signature_problems(candidate, champion) -> list[str]:
     (a conversation for chat and agent flavors, a typed list for type-hinted models): between
     models asked differently, only a required input that no request field fills breaks them;
     between models asked alike, a field removed or retyped does too."""
-    if asked_as(candidate) != asked_as(champion):
+    asked = asked_as(candidate)
+    if asked != asked_as(champion):
         accepted = signature_inputs(candidate)
-        if asked_as(candidate) in ("messages", "responses") or accepted is None:
+        if asked in ("messages", "responses") or accepted is None:
             return []  # asked with the conversation
         unfilled = unfilled_inputs(accepted, default_input_map(accepted), PredictInput.model_fields)
         return [f"required input '{n}' is filled by no request field (unless the serving "

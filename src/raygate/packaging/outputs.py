@@ -26,7 +26,9 @@ def prediction_records(raw: Any) -> list[dict[str, Any]]:
 
 def _records(raw: Any) -> list[Mapping[str, Any]]:
     if isinstance(raw, pd.DataFrame):
-        if len(raw.columns) == 1 and "answer" not in raw.columns:
+        if "answer" in raw.columns:  # every row has its answer: no per-row reading
+            return raw.to_dict(orient="records")
+        if len(raw.columns) == 1:
             return [{"answer": _as_text(v)} for v in raw.iloc[:, 0]]
         return [_record(record) for record in raw.to_dict(orient="records")]
     if isinstance(raw, pd.Series | np.ndarray | list | tuple):

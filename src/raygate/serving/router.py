@@ -417,13 +417,11 @@ class Router:
     ):
         """OpenAI-compatible chat completion (stream: true for server-sent events); chat and
         agent flavors get the whole conversation, query models its last user message."""
-        self._admit(credentials)
-        await self._check_model(body.model)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return await self._reply(
-            body.conversation(), body.user, traceparent, "POST /v1/chat/completions",
-            body.stream, functools.partial(ChatEvents, include_usage=include_usage),
-            completion_body, "messages",
+            body, credentials, traceparent, "POST /v1/chat/completions",
+            functools.partial(ChatEvents, include_usage=include_usage), completion_body,
+            "messages",
         )  # fmt: skip
 
     @api.post(
@@ -439,12 +437,10 @@ class Router:
     ):
         """OpenAI's legacy text completion (stream: true for server-sent events), as load
         tools send it: the prompt is asked as one user turn."""
-        self._admit(credentials)
-        await self._check_model(body.model)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return await self._reply(
-            body.conversation(), body.user, traceparent, "POST /v1/completions",
-            body.stream, functools.partial(CompletionEvents, include_usage=include_usage),
+            body, credentials, traceparent, "POST /v1/completions",
+            functools.partial(CompletionEvents, include_usage=include_usage),
             text_completion_body, "prompt",
         )  # fmt: skip
 
@@ -461,31 +457,32 @@ class Router:
     ):
         """OpenAI Responses API, text in and text out (stream: true for server-sent events);
         chat and agent flavors get the whole input, query models its last user message."""
-        self._admit(credentials)
-        await self._check_model(body.model)
         return await self._reply(
-            body.conversation(), body.user, traceparent, "POST /v1/responses", body.stream,
-            ResponseEvents, response_body, "input",
+            body, credentials, traceparent, "POST /v1/responses", ResponseEvents, response_body,
+            "input",
         )  # fmt: skip
 
     async def _reply(
         self,
-        conversation: list[dict[str, str]],
-        user: str | None,
+        body: ChatCompletionRequest | CompletionRequest | ResponsesRequest,
+        credentials: HTTPAuthorizationCredentials | None,
         caller_trace: str | None,
         route: str,
-        stream: bool,
         events: Callable[[Served], Any],
         render: Callable[[dict, Served], dict],
         param: str,
     ):
-        """A conversation answered by the chosen variant, whole or streamed: chat and agent
-        flavors get all of it, query models (the agent) its last user message."""
+        """An OpenAI-style request admitted, its model checked, and its conversation answered
+        by the chosen variant, whole or streamed: chat and agent flavors get all of it, query
+        models (the agent) its last user message."""
+        self._admit(credentials)
+        await self._check_model(body.model)
+        conversation, user = body.conversation(), body.user
         said = [m["content"] for m in conversation if m["role"] == "user" and m["content"].strip()]
         if not said:
             raise ApiError(422, f"{param}: no user message with text; add one", param)
         row = {"query": said[-1], "user_id": user, "messages": conversation}
-        if stream:
+        if body.stream:
             return await self._streamed(row, user, caller_trace, route, events)
         prediction, served = await self._answer(row, user, route, caller_trace)
         headers = _headers(served, prediction.get("finish_reason"))
