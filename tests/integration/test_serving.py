@@ -171,6 +171,14 @@ def test_auth_limits_and_bad_input_get_clear_4xx(served):
     assert malformed.status_code == 422 and "JSON" in malformed.json()["error"]["message"]
     huge = served.predict({"query": "x" * 100_000})
     assert huge.status_code == 413 and "65536 bytes" in huge.json()["error"]["message"]
+    as_json = {**served.headers, "content-type": "application/json"}
+    body = json.dumps({"query": "x" * 100_000}).encode()
+    chunked = requests.post(f"{served.url}/v1/predict", data=iter([body[:50_000], body[50_000:]]),
+                            headers=as_json, timeout=10)  # fmt: skip
+    assert chunked.status_code == 413 and chunked.json() == huge.json()
+    not_utf8 = requests.post(f"{served.url}/v1/predict", data=b'{"query": "\xff"}',
+                             headers=as_json, timeout=10)  # fmt: skip
+    assert not_utf8.status_code == 400 and "not UTF-8" in not_utf8.json()["error"]["message"]
     chat = requests.post(
         f"{served.url}/v1/chat/completions",
         headers=served.headers,

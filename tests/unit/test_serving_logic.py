@@ -249,6 +249,42 @@ def test_validation_messages_name_the_field_and_suggest_spelling():
     assert "not valid JSON" in message
 
 
+def test_a_body_that_cannot_be_read_says_why_and_one_too_large_is_413_however_sent():
+    """FastAPI reports any unreadable body as "There was an error parsing the body" (and a
+    limit hit while a chunked body streams in as that too, before this was mended)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from raygate.serving.api_errors import BodyLimit, install_error_handlers
+
+    app = FastAPI()
+    app.add_middleware(BodyLimit, limit=lambda: 20_000)
+    install_error_handlers(app)
+
+    @app.post("/echo")
+    def echo(body: dict) -> dict:
+        return body
+
+    client = TestClient(app)
+    json_header = {"content-type": "application/json"}
+
+    def error(content, **headers) -> tuple[int, str]:
+        response = client.post("/echo", content=content, headers={**json_header, **headers})
+        return response.status_code, response.json()["error"]["message"]
+
+    assert client.post("/echo", json={"query": "hi"}).json() == {"query": "hi"}
+    assert error(b'{"query": "\xff"}') == (
+        400,
+        "request body is not UTF-8 (byte 0xff at position 11); send JSON encoded as UTF-8",
+    )
+    status, message = error(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    assert status == 400 and "nests too deeply" in message
+    big = b'{"query": "' + b"x" * 30_000 + b'"}'
+    too_large = (413, "request body is larger than 20000 bytes; send less")
+    assert error(big) == too_large  # declared by Content-Length
+    assert error(iter([big[:15_000], big[15_000:]])) == too_large  # chunked: counted as it comes
+
+
 def write(tmp_path, config) -> str:
     path = tmp_path / "serve.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -152,7 +152,20 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
             allowed = headers.get("allow", "another method")
             message = f"{asked} is not allowed; use {allowed}"
+        elif exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's body read failed
+            message = _unreadable_body(exc.__cause__)
         return error_response(exc.status_code, message, headers=exc.headers)
+
+
+def _unreadable_body(cause: BaseException) -> str:
+    """Why FastAPI could not read a body as JSON (it says only "There was an error parsing
+    the body"), and the fix."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (f"request body is not UTF-8 (byte 0x{cause.object[cause.start]:02x} at "
+                f"position {cause.start}); send JSON encoded as UTF-8")  # fmt: skip
+    if isinstance(cause, RecursionError):
+        return "request body nests too deeply to parse; send a flatter JSON object"
+    return f"request body could not be read as JSON ({type(cause).__name__}); send a JSON object"
 
 
 def _endpoints(app: FastAPI) -> str:
@@ -188,18 +201,23 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(limit)
             return message
 
-        try:
-            await self._app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(limit)(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self._app(scope, counted, send)
 
 
 def _too_large(limit: int) -> JSONResponse:
-    return error_response(413, f"request body is larger than {limit} bytes; send less")
+    return error_response(413, _too_large_message(limit))
+
+
+def _too_large_message(limit: int) -> str:
+    return f"request body is larger than {limit} bytes; send less"
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised while a body without Content-Length streams in: an HTTPException, which FastAPI
+    lets through to the handlers (any other error while reading is its generic 400)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large_message(limit))
