@@ -15,9 +15,12 @@ from fastapi.responses import JSONResponse
 
 from raygate.canary.webhooks import verify
 from raygate.constants import ALIAS_CANDIDATE
+from raygate.serving.api_errors import BodyLimit, install_error_handlers
 from raygate.telemetry.tracing import FASTAPI_TELEMETRY_OFF
 
 ENV_MLFLOW_WEBHOOK_SECRET = "RAYGATE_MLFLOW_WEBHOOK_SECRET"
+# MLflow's deliveries are a few hundred bytes; the body is read before its signature is checked
+MAX_BODY_BYTES = 64 * 1024
 Starter = Callable[[str, int], str]  # (model name, version) → what was started
 
 
@@ -60,6 +63,8 @@ def build_receiver(secret: str, start: Starter, alias: str = ALIAS_CANDIDATE) ->
     """The receiver app: POST /mlflow for MLflow's deliveries, GET /healthz."""
     app = FastAPI(title="raygate MLflow webhook receiver", docs_url=None, redoc_url=None,
                   telemetry=FASTAPI_TELEMETRY_OFF)  # fmt: skip
+    app.add_middleware(BodyLimit, limit=lambda: MAX_BODY_BYTES)
+    install_error_handlers(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

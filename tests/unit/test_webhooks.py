@@ -79,6 +79,17 @@ def test_a_malformed_payload_is_a_400_naming_what_was_expected(receiver):
     assert response.status_code == 400 and "entity" in response.json()["error"]["message"]
 
 
+def test_a_body_over_the_limit_is_refused_unread_and_starts_nothing(receiver):
+    client, started = receiver
+    payload = {**ALIAS_SET, "padding": "x" * 100_000}
+    body, headers = delivery(payload)
+    data = body.encode()
+    for content in (data, iter([data[:50_000], data[50_000:]])):  # declared, then chunked
+        response = client.post("/mlflow", content=content, headers=headers)
+        assert response.status_code == 413 and "65536 bytes" in response.json()["error"]["message"]
+    assert started == []
+
+
 def test_a_model_with_a_release_file_is_released_by_it_with_the_delivered_version(tmp_path):
     from pathlib import Path
 
