@@ -67,6 +67,24 @@ def test_other_tools_names_for_question_and_answer_are_told_their_names_here(tmp
         load_goldset(write(tmp_path, line))
 
 
+def test_a_csv_or_a_json_array_is_named_with_how_to_convert_it(tmp_path):
+    import subprocess
+    import sys
+
+    csv = tmp_path / "tests.csv"
+    csv.write_text("query,expected\nWhat is the price?,$1.00\n")
+    array = tmp_path / "tests.json"
+    array.write_text(json.dumps([GOOD], indent=1))
+    with pytest.raises(GoldSetError, match=r"tests\.json:1: .*one JSON array.*jq -c"):
+        load_goldset(array)
+    with pytest.raises(GoldSetError, match=r"tests\.csv:1: .*looks like CSV") as told:
+        load_goldset(csv)
+    command = told.value.args[0].split("`")[1]  # the conversion it suggests works as told
+    subprocess.run(command.replace("python", sys.executable, 1), shell=True, cwd=tmp_path,
+                   check=True)  # fmt: skip
+    assert load_goldset(tmp_path / "gold.jsonl").rows[0].expected == ["$1.00"]
+
+
 def test_numbers_are_taken_as_their_text_and_booleans_are_refused(tmp_path):
     numbers = {"id": 7, "query": "What is 6 times 7?", "expected": 42}
     gold = load_goldset(write(tmp_path, json.dumps(numbers)))

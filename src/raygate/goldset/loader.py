@@ -143,8 +143,25 @@ def _parse(path: Path, lineno: int, line: str) -> GoldRow:
         if {"inputs", "expectations"} & set(extra):
             hint = (" (this line is an MLflow evaluation-dataset record: write the question of "
                     "its inputs as query, expectations.expected_response as expected)")  # fmt: skip
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            hint = _format_hint(path, line)
         raise GoldSetError(
             f"{path}:{lineno}: {describe_validation_error(exc)}; each line is one JSON object "
             f"with query, expected and optionally id, relevant_ids, category, match, "
             f"metadata{hint}"
         ) from None
+
+
+def _format_hint(path: Path, line: str) -> str:
+    """What a line that is not JSON suggests the file is instead, and how to convert it."""
+    start = line.lstrip()[:1]
+    if start == "[":
+        return (" (the file looks like one JSON array: write one object a line, e.g. "
+                f"`jq -c '.[]' {path.name} > gold.jsonl`)")  # fmt: skip
+    if start != "{" and (path.suffix.lower() in (".csv", ".tsv") or "," in line or "\t" in line):
+        return (
+            " (the file looks like CSV: gold sets are JSON Lines, e.g. convert it with "
+            "`python -c \"import pandas as p; p.read_csv('"
+            f"{path.name}').to_json('gold.jsonl', orient='records', lines=True)\"`)"
+        )
+    return ""
