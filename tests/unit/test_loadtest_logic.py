@@ -343,3 +343,28 @@ def test_the_openai_protocol_sends_a_workload_s_conversation_and_predict_its_las
         sender = Sender(Target("http://127.0.0.1:1", protocol=protocol, model="m"),
                         HttpClient("http://127.0.0.1:1", 1))  # fmt: skip
         assert json.loads(sender.prepare(prompt).split(b"\r\n\r\n", 1)[1]) == body
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90.0), ("2.5", 2.5), ("90s", 90.0), ("5m", 300.0), ("1h30m", 5400.0),
+     ("1.5m", 90.0), ("500ms", 0.5), (" 10S ", 10.0)],
+)  # fmt: skip
+def test_durations_are_seconds_or_numbers_with_units(text, seconds):
+    from raygate.cli.durations import at_least
+
+    assert at_least(0.1)(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("2x", "not a duration"), ("1h30", "not a duration"), ("m", "not a duration"),
+     ("5 m", "not a duration"), ("0.05", "at least 0.1 s"), ("50ms", "at least 0.1 s")],
+)  # fmt: skip
+def test_a_duration_that_is_not_one_or_too_short_is_refused_naming_the_forms(text, message):
+    import typer
+
+    from raygate.cli.durations import at_least
+
+    with pytest.raises(typer.BadParameter, match=message):
+        at_least(0.1)(text)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from raygate.capacity import LOAD_START_TIMEOUT_S
+from raygate.cli.durations import at_least
 from raygate.cli.output import (
     JSON_OPTION,
     console,
@@ -34,7 +35,9 @@ def loadtest(
     concurrency: int | None = typer.Option(
         None, "--concurrency", min=1, help="Closed loop: requests in flight."
     ),
-    duration: float = typer.Option(30.0, "--duration", min=0.1, help="Seconds to send."),
+    duration: float = typer.Option(
+        "30s", "--duration", parser=at_least(0.1), help="How long to send: 90, 90s, 5m, 1h."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Ray actors generating load."),
     protocol: str = typer.Option(
         "predict", "--protocol", help="predict (/v1/predict) or openai (/v1/chat/completions)."
@@ -45,7 +48,9 @@ def loadtest(
     ),
     arrival: str = typer.Option("poisson", "--arrival", help="constant, poisson or gamma."),
     burstiness: float = typer.Option(1.0, "--burstiness", min=0.001, help="gamma shape."),
-    ramp_up: float = typer.Option(0.0, "--ramp-up", min=0, help="Seconds of linear ramp."),
+    ramp_up: float = typer.Option(
+        "0", "--ramp-up", parser=at_least(0), help="Linear ramp at the start: 30, 30s, 1m."
+    ),
     workload: str = typer.Option(
         "smoke",
         "--workload",
