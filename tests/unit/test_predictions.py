@@ -52,3 +52,23 @@ def test_records_without_answer_are_an_error_unless_one_field_or_one_text_answer
 def test_wrong_row_count_is_an_error():
     with pytest.raises(ModelOutputError, match="returned 1 predictions for 2 input rows"):
         normalize_predictions(["only one"], 2)
+
+
+def test_a_dict_is_columns_of_equal_length_or_one_record():
+    def answers(raw, rows: int) -> list:
+        return [(r["answer"], r["tokens_out"]) for r in normalize_predictions(raw, rows)]
+
+    columns = {"answer": ["a", "b"], "tokens_out": np.array([1, 2])}
+    assert answers(columns, 2) == [("a", 1), ("b", 2)]
+    assert answers({"predictions": ["a", "b"]}, 2) == [("a", None), ("b", None)]
+    (one,) = normalize_predictions({"answer": "a", "citations": ["d1", "d2"]}, 1)
+    assert one["answer"] == "a" and one["citations"] == ["d1", "d2"]
+
+
+def test_rows_of_one_value_are_that_value_and_rows_of_several_are_an_error():
+    """A 2-D array or list of lists was read as the text of each row's list ("['a']")."""
+    assert [r["answer"] for r in normalize_predictions(np.array([["a"], ["b"]]), 2)] == ["a", "b"]
+    assert [r["answer"] for r in normalize_predictions([["a"], ("b",)], 2)] == ["a", "b"]
+    for several in ([["a", "c"], ["b"]], np.array([["a", "c"], ["b", "d"]])):
+        with pytest.raises(ModelOutputError, match="row 1 is a list of 2 values"):
+            normalize_predictions(several, 2)

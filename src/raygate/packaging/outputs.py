@@ -25,6 +25,14 @@ def prediction_records(raw: Any) -> list[dict[str, Any]]:
 
 
 def _records(raw: Any) -> list[Mapping[str, Any]]:
+    if isinstance(raw, Mapping):  # columns of equal length (a frame as a dict), or one record
+        columns = [v for v in raw.values() if isinstance(v, pd.Series | np.ndarray | list)]
+        if raw and len(columns) == len(raw) and len({len(c) for c in columns}) == 1:
+            raw = pd.DataFrame({key: list(value) for key, value in raw.items()})
+        else:
+            return [_record(raw)]
+    if isinstance(raw, np.ndarray) and raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]  # one answer column
     if isinstance(raw, pd.DataFrame):
         if "answer" in raw.columns:  # every row has its answer: no per-row reading
             return raw.to_dict(orient="records")
@@ -33,14 +41,27 @@ def _records(raw: Any) -> list[Mapping[str, Any]]:
         return [_record(record) for record in raw.to_dict(orient="records")]
     if isinstance(raw, pd.Series | np.ndarray | list | tuple):
         items = [item.model_dump() if hasattr(item, "model_dump") else item for item in raw]
-        return [_record(item) if isinstance(item, Mapping) else {"answer": _as_text(item)}
-                for item in items]  # fmt: skip
+        return [_record(item) if isinstance(item, Mapping) else {"answer": _one_value(item, i)}
+                for i, item in enumerate(items)]  # fmt: skip
     if isinstance(raw, str):
         return [{"answer": raw}]
     raise ModelOutputError(
         f"the model returned a {type(raw).__name__}; return a DataFrame, a list of strings "
         "or a list of records with an 'answer' field"
     )
+
+
+def _one_value(item: Any, row: int) -> str:
+    """A row's output that is not a record: its text; a list of one value is that value."""
+    if isinstance(item, list | tuple | np.ndarray):
+        values = list(np.ravel(item)) if isinstance(item, np.ndarray) else list(item)
+        if len(values) != 1:
+            raise ModelOutputError(
+                f"the model's output for row {row + 1} is a list of {len(values)} values; "
+                "return one answer (a string or a record) per row"
+            )
+        item = values[0]
+    return _as_text(item)
 
 
 def _record(item: Mapping[str, Any]) -> Mapping[str, Any]:
