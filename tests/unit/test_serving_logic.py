@@ -380,6 +380,23 @@ def test_weight_on_an_app_without_a_canary_is_an_error():
         control.set_weight(10)
 
 
+def test_an_app_started_by_serve_run_with_an_import_path_is_told_to_deploy_a_config():
+    """What Ray's `serve run raygate.serving.app:build_app model_name=m` leaves: an app with
+    no config (source imperative); `serve run CONFIG` and `serve deploy CONFIG` leave one."""
+    from raygate.errors import ServeError
+    from raygate.serving.control import ServeControl
+
+    control = ServeControl.__new__(ServeControl)
+    app = {"source": "imperative", "deployed_app_config": None,
+           "deployments": {"router": {}, "champion": {}}}  # fmt: skip
+    control.details = lambda: {"applications": {"default": app}}
+    with pytest.raises(ServeError, match="'default' was started by `serve run IMPORT_PATH`"):
+        control.set_weight(10)
+    control.details = lambda: {"applications": {}}
+    with pytest.raises(ServeError, match="no raygate application is deployed"):
+        control.status()
+
+
 def test_a_change_not_applied_in_time_says_what_serve_says_about_it():
     """A replica the cluster has no room for: Serve's own message names the resources."""
     waiting = ("Deployment 'router' in application 'raygate' has 1 replicas that have taken "

@@ -303,6 +303,15 @@ class ServeControl:
         for name, app in details.get("applications", {}).items():
             if (app.get("deployed_app_config") or {}).get("import_path") == APP_IMPORT_PATH:
                 return name, app
+        for name, app in details.get("applications", {}).items():
+            started_by_code = app.get("source") == "imperative"
+            if started_by_code and ROUTER_DEPLOYMENT in app.get("deployments", {}):
+                raise ServeError(
+                    f"application '{name}' was started by `serve run IMPORT_PATH` (or serve.run), "
+                    "which leaves Serve no config for raygate to change; deploy it from a config "
+                    "instead: `raygate serve up serve_configs/canary.yaml` (or Ray's `serve deploy`"
+                    " / `serve run` with that file)"
+                )
         raise ServeError("no raygate application is deployed; run `raygate serve up CONFIG`")
 
 
