@@ -197,7 +197,9 @@ def test_a_workload_file_that_cannot_be_read_is_one_clear_error(local_ray, tmp_p
         load_workload(str(latin1), None, users=1, seed=0)
     other = tmp_path / "other.jsonl"
     other.write_text('{"question": "why?"}\n')
-    with pytest.raises(LoadTestError, match=r"no 'query', 'prompt' or 'messages' column \(col"):
+    with pytest.raises(
+        LoadTestError, match=r"no 'query', 'prompt', 'messages' or 'conversations' column \(col"
+    ):
         load_workload(str(other), None, users=1, seed=0)
     good = tmp_path / "good.jsonl"
     good.write_text('{"query": "why?"}\n{"prompt": "ignored"}\n')
@@ -239,6 +241,11 @@ def test_a_workload_of_openai_chat_conversations_is_replayed_whole(local_ray, tm
     assert prompt.query == "Return window for kettles?"  # what /v1/predict is sent
     assert [m["role"] for m in prompt.messages] == ["system", "user", "assistant", "user"]
     assert prompt.messages[2]["content"] == ""
+    # OpenAI's fine-tuning format ends with the recorded answer: sent up to the user's turn
+    answered = {"messages": [*messages, {"role": "assistant", "content": "60 days."}]}
+    chats.write_text(json.dumps(answered) + "\n")
+    (prompt,) = load_workload(str(chats), None, users=1, seed=0)
+    assert [m["role"] for m in prompt.messages] == ["system", "user", "assistant", "user"]
 
 
 # Refuses every request as a server with auth on refuses one without the right token.

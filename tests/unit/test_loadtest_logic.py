@@ -368,3 +368,44 @@ def test_a_duration_that_is_not_one_or_too_short_is_refused_naming_the_forms(tex
 
     with pytest.raises(typer.BadParameter, match=message):
         at_least(0.1)(text)
+
+
+def test_a_sharegpt_file_is_replayed_up_to_each_conversation_s_last_human_turn(tmp_path):
+    """ShareGPT's files (vLLM's and guidellm's usual load-test data) are one JSON array of
+    `conversations` of `from`/`value` turns; read without Ray (an array cannot stream)."""
+    from raygate.loadtest.workload import load_workload
+
+    def turn(speaker: str, text: str) -> dict:
+        return {"from": speaker, "value": text}
+
+    items = [
+        {"id": "a", "conversations": [turn("human", "Return window?"), turn("gpt", "60 days."),
+                                      turn("human", "And audio?"), turn("gpt", "30 days.")]},
+        {"id": "b", "conversations": [turn("system", "Be brief."), turn("human", "Fee?")]},
+        {"id": "c", "conversations": [turn("gpt", "Hello")]},  # no human turn: left out
+        {"id": "d", "conversations": []},
+    ]  # fmt: skip
+    path = tmp_path / "sharegpt.json"
+    path.write_text(json.dumps(items, indent=2))
+    prompts = sorted(load_workload(str(path), None, users=0, seed=0), key=lambda p: p.query)
+    assert [p.query for p in prompts] == ["And audio?", "Fee?"]
+    assert [m["role"] for m in prompts[0].messages] == ["user", "assistant", "user"]
+    assert prompts[1].messages[0] == {"role": "system", "content": "Be brief."}
+
+
+def test_a_json_array_of_prompts_is_read_and_an_item_without_one_is_named(tmp_path):
+    from raygate.errors import LoadTestError
+    from raygate.loadtest.workload import load_workload
+
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps([{"prompt": "Why?"}, {"query": "How?"}]))
+    assert sorted(p.query for p in load_workload(str(path), None, users=1, seed=0)) == [
+        "How?",
+        "Why?",
+    ]
+    path.write_text(json.dumps([{"prompt": "Why?"}, {"question": "How?"}]))
+    with pytest.raises(LoadTestError, match="item 1 of the array has no 'query'"):
+        load_workload(str(path), None, users=1, seed=0)
+    path.write_text('[{"prompt": "Why?"},')
+    with pytest.raises(LoadTestError, match="not valid JSON"):
+        load_workload(str(path), None, users=1, seed=0)

@@ -54,9 +54,10 @@ def loadtest(
     workload: str = typer.Option(
         "smoke",
         "--workload",
-        help="Gold set (smoke, dev), a JSONL/Parquet/CSV file with a 'query' (or 'prompt') "
-        "column or OpenAI chat 'messages' (replayed whole by --protocol openai), a .txt file "
-        "of one prompt a line, or 'synthetic'.",
+        help="Gold set (smoke, dev), a JSONL/Parquet/CSV file or a JSON array with a 'query' "
+        "(or 'prompt') column, OpenAI chat 'messages' or ShareGPT 'conversations' (replayed "
+        "up to their last user turn by --protocol openai), a .txt file of one prompt a line, "
+        "or 'synthetic'.",
     ),
     size: int | None = typer.Option(None, "--size", min=1, help="Prompts to use (cycled)."),
     users: int = typer.Option(1000, "--users", min=0, help="Distinct user ids; 0: anonymous."),

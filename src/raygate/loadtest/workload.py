@@ -1,5 +1,6 @@
-"""What a load test sends: prompts from a gold set, a JSONL/Parquet file of prompts, or
-synthetic ones, read and sampled with Ray Data, seeded, frozen before the run starts."""
+"""What a load test sends: prompts from a gold set, a file of prompts or conversations
+(JSONL, Parquet, CSV, text, a JSON array such as ShareGPT's), or synthetic ones, read with Ray
+Data where it can stream them, seeded, frozen before the run starts."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from raygate.errors import GoldSetError, LoadTestError
 from raygate.goldset.loader import BUILTIN_GOLDSETS, resolve_goldset
 from raygate.loadtest.transport import Conversation, Prompt
 
-# the first a file has is read (`text`: a .txt file's lines)
-PROMPT_COLUMNS = ("query", "prompt", "messages", "text")
+# the first a file has is read (`text`: a .txt file's lines; `conversations`: ShareGPT's)
+PROMPT_COLUMNS = ("query", "prompt", "messages", "conversations", "text")
+CONVERSATION_COLUMNS = ("messages", "conversations")
+# ShareGPT's speakers (`from`) as OpenAI's roles
+_SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant",
+                   "bing": "assistant", "bard": "assistant", "assistant": "assistant",
+                   "system": "system"}  # fmt: skip
 _WORDS = tuple(
     [
         "order",
@@ -76,8 +82,12 @@ def _prompt(item: str | Conversation, user_id: str | None) -> Prompt:
 def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
     import ray
 
-    quiet_ray_data()
     path = _path(source)
+    if _is_json_array(path):
+        prompts = _array_prompts(path)
+        random.Random(seed).shuffle(prompts)
+        return prompts
+    quiet_ray_data()
     # Light I/O: its tasks reserve no CPU, so that a cluster whose CPUs serving holds (the
     # cluster a load test is run against) still reads the prompts instead of waiting forever;
     # one at a time, as no CPU reserved would otherwise let Ray start a worker process for
@@ -104,8 +114,8 @@ def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
         cause = lines[-1] if lines else type(exc).__name__
         raise LoadTestError(
             f"cannot read prompts from {path}: {cause}; write UTF-8 JSON lines (or Parquet, "
-            "CSV) with a 'query' or 'prompt' column, or OpenAI chat 'messages', or a .txt "
-            "file of one prompt a line"
+            "CSV, a JSON array) with a 'query' or 'prompt' column, or OpenAI chat 'messages', "
+            "or a .txt file of one prompt a line"
         ) from None
     # Shuffled here, where the prompts are anyway: Ray Data's shuffle would start a task per
     # block (with no CPU reserved, a worker process each) to reorder a list of strings.
@@ -120,32 +130,84 @@ def _prompt_values(batch, path: Path) -> list[str | Conversation]:
     column = next((c for c in PROMPT_COLUMNS if c in columns), None)
     if column is None:
         raise LoadTestError(
-            f"{path} has no 'query', 'prompt' or 'messages' column (columns: "
+            f"{path} has no 'query', 'prompt', 'messages' or 'conversations' column (columns: "
             f"{', '.join(columns)}); write one JSON object per line with a 'query' (a CSV "
             "header naming one), or a .txt file of one prompt a line"
         )
-    values = batch.column(column).to_pylist()
-    if column != "messages":
+    return _prompts_of(batch.column(column).to_pylist(), column, path)
+
+
+def _prompts_of(values: list[Any], column: str, path: Path) -> list[str | Conversation]:
+    """A prompt column's values as texts or conversations; empty ones are left out, and so
+    are ShareGPT conversations without a user turn (its files have a few)."""
+    if column not in CONVERSATION_COLUMNS:
         return [str(value) for value in values if value]
-    return [_conversation(value, path) for value in values if value]
+    conversations = (_conversation(value, path, column) for value in values if value)
+    return [turns for turns in conversations if turns]
 
 
-def _conversation(messages: Any, path: Path) -> Conversation:
-    """OpenAI chat messages as role and text (a content given as parts keeps their text)."""
+def _conversation(messages: Any, path: Path, column: str = "messages") -> Conversation:
+    """OpenAI chat messages (or ShareGPT's `from`/`value` turns) as role and text, up to the
+    last user turn: a recorded answer after it is what the server is asked to give, not sent."""
     turns = []
     for message in messages if isinstance(messages, list) else [None]:
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+        role = _role(message)
+        if role is None:
             raise LoadTestError(
-                f'{path}: a \'messages\' value is not a list of {{"role", "content"}} objects '
-                "(as OpenAI's chat API takes them); fix it, or give each line a 'query'"
+                f'{path}: a \'{column}\' value is not a list of {{"role", "content"}} objects '
+                '(as OpenAI\'s chat API takes them) nor of ShareGPT\'s {"from", "value"}; fix '
+                "it, or give each line a 'query'"
             )
-        content = message.get("content")
+        content = message.get("content", message.get("value"))
         if isinstance(content, list):
             content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
-        turns.append({"role": message["role"], "content": str(content or "")})
-    if not any(turn["role"] == "user" for turn in turns):
-        raise LoadTestError(f"{path}: a conversation in 'messages' has no user turn to send")
-    return tuple(turns)
+        turns.append({"role": role, "content": str(content or "")})
+    last_user = max((i for i, turn in enumerate(turns) if turn["role"] == "user"), default=None)
+    if last_user is None and column == "conversations":
+        return ()
+    if last_user is None:
+        raise LoadTestError(f"{path}: a conversation in '{column}' has no user turn to send")
+    return tuple(turns[: last_user + 1])
+
+
+def _role(message: Any) -> str | None:
+    """A turn's OpenAI role: its own `role`, or ShareGPT's speaker; None if it has neither."""
+    speaker = message.get("role", message.get("from")) if isinstance(message, dict) else None
+    return _SHAREGPT_ROLES.get(speaker.lower(), speaker) if isinstance(speaker, str) else None
+
+
+def _is_json_array(path: Path) -> bool:
+    """A .json file holding one array (not JSON lines)."""
+    if path.suffix != ".json":
+        return False
+    with path.open("rb") as handle:
+        start = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start.startswith(b"[")
+
+
+def _array_prompts(path: Path) -> list[str | Conversation]:
+    """The prompts of a JSON array file (ShareGPT's files are one array), read here: Arrow
+    cannot stream an array, and its items' nested fields need not share one type."""
+    import json
+
+    try:
+        items = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise LoadTestError(
+            f"{path}: not valid JSON ({exc}); fix it, or write JSON lines"
+        ) from None
+    prompts: list[str | Conversation] = []
+    for i, item in enumerate(items):
+        column = (
+            next((c for c in PROMPT_COLUMNS if c in item), None) if isinstance(item, dict) else None
+        )
+        if column is None:
+            raise LoadTestError(
+                f"{path}: item {i} of the array has no 'query', 'prompt', 'messages' or "
+                "'conversations' field; give each item one"
+            )
+        prompts.extend(_prompts_of([item[column]], column, path))
+    return prompts
 
 
 def _path(source: str) -> Path:
@@ -158,6 +220,6 @@ def _path(source: str) -> Path:
     if not path.is_file():
         raise LoadTestError(
             f"workload {source!r} is not a gold set ({', '.join(BUILTIN_GOLDSETS)}), "
-            "'synthetic', nor an existing JSONL/Parquet file"
+            "'synthetic', nor an existing file of prompts"
         )
     return path
