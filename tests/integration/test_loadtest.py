@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -17,6 +18,7 @@ from raygate.loadtest.arrival import ArrivalConfig
 from raygate.loadtest.runner import run_load
 from raygate.loadtest.transport import Prompt, Target
 from raygate.testing import free_port
+from tests.integration.conftest import wait_for
 
 # Answers at once, except that request number 100 blocks the whole server for 1.5 s (a
 # stop-the-world pause, as a GC or a swap-in would).
@@ -288,3 +290,45 @@ def test_a_load_test_in_which_no_request_succeeded_fails_and_says_why(local_ray,
         process.wait(timeout=10)
     assert refused.exit_code == 1, refused.output
     assert "refused them all as unauthorized and $RAYGATE_API_TOKEN is not set" in refused.stderr
+
+
+def test_ctrl_c_stops_the_load_with_a_summary_of_what_was_answered_and_never_a_pass(
+    local_ray, stalling_server, raygate_home, tmp_path
+):
+    """An hour-long run stopped by Ctrl-C: exit 130, the figures of the requests answered
+    until then (results kept), and no MLflow run a load gate could read as evidence."""
+    import os
+    import signal
+
+    import mlflow
+    import ray
+
+    from raygate.tracking import configure_mlflow
+
+    out = tmp_path / "out"
+    command = [str(Path(sys.executable).parent / "raygate"), "loadtest", stalling_server,
+               "--rate", "20", "--duration", "1h", "--out", str(out), "--log-mlflow", "--json",
+               "--slo", "error_rate=0.5"]  # fmt: skip
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's
+    )  # fmt: skip
+    try:
+        wait_for(lambda: (out / "results.parquet").exists() or process.poll() is not None,
+                 120, "the load to start")  # fmt: skip
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr[-3000:]
+    summary = json.loads(stdout)
+    assert 0 < summary["interrupted_after_s"] < 60 and summary["requests"] > 20
+    assert summary["duration_s"] == summary["interrupted_after_s"]
+    assert summary["throughput_rps"] == pytest.approx(20, rel=0.5)
+    assert "interrupted after" in stderr and "not logged to MLflow" in stderr
+    assert pq.read_table(out / "results.parquet").num_rows == summary["requests"]
+    configure_mlflow()
+    logged = f"tags.`raygate.run_kind` = 'loadtest' and params.url = '{stalling_server}'"
+    assert mlflow.search_runs(search_all_experiments=True, filter_string=logged).empty

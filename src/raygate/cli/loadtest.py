@@ -152,7 +152,8 @@ def loadtest(
         written, skipped = write_observations(run.results_path, observations)
         summary["observations"] = {"path": str(observations), "written": written,
                                    "skipped_unattributed": skipped}  # fmt: skip
-    if log_mlflow:
+    interrupted = "interrupted_after_s" in summary
+    if log_mlflow and not interrupted:
         from raygate.loadtest.tracking import log_load_run
 
         params = {
@@ -173,6 +174,17 @@ def loadtest(
         emit_json(summary)
     else:
         _print(summary)
+    if interrupted:  # never a pass, nor evidence for a load gate
+        logged = (
+            " (not logged to MLflow: a load gate must not read a cut run)" if log_mlflow else ""
+        )
+        err_console.print(
+            f"interrupted after {summary['interrupted_after_s']:.1f} s: the figures cover the "
+            f"{summary['requests']} requests answered before; requests then in flight are in "
+            f"none{logged}",
+            highlight=False,
+        )
+        raise typer.Exit(130)
     if summary["requests"] and not summary["succeeded"]:  # nothing measured but failures
         err_console.print(f"error: no request succeeded{_why_none(summary, token_env, token)}",
                           highlight=False)  # fmt: skip

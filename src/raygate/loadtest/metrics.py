@@ -111,6 +111,11 @@ class LoadAccumulator:
         if self._window_s is not None:
             self.due_in_window += int(np.sum(scheduled < self._window_s))
 
+    def stop_window(self, elapsed_s: float) -> None:
+        """The run was stopped `elapsed_s` into its schedule: its window ends there."""
+        if self._window_s is not None:
+            self._window_s = max(min(self._window_s, elapsed_s), 1e-9)
+
     def summary(self, duration_s: float) -> dict[str, Any]:
         """Throughput, goodput, errors by type, latency/TTFT/ITL percentiles, tokens/s, cost."""
         count, succeeded = self.requests, self.succeeded

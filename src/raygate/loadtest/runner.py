@@ -243,17 +243,22 @@ def run_load(
         runs.append(actor.run.remote(plan))
     path = out_dir / RESULTS_FILE
     figures = LoadAccumulator(slos, arrival.duration_s if arrival.open_loop else None)
+    interrupted_s = None
     try:
         with pq.ParquetWriter(path, RESULT_SCHEMA) as writer:
             pending = list(runs)
-            while pending:
-                _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
-                _write(writer, figures, ray.get([a.drain.remote() for a in actors]))
-                if on_progress is not None:
-                    counts = np.sum(ray.get([a.progress.remote() for a in actors]), axis=0)
-                    elapsed = max(0.0, time.time() - start_wall)
-                    on_progress(Progress(elapsed, *map(int, counts)))
-            ray.get(runs)  # surface a worker's crash
+            try:
+                while pending:
+                    _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+                    _write(writer, figures, ray.get([a.drain.remote() for a in actors]))
+                    if on_progress is not None:
+                        counts = np.sum(ray.get([a.progress.remote() for a in actors]), axis=0)
+                        elapsed = max(0.0, time.time() - start_wall)
+                        on_progress(Progress(elapsed, *map(int, counts)))
+                ray.get(runs)  # surface a worker's crash
+            except KeyboardInterrupt:  # Ctrl-C: keep what was answered, stop sending
+                interrupted_s = max(0.0, time.time() - start_wall)
+                figures.stop_window(interrupted_s)
             _write(writer, figures, ray.get([a.drain.remote() for a in actors]))
     except (RayActorError, RaySystemError, ObjectLostError) as exc:
         _stop(actors)
@@ -264,8 +269,11 @@ def run_load(
             f"before are in {path}; no summary was written. Check `ray status`, then run again"
         ) from None
     _stop(actors)
-    # The measured window: the run's duration, or until the last answer if later.
+    # The measured window: the run's duration, or until the last answer if later; until the
+    # interruption for a run stopped early (requests then in flight are in no figure).
     duration = max(arrival.duration_s, figures.last_answer_s)
+    if interrupted_s is not None:
+        duration = interrupted_s
     summary = {
         "mode": "open" if arrival.open_loop else "closed",
         "target_rate_rps": arrival.rate,
@@ -273,6 +281,8 @@ def run_load(
         "workers": workers,
         **figures.summary(duration),
     }
+    if interrupted_s is not None:
+        summary["interrupted_after_s"] = interrupted_s
     if arrival.open_loop:
         summary |= figures.send_accuracy()
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
