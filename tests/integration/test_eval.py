@@ -134,6 +134,19 @@ def test_eval_logs_params_metrics_table_report_and_tags_the_version(
     assert registry.get_version(model_name, 1).tags["raygate.eval_run_id"] == result.run_id
 
 
+def test_an_eval_stopped_by_ctrl_c_ends_its_run_killed_with_no_figures(
+    local_ray, registry, built_v1, tiny_gold
+):
+    def ctrl_c(rows: int) -> None:  # pressed while the first batch's scores arrive
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt, match="is marked KILLED in MLflow") as stopped:
+        evaluate(built_v1.model_uri, tiny_gold, registry, PipelineOptions(workers=1),
+                 on_rows=ctrl_c)  # fmt: skip
+    run = mlflow.get_run(str(stopped.value).split()[2])
+    assert run.info.status == "KILLED" and "quality" not in run.data.metrics
+
+
 def test_an_eval_run_reads_in_mlflow_as_mlflow_3_users_expect_and_leaves_records_and_traces(
     local_ray, registry, built_v1, tiny_gold, raygate_home
 ):

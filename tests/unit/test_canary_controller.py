@@ -192,6 +192,26 @@ def test_a_crash_after_the_flip_finishes_the_promotion_on_restart_without_a_seco
     assert world.serving.serves["champion"] == 2
 
 
+def test_ctrl_c_leaves_the_release_resumable_and_says_how_to_resume_or_end_it():
+    world = World()
+    calls = 0
+
+    def sleep_then_ctrl_c(seconds: float) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        world.clock.sleep(seconds)
+
+    actions = Actions(world.registry, world.serving, world.notes.append)
+    controller = Controller(POLICY, world.provider, actions, world.store,
+                            clock=world.clock, sleep=sleep_then_ctrl_c)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt, match=f"`raygate canary start {NAME}` resumes it"):
+        controller.run(controller.begin(NAME, 2))
+    assert world.store.active(NAME).phase == "running"
+    assert world.release(2).phase == "promoted"  # resumed to its end
+
+
 def test_pause_stops_the_looks_until_resume():
     world = World()
     controller = world.controller()

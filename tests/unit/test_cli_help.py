@@ -76,6 +76,26 @@ def test_an_error_quoting_brackets_is_printed_as_text_not_markup():
     assert "Traceback" not in result.output
 
 
+def test_ctrl_c_is_one_line_saying_what_was_left_and_exit_130():
+    import typer
+
+    from raygate.cli.output import handles_errors
+
+    @handles_errors
+    def long(left: str = "") -> None:
+        raise KeyboardInterrupt(left) if left else KeyboardInterrupt
+
+    cli = typer.Typer(add_completion=False)
+    cli.command()(long)
+    said = CliRunner().invoke(cli, ["--left", "run r1 is marked KILLED [in MLflow]"])
+    assert said.exit_code == 130 and "Traceback" not in said.output
+    assert said.stderr.strip() == "interrupted: run r1 is marked KILLED [in MLflow]"
+    bare = CliRunner().invoke(cli, [])
+    assert bare.exit_code == 130 and bare.stderr.strip() == (
+        "interrupted: stopped before it finished"
+    )
+
+
 def test_json_stdout_is_one_document_whatever_else_prints_meanwhile():
     """Ray's driver prints the cluster's warnings to sys.stdout from its own thread (with
     log_to_driver=False too), and a user's model may print while it loads."""

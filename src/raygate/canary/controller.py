@@ -100,7 +100,15 @@ class Controller:
                 raise
         judge_state = self._rebuild(state)
         self.totals = judge_state.totals
-        return self._loop(state, judge_state)
+        try:
+            return self._loop(state, judge_state)
+        except KeyboardInterrupt:
+            name = state.model_name
+            raise KeyboardInterrupt(
+                f"release {state.release_id} of {name} is left as at its last saved look, its "
+                f"canary still serving its share; `raygate canary start {name}` resumes it, "
+                f"`raygate rollback {name}` ends it"
+            ) from None
 
     def _loop(self, state: ReleaseState, judge_state: JudgeState) -> ReleaseState:
         next_look = state.judged_until + self.policy.analysis_interval_s

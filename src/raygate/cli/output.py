@@ -58,7 +58,9 @@ def stdout_kept_for_the_document() -> Iterator[None]:
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn a RaygateError, or an error from MLflow's client, into `error: …` on stderr and
-    exit status 2, never a traceback; keep a `--json` command's stdout for its document."""
+    exit status 2, never a traceback; Ctrl-C into `interrupted: …` (what was left, as the
+    KeyboardInterrupt re-raised by the work says) and exit status 130; keep a `--json`
+    command's stdout for its document."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -66,6 +68,10 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             with stdout_kept_for_the_document() if as_json else nullcontext():
                 return command(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            left = str(exc) or "stopped before it finished"
+            err_console.print(f"interrupted: {escape(left)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
         except Exception as exc:
             if not isinstance(exc, RaygateError) and not _is_mlflow_error(exc):
                 raise

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -111,7 +113,7 @@ def evaluate(
                 on_wait(waiting)
     with (
         tempfile.TemporaryDirectory(prefix="raygate-eval-") as tmp,
-        mlflow.start_run(run_name=f"eval-{model_id}-{goldset.name}") as run,
+        _run_killed_on_interrupt(f"eval-{model_id}-{goldset.name}") as run,
     ):
         mlflow.set_tags({
             c.TAG_RUN_KIND: "eval", c.TAG_MODEL_URI: pinned, c.TAG_MODEL_ID: model_id,
@@ -128,10 +130,13 @@ def evaluate(
         options = replace(options, run_id=run.info.run_id)
         table_path = Path(tmp) / c.EVAL_TABLE_ARTIFACT
         accumulator = MetricsAccumulator()  # sums as rows stream by: memory flat in rows
-        with pq.ParquetWriter(table_path, EVAL_TABLE_SCHEMA) as writer:
-            batches = scored_batches(
-                goldset.path, pinned, model_config, tracking_uri, options, engine
-            )
+        # closed on the way out, however it ends: a pipeline left open keeps its actors
+        with (
+            pq.ParquetWriter(table_path, EVAL_TABLE_SCHEMA) as writer,
+            contextlib.closing(
+                scored_batches(goldset.path, pinned, model_config, tracking_uri, options, engine)
+            ) as batches,
+        ):
             try:
                 for batch in batches:
                     table = pa.Table.from_pandas(
@@ -179,6 +184,21 @@ def evaluate(
             c.TAG_EVAL_RUN_ID: run.info.run_id, c.TAG_GOLDSET_HASH: goldset.content_hash,
         })  # fmt: skip
     return EvalResult(run.info.run_id, pinned, model_id, goldset, metrics)
+
+
+@contextlib.contextmanager
+def _run_killed_on_interrupt(run_name: str) -> Iterator[Any]:
+    """An MLflow run that ends KILLED, not FAILED, when Ctrl-C stops the eval."""
+    import mlflow
+
+    with mlflow.start_run(run_name=run_name) as run:
+        try:
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run("KILLED")
+            raise KeyboardInterrupt(
+                f"eval run {run.info.run_id} is marked KILLED in MLflow, with no figures"
+            ) from None
 
 
 def vllm_ask(engine: LlmEngineOptions) -> ActorAsk:
