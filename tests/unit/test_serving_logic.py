@@ -429,6 +429,45 @@ def test_a_replica_that_fails_to_start_is_said_in_one_line_without_its_traceback
     )
 
 
+@pytest.mark.parametrize("proxy_status", ["STARTING", "UNHEALTHY"])
+def test_an_app_no_proxy_can_serve_is_not_up_and_the_port_is_named(proxy_status):
+    """Another process holding Serve's port: the app runs HEALTHY behind a proxy that
+    never binds, and `serve up` said it was up."""
+    from raygate.errors import ServeError
+    from raygate.serving.control import ServeControl
+
+    app = _app("RUNNING", "new", "new", "HEALTHY")
+    proxy = {"node_ip": "10.0.0.1", "status": proxy_status}
+    details = {"applications": {"raygate": app}, "proxies": {"n1": proxy},
+               "http_options": {"host": "127.0.0.1", "port": 8000}}  # fmt: skip
+    control = ServeControl.__new__(ServeControl)
+    control.details = lambda: details
+    control._raygate_app_details = lambda details: ("raygate", app)
+    control.status = lambda: "up"
+    with pytest.raises(ServeError, match=f"proxy on node 10.0.0.1 is {proxy_status}.*8000"):
+        control.wait_applied("new", timeout_s=0)
+    proxy["status"] = "DRAINING"  # a node without replicas: fine
+    assert control.wait_applied("new", timeout_s=0) == "up"
+
+
+def test_a_config_serve_refuses_with_a_traceback_is_said_in_one_line():
+    from raygate.serving.control import _refusal
+
+    refused = (
+        "Request failed with status code 500: Traceback (most recent call last):\n"
+        '  File "serve_head.py", line 175, in put_all_applications\n'
+        "ray.exceptions.RayTaskError(RuntimeError): ray::ProxyActor.ready()\n"
+        "RuntimeError: Failed to bind to address '127.0.0.1:8000'.\n.\n"
+    )
+    assert _refusal(refused).startswith(
+        "its HTTP proxy could not start: Failed to bind to address '127.0.0.1:8000'. "
+        "Another process holds the port"
+    )
+    other = "Traceback (most recent call last):\n  File x\nValueError: bad route_prefix\n"
+    assert _refusal(other) == "ValueError: bad route_prefix (the traceback is in Serve's logs)"
+    assert _refusal("invalid config") == "invalid config"
+
+
 def test_every_failed_finish_reason_has_a_status():
     from raygate.constants import FAILED_FINISH_REASONS
     from raygate.serving.outcomes import FAILURE_STATUS

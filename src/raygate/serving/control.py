@@ -166,8 +166,15 @@ class ServeControl:
             details = self.details()
             _, app = self._raygate_app_details(details)
             pending = _pending(app, change_id)
-            if not pending:
+            proxies = _proxies_not_up(details)
+            if not pending and not proxies:
                 return self.status()
+            if not pending:  # the app is up, but no request can reach it yet (or ever)
+                self._wait_for_proxies(proxies, details, deadline, timeout_s)
+                if on_wait:
+                    on_wait()
+                time.sleep(0.25)
+                continue
             name, deployment = pending[0]
             if (
                 deployment.get("status") in ("UNHEALTHY", "DEPLOY_FAILED")
@@ -186,6 +193,23 @@ class ServeControl:
             if on_wait:
                 on_wait()
             time.sleep(0.25)
+
+    @staticmethod
+    def _wait_for_proxies(
+        proxies: list[dict[str, Any]], details: dict[str, Any], deadline: float, timeout_s: float
+    ) -> None:
+        """Fail once a proxy is UNHEALTHY or still not up at the deadline, naming the port."""
+        proxy = proxies[0]
+        if proxy.get("status") != "UNHEALTHY" and time.monotonic() < deadline:
+            return
+        options = details.get("http_options") or {}
+        where = f"{options.get('host', '')}:{options.get('port', '')}"
+        raise ServeError(
+            f"Serve's HTTP proxy on node {proxy.get('node_ip', '?')} is {proxy.get('status')} "
+            f"after {timeout_s:g} s, so nothing answers at {where}: another process may hold "
+            "the port (free it, or `serve shutdown` and set another http_options.port); "
+            "Serve's logs say why"
+        )
 
     def details(self) -> dict[str, Any]:
         try:
@@ -296,7 +320,7 @@ class ServeControl:
         try:
             self._client.deploy_applications(config)
         except Exception as exc:
-            raise ServeError(f"Serve refused the config: {exc}") from None
+            raise ServeError(f"Serve refused the config: {_refusal(str(exc))}") from None
 
     @staticmethod
     def _raygate_app_details(details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -367,6 +391,26 @@ def _cluster_settings(details: dict[str, Any]) -> dict[str, Any]:
     if details.get("proxy_location"):
         settings["proxy_location"] = details["proxy_location"]
     return settings
+
+
+def _proxies_not_up(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """Serve's HTTP proxies that are starting or unhealthy (draining ones are fine)."""
+    proxies = (details.get("proxies") or {}).values()
+    return [p for p in proxies if p.get("status") in ("STARTING", "UNHEALTHY")]
+
+
+def _refusal(message: str) -> str:
+    """Why Serve refused a config, without the dashboard's traceback: the exception it ends
+    in; a proxy that could not bind its port says what to do."""
+    if "Traceback (most recent call last)" not in message:
+        return message
+    lines = [line.strip() for line in message.splitlines() if line.strip(" .")]
+    cause = lines[-1]
+    if "Failed to bind to address" in cause:
+        return (f"its HTTP proxy could not start: {cause.split(': ', 1)[-1]} Another process "
+                "holds the port: free it, or `serve shutdown` and set another "
+                "http_options.port in the config")  # fmt: skip
+    return f"{cause} (the traceback is in Serve's logs)"
 
 
 def without_traceback(message: str) -> str:
