@@ -72,3 +72,9 @@ def test_rows_of_one_value_are_that_value_and_rows_of_several_are_an_error():
     for several in ([["a", "c"], ["b"]], np.array([["a", "c"], ["b", "d"]])):
         with pytest.raises(ModelOutputError, match="row 1 is a list of 2 values"):
             normalize_predictions(several, 2)
+
+
+def test_an_answer_left_empty_is_empty_text_as_the_api_schema_says():
+    frame = pd.DataFrame({"answer": [None, float("nan"), "a"], "tokens_out": [1, 2, 3]})
+    assert [r["answer"] for r in normalize_predictions(frame, 3)] == ["", "", "a"]
+    assert normalize_predictions([None], 1)[0]["answer"] == ""

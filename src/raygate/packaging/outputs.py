@@ -20,8 +20,13 @@ def raised_error(exc: Exception) -> str:
 
 
 def prediction_records(raw: Any) -> list[dict[str, Any]]:
-    """Any pyfunc output as one JSON-ready dict per row (NaN → None, numpy → Python)."""
-    return [{key: _clean(value) for key, value in record.items()} for record in _records(raw)]
+    """Any pyfunc output as one JSON-ready dict per row (NaN → None, numpy → Python); an
+    answer the model left empty (None, NaN) is the empty text the API's schema promises."""
+    records = [{key: _clean(value) for key, value in record.items()} for record in _records(raw)]
+    for record in records:
+        if record.get("answer") is None:
+            record["answer"] = ""
+    return records
 
 
 def _records(raw: Any) -> list[Mapping[str, Any]]:
