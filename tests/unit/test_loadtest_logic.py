@@ -359,7 +359,8 @@ def test_durations_are_seconds_or_numbers_with_units(text, seconds):
 @pytest.mark.parametrize(
     ("text", "message"),
     [("2x", "not a duration"), ("1h30", "not a duration"), ("m", "not a duration"),
-     ("5 m", "not a duration"), ("0.05", "at least 0.1 s"), ("50ms", "at least 0.1 s")],
+     ("5 m", "not a duration"), ("inf", "not a duration"), ("nan", "not a duration"),
+     ("0.05", "at least 0.1 s"), ("50ms", "at least 0.1 s")],
 )  # fmt: skip
 def test_a_duration_that_is_not_one_or_too_short_is_refused_naming_the_forms(text, message):
     import typer

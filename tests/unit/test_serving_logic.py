@@ -444,7 +444,7 @@ def test_an_app_no_proxy_can_serve_is_not_up_and_the_port_is_named(proxy_status)
     control.details = lambda: details
     control._raygate_app_details = lambda details: ("raygate", app)
     control.status = lambda: "up"
-    with pytest.raises(ServeError, match=f"proxy on node 10.0.0.1 is {proxy_status}.*8000"):
+    with pytest.raises(ServeError, match=f"proxy on node 10.0.0.1 is .*{proxy_status}.*8000"):
         control.wait_applied("new", timeout_s=0)
     proxy["status"] = "DRAINING"  # a node without replicas: fine
     assert control.wait_applied("new", timeout_s=0) == "up"

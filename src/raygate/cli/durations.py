@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import typer
@@ -14,9 +15,12 @@ def seconds(text: str) -> float:
     """`90`, `90s`, `1.5m`, `1h30m`, `500ms` → seconds; anything else is a BadParameter."""
     text = text.strip().lower()
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if math.isfinite(value):
+            return value
     parts = _PART.findall(text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
         raise typer.BadParameter(

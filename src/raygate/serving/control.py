@@ -200,13 +200,15 @@ class ServeControl:
     ) -> None:
         """Fail once a proxy is UNHEALTHY or still not up at the deadline, naming the port."""
         proxy = proxies[0]
-        if proxy.get("status") != "UNHEALTHY" and time.monotonic() < deadline:
+        unhealthy = proxy.get("status") == "UNHEALTHY"
+        if not unhealthy and time.monotonic() < deadline:
             return
         options = details.get("http_options") or {}
         where = f"{options.get('host', '')}:{options.get('port', '')}"
+        still = "UNHEALTHY" if unhealthy else f"still {proxy.get('status')} after {timeout_s:g} s"
         raise ServeError(
-            f"Serve's HTTP proxy on node {proxy.get('node_ip', '?')} is {proxy.get('status')} "
-            f"after {timeout_s:g} s, so nothing answers at {where}: another process may hold "
+            f"Serve's HTTP proxy on node {proxy.get('node_ip', '?')} is {still}, so nothing "
+            f"answers at {where}: another process may hold "
             "the port (free it, or `serve shutdown` and set another http_options.port); "
             "Serve's logs say why"
         )
