@@ -96,6 +96,19 @@ def test_ctrl_c_is_one_line_saying_what_was_left_and_exit_130():
     )
 
 
+def test_a_demo_stopped_by_ctrl_c_says_where_its_store_stays(monkeypatch, tmp_path):
+    import raygate.demo
+
+    def interrupted(home, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(raygate.demo, "run_demo", interrupted)
+    monkeypatch.setenv("RAYGATE_HOME", str(tmp_path))
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 130, result.output
+    assert "shut down its Ray and Serve" in result.stderr and str(tmp_path) in result.stderr
+
+
 def test_json_stdout_is_one_document_whatever_else_prints_meanwhile():
     """Ray's driver prints the cluster's warnings to sys.stdout from its own thread (with
     log_to_driver=False too), and a user's model may print while it loads."""

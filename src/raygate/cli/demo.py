@@ -40,8 +40,14 @@ def demo(
         if not as_json:
             err_console.print(text, highlight=False)
 
-    result = run_demo(demo_home(raygate_home()), root.resolve(), rate, say,
-                      None if as_json else print_look)  # fmt: skip
+    home = demo_home(raygate_home())
+    try:
+        result = run_demo(home, root.resolve(), rate, say, None if as_json else print_look)
+    except KeyboardInterrupt:  # its Ray and Serve are gone: nothing to resume
+        raise KeyboardInterrupt(
+            f"the demo stopped and shut down its Ray and Serve; what it made so far stays in "
+            f"{home} (RAYGATE_HOME={home} raygate registry show reference-agent)"
+        ) from None
     if as_json:
         emit_json(result.to_dict())
         return
