@@ -450,6 +450,18 @@ def test_an_app_no_proxy_can_serve_is_not_up_and_the_port_is_named(proxy_status)
     assert control.wait_applied("new", timeout_s=0) == "up"
 
 
+def test_ctrl_c_while_waiting_for_a_change_says_it_was_sent():
+    from raygate.serving.control import ServeControl
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    control = ServeControl.__new__(ServeControl)
+    control.details = interrupted
+    with pytest.raises(KeyboardInterrupt, match="the change was sent; Serve goes on"):
+        control.wait_applied("new", timeout_s=60)
+
+
 def test_a_config_serve_refuses_with_a_traceback_is_said_in_one_line():
     from raygate.serving.control import _refusal
 

@@ -161,6 +161,17 @@ class ServeControl:
         """Wait until every deployment that carries `change_id` reports it HEALTHY — Serve
         counts a replica as updated only once its reconfigure() returned — then the status.
         A deployment that fails, or a timeout, is a ServeError naming it."""
+        try:
+            return self._wait_applied(change_id, timeout_s, on_wait)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(
+                "the change was sent; Serve goes on applying it (`raygate serve status` shows "
+                "where it is)"
+            ) from None
+
+    def _wait_applied(
+        self, change_id: str, timeout_s: float, on_wait: Callable[[], None] | None
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while True:
             details = self.details()
