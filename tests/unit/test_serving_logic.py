@@ -450,6 +450,27 @@ def test_an_app_no_proxy_can_serve_is_not_up_and_the_port_is_named(proxy_status)
     assert control.wait_applied("new", timeout_s=0) == "up"
 
 
+def test_a_config_that_leaves_settings_to_the_defaults_still_carries_the_change(
+    tmp_path, monkeypatch
+):
+    """A user's minimal config (no deployments listed): `serve up` waited for a change id no
+    deployment carried, and timed out on an app that was up."""
+    from raygate.serving.control import APP_IMPORT_PATH, ServeControl
+
+    monkeypatch.setenv("RAYGATE_HOME", str(tmp_path))
+    control = ServeControl.__new__(ServeControl)
+    sent = []
+    control._deploy = sent.append
+    app = {"name": "myapp", "import_path": APP_IMPORT_PATH, "args": {"model_name": "m"}}
+    change = control.up({"applications": [app]})
+    (deployed,) = sent[0]["applications"]
+    user_configs = {d["name"]: d["user_config"] for d in deployed["deployments"]}
+    assert set(user_configs) == {"router", "champion"}
+    assert {c["change_id"] for c in user_configs.values()} == {change}
+    assert user_configs["champion"]["model_uri"] == "models:/m@champion"
+    assert user_configs["router"]["auth"] is True
+
+
 def test_ctrl_c_while_waiting_for_a_change_says_it_was_sent():
     from raygate.serving.control import ServeControl
 

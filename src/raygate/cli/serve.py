@@ -165,11 +165,10 @@ def _report(status: dict, as_json: bool) -> None:
     if as_json:
         emit_json(status)
         return
-    console.print(
-        f"[bold]{status['application']}[/]: {status['status']} · canary "
-        f"{status['canary_percent']:g} %",
-        highlight=False,
-    )
+    split = (f"canary {status['canary_percent']:g} %" if "canary" in status["deployments"]
+             else "no canary")  # fmt: skip
+    console.print(f"[bold]{status['application']}[/]: {status['status']} · {split}",
+                  highlight=False)  # fmt: skip
     table = Table(title_justify="left")
     for column in ("deployment", "status", "replicas", "model / settings"):
         table.add_column(column)

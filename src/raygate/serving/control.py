@@ -149,9 +149,13 @@ class ServeControl:
         id each of raygate's deployments with a user_config carries (see wait_applied)."""
         config = with_runtime_env(config)
         change_id = _new_change_id()
-        for deployment in raygate_app(config, "config").get("deployments") or []:
-            if isinstance(deployment.get("user_config"), dict):
-                deployment["user_config"]["change_id"] = change_id
+        app = raygate_app(config, "config")
+        # every deployment carries it, also one the config leaves to the code's defaults
+        for name in (ROUTER_DEPLOYMENT, *_variants(app)):
+            deployment = _deployment(app, name)
+            if not isinstance(deployment.get("user_config"), dict):
+                deployment["user_config"] = _default_user_config(app, name)
+            deployment["user_config"]["change_id"] = change_id
         self._deploy(config)
         return change_id
 
@@ -279,13 +283,7 @@ class ServeControl:
                     "with a canary, e.g. serve_configs/canary.yaml"
                 )
             target = _deployment(app, deployment)
-            if deployment == ROUTER_DEPLOYMENT:
-                current = target.get("user_config") or RouterSettings().model_dump()
-            else:
-                model_name = (app.get("args") or {}).get("model_name", "")
-                current = target.get("user_config") or default_variant_config(
-                    model_name, deployment
-                )
+            current = target.get("user_config") or _default_user_config(app, deployment)
             updated = dict(current)
             for key, value in changes.items():
                 updated[key] = value(current.get(key)) if callable(value) else value
@@ -382,6 +380,13 @@ def _pending(app: dict[str, Any], change_id: str) -> list[tuple[str, dict[str, A
     if not pending and app.get("status") != "RUNNING":
         return [("the application", app)]  # routes are published once it runs
     return pending
+
+
+def _default_user_config(app: dict[str, Any], deployment: str) -> dict[str, Any]:
+    """The user_config build_app gives a deployment its config leaves unset."""
+    if deployment == ROUTER_DEPLOYMENT:
+        return RouterSettings().model_dump()
+    return default_variant_config((app.get("args") or {}).get("model_name", ""), deployment)
 
 
 def _deployment(app: dict[str, Any], name: str) -> dict[str, Any]:
