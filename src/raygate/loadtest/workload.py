@@ -80,13 +80,18 @@ def _prompt(item: str | Conversation, user_id: str | None) -> Prompt:
 
 
 def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
+    path = _path(source)
+    prompts = _array_prompts(path) if _is_json_array(path) else _streamed_prompts(path)
+    # Shuffled here, where the prompts are anyway: Ray Data's shuffle would start a task per
+    # block (with no CPU reserved, a worker process each) to reorder a list of strings.
+    random.Random(seed).shuffle(prompts)
+    return prompts
+
+
+def _streamed_prompts(path: Path) -> list[str | Conversation]:
+    """The prompts of a file Ray Data reads as it streams (JSON lines, Parquet, CSV, text)."""
     import ray
 
-    path = _path(source)
-    if _is_json_array(path):
-        prompts = _array_prompts(path)
-        random.Random(seed).shuffle(prompts)
-        return prompts
     quiet_ray_data()
     # Light I/O: its tasks reserve no CPU, so that a cluster whose CPUs serving holds (the
     # cluster a load test is run against) still reads the prompts instead of waiting forever;
@@ -117,9 +122,6 @@ def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
             "CSV, a JSON array) with a 'query' or 'prompt' column, or OpenAI chat 'messages', "
             "or a .txt file of one prompt a line"
         ) from None
-    # Shuffled here, where the prompts are anyway: Ray Data's shuffle would start a task per
-    # block (with no CPU reserved, a worker process each) to reorder a list of strings.
-    random.Random(seed).shuffle(prompts)
     return prompts
 
 
@@ -127,7 +129,7 @@ def _prompt_values(batch, path: Path) -> list[str | Conversation]:
     """The batch's 'query' (else 'prompt') texts, or its 'messages' conversations; an error
     naming the columns it has when it has none of them."""
     columns = batch.column_names
-    column = next((c for c in PROMPT_COLUMNS if c in columns), None)
+    column = _prompt_column(columns)
     if column is None:
         raise LoadTestError(
             f"{path} has no 'query', 'prompt', 'messages' or 'conversations' column (columns: "
@@ -135,6 +137,12 @@ def _prompt_values(batch, path: Path) -> list[str | Conversation]:
             "header naming one), or a .txt file of one prompt a line"
         )
     return _prompts_of(batch.column(column).to_pylist(), column, path)
+
+
+def _prompt_column(names) -> str | None:
+    """The prompt column among `names` (a file's columns, an item's keys): the first of
+    PROMPT_COLUMNS it has."""
+    return next((c for c in PROMPT_COLUMNS if c in names), None)
 
 
 def _prompts_of(values: list[Any], column: str, path: Path) -> list[str | Conversation]:
@@ -198,9 +206,7 @@ def _array_prompts(path: Path) -> list[str | Conversation]:
         ) from None
     prompts: list[str | Conversation] = []
     for i, item in enumerate(items):
-        column = (
-            next((c for c in PROMPT_COLUMNS if c in item), None) if isinstance(item, dict) else None
-        )
+        column = _prompt_column(item) if isinstance(item, dict) else None
         if column is None:
             raise LoadTestError(
                 f"{path}: item {i} of the array has no 'query', 'prompt', 'messages' or "

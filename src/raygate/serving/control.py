@@ -181,33 +181,36 @@ class ServeControl:
             details = self.details()
             _, app = self._raygate_app_details(details)
             pending = _pending(app, change_id)
-            proxies = _proxies_not_up(details)
-            if not pending and not proxies:
-                return self.status()
-            if not pending:  # the app is up, but no request can reach it yet (or ever)
+            if pending:
+                self._check_pending(*pending[0], app, deadline, timeout_s)
+            elif proxies := _proxies_not_up(details):  # up, but unreachable yet (or ever)
                 self._wait_for_proxies(proxies, details, deadline, timeout_s)
-                if on_wait:
-                    on_wait()
-                time.sleep(0.25)
-                continue
-            name, deployment = pending[0]
-            if (
-                deployment.get("status") in ("UNHEALTHY", "DEPLOY_FAILED")
-                or app.get("status") == "DEPLOY_FAILED"
-            ):
-                message = deployment.get("message") or app.get("message") or "see Serve's logs"
-                raise ServeError(f"{name} failed to apply the change: {without_traceback(message)}")
-            if time.monotonic() >= deadline:
-                # Serve says why, e.g. replicas that cannot be scheduled and their resources
-                said = without_traceback(deployment.get("message") or "")
-                raise ServeError(
-                    f"{name} has not applied the change after {timeout_s:g} s "
-                    f"(status {deployment.get('status')}{': ' + said if said else ''}); "
-                    "check `raygate serve status` or pass a longer --wait"
-                )
+            else:
+                return self.status()
             if on_wait:
                 on_wait()
             time.sleep(0.25)
+
+    @staticmethod
+    def _check_pending(
+        name: str, deployment: dict[str, Any], app: dict[str, Any], deadline: float,
+        timeout_s: float,
+    ) -> None:  # fmt: skip
+        """Fail once the deployment failed, or has not applied the change by the deadline."""
+        if (
+            deployment.get("status") in ("UNHEALTHY", "DEPLOY_FAILED")
+            or app.get("status") == "DEPLOY_FAILED"
+        ):
+            message = deployment.get("message") or app.get("message") or "see Serve's logs"
+            raise ServeError(f"{name} failed to apply the change: {without_traceback(message)}")
+        if time.monotonic() >= deadline:
+            # Serve says why, e.g. replicas that cannot be scheduled and their resources
+            said = without_traceback(deployment.get("message") or "")
+            raise ServeError(
+                f"{name} has not applied the change after {timeout_s:g} s "
+                f"(status {deployment.get('status')}{': ' + said if said else ''}); "
+                "check `raygate serve status` or pass a longer --wait"
+            )
 
     @staticmethod
     def _wait_for_proxies(
