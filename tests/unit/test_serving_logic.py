@@ -501,6 +501,21 @@ def test_a_config_serve_refuses_with_a_traceback_is_said_in_one_line():
     assert _refusal("invalid config") == "invalid config"
 
 
+def test_a_replica_restarting_elsewhere_in_the_app_is_waited_out_not_a_failed_change():
+    """The canary's replica killed mid-release: the app is UNHEALTHY until Serve restarts it,
+    while the router has applied the weight; the controller's weight change failed on it."""
+    from raygate.serving.control import ServeControl
+
+    restarting = _app("UNHEALTHY", "new", "new", "HEALTHY")
+    recovered = _app("RUNNING", "new", "new", "HEALTHY")
+    seen = iter([restarting, restarting, recovered])
+    control = ServeControl.__new__(ServeControl)
+    control.details = lambda: {"applications": {"raygate": next(seen)}}
+    control._raygate_app_details = lambda details: ("raygate", details["applications"]["raygate"])
+    control.status = lambda: "up"
+    assert control.wait_applied("new", timeout_s=60) == "up"
+
+
 def test_every_failed_finish_reason_has_a_status():
     from raygate.constants import FAILED_FINISH_REASONS
     from raygate.serving.outcomes import FAILURE_STATUS

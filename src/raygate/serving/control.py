@@ -196,11 +196,13 @@ class ServeControl:
         name: str, deployment: dict[str, Any], app: dict[str, Any], deadline: float,
         timeout_s: float,
     ) -> None:  # fmt: skip
-        """Fail once the deployment failed, or has not applied the change by the deadline."""
-        if (
-            deployment.get("status") in ("UNHEALTHY", "DEPLOY_FAILED")
-            or app.get("status") == "DEPLOY_FAILED"
-        ):
+        """Fail once the deployment failed, or has not applied the change by the deadline.
+        An app waited on as a whole (`deployment` is the app) is UNHEALTHY while a replica of
+        any deployment restarts, one the change did not touch too: that is waited out."""
+        own_failure = deployment is not app and deployment.get("status") in (
+            "UNHEALTHY", "DEPLOY_FAILED"
+        )  # fmt: skip
+        if own_failure or app.get("status") == "DEPLOY_FAILED":
             message = deployment.get("message") or app.get("message") or "see Serve's logs"
             raise ServeError(f"{name} failed to apply the change: {without_traceback(message)}")
         if time.monotonic() >= deadline:
