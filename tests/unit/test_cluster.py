@@ -113,16 +113,32 @@ def test_a_stopped_ray_start_is_not_retried_for_minutes(monkeypatch, ray_init):
     assert ray_init[1]["address"] == "10.0.0.5:6380"
 
 
-def test_free_ports_are_never_those_a_local_ray_takes(monkeypatch):
+def test_free_ports_are_outside_the_ephemeral_range_and_never_handed_out_twice():
+    """A port the OS hands to a bind to port 0 is free only until its next such bind: a
+    CI run's Ray dashboard lost the port a test had picked so."""
     import socket
 
     from raygate.testing import ports
 
-    offered = iter([52365, 8265, 41234])
+    low, high = ports._ephemeral_range()
+    picked = [ports.free_port() for _ in range(50)]
+    assert len(set(picked)) == 50
+    for port in picked:
+        assert not low <= port <= high and port not in ports.RAY_DEFAULT_PORTS
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
 
-    class Socket(socket.socket):
-        def getsockname(self):
-            return ("127.0.0.1", next(offered))
 
-    monkeypatch.setattr(ports.socket, "socket", Socket)
-    assert ports.free_port() == 41234
+def test_free_ports_are_never_those_ray_takes_or_something_listens_on(monkeypatch):
+    import socket
+
+    from raygate.testing import ports
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        taken = listening.getsockname()[1]
+        offered = iter([8265, taken, 23456])
+        monkeypatch.setattr(ports.random, "choice", lambda candidates: next(offered))
+        monkeypatch.setattr(ports, "_handed_out", set())
+        assert ports.free_port() == 23456
