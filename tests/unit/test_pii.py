@@ -15,7 +15,14 @@ from raygate.telemetry.pii import find_pii, leaked_pii, redact
         ("ssn 123-45-6789", "ssn"),
         ("iban DE89370400440532013000", "iban"),
         ("iban GB82 WEST 1234 5698 7654 32", "iban"),
+        ("call +14155552671 today", "phone"),
+        ("ring +49 (0)30 1234567", "phone"),
+        ("call me on 2025550147", "phone"),
+        ("my mobile is 555-0147", "phone"),
+        ("iban de89370400440532013000", "iban"),
         ("from 203.0.113.9", "ip"),
+        ("from 2001:db8::8a2e:370:7334", "ip"),
+        ("from fe80::1", "ip"),
         ("key sk-live-abcdefghijklmnopqrstuvwx", "api_key"),
         ("aws AKIAABCDEFGHIJKLMNOP", "api_key"),
     ],
@@ -24,12 +31,20 @@ def test_each_kind_is_detected(text, kind):
     assert [m.kind for m in find_pii(text)] == [kind]
 
 
+def test_a_number_named_a_phone_is_redacted_without_the_word_naming_it():
+    said = "Call me at 555-0147 or text 2025550147."
+    assert redact(said) == "Call me at [PHONE] or text [PHONE]."
+
+
 @pytest.mark.parametrize(
     "text",
     [
         "iban DE89370400440532013001",  # fails mod 97
         "ip 999.1.1.1",
         "price 1234567, date 2024-05-01, $2,255.97, 1.7 L, 08:00 to 20:00, K-210",
+        "ordered 2024-01-15 10:30, shipped 16.01.2024 09:15:00",
+        "order number 12345678, 1234567890 units",
+        "std::vector and a::b, loopback ::1, at 10:30:45, mac 00:1B:44:11:3A:B7",
     ],
 )
 def test_lookalikes_are_not_pii(text):

@@ -43,11 +43,23 @@ def _ip_ok(text: str) -> bool:
         ipaddress.ip_address(text)
     except ValueError:
         return False
-    return True
+    # "fe80::1" is an address; "a::b" (code) and "::1" (loopback) are not someone's.
+    groups = [group for group in text.split(":") if group]
+    return ":" not in text or (len(groups) >= 2 and any(c.isdigit() for c in text))
 
 
-def _phone_ok(text: str) -> bool:
-    return 9 <= sum(c.isdigit() for c in text) <= 15
+# A date, or a date and the hour of a time, has a phone's shape ("2024-01-15 10").
+_DATE_SHAPED = re.compile(r"\d{4}([-.])\d{2}\1\d{2}\b|\d{2}([-.])\d{2}\2\d{4}\b")
+
+
+def _phone_ok(text: str, fewest_digits: int = 9) -> bool:
+    digits = sum(c.isdigit() for c in text)
+    return fewest_digits <= digits <= 15 and not _DATE_SHAPED.match(text)
+
+
+def _named_phone_ok(text: str) -> bool:
+    """A number a word calls a phone number may be a local one, of seven digits."""
+    return _phone_ok(text, fewest_digits=7)
 
 
 # Order matters: earlier kinds win where matches overlap (a card number is not a phone).
@@ -57,30 +69,38 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...
         r"\b(?:sk|pk|rk)[-_](?:live[-_]|test[-_])?[A-Za-z0-9]{16,}\b"
         r"|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b"
         r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"), None),
-    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"), _iban_ok),
+    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.I),
+     _iban_ok),
     ("card", re.compile(r"\b\d(?:[ -]?\d){12,18}\b"), _card_shaped),
     ("ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), _ssn_ok),
-    ("ip", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", re.I),
-     _ip_ok),
-    ("phone", re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?\(?\d{2,4}\)?(?:[ .-]\d{2,4}){2,4}\b"),
-     _phone_ok),
+    # IPv4, and IPv6 in full or compressed ("2001:db8::1"); a time ("10:30:45") is no address.
+    ("ip", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|(?<![\w:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}"
+                      r"(?![\w:])", re.I), _ip_ok),
+    # Grouped ("+49 (0)30 1234 5678", "(202) 555-0147"), or international without separators.
+    ("phone", re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(0\)[ .-]?)?\(?\d{2,4}\)?"
+                         r"(?:[ .-]\d{2,8}){1,4}\b|(?<![\w+])\+\d{8,15}\b"), _phone_ok),
+    # Bare or local numbers where a word before them says what they are ("call 2025550147").
+    ("phone", re.compile(r"(?i:\b(?:phone|mobile|cell|tel|telephone|call|text|sms|whatsapp|fax)\b)"
+                         r"[^\d\n]{0,20}?(?<![\w+])(?P<value>\d(?:[ .-]?\d){6,14})\b"),
+     _named_phone_ok),
 )  # fmt: skip
-
-PII_KINDS = tuple(kind for kind, _, _ in _DETECTORS)
 
 
 def find_pii(text: str) -> list[PiiMatch]:
-    """Every validated PII value in text, left to right, without overlaps."""
+    """Every validated PII value in text, left to right, without overlaps (a pattern with a
+    `value` group matches more than the value, e.g. the word that says what it is)."""
     matches: list[PiiMatch] = []
     taken: list[tuple[int, int]] = []
     for kind, pattern, valid in _DETECTORS:
+        part = "value" if "value" in pattern.groupindex else 0
         for m in pattern.finditer(text):
-            if valid is not None and not valid(m.group()):
+            start, end = m.span(part)
+            if valid is not None and not valid(m.group(part)):
                 continue
-            if any(m.start() < end and start < m.end() for start, end in taken):
+            if any(start < other_end and other_start < end for other_start, other_end in taken):
                 continue
-            taken.append((m.start(), m.end()))
-            matches.append(PiiMatch(kind, m.start(), m.end(), m.group()))
+            taken.append((start, end))
+            matches.append(PiiMatch(kind, start, end, m.group(part)))
     return sorted(matches, key=lambda p: p.start)
 
 
