@@ -85,6 +85,27 @@ def test_a_csv_or_a_json_array_is_named_with_how_to_convert_it(tmp_path):
     assert load_goldset(tmp_path / "gold.jsonl").rows[0].expected == ["$1.00"]
 
 
+def test_a_compressed_or_parquet_gold_set_is_named_with_how_to_convert_it(tmp_path):
+    import gzip
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    (tmp_path / "gold.jsonl.gz").write_bytes(gzip.compress((json.dumps(GOOD) + "\n").encode()))
+    pd.DataFrame([{"query": "What is the price?", "expected": "$1.00"}]).to_parquet(
+        tmp_path / "tests.parquet"
+    )
+    for name, kind in [("gold.jsonl.gz", "gzip-compressed"), ("tests.parquet", "Parquet")]:
+        with pytest.raises(GoldSetError, match=rf"{name}: the file is {kind}, not JSON") as told:
+            load_goldset(tmp_path / name)
+        command = told.value.args[0].split("`")[1]  # the conversion it suggests works as told
+        subprocess.run(command.replace("python", sys.executable, 1), shell=True, cwd=tmp_path,
+                       check=True)  # fmt: skip
+        assert load_goldset(tmp_path / "gold.jsonl").rows
+        (tmp_path / "gold.jsonl").unlink()
+
+
 def test_numbers_are_taken_as_their_text_and_booleans_are_refused(tmp_path):
     numbers = {"id": 7, "query": "What is 6 times 7?", "expected": 42}
     gold = load_goldset(write(tmp_path, json.dumps(numbers)))

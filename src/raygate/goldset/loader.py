@@ -105,12 +105,31 @@ def _validated_rows(path: Path) -> Iterator[GoldRow]:
             yield row
 
 
+# Files a gold set is often kept in that are not text, by their first bytes: what to run.
+_BINARY_FORMATS = {
+    b"\x1f\x8b": ("gzip-compressed", "gunzip -k {name}"),
+    b"BZh": ("bzip2-compressed", "bunzip2 -k {name}"),
+    b"\xfd7zXZ\x00": ("xz-compressed", "unxz -k {name}"),
+    b"\x28\xb5\x2f\xfd": ("zstd-compressed", "unzstd {name}"),
+    b"PAR1": ("Parquet", "python -c \"import pandas as p; p.read_parquet('{name}')"
+                         ".to_json('gold.jsonl', orient='records', lines=True)\""),
+    b"PK\x03\x04": ("a zip archive (an .xlsx workbook is one)", "unzip {name}"),
+}  # fmt: skip
+
+
 def _decoded(path: Path, lineno: int, raw: bytes) -> str:
-    """One line as text; a byte-order mark or bytes that are not UTF-8 are named."""
+    """One line as text; a byte-order mark, a binary file or bytes that are not UTF-8 are
+    named."""
     if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
         raise GoldSetError(
             f"{path}:1: the file starts with a byte-order mark; save it as UTF-8 without BOM"
         )
+    for magic, (kind, command) in _BINARY_FORMATS.items() if lineno == 1 else ():
+        if raw.startswith(magic):
+            raise GoldSetError(
+                f"{path}: the file is {kind}, not JSON Lines text; gold sets are one JSON "
+                f"object a line: convert it first, e.g. `{command.format(name=path.name)}`"
+            )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
