@@ -213,6 +213,8 @@ def test_a_workload_file_that_cannot_be_read_is_one_clear_error(local_ray, tmp_p
 
 
 def test_a_workload_of_csv_rows_or_text_lines_is_read_as_prompts(local_ray, tmp_path):
+    import gzip
+
     from raygate.loadtest.workload import load_workload
 
     table = tmp_path / "prompts.csv"
@@ -224,6 +226,11 @@ def test_a_workload_of_csv_rows_or_text_lines_is_read_as_prompts(local_ray, tmp_
     lines.write_text("What is the express fee?\n\nWhy?\n")
     assert sorted(p.query for p in load_workload(str(lines), None, users=1, seed=0)) == [
         "What is the express fee?", "Why?",
+    ]  # fmt: skip
+    packed = tmp_path / "prompts.csv.gz"  # compressed, as workloads are often kept
+    packed.write_bytes(gzip.compress(table.read_bytes()))
+    assert sorted(p.query for p in load_workload(str(packed), None, users=1, seed=0)) == [
+        "Return window, kettles?", "Why?",
     ]  # fmt: skip
 
 

@@ -139,6 +139,6 @@ def test_free_ports_are_never_those_ray_takes_or_something_listens_on(monkeypatc
         listening.listen()
         taken = listening.getsockname()[1]
         offered = iter([8265, taken, 23456])
-        monkeypatch.setattr(ports.random, "choice", lambda candidates: next(offered))
+        monkeypatch.setattr(ports._random, "choice", lambda candidates: next(offered))
         monkeypatch.setattr(ports, "_handed_out", set())
         assert ports.free_port() == 23456

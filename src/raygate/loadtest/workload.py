@@ -89,7 +89,8 @@ def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
 
 
 def _streamed_prompts(path: Path) -> list[str | Conversation]:
-    """The prompts of a file Ray Data reads as it streams (JSON lines, Parquet, CSV, text)."""
+    """The prompts of a file Ray Data reads as it streams (JSON lines, Parquet, CSV, text,
+    the text formats gzip-, bzip2-, zstd-, lz4- or brotli-compressed)."""
     import ray
 
     quiet_ray_data()
@@ -98,12 +99,13 @@ def _streamed_prompts(path: Path) -> list[str | Conversation]:
     # one at a time, as no CPU reserved would otherwise let Ray start a worker process for
     # each (and warn about it on the command's stdout).
     light = {"num_cpus": 0, "concurrency": 1}
+    suffix = _format_suffix(path)
     try:
-        if path.suffix == ".parquet":
+        if suffix == ".parquet":
             dataset = ray.data.read_parquet(str(path), **light)
-        elif path.suffix == ".csv":
+        elif suffix == ".csv":
             dataset = ray.data.read_csv(str(path), **light)
-        elif path.suffix == ".txt":  # one prompt a line
+        elif suffix == ".txt":  # one prompt a line
             dataset = ray.data.read_text(str(path), drop_empty_lines=True, **light)
         else:
             dataset = ray.data.read_json(str(path), lines=True, **light)
@@ -123,6 +125,18 @@ def _streamed_prompts(path: Path) -> list[str | Conversation]:
             "or a .txt file of one prompt a line"
         ) from None
     return prompts
+
+
+# Compressed files Ray Data reads as it streams (it infers the codec from the name).
+_COMPRESSION_SUFFIXES = frozenset({".gz", ".bz2", ".zst", ".lz4", ".br"})
+
+
+def _format_suffix(path: Path) -> str:
+    """The suffix naming the file's format: `.csv` for `prompts.csv.gz` too."""
+    suffixes = path.suffixes
+    if suffixes and suffixes[-1] in _COMPRESSION_SUFFIXES:
+        return suffixes[-2] if len(suffixes) > 1 else ""
+    return path.suffix
 
 
 def _prompt_values(batch, path: Path) -> list[str | Conversation]:

@@ -17,6 +17,9 @@ RAY_DEFAULT_PORTS = frozenset({6379, 8000, 8265, 9000, 10001, 52365})
 # Above Ray's default worker ports (10002-19999), below which nothing else is handed out.
 _LOWEST_PORT = 20000
 _handed_out: set[int] = set()
+# Not the random module's shared generator: a test that seeds it would make every process
+# that does the same pick the same ports.
+_random = random.SystemRandom()
 
 
 def free_port() -> int:
@@ -29,7 +32,7 @@ def free_port() -> int:
     low, high = _ephemeral_range()
     candidates = [p for p in range(_LOWEST_PORT, 65536) if not low <= p <= high]
     for _ in range(200):
-        port = random.choice(candidates) if candidates else _os_port()
+        port = _random.choice(candidates) if candidates else _os_port()
         if port not in RAY_DEFAULT_PORTS and port not in _handed_out and _bindable(port):
             _handed_out.add(port)
             return port
