@@ -105,15 +105,19 @@ def _validated_rows(path: Path) -> Iterator[GoldRow]:
             yield row
 
 
-# Files a gold set is often kept in that are not text, by their first bytes: what to run.
+# Files a gold set is often kept in that are not text, by their first bytes: how to convert.
+_TO_JSONL = "to_json('gold.jsonl', orient='records', lines=True)"
+_AS_CSV = "save it as CSV and run `raygate goldset show` on that"
 _BINARY_FORMATS = {
-    b"\x1f\x8b": ("gzip-compressed", "gunzip -k {name}"),
-    b"BZh": ("bzip2-compressed", "bunzip2 -k {name}"),
-    b"\xfd7zXZ\x00": ("xz-compressed", "unxz -k {name}"),
-    b"\x28\xb5\x2f\xfd": ("zstd-compressed", "unzstd {name}"),
-    b"PAR1": ("Parquet", "python -c \"import pandas as p; p.read_parquet('{name}')"
-                         ".to_json('gold.jsonl', orient='records', lines=True)\""),
-    b"PK\x03\x04": ("a zip archive (an .xlsx workbook is one)", "unzip {name}"),
+    b"\x1f\x8b": ("gzip-compressed", "`gunzip -k {name}`"),
+    b"BZh": ("bzip2-compressed", "`bunzip2 -k {name}`"),
+    b"\xfd7zXZ\x00": ("xz-compressed", "`unxz -k {name}`"),
+    b"\x28\xb5\x2f\xfd": ("zstd-compressed", "`unzstd {name}`"),
+    b"PAR1": ("Parquet",
+              f"`python -c \"import pandas as p; p.read_parquet('{{name}}').{_TO_JSONL}\"`"),
+    b"PK\x03\x04": ("a zip archive (an Excel .xlsx workbook is one)",
+                    f"`unzip {{name}}`, or for a workbook {_AS_CSV}"),
+    b"\xd0\xcf\x11\xe0": ("an Excel .xls workbook", _AS_CSV),
 }  # fmt: skip
 
 
@@ -124,11 +128,11 @@ def _decoded(path: Path, lineno: int, raw: bytes) -> str:
         raise GoldSetError(
             f"{path}:1: the file starts with a byte-order mark; save it as UTF-8 without BOM"
         )
-    for magic, (kind, command) in _BINARY_FORMATS.items() if lineno == 1 else ():
+    for magic, (kind, how) in _BINARY_FORMATS.items() if lineno == 1 else ():
         if raw.startswith(magic):
             raise GoldSetError(
                 f"{path}: the file is {kind}, not JSON Lines text; gold sets are one JSON "
-                f"object a line: convert it first, e.g. `{command.format(name=path.name)}`"
+                f"object a line: convert it first, e.g. {how.format(name=path.name)}"
             )
     try:
         return raw.decode("utf-8")
@@ -180,7 +184,6 @@ def _format_hint(path: Path, line: str) -> str:
     if start != "{" and (path.suffix.lower() in (".csv", ".tsv") or "," in line or "\t" in line):
         return (
             " (the file looks like CSV: gold sets are JSON Lines, e.g. convert it with "
-            "`python -c \"import pandas as p; p.read_csv('"
-            f"{path.name}').to_json('gold.jsonl', orient='records', lines=True)\"`)"
+            f"`python -c \"import pandas as p; p.read_csv('{path.name}').{_TO_JSONL}\"`)"
         )
     return ""
