@@ -280,7 +280,10 @@ def test_a_body_that_cannot_be_read_says_why_and_one_too_large_is_413_however_se
     status, message = error(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}")
     assert status == 400 and "nests too deeply" in message
     big = b'{"query": "' + b"x" * 30_000 + b'"}'
-    too_large = (413, "request body is larger than 20000 bytes; send less")
+    too_large = (
+        413,
+        "request body is larger than 20000 bytes (the server's max_body_bytes); send less",
+    )
     assert error(big) == too_large  # declared by Content-Length
     assert error(iter([big[:15_000], big[15_000:]])) == too_large  # chunked: counted as it comes
 

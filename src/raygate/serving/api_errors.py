@@ -212,7 +212,7 @@ def _too_large(limit: int) -> JSONResponse:
 
 
 def _too_large_message(limit: int) -> str:
-    return f"request body is larger than {limit} bytes; send less"
+    return f"request body is larger than {limit} bytes (the server's max_body_bytes); send less"
 
 
 class _BodyTooLarge(StarletteHTTPException):

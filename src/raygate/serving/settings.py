@@ -79,7 +79,10 @@ class RouterSettings(StrictModel):
         None, description="Per-token limit, per router replica; null: none."
     )
     max_body_bytes: int = Field(
-        65536, ge=1024, description="Largest request body accepted (413 above)."
+        1_048_576,
+        ge=1024,
+        description="Largest request body accepted (413 above); 1 MiB, as nginx's default: a "
+        "long conversation or a pasted document fits, a runaway client does not.",
     )
     auth: bool = Field(
         True, description="Require a bearer token (from RAYGATE_API_TOKENS[_FILE]) on /v1/*."
