@@ -96,3 +96,23 @@ def test_a_failed_history_write_puts_the_alias_back(registry, three_versions, mo
         registry.set_alias(three_versions, "champion", 2)
     assert registry.aliases(three_versions) == {"champion": 1}
     assert len(registry.alias_history(three_versions, "champion")) == 1
+
+
+def test_model_uris_name_versions_as_mlflow_reads_them_and_a_bare_name_is_told_how(
+    registry, three_versions
+):
+    from raygate.errors import ModelLoadError
+    from raygate.packaging.loading import model_info, resolve_model_uri
+
+    registry.set_alias(three_versions, "champion", 2)
+    resolved = {
+        uri: resolve_model_uri(uri, registry).version
+        for uri in (f"models:/{three_versions}/latest", f"models:/{three_versions}@champion",
+                    f"models:/{three_versions}/1")
+    }  # fmt: skip
+    assert list(resolved.values()) == [3, 2, 1]
+    with pytest.raises(ModelLoadError, match=rf"'{three_versions}' is a registered model: pass "
+                                             rf"models:/{three_versions}@ALIAS"):  # fmt: skip
+        model_info(three_versions)
+    with pytest.raises(ModelLoadError, match="pass models:/NAME@ALIAS, models:/NAME/VERSION"):
+        model_info("no-such-model-or-folder")

@@ -6,12 +6,13 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from mlflow.pyfunc import ChatAgent, ChatModel, PythonModel, ResponsesAgent
 
-from raygate.errors import ModelLoadError
+from raygate.errors import ModelLoadError, UnknownVersionError
 from raygate.packaging.conversation import (
     Interface,
     conversation_request,
@@ -38,7 +39,9 @@ TRACE_FIELD = "traceparent"
 _INHERITED_STREAMS = tuple(
     base.predict_stream for base in (PythonModel, ChatModel, ChatAgent, ResponsesAgent)
 )
-_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+_REGISTRY_URI = re.compile(
+    r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+|latest))$"
+)
 
 
 @dataclass
@@ -168,18 +171,25 @@ def _texts(chunks: Iterator[Any]) -> Iterator[str | dict[str, Any]]:
 
 
 def registry_name(model_uri: str) -> str | None:
-    """NAME of a `models:/NAME@ALIAS` or `models:/NAME/VERSION` URI; None for other URIs."""
+    """NAME of a `models:/NAME@ALIAS` or `models:/NAME/VERSION` (or `/latest`) URI; None for
+    other URIs."""
     match = _REGISTRY_URI.match(model_uri)
     return match["name"] if match else None
 
 
 def resolve_model_uri(model_uri: str, registry: ModelRegistry) -> ModelVersion | None:
-    """The registry version a `models:/NAME@ALIAS` or `models:/NAME/VERSION` URI names."""
+    """The registry version a `models:/NAME@ALIAS`, `models:/NAME/VERSION` or
+    `models:/NAME/latest` (its highest version, as MLflow reads it) URI names."""
     match = _REGISTRY_URI.match(model_uri)
     if match is None:
         return None
     if match["alias"]:
         return registry.resolve(match["name"], match["alias"])
+    if match["version"] == "latest":
+        versions = registry.list_versions(match["name"])
+        if not versions:
+            raise UnknownVersionError(f"model '{match['name']}' has no versions yet")
+        return versions[-1]
     return registry.get_version(match["name"], int(match["version"]))
 
 
@@ -199,7 +209,25 @@ def model_info(model_uri: str):
         return mlflow.models.get_model_info(model_uri)
     except (MlflowException, OSError) as exc:
         message = getattr(exc, "message", str(exc))
-        raise ModelLoadError(f"cannot read model {model_uri}: {message}; {_URI_HELP}") from None
+        help_ = _registered_name_help(model_uri) or _URI_HELP
+        raise ModelLoadError(f"cannot read model {model_uri}: {message}; {help_}") from None
+
+
+def _registered_name_help(model_uri: str) -> str | None:
+    """What to pass instead of a bare registered model name, which MLflow reads as a folder."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if ":" in model_uri or "/" in model_uri or Path(model_uri).exists():
+        return None
+    try:
+        MlflowClient().get_registered_model(model_uri)
+    except MlflowException:
+        return None
+    return (
+        f"'{model_uri}' is a registered model: pass models:/{model_uri}@ALIAS, "
+        f"models:/{model_uri}/VERSION or models:/{model_uri}/latest"
+    )
 
 
 def checked_input_map(model: Any, input_map: Mapping[str, str] | None = None) -> dict[str, str]:
