@@ -7,6 +7,7 @@ alone (13–19 digits, grouped or not): a mistyped card that fails Luhn is still
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Callable
@@ -89,26 +90,29 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...
 def find_pii(text: str) -> list[PiiMatch]:
     """Every validated PII value in text, left to right, without overlaps (a pattern with a
     `value` group matches more than the value, e.g. the word that says what it is)."""
-    matches: list[PiiMatch] = []
-    taken: list[tuple[int, int]] = []
+    matches: list[PiiMatch] = []  # kept sorted by start; they never overlap
     for kind, pattern, valid in _DETECTORS:
         part = "value" if "value" in pattern.groupindex else 0
         for m in pattern.finditer(text):
             start, end = m.span(part)
             if valid is not None and not valid(m.group(part)):
                 continue
-            if any(start < other_end and other_start < end for other_start, other_end in taken):
-                continue
-            taken.append((start, end))
-            matches.append(PiiMatch(kind, start, end, m.group(part)))
-    return sorted(matches, key=lambda p: p.start)
+            at = bisect.bisect_left(matches, start, key=lambda p: p.start)
+            if (at > 0 and matches[at - 1].end > start) or (
+                at < len(matches) and matches[at].start < end
+            ):
+                continue  # an earlier kind's value overlaps it
+            matches.insert(at, PiiMatch(kind, start, end, m.group(part)))
+    return matches
 
 
 def redact(text: str, matches: list[PiiMatch] | None = None) -> str:
     """Text with each PII value replaced by `[KIND]`; pass `matches` if find_pii already ran."""
-    for match in reversed(find_pii(text) if matches is None else matches):
-        text = f"{text[: match.start]}[{match.kind.upper()}]{text[match.end :]}"
-    return text
+    pieces, done = [], 0
+    for match in find_pii(text) if matches is None else matches:
+        pieces += [text[done : match.start], f"[{match.kind.upper()}]"]
+        done = match.end
+    return "".join(pieces) + text[done:]
 
 
 def _digits_or_text(value: str) -> str:
