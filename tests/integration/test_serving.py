@@ -369,6 +369,7 @@ def test_a_fresh_shell_sends_the_local_ray_token_and_a_refused_one_says_what_to_
     fresh = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert set(json.loads(fresh.stdout)["deployments"]) == {"router", "champion", "canary"}
+    assert "Token authentication is enabled" not in fresh.stderr  # Ray's note for starting one
     env["RAY_AUTH_MODE"] = "disabled"
     refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "Traceback" not in refused.stderr

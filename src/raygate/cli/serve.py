@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors, working
+from raygate.cli.percents import percent as parse_percent
 
 app = typer.Typer(
     help="Serve champion and canary on Ray Serve; change the split without restarts.",
@@ -71,7 +72,9 @@ def status(address: str | None = ADDRESS_OPTION, as_json: bool = JSON_OPTION) ->
 @app.command("weight")
 @handles_errors
 def weight(
-    percent: float = typer.Argument(..., min=0, max=100, help="Canary share of traffic, 0-100."),
+    percent: float = typer.Argument(
+        ..., parser=parse_percent, metavar="PERCENT", help="Canary share: 0-100, as 5 or 5%."
+    ),
     address: str | None = ADDRESS_OPTION,
     split: Path | None = SPLIT_OPTION,
     wait_s: float = WAIT_OPTION,

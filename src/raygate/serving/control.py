@@ -47,11 +47,21 @@ def _use_local_ray_token() -> None:
     """As `ray.init()` does for a local cluster: where RAY_AUTH_MODE is unset and this machine
     holds a Ray token (`ray start --head` makes one), send it. Never for a remote address,
     so a local token is not handed to another cluster."""
-    from ray._private.authentication.authentication_token_setup import (
-        maybe_enable_token_auth_if_token_available,
-    )
+    import logging
 
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    from ray._private.authentication import authentication_token_setup
+
+    # Quiet: its warning ("Token authentication is enabled for this Ray cluster…") is about
+    # starting a cluster, and would be printed by every command that only talks to one.
+    logger = logging.getLogger(authentication_token_setup.__name__)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        authentication_token_setup.maybe_enable_token_auth_if_token_available(
+            warn_if_disabled=False
+        )
+    finally:
+        logger.setLevel(level)
 
 
 def load_serve_config(path: str | Path) -> dict[str, Any]:
