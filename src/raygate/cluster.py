@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from raygate.errors import ClusterError
@@ -87,6 +89,20 @@ def require_serve() -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def quiet_token_auth_notice() -> Iterator[None]:
+    """Hold back Ray's "Token authentication is enabled for this Ray cluster" warning, which
+    every process that finds this machine's Ray token prints, a command that only joins or
+    talks to a cluster too."""
+    logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _init(address: str | None, hint: str, **options) -> None:
     """ray.init unless Ray is already up; a failure is one ClusterError ending in `hint`."""
     import ray
@@ -96,7 +112,8 @@ def _init(address: str | None, hint: str, **options) -> None:
     if address not in (None, "auto", "local"):
         _check_listening(address, hint)
     try:
-        ray.init(address=address, **options)
+        with quiet_token_auth_notice():
+            ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         auth = (
             "; a cluster with token auth (Ray's default) also needs RAY_AUTH_MODE=token and "

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from raygate.cluster import quiet_token_auth_notice
 from raygate.errors import ConfigError, RegistryError, ServeError
 from raygate.registry.protocol import ModelRegistry
 from raygate.schemas import read_yaml, validate_mapping
@@ -47,21 +48,12 @@ def _use_local_ray_token() -> None:
     """As `ray.init()` does for a local cluster: where RAY_AUTH_MODE is unset and this machine
     holds a Ray token (`ray start --head` makes one), send it. Never for a remote address,
     so a local token is not handed to another cluster."""
-    import logging
-
     from ray._private.authentication import authentication_token_setup
 
-    # Quiet: its warning ("Token authentication is enabled for this Ray cluster…") is about
-    # starting a cluster, and would be printed by every command that only talks to one.
-    logger = logging.getLogger(authentication_token_setup.__name__)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
+    with quiet_token_auth_notice():
         authentication_token_setup.maybe_enable_token_auth_if_token_available(
             warn_if_disabled=False
         )
-    finally:
-        logger.setLevel(level)
 
 
 def load_serve_config(path: str | Path) -> dict[str, Any]:
