@@ -336,6 +336,7 @@ def test_ctrl_c_stops_the_load_with_a_summary_of_what_was_answered_and_never_a_p
     assert summary["duration_s"] == summary["interrupted_after_s"]
     assert 5 < summary["throughput_rps"] <= 30
     assert "interrupted after" in stderr and "not logged to MLflow" in stderr
+    assert "Token authentication is enabled" not in stderr  # Ray's note for starting one
     assert pq.read_table(out / "results.parquet").num_rows == summary["requests"]
     configure_mlflow()
     logged = f"tags.`raygate.run_kind` = 'loadtest' and params.url = '{stalling_server}'"
