@@ -34,6 +34,19 @@ class Broken(mlflow.pyfunc.PythonModel):
 set_model(Broken())
 """
 
+FAILS_ON_TENTS = """
+import mlflow
+from mlflow.models import set_model
+
+class FailsOnTents(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        if any("Tent" in query for query in model_input["query"]):
+            raise ValueError("cannot parse the product code")
+        return ["I don't know." for _ in model_input["query"]]
+
+set_model(FailsOnTents())
+"""
+
 CHATTY = """
 import mlflow
 from mlflow.models import set_model
@@ -236,6 +249,19 @@ def test_a_failing_model_is_recorded_row_by_row(local_ray, registry, tiny_gold, 
     result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=6))
     assert result.metrics.values["error_rate"] == 1.0 and result.metrics.values["quality"] == 0.0
     assert table(result.run_id)["error"].str.contains("backend unavailable").all()
+
+
+def test_a_row_a_model_cannot_answer_fails_only_itself_not_its_batch(
+    local_ray, registry, tiny_gold, tmp_path
+):
+    uri = log_code_model(tmp_path, FAILS_ON_TENTS)
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=6))
+    rows = table(result.run_id)
+    failed = rows[rows["error"].notna()]
+    assert sorted(failed["query"].str.contains("Tent")) == [True, True] and len(failed) == 2
+    assert failed["error"].str.contains("cannot parse the product code").all()
+    assert (rows[rows["error"].isna()]["answer"] == "I don't know.").all()
+    assert result.metrics.values["error_rate"] == pytest.approx(2 / 12)
 
 
 def test_bad_input_fails_before_any_run(

@@ -66,15 +66,16 @@ class PredictAndScore:
         self._run_id = run_id
         self._records = RecordWriter(prefix=f"eval-{run_id}") if records_enabled() else None
         self._key = record_key()
+        self._answered = False  # whether the model has answered any call yet
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
         started = time.perf_counter()
         try:
             predictions = normalize_predictions(self._predict(golds), len(golds))
-        except Exception as exc:  # the model failed this batch: record it, keep evaluating
-            error = raised_error(exc)
-            predictions = [dict.fromkeys(PREDICTION_FIELDS) | {"error": error} for _ in golds]
+            self._answered = True
+        except Exception as exc:  # the model failed this batch: find the rows that fail it
+            predictions = self._row_by_row(golds, raised_error(exc))
         # Measured here for any pyfunc: the batch's wall time, and its share per row.
         batch_ms = (time.perf_counter() - started) * 1000
         timing = {"latency_ms_batch": batch_ms, "latency_ms_measured": batch_ms / len(golds)}
@@ -85,6 +86,21 @@ class PredictAndScore:
         return pd.DataFrame(
             [score_row(g, p | timing) for g, p in zip(golds, predictions, strict=True)]
         )
+
+    def _row_by_row(self, golds: list[GoldRow], batch_error: str) -> list[dict]:
+        """Each row of a failed batch asked alone, so that one bad row fails only itself. A
+        model that has answered nothing yet and fails the first row alone too is failing as
+        a whole (an endpoint down): the rest get the batch's error without being asked."""
+        predictions = []
+        for i, gold in enumerate(golds if len(golds) > 1 else ()):
+            if i == 1 and not self._answered:
+                break
+            try:
+                predictions += normalize_predictions(self._predict([gold]), 1)
+                self._answered = True
+            except Exception as exc:
+                predictions.append(_failed(raised_error(exc)))
+        return predictions + [_failed(batch_error) for _ in golds[len(predictions) :]]
 
     def _predict(self, golds: list[GoldRow]):
         """The model's output for the batch: query models predict it in one call, a chat or
@@ -100,6 +116,11 @@ class PredictAndScore:
             status=500 if prediction.get("error") else 200, latency_ms=latency_ms,
             run_id=self._run_id,
         )  # fmt: skip
+
+
+def _failed(error: str) -> dict:
+    """The prediction of a row the model failed."""
+    return dict.fromkeys(PREDICTION_FIELDS) | {"error": error}
 
 
 def score_generated(batch: pd.DataFrame) -> pd.DataFrame:
