@@ -133,6 +133,24 @@ def test_a_model_that_raises_is_a_502_naming_who_failed_whole_or_streamed(plain)
     assert raised.value.status_code == 502
 
 
+def test_a_request_the_model_raises_on_fails_only_itself_not_those_batched_with_it(plain):
+    """Requests arriving together are predicted in one batch; the model raising on one of
+    them must not fail the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(query: str) -> tuple[str, int]:
+        response = requests.post(f"{plain.url}/v1/predict", json={"query": query},
+                                 headers=plain.headers, timeout=60)  # fmt: skip
+        return query, response.status_code
+
+    queries = [f"q{i}" if i % 16 else f"boom {i}" for i in range(48)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = dict(pool.map(ask, queries))
+    assert {q: s for q, s in statuses.items() if s != 200} == {
+        "boom 0": 502, "boom 16": 502, "boom 32": 502,
+    }  # fmt: skip
+
+
 def test_a_body_not_sent_as_json_is_told_the_header_to_send(plain):
     response = requests.post(
         f"{plain.url}/v1/predict", data='{"query": "why?"}',

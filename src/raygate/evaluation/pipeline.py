@@ -20,6 +20,7 @@ from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
 from raygate.packaging.loading import LoadedAgent
 from raygate.packaging.outputs import raised_error
+from raygate.packaging.row_isolation import ask_each_alone
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 from raygate.telemetry.tracing import configure_tracing, flush
 
@@ -66,16 +67,15 @@ class PredictAndScore:
         self._run_id = run_id
         self._records = RecordWriter(prefix=f"eval-{run_id}") if records_enabled() else None
         self._key = record_key()
-        self._answered = False  # whether the model has answered any call yet
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
         started = time.perf_counter()
         try:
             predictions = normalize_predictions(self._predict(golds), len(golds))
-            self._answered = True
-        except Exception as exc:  # the model failed this batch: find the rows that fail it
-            predictions = self._row_by_row(golds, raised_error(exc))
+        except Exception as exc:  # the model failed this batch: ask each row alone, so that
+            failure = _failed(raised_error(exc))  # one bad row fails only itself
+            predictions = ask_each_alone(golds, self._predict_one, _raised_failure, failure)
         # Measured here for any pyfunc: the batch's wall time, and its share per row.
         batch_ms = (time.perf_counter() - started) * 1000
         timing = {"latency_ms_batch": batch_ms, "latency_ms_measured": batch_ms / len(golds)}
@@ -87,20 +87,8 @@ class PredictAndScore:
             [score_row(g, p | timing) for g, p in zip(golds, predictions, strict=True)]
         )
 
-    def _row_by_row(self, golds: list[GoldRow], batch_error: str) -> list[dict]:
-        """Each row of a failed batch asked alone, so that one bad row fails only itself. A
-        model that has answered nothing yet and fails the first row alone too is failing as
-        a whole (an endpoint down): the rest get the batch's error without being asked."""
-        predictions = []
-        for i, gold in enumerate(golds if len(golds) > 1 else ()):
-            if i == 1 and not self._answered:
-                break
-            try:
-                predictions += normalize_predictions(self._predict([gold]), 1)
-                self._answered = True
-            except Exception as exc:
-                predictions.append(_failed(raised_error(exc)))
-        return predictions + [_failed(batch_error) for _ in golds[len(predictions) :]]
+    def _predict_one(self, gold: GoldRow) -> dict:
+        return normalize_predictions(self._predict([gold]), 1)[0]
 
     def _predict(self, golds: list[GoldRow]):
         """The model's output for the batch: query models predict it in one call, a chat or
@@ -121,6 +109,10 @@ class PredictAndScore:
 def _failed(error: str) -> dict:
     """The prediction of a row the model failed."""
     return dict.fromkeys(PREDICTION_FIELDS) | {"error": error}
+
+
+def _raised_failure(exc: Exception) -> dict:
+    return _failed(raised_error(exc))
 
 
 def score_generated(batch: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from raygate.errors import ConfigError, RaygateError
 from raygate.packaging.conversation import user_turn
 from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
 from raygate.packaging.outputs import prediction_records, raised_error
+from raygate.packaging.row_isolation import ask_each_alone
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
 from raygate.serving import replica_versions
@@ -125,14 +126,14 @@ class ModelVariant:
                 records = await asyncio.to_thread(_answer_whole, loaded, rows, conversations)
         except Exception as exc:  # the model's own code raised: each row says so (a 502)
             records = [_raised(exc) for _ in rows]
-            for span in spans:
-                span.set_status(StatusCode.ERROR, "the model raised")
         except BaseException:  # cancelled: the callers are gone
             for span in spans:
                 span.set_status(StatusCode.ERROR, "cancelled")
                 span.end()
             raise
         for span, record in zip(spans, records, strict=True):
+            if record.get("finish_reason") == "error":
+                span.set_status(StatusCode.ERROR, "the model raised")
             span.set_attribute(semconv.FINISH_REASON, str(record.get("finish_reason")))
             record["trace_id"] = record.get("trace_id") or trace_id_of(span)
             span.end()
@@ -162,6 +163,7 @@ class ModelVariant:
                         )
                 except Exception as exc:
                     record = _raised(exc)
+                if record.get("finish_reason") == "error":
                     span.set_status(StatusCode.ERROR, "the model raised")
                 yield {"final": {"trace_id": trace_id, **record, "model_id": model_id}}
                 return
@@ -185,11 +187,27 @@ def _raised(exc: Exception) -> dict[str, Any]:
 def _answer_whole(
     loaded, rows: list[dict[str, Any]], conversations: list[list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """Each row's whole answer: query models predict the rows in one batch, a chat or agent
-    flavor answers one conversation per call."""
-    if loaded.interface == "query":
+    """Each row's whole answer: query models predict the rows in one batch (a batch the model
+    raises on is asked again row by row, so one bad request fails only itself, not the
+    requests batched with it), a chat or agent flavor answers one conversation per call."""
+    if loaded.interface != "query":
+        return [_answer_or_failure(loaded.converse, c) for c in conversations]
+    try:
         return loaded.predict_records(rows)
-    return [loaded.converse(conversation) for conversation in conversations]
+    except Exception as exc:
+        ask = functools.partial(_predict_one, loaded)
+        return ask_each_alone(rows, ask, _raised, _raised(exc))
+
+
+def _predict_one(loaded, row: dict[str, Any]) -> dict[str, Any]:
+    return loaded.predict_records([row])[0]
+
+
+def _answer_or_failure(converse, conversation: list[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return converse(conversation)
+    except Exception as exc:
+        return _raised(exc)
 
 
 def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
