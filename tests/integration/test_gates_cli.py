@@ -135,6 +135,8 @@ def test_a_model_without_tools_is_reported_as_such(raygate_home, tmp_path):
     decision = run_json("check", uri, "--against", "", exit_code=1)
     tools = {g["name"]: g for g in decision["gates"]}["contract.tools"]
     assert tools["verdict"] == "skipped" and "declares no tools" in tools["detail"]
+    signature = {g["name"]: g for g in decision["gates"]}["contract.signature"]
+    assert signature["verdict"] == "fail" and "input_example=" in signature["detail"]
 
 
 def test_gate_needs_an_eval_run(raygate_home, built_v1):

@@ -127,10 +127,16 @@ def check_contract(candidate_uri: str, champion_uri: str | None) -> list[GateRes
     ]
 
 
+_NO_SIGNATURE = (
+    "the model has no signature, so no release can be checked against it; log it with one: "
+    "`mlflow.pyfunc.log_model(..., input_example=...)` infers it, or pass `signature=`"
+)
+
+
 def _signature_gate(candidate, champion, champion_uri: str | None) -> GateResult:
     name, threshold = "contract.signature", "no field removed or retyped"
     if candidate.signature is None:
-        return GateResult(name, None, threshold, "fail", "the model has no signature; log one")
+        return GateResult(name, None, threshold, "fail", _NO_SIGNATURE)
     if champion is None:
         return GateResult(name, None, threshold, "skipped", "no champion to compare against")
     if champion.signature is None:
