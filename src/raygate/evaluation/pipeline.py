@@ -73,8 +73,9 @@ class PredictAndScore:
         started = time.perf_counter()
         try:
             predictions = normalize_predictions(self._predict(golds), len(golds))
-        except Exception as exc:  # the model failed this batch: ask each row alone, so that
-            failure = _failed(raised_error(exc))  # one bad row fails only itself
+        except Exception as exc:
+            # The model failed this batch: each row asked alone, so one bad row fails only itself.
+            failure = _failed(raised_error(exc))
             predictions = ask_each_alone(golds, self._predict_one, _raised_failure, failure)
         # Measured here for any pyfunc: the batch's wall time, and its share per row.
         batch_ms = (time.perf_counter() - started) * 1000
