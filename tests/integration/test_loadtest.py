@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -257,46 +258,76 @@ def test_a_workload_of_openai_chat_conversations_is_replayed_whole(local_ray, tm
     assert [m["role"] for m in prompt.messages] == ["system", "user", "assistant", "user"]
 
 
-# Refuses every request as a server with auth on refuses one without the right token.
-REFUSING_SERVER = """
-import sys, uvicorn
+# Answers every request with one status, as a server with auth on answers one without the
+# right token (401), one without the path asked for (404) or one failing (500).
+ANSWERING_SERVER = """
+import json, sys, uvicorn
+status = int(sys.argv[2])
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     while (await receive()).get("more_body"):
         pass
-    await send({"type": "http.response.start", "status": 401,
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": b'{"error": {"message": "no token"}}'})
+    message = {401: "no token", 404: "Not Found"}.get(status, "model failed")
+    await send({"type": "http.response.body",
+                "body": json.dumps({"error": {"message": message}}).encode()})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 
 
-def test_a_load_test_in_which_no_request_succeeded_fails_and_says_why(local_ray, monkeypatch):
-    """A run of failures measured nothing: exit 1 (a script must not read it as a pass), and
-    a service that refused every request for want of a token says where the token goes."""
+@contextmanager
+def answering_server(status: int) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", ANSWERING_SERVER, str(port), str(status)])
+    try:
+        wait_until_listening(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _loadtest(url: str, *options: str):
     from typer.testing import CliRunner
 
     from raygate.cli.main import app
 
-    def loadtest(url: str):
-        return CliRunner().invoke(app, ["loadtest", url, "--rate", "20", "--duration", "0.5",
-                                        "--arrival", "constant", "--workers", "1"])  # fmt: skip
+    command = ["loadtest", url, "--rate", "20", "--duration", "0.5", "--arrival", "constant"]
+    return CliRunner().invoke(app, [*command, *options])
 
-    unreachable = loadtest(f"http://127.0.0.1:{free_port()}")
-    assert unreachable.exit_code == 1, unreachable.output
-    assert "error: no request succeeded (connection: ConnectionRefusedError)" in unreachable.stderr
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", REFUSING_SERVER, str(port)])
-    try:
-        wait_until_listening(port)
-        monkeypatch.delenv("RAYGATE_API_TOKEN", raising=False)
-        refused = loadtest(f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    assert refused.exit_code == 1, refused.output
-    assert "refused them all as unauthorized and $RAYGATE_API_TOKEN is not set" in refused.stderr
+
+def test_a_target_that_cannot_be_load_tested_as_asked_fails_before_the_load(local_ray, monkeypatch):
+    """Nothing listening, a refused token, a path the service lacks: one request of the
+    workload says so before the load starts (exit 2, what to fix), not after --duration of
+    identical failures."""
+    unreachable = _loadtest(f"http://127.0.0.1:{free_port()}", "--duration", "30s")
+    assert unreachable.exit_code == 2, unreachable.output
+    assert "nothing answers at http://127.0.0.1:" in unreachable.stderr
+    assert "ConnectionRefusedError" in unreachable.stderr
+    monkeypatch.delenv("RAYGATE_API_TOKEN", raising=False)
+    with answering_server(401) as url:
+        refused = _loadtest(url, "--duration", "30s")
+    assert refused.exit_code == 2, refused.output
+    assert f"POST {url}/v1/predict was refused (401: no token)" in refused.stderr
+    assert "$RAYGATE_API_TOKEN is not set" in refused.stderr
+    with answering_server(404) as url:
+        missing = _loadtest(url, "--duration", "30s")
+        chat = _loadtest(url, "--protocol", "openai", "--model", "m", "--duration", "30s")
+    assert missing.exit_code == 2, missing.output
+    assert "answered 404: Not Found" in missing.stderr
+    assert "or pass --protocol openai" in missing.stderr
+    assert chat.exit_code == 2, chat.output
+    assert f"POST {url}/v1/chat/completions answered 404" in chat.stderr
+
+
+def test_a_load_test_in_which_no_request_succeeded_fails_and_says_why(local_ray):
+    """A run of failures measured nothing: exit 1, so a script cannot read it as a pass."""
+    with answering_server(500) as url:
+        failing = _loadtest(url)
+    assert failing.exit_code == 1, failing.output
+    assert "error: no request succeeded (http_500)" in failing.stderr
 
 
 def test_ctrl_c_stops_the_load_with_a_summary_of_what_was_answered_and_never_a_pass(

@@ -99,6 +99,7 @@ def loadtest(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from raygate.cluster import ensure_ray
+    from raygate.loadtest.probe import probe_target
     from raygate.loadtest.runner import run_load
     from raygate.loadtest.spec import load_test_spec
     from raygate.loadtest.transport import Target, served_model
@@ -123,6 +124,7 @@ def loadtest(
     target = Target(spec.url, spec.protocol, token, spec.model, spec.stream, spec.timeout_s)
     ensure_ray()
     prompts = load_workload(workload, size, users, seed)
+    probe_target(target, prompts[0], token_env)
     folder = out or Path(tempfile.mkdtemp(prefix="raygate-loadtest-"))
     progress = Progress(
         "[progress.description]{task.description}",
@@ -196,12 +198,11 @@ def loadtest(
 def _why_none(summary: dict, token_env: str, token: str | None) -> str:
     """Why no request succeeded: the errors seen, or, when the service refused every request
     as unauthorized, where the token goes."""
+    from raygate.loadtest.probe import unauthorized_hint
+
     if not set(summary["errors_by_type"]) <= {"http_401", "http_403"}:
         return f" ({', '.join(summary['errors_by_type'])}); see {summary['results']}"
-    if not token:
-        return (f": the service refused them all as unauthorized and ${token_env} is not set; "
-                f"put its API token there, or name another variable with --token-env")  # fmt: skip
-    return f": the service refused them all as unauthorized; check the token in ${token_env}"
+    return f": the service refused them all as unauthorized; {unauthorized_hint(token_env, token)}"
 
 
 def _print(summary: dict) -> None:
