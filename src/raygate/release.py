@@ -131,8 +131,16 @@ class ReleaseConfig(StrictModel):
     name: str = Field(min_length=1, description="Registered model name.")
     model_uri: str = Field(min_length=1, description="The model to release (any MLflow URI).")
     gold: str = Field("smoke", description="Gold set name or JSONL path for the offline eval.")
-    gates: Path = Field(Path("policies/gates.yaml"), description="Offline gate policy YAML.")
-    rollout: Path = Field(Path("policies/rollout.yaml"), description="Canary rollout policy.")
+    gates: Path | None = Field(
+        None,
+        description="Offline gate policy YAML (default: ./policies/gates.yaml, else "
+        "raygate's built-in one).",
+    )
+    rollout: Path | None = Field(
+        None,
+        description="Canary rollout policy (default: ./policies/rollout.yaml, else "
+        "raygate's built-in one).",
+    )
     input_map: dict[str, str] = Field(
         default_factory=dict,
         description="Model input → gold field for the offline eval (e.g. {context: category}), "

@@ -308,7 +308,7 @@ def test_plan_warns_when_the_last_step_cannot_pass(tmp_path):
     ("args", "says"),
     [
         (["--rps", "0", "--share", "5"], "rps"),
-        (["--rps", "10", "--share", "150"], "share_percent"),
+        (["--rps", "10", "--share", "150"], "outside 0-100 %"),
         (["--rps", "10", "--share", "5", "--latency-ms-p95", "100"], "p95 must be above"),
     ],
 )

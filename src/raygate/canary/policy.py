@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from raygate.errors import ConfigError
+from raygate.policy_files import policy_file
 from raygate.schemas import StrictModel, load_yaml_model
 
 MetricKind = Literal["count", "distribution"]
@@ -184,8 +185,8 @@ class JudgedMetric:
     beta: float  # chance of a false PASS of this metric
 
 
-def load_rollout_policy(path: str | Path) -> RolloutPolicy:
-    """Read and validate a rollout policy; errors name the file, the line and the field."""
-    return load_yaml_model(
-        path, RolloutPolicy, ConfigError, "pass a rollout policy such as policies/rollout.yaml"
-    )
+def load_rollout_policy(path: str | Path | None = None) -> RolloutPolicy:
+    """Read and validate a rollout policy; errors name the file, the line and the field.
+    None: ./policies/rollout.yaml, else the built-in one."""
+    return load_yaml_model(policy_file(path, "rollout"), RolloutPolicy, ConfigError,
+                           "pass a rollout policy such as policies/rollout.yaml")  # fmt: skip

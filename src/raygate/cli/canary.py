@@ -12,6 +12,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
+from raygate.cli.percents import percent
+from raygate.policy_files import default_help
 
 app = typer.Typer(
     help="Run live canaries (start, status, pause, resume, abort); replay a policy on recorded "
@@ -19,7 +21,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 POLICY_OPTION = typer.Option(
-    Path("policies/rollout.yaml"), "--policy", help="Rollout policy YAML (steps, metrics, limits)."
+    None,
+    "--policy",
+    help=f"Rollout policy YAML: steps, metrics, limits ({default_help('rollout')}).",
 )
 VERDICT_COLORS = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
 DECISION_COLORS = {"promote": "green", "rollback": "red", "inconclusive": "yellow"}
@@ -34,7 +38,7 @@ def replay(
         help="Per-request records, one JSON object a line: ts, variant, status, finish_reason, "
         "latency_ms, tokens_in, tokens_out, cost_usd, safety_flags.",
     ),
-    policy: Path = POLICY_OPTION,
+    policy: Path | None = POLICY_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run the judge and the policy's steps over a recorded canary, as if live.
@@ -93,8 +97,14 @@ def _print_replay(result) -> None:
 @handles_errors
 def plan(
     rps: float = typer.Option(..., "--rps", help="Requests per second over both variants."),
-    share: float = typer.Option(..., "--share", help="The canary's share of traffic, in %."),
-    policy: Path = POLICY_OPTION,
+    share: float = typer.Option(
+        ...,
+        "--share",
+        parser=percent,
+        metavar="PERCENT",
+        help="The canary's share of traffic: 0-100, as 5 or 5%.",
+    ),
+    policy: Path | None = POLICY_OPTION,
     error_rate: float = typer.Option(0.01, help="Champion's error rate (0.01 = 1 %)."),
     safety_block_rate: float = typer.Option(0.005, help="Champion's safety-block rate."),
     refusal_rate: float = typer.Option(0.02, help="Champion's refusal rate."),

@@ -9,9 +9,9 @@ from rich.table import Table
 
 from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors
 from raygate.constants import ALIAS_CANDIDATE, ALIAS_CHAMPION
+from raygate.policy_files import default_help
 
-DEFAULT_POLICY = Path("policies/gates.yaml")
-POLICY_OPTION = typer.Option(DEFAULT_POLICY, "--policy", help="Gate policy YAML.")
+POLICY_OPTION = typer.Option(None, "--policy", help=f"Gate policy YAML ({default_help('gates')}).")
 AGAINST_OPTION = typer.Option(
     ALIAS_CHAMPION, "--against", help="Alias to compare with; '' to skip the relative gates."
 )
@@ -36,7 +36,7 @@ def _print_gates(decision) -> None:
     console.print("[bold green]PASSED[/]" if decision.passed else "[bold red]FAILED[/]")
 
 
-def _gate(run_id: str, policy: Path, name: str | None, against: str, load_run: str | None):
+def _gate(run_id: str, policy: Path | None, name: str | None, against: str, load_run: str | None):
     from raygate.gates.policy import load_policy
     from raygate.gates.run import gate_eval_run
     from raygate.registry.mlflow_registry import MlflowRegistry
@@ -49,7 +49,7 @@ def _gate(run_id: str, policy: Path, name: str | None, against: str, load_run: s
 @handles_errors
 def gate(
     run_id: str = typer.Argument(..., help="Run id printed by `raygate eval`."),
-    policy: Path = POLICY_OPTION,
+    policy: Path | None = POLICY_OPTION,
     against: str = AGAINST_OPTION,
     name: str | None = NAME_OPTION,
     load_run: str | None = LOAD_RUN_OPTION,
@@ -70,7 +70,7 @@ def gate(
 def register(
     run_id: str = typer.Argument(..., help="Run id printed by `raygate eval`."),
     name: str = typer.Option(..., "--name", help="Registered model name."),
-    policy: Path = POLICY_OPTION,
+    policy: Path | None = POLICY_OPTION,
     alias: str = typer.Option(ALIAS_CANDIDATE, "--alias", help="Alias to point at the version."),
     load_run: str | None = LOAD_RUN_OPTION,
     as_json: bool = JSON_OPTION,

@@ -14,6 +14,7 @@ from raygate.cli.canary import DECISION_COLORS, POLICY_OPTION, VERDICT_COLORS
 from raygate.cli.canary import app as canary_app
 from raygate.cli.output import JSON_OPTION, console, emit_json, err_console, handles_errors
 from raygate.cli.serve import ADDRESS_OPTION, SPLIT_OPTION
+from raygate.policy_files import default_help, policy_file
 
 NAME_ARGUMENT = typer.Argument(..., help="Registered model name, e.g. reference-agent.")
 PROMETHEUS_OPTION = typer.Option(
@@ -27,13 +28,19 @@ PHASE_COLORS = {"promoted": "green", "rolled_back": "red", "aborted": "red", "ha
                 "running": "cyan", "promoting": "cyan", "rolling_back": "cyan"}  # fmt: skip
 
 
-def _policy(path: Path):
+GATES_OPTION = typer.Option(None, "--gates", help=f"Gate policy ({default_help('gates')}).")
+ROLLOUT_OPTION = typer.Option(
+    None, "--rollout", help=f"Rollout policy ({default_help('rollout')})."
+)
+
+
+def _policy(path: Path | None):
     from raygate.canary.policy import load_rollout_policy
 
     return load_rollout_policy(path)
 
 
-def _policies(gates: Path, rollout: Path):
+def _policies(gates: Path | None, rollout: Path | None):
     """A release's gate policy and rollout policy, each read and checked."""
     from raygate.gates.policy import load_policy
 
@@ -81,7 +88,7 @@ def start(
     version: int | None = typer.Option(
         None, "--version", help="Version to canary (default: the `candidate` alias)."
     ),
-    policy: Path = POLICY_OPTION,
+    policy: Path | None = POLICY_OPTION,
     address: str | None = ADDRESS_OPTION,
     prometheus: str | None = PROMETHEUS_OPTION,
     split: Path | None = SPLIT_OPTION,
@@ -277,12 +284,8 @@ def release(
     gold: str | None = typer.Option(
         None, "--gold", help="Gold set for the offline eval (default: smoke)."
     ),
-    gates: Path | None = typer.Option(
-        None, "--gates", help="Gate policy (default: policies/gates.yaml)."
-    ),
-    rollout: Path | None = typer.Option(
-        None, "--rollout", help="Rollout policy (default: policies/rollout.yaml)."
-    ),
+    gates: Path | None = GATES_OPTION,
+    rollout: Path | None = ROLLOUT_OPTION,
     address: str | None = ADDRESS_OPTION,
     prometheus: str | None = PROMETHEUS_OPTION,
     split: Path | None = SPLIT_OPTION,
@@ -340,10 +343,8 @@ def webhook_listen(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     alias: str = typer.Option("candidate", "--alias", help="Alias whose moves start a release."),
     gold: str = typer.Option("smoke", "--gold", help="Gold set for the offline eval."),
-    gates: Path = typer.Option(Path("policies/gates.yaml"), "--gates", help="Gate policy."),
-    rollout: Path = typer.Option(
-        Path("policies/rollout.yaml"), "--rollout", help="Rollout policy."
-    ),
+    gates: Path | None = GATES_OPTION,
+    rollout: Path | None = ROLLOUT_OPTION,
     configs: list[Path] = typer.Option(
         [],
         "--config",
@@ -375,7 +376,8 @@ def webhook_listen(
         sources = secret_sources(ENV_MLFLOW_WEBHOOK_SECRET)
         raise ConfigError(f"set {sources} to the secret of the MLflow webhook")
     _policies(gates, rollout)  # bad policies are reported now, not at the first delivery
-    arguments = release_arguments(gold, gates, rollout, _release_files(configs))
+    gates, rollout = policy_file(gates, "gates"), policy_file(rollout, "rollout")
+    arguments = release_arguments(gold, gates.resolve(), rollout.resolve(), _release_files(configs))
     start = release_starter(arguments, raygate_home() / "releases")
     err_console.print(f"listening on http://{host}:{port}/mlflow for {alias} moves")
     uvicorn.run(build_receiver(secret, start, alias), host=host, port=port, log_level="warning")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from raygate.errors import GateError
+from raygate.policy_files import policy_file
 from raygate.schemas import StrictModel, load_yaml_model
 
 
@@ -86,6 +87,8 @@ class GatePolicy(StrictModel):
     )
 
 
-def load_policy(path: str | Path) -> GatePolicy:
-    """Read and validate a gate policy YAML file (an empty file means all defaults)."""
-    return load_yaml_model(path, GatePolicy, GateError, "pass a policy such as policies/gates.yaml")
+def load_policy(path: str | Path | None = None) -> GatePolicy:
+    """Read and validate a gate policy YAML file (an empty file means all defaults); None:
+    ./policies/gates.yaml, else the built-in one."""
+    return load_yaml_model(policy_file(path, "gates"), GatePolicy, GateError,
+                           "pass a policy such as policies/gates.yaml")  # fmt: skip
