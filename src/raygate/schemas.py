@@ -113,7 +113,10 @@ def describe_error(first: Mapping[str, Any]) -> str:
     hint = {"extra_forbidden": "; remove it or check its spelling", "missing": ""}.get(
         first["type"], ""
     )
-    return f"field '{field}': {first['msg']}{got}{hint}"
+    message = first["msg"]
+    if first["type"] == "value_error":  # a field's own rule: its words, without "Value error, "
+        message = str(first.get("ctx", {}).get("error", message))
+    return f"field '{field}': {message}{got}{hint}"
 
 
 def load_yaml_model(

@@ -143,6 +143,11 @@ def test_hash_ignores_formatting_but_not_content(tmp_path):
         ),
         ('{"id": "x", "query": "", "expected": "a"}', r":2: field 'query'"),
         ('{"id": "x", "query": "q", "expected": []}', r":2: field 'expected'"),
+        (
+            '{"id": "x", "query": "q", "expected": true}',
+            r":2: field 'expected': expected is an answer \(text or a number\) or a list of them "
+            r"\(got True\)",
+        ),
         ('{"id": "x", "query": "q", "expected": "a", "category": "Bad"}', r":2: field 'category'"),
         ('{"id": "g1", "query": "q", "expected": "a"}', r":2: field 'id': duplicate id 'g1'"),
         (

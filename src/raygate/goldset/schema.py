@@ -59,5 +59,6 @@ class GoldRow(StrictModel):
     @field_validator("expected", mode="before")
     @classmethod
     def _one_answer_is_a_list(cls, value: Any) -> Any:
-        one = isinstance(value, str | int | float) and not isinstance(value, bool)
-        return [value] if one else value
+        if isinstance(value, bool) or not isinstance(value, str | int | float | list):
+            raise ValueError("expected is an answer (text or a number) or a list of them")
+        return value if isinstance(value, list) else [value]
