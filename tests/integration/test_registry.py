@@ -116,3 +116,26 @@ def test_model_uris_name_versions_as_mlflow_reads_them_and_a_bare_name_is_told_h
         model_info(three_versions)
     with pytest.raises(ModelLoadError, match="pass models:/NAME@ALIAS, models:/NAME/VERSION"):
         model_info("no-such-model-or-folder")
+
+
+def test_registry_list_names_every_model_with_its_newest_version_and_aliases(
+    registry, three_versions
+):
+    import json
+
+    from typer.testing import CliRunner
+
+    from raygate.cli.main import app
+
+    registry.set_alias(three_versions, "champion", 2)
+    MlflowClient().create_registered_model("m-registered-without-versions")
+    listed = {m.name: m for m in registry.list_models()}
+    assert listed[three_versions].latest_version == 3
+    assert listed[three_versions].aliases == {"champion": 2}
+    assert listed["m-registered-without-versions"].latest_version is None
+    shown = CliRunner().invoke(app, ["registry", "list", "--json"])
+    assert shown.exit_code == 0, shown.output
+    entry = next(m for m in json.loads(shown.stdout) if m["name"] == three_versions)
+    assert entry == {"name": three_versions, "latest_version": 3, "aliases": {"champion": 2}}
+    table = CliRunner().invoke(app, ["registry", "list"])
+    assert "champion → v2" in table.stdout

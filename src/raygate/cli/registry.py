@@ -17,6 +17,30 @@ def _registry():
     return MlflowRegistry()
 
 
+@app.command("list")
+@handles_errors
+def list_models(as_json: bool = JSON_OPTION) -> None:
+    """List the registered models in the store: newest version and aliases of each."""
+    registry = _registry()
+    models = registry.list_models()
+    if as_json:
+        emit_json([vars(m) for m in models])
+        return
+    if not models:
+        console.print(f"no registered models in {registry.store} yet: register one with "
+                      "`raygate register` or `raygate agent build CONFIG --register NAME`",
+                      highlight=False)  # fmt: skip
+        return
+    table = Table()
+    for column in ("name", "newest version", "aliases"):
+        table.add_column(column)
+    for m in models:
+        newest = "-" if m.latest_version is None else f"v{m.latest_version}"
+        aliases = ", ".join(f"{alias} → v{version}" for alias, version in m.aliases.items())
+        table.add_row(m.name, newest, aliases)
+    console.print(table)
+
+
 @app.command("show")
 @handles_errors
 def show(

@@ -21,7 +21,7 @@ from raygate.registry.history import (
     decode_history,
     encode_history,
 )
-from raygate.registry.protocol import AliasMoves, ModelVersion
+from raygate.registry.protocol import AliasMoves, ModelVersion, RegisteredModel
 from raygate.tracking import configure_mlflow, without_credentials
 
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
@@ -45,7 +45,7 @@ class MlflowRegistry(AliasMoves):
     def __init__(self, clock: Callable[[], str] = _utc_now) -> None:
         uri = configure_mlflow()
         self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        self._store = without_credentials(uri)
+        self.store = without_credentials(uri)  # the store's URI, safe to print
         self._clock = clock
 
     def register(self, name: str, model_uri: str, tags: Mapping[str, str]) -> ModelVersion:
@@ -67,6 +67,25 @@ class MlflowRegistry(AliasMoves):
                 f"model '{name}' has no version {version}; versions: {known}"
             ) from None
         return self._to_version(mv, mv.aliases)
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model in the store, by name."""
+        found, token = [], None
+        with _mlflow_errors("listing registered models"):
+            while True:
+                page = self._client.search_registered_models(max_results=1000, page_token=token)
+                found += page
+                if not (token := page.token):
+                    break
+            return sorted((RegisteredModel(m.name, self._latest_version(m.name),
+                                           {a: int(v) for a, v in sorted(m.aliases.items())})
+                           for m in found), key=lambda m: m.name)  # fmt: skip
+
+    def _latest_version(self, name: str) -> int | None:
+        newest = self._client.search_model_versions(
+            f"name = '{name}'", max_results=1, order_by=["version_number DESC"]
+        )
+        return int(newest[0].version) if newest else None
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         self._require_model(name)
@@ -130,7 +149,7 @@ class MlflowRegistry(AliasMoves):
             with _mlflow_errors("listing registered models"):
                 names = [m.name for m in self._client.search_registered_models(max_results=20)]
             raise UnknownModelError(
-                f"no registered model named '{name}' in the registry at {self._store} "
+                f"no registered model named '{name}' in the registry at {self.store} "
                 f"(registered: {', '.join(names) or 'none'}); point MLFLOW_TRACKING_URI at the "
                 f"store that holds it, or build and register one with "
                 f"`raygate agent build CONFIG --register {name}`"

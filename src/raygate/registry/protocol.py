@@ -50,6 +50,15 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
+class RegisteredModel:
+    """One registered model: its name, its newest version and where its aliases point."""
+
+    name: str
+    latest_version: int | None  # None: registered with no version yet
+    aliases: dict[str, int] = field(hash=False)
+
+
+@dataclass(frozen=True)
 class AliasChange:
     """What an alias operation did; `noop` when the alias already pointed there."""
 
