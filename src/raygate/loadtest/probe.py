@@ -4,46 +4,52 @@ instead of after --duration of identical failures."""
 
 from __future__ import annotations
 
-import asyncio
-import json
+from typing import Any
 
 from raygate.errors import LoadTestError
-from raygate.loadtest.http_client import HttpClient, HttpResponse
-from raygate.loadtest.transport import Prompt, Sender, Target
+from raygate.loadtest.transport import (
+    Prompt,
+    Target,
+    request_body,
+    request_headers,
+    request_path,
+)  # fmt: skip
 
 # Other answers (5xx, 429, a timeout) are what a load test is there to measure: the load runs.
 _REFUSALS = {401, 403, 404, 405}
 
 
 def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
-    """Send `prompt` once; raise LoadTestError saying what to fix when the target cannot be
-    load-tested as asked."""
-    path = "/v1/predict" if target.protocol == "predict" else "/v1/chat/completions"
-    where = f"{target.url}{path}"
+    """Send `prompt` once and read the answer's status (a stream is not waited out); raise
+    LoadTestError saying what to fix when the target cannot be load-tested as asked."""
+    import requests
+
+    where = f"{target.url}{request_path(target)}"
     try:
-        response = asyncio.run(_send_once(target, prompt))
-    except TimeoutError:
+        sent = requests.post(where, json=request_body(target, prompt), stream=True,
+                             headers=request_headers(target),
+                             timeout=(min(10.0, target.timeout_s), target.timeout_s))  # fmt: skip
+        with sent as response:
+            status = response.status_code
+            said = _server_message(response) if status in _REFUSALS else ""
+    except requests.ReadTimeout:
         return  # slow, not absent: the load test measures it
-    except OSError as exc:  # ConnectionError, a name that does not resolve, TLS
+    except requests.RequestException as exc:  # refused or unanswered, no such name, TLS
         raise LoadTestError(
-            f"nothing answers at {target.url} ({type(exc).__name__}: {exc}); check the URL and "
-            "that the service is up (`raygate serve status` for a raygate deployment)"
+            f"nothing answers at {target.url} ({_reason(exc)}); check the URL and that the "
+            "service is up (`raygate serve status` for a raygate deployment)"
         ) from None
-    if response.status not in _REFUSALS:
-        return
-    said = _server_message(response)
-    if response.status in (401, 403):
+    if status in (401, 403):
+        hint = unauthorized_hint(token_env, target.token)
+        raise LoadTestError(f"POST {where} was refused ({status}{said}): {hint}")
+    if status in _REFUSALS:
+        other = "--protocol openai" if target.protocol == "predict" else "--protocol predict"
         raise LoadTestError(
-            f"POST {where} was refused ({response.status}{said}): "
-            + unauthorized_hint(token_env, target.token)
+            f"POST {where} answered {status}{said}: the service at {target.url} does not take "
+            f"--protocol {target.protocol} requests there; check the URL (the service's base "
+            f"URL, e.g. http://127.0.0.1:8000), or pass {other}"
+            + (" or --model NAME" if target.protocol == "openai" else "")
         )
-    other = "--protocol openai" if target.protocol == "predict" else "--protocol predict"
-    raise LoadTestError(
-        f"POST {where} answered {response.status}{said}: the service at {target.url} does not "
-        f"take --protocol {target.protocol} requests there; check the URL (the service's base "
-        f"URL, e.g. http://127.0.0.1:8000), or pass {other}"
-        + (" or --model NAME" if target.protocol == "openai" else "")
-    )
 
 
 def unauthorized_hint(token_env: str, token: str | None) -> str:
@@ -56,18 +62,10 @@ def unauthorized_hint(token_env: str, token: str | None) -> str:
     return f"check the token in ${token_env}"
 
 
-async def _send_once(target: Target, prompt: Prompt) -> HttpResponse:
-    client = HttpClient(target.url, 1)
-    try:
-        return await client.send(Sender(target, client).prepare(prompt), target.timeout_s)
-    finally:
-        client.close()
-
-
-def _server_message(response: HttpResponse) -> str:
+def _server_message(response: Any) -> str:
     """': <the server's own words>' from an OpenAI-shaped or FastAPI error body, if any."""
     try:
-        body = json.loads(response.body)
+        body = response.json()
     except ValueError:
         return ""
     if not isinstance(body, dict):
@@ -75,3 +73,11 @@ def _server_message(response: HttpResponse) -> str:
     error = body.get("error")
     message = error.get("message") if isinstance(error, dict) else error or body.get("detail")
     return f": {str(message)[:200]}" if message else ""
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause's name and words: ConnectionRefusedError, not urllib3's wrappers."""
+    root: BaseException = exc
+    while (inner := root.__cause__ or root.__context__) is not None:
+        root = inner
+    return f"{type(root).__name__}: {root}"

@@ -85,30 +85,42 @@ class RequestResult(NamedTuple):
     model_id: str | None  # name@version that answered, from the body or x-raygate-model-id
 
 
+def request_path(target: Target) -> str:
+    return "/v1/predict" if target.protocol == "predict" else "/v1/chat/completions"
+
+
+def request_headers(target: Target) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if target.token:
+        headers["Authorization"] = f"Bearer {target.token}"
+    return headers
+
+
+def request_body(target: Target, prompt: Prompt) -> dict[str, Any]:
+    """The JSON body the protocol sends for `prompt`."""
+    if target.protocol == "predict":
+        body: dict[str, Any] = {"query": prompt.query}
+        if prompt.user_id:
+            body["user_id"] = prompt.user_id
+        return body
+    messages = prompt.messages or ({"role": "user", "content": prompt.query},)
+    body = {"model": target.model, "messages": list(messages)}
+    if prompt.user_id:
+        body["user"] = prompt.user_id
+    if target.stream:
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
+    return body
+
+
 class Sender:
     """Builds each protocol's request once per prompt and turns responses into results."""
 
     def __init__(self, target: Target, client: HttpClient) -> None:
         self._target, self._client = target, client
-        headers = {"Content-Type": "application/json"}
-        if target.token:
-            headers["Authorization"] = f"Bearer {target.token}"
-        self._headers = headers
-        self._path = "/v1/predict" if target.protocol == "predict" else "/v1/chat/completions"
+        self._headers, self._path = request_headers(target), request_path(target)
 
     def prepare(self, prompt: Prompt) -> bytes:
-        if self._target.protocol == "predict":
-            body: dict[str, Any] = {"query": prompt.query}
-            if prompt.user_id:
-                body["user_id"] = prompt.user_id
-        else:
-            messages = prompt.messages or ({"role": "user", "content": prompt.query},)
-            body = {"model": self._target.model, "messages": list(messages)}
-            if prompt.user_id:
-                body["user"] = prompt.user_id
-            if self._target.stream:
-                body |= {"stream": True, "stream_options": {"include_usage": True}}
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        payload = json.dumps(request_body(self._target, prompt), separators=(",", ":")).encode()
         return self._client.request_bytes("POST", self._path, payload, self._headers)
 
     async def send(
