@@ -103,3 +103,45 @@ def test_prune_rejects_an_age_it_cannot_read(age, tmp_path):
         app, ["telemetry", "prune", "--older-than", age, "--dir", str(tmp_path)]
     )
     assert result.exit_code == 2 and "use a number and a unit" in result.output
+
+
+def test_trace_list_finds_the_newest_the_slowest_and_the_failed_requests(tmp_path):
+    """Records written by the writer, read back: filters, order, limit; a figure nobody
+    measured is '-' (never 0), and a line cut mid-write is skipped and reported."""
+    writer = RecordWriter(tmp_path / "records", retention_days=30)
+    rows = [("champion", 200, "answer", 40.0, "m@1"), ("canary", 200, "answer", 900.0, "m@2"),
+            ("canary", 502, "error", 15.0, "m@2"), ("champion", 200, "answer", None, "m@1"),
+            ("canary", 200, "deadline", 30_000.0, "m@2")]  # fmt: skip
+    for n, (variant, status, finish, latency, model) in enumerate(rows):
+        prediction = {**PREDICTION, "trace_id": f"{n:032x}", "finish_reason": finish,
+                      "model_id": model}  # fmt: skip
+        writer.write(build_record(prediction, source="serve", variant=variant, status=status,
+                                  key=KEY, caller={}, latency_ms=latency))  # fmt: skip
+        time.sleep(0.01)  # distinct finish times
+    (current,) = (tmp_path / "records").glob("*.jsonl")
+    with current.open("a") as handle:
+        handle.write('{"ts": 1, "variant": "cham')  # a writer killed mid-line
+
+    def listed(*options: str) -> dict:
+        result = CliRunner().invoke(app, ["trace", "list", "--dir", str(tmp_path), "--json",
+                                          *options])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    def traces(found: dict) -> list[int]:
+        return [int(r["trace_id"], 16) for r in found["records"]]
+
+    everything = listed()
+    assert traces(everything) == [4, 3, 2, 1, 0] and everything["matched"] == 5
+    assert everything["unreadable_lines"] == [f"{current}:6"]
+    assert traces(listed("--slowest", "--limit", "2")) == [4, 1]
+    assert traces(listed("--failed")) == [4, 2]  # a 502, and a 200 that hit its deadline
+    assert traces(listed("--variant", "champion", "--model", "m")) == [3, 0]
+    assert traces(listed("--model", "m@2", "--since", "1h")) == [4, 2, 1]
+    table = CliRunner().invoke(app, ["trace", "list", "--dir", str(tmp_path), "--variant",
+                                     "champion", "--slowest"])  # fmt: skip
+    assert f"{0:032x}" in table.stdout and "40.0" in table.stdout
+    assert table.stdout.split(f"{3:032x}")[1].split()[2] == "-"  # latency: missing, not 0
+    assert "1 unreadable line(s) skipped" in table.stdout
+    empty = CliRunner().invoke(app, ["trace", "list", "--dir", str(tmp_path / "none")])
+    assert empty.exit_code == 2 and "no request records in" in empty.output

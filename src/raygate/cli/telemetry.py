@@ -1,5 +1,6 @@
-"""`raygate trace show` (one request's spans as a terminal waterfall) and `raygate telemetry
-prune` (delete records and traces past their retention)."""
+"""`raygate trace list` (find requests in the records), `raygate trace show` (one request's
+spans as a terminal waterfall) and `raygate telemetry prune` (delete records and traces past
+their retention)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,86 @@ BAR_WIDTH = 30
 WIDE_COLUMNS = 120
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+@trace_app.command("list")
+@handles_errors
+def list_requests(
+    variant: str | None = typer.Option(None, "--variant", help="champion, canary or eval."),
+    model: str | None = typer.Option(
+        None, "--model", help="Registered name (every version) or name@version."
+    ),
+    failed: bool = typer.Option(False, "--failed", help="Only requests that failed."),
+    slowest: bool = typer.Option(False, "--slowest", help="Slowest first (default: newest)."),
+    since: str | None = typer.Option(None, "--since", help="Only the last 30m, 12h, 2d."),
+    limit: int = typer.Option(20, "--limit", min=1, help="Requests to list at most."),
+    folder: Path | None = DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List answered requests from the per-request records, newest first, each with the
+    trace id `raygate trace show` draws."""
+    import time
+
+    from raygate.telemetry.paths import telemetry_dir
+    from raygate.telemetry.record_files import RecordFilter, find_records
+    from raygate.telemetry.records import RECORDS_FOLDER
+
+    since_ts = time.time() - parse_age(since, "--since").total_seconds() if since else None
+    where = RecordFilter(variant=variant, model=model, failed=failed, since_ts=since_ts)
+    root = (folder or telemetry_dir()) / RECORDS_FOLDER
+    if not any(root.glob("*.jsonl")):
+        raise InputError(
+            f"no request records in {root}; serving and eval write them there unless "
+            "RAYGATE_RECORDS is off — or pass --dir"
+        )
+    found = find_records(root, where, limit, slowest)
+    if as_json:
+        emit_json({"matched": found.matched, "records": found.records,
+                   "unreadable_lines": found.unreadable})  # fmt: skip
+        return
+    _print_requests(found, slowest)
+
+
+def _print_requests(found, slowest: bool) -> None:
+    """The trace id is never cut; model, finish reason, tokens and cost need a wide terminal."""
+    from datetime import datetime
+
+    from raygate.telemetry.record_files import failed
+
+    order = "slowest" if slowest else "newest"
+    if not found.records:
+        console.print("no matching requests")
+    else:
+        wide = console.width >= WIDE_COLUMNS
+        table = Table(box=box.SIMPLE)
+        columns = ["finished", "trace", "variant", "status", "latency ms"]
+        columns += ["model", "finish", "tokens in/out", "cost USD"] if wide else []
+        for column in columns:
+            table.add_column(column, no_wrap=True, min_width=32 if column == "trace" else None)
+        today = datetime.now().date()
+        for r in found.records:
+            finished = datetime.fromtimestamp(r["ts"]) if r.get("ts") else None
+            when = "-" if finished is None else finished.strftime(
+                "%H:%M:%S" if finished.date() == today else "%m-%d %H:%M:%S")  # fmt: skip
+            status = f"[red]{r.get('status')}[/]" if failed(r) else str(r.get("status"))
+            cells = [when, r.get("trace_id") or "-", r.get("variant") or "-", status,
+                     _missing(r.get("latency_ms"), "{:.1f}")]  # fmt: skip
+            if wide:
+                cells += [r.get("model_id") or "-", r.get("finish_reason") or "-",
+                          f"{_missing(r.get('tokens_in'))}/{_missing(r.get('tokens_out'))}",
+                          _missing(r.get("cost_usd"), "{:.6f}")]  # fmt: skip
+            table.add_row(*cells)
+        console.print(table)
+        console.print(f"{len(found.records)} of {found.matched} matching requests, {order} "
+                      "first; `raygate trace show TRACE` draws one", highlight=False)  # fmt: skip
+    if found.unreadable:
+        console.print(f"[yellow]warning:[/] {len(found.unreadable)} unreadable line(s) skipped, "
+                      f"first {found.unreadable[0]}", highlight=False)  # fmt: skip
+
+
+def _missing(value, form: str = "{}") -> str:
+    """A figure, or '-' where none was measured (never 0)."""
+    return "-" if value is None else form.format(value)
 
 
 @trace_app.command("show")
@@ -96,13 +177,11 @@ def _brief(value) -> str:
     return str(value)
 
 
-def parse_age(text: str) -> timedelta:
+def parse_age(text: str, option: str) -> timedelta:
     """`30d`, `12h`, `90m` or `45s` as a timedelta; anything else is an InputError."""
     match = _DURATION.match(text.strip())
     if not match:
-        raise InputError(
-            f"--older-than {text!r}: use a number and a unit, like 30d, 12h, 90m or 45s"
-        )
+        raise InputError(f"{option} {text!r}: use a number and a unit, like 30d, 12h, 90m or 45s")
     return timedelta(**{_UNITS[match[2]]: float(match[1])})
 
 
@@ -120,7 +199,7 @@ def prune(
     from raygate.telemetry.paths import telemetry_dir
     from raygate.telemetry.tracing import TRACES_FOLDER
 
-    age = parse_age(older_than)
+    age = parse_age(older_than, "--older-than")
     root = folder or telemetry_dir()
     removed = [
         path
