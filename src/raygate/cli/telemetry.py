@@ -17,7 +17,7 @@ from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors
 from raygate.errors import InputError
 
 trace_app = typer.Typer(
-    help="Read request traces written by the JSONL exporter.", no_args_is_help=True
+    help="Find requests in the per-request records and draw their traces.", no_args_is_help=True
 )
 telemetry_app = typer.Typer(
     help="Manage local telemetry files (records, traces).", no_args_is_help=True
