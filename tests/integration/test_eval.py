@@ -222,8 +222,17 @@ def test_same_outputs_and_metrics_whatever_the_workers_and_batch_size(
 def test_any_pyfunc_is_evaluated_and_unreported_figures_are_missing(
     local_ray, registry, tiny_gold, tmp_path
 ):
+    import gzip
+
+    from raygate.goldset import scan_goldset
+
     uri = log_code_model(tmp_path, ALWAYS_ABSTAIN)
-    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=4))
+    packed = tmp_path / "tiny.jsonl.gz"  # a gold set kept compressed is read as its text
+    packed.write_bytes(gzip.compress(tiny_gold.read_bytes()))
+    result = evaluate(uri, packed, registry, PipelineOptions(workers=1, batch_size=4))
+    plain = scan_goldset(tiny_gold)
+    assert (result.goldset.content_hash, result.goldset.rows) == (plain.content_hash, plain.rows)
+    assert len(table(result.run_id)) == plain.rows
     assert result.metrics.values["abstention_accuracy"] == 1.0
     assert (
         result.metrics.values["quality.unanswerable"] == 1.0
@@ -451,17 +460,22 @@ def test_an_answer_in_a_sentence_is_correct_unless_its_row_asks_for_an_exact_mat
 
 
 RESPONSES_AGENT = """
+import time
+
 from mlflow.models import set_model
 from mlflow.pyfunc import ResponsesAgent
 from mlflow.types.responses import ResponsesAgentResponse
 
 ANSWERS = {answers!r}
+SLOW = {slow!r}  # answered after 0.6 s, the others at once
 USAGE = {{"input_tokens": 12, "output_tokens": 5, "total_tokens": 17,
          "input_tokens_details": {{"cached_tokens": 0}},
          "output_tokens_details": {{"reasoning_tokens": 0}}}}
 
 class Answers(ResponsesAgent):
     def predict(self, request):
+        if request.input[-1].content == SLOW:
+            time.sleep(0.6)
         text = f"That would be {{ANSWERS.get(request.input[-1].content, 'unknown')}}."
         return ResponsesAgentResponse(output=[self.create_text_output_item(text=text, id="o1")],
                                       usage=USAGE)
@@ -492,9 +506,14 @@ def test_chat_and_agent_flavors_are_evaluated_on_each_query_as_a_user_message(
 
     rows = [json.loads(line) for line in tiny_gold.read_text().splitlines()]
     answers = {row["query"]: row["expected"][0] for row in rows if row["category"] == "factual"}
-    uri = log_code_model(tmp_path, RESPONSES_AGENT.format(answers=answers))
-    values = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1)).metrics.values
+    slow = rows[0]
+    uri = log_code_model(tmp_path, RESPONSES_AGENT.format(answers=answers, slow=slow["query"]))
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=16))
+    values = result.metrics.values
     assert values["quality.factual"] == 1.0 and values["error_rate"] == 0.0
+    # Conversations are asked one by one, so each row's latency is its own, not a batch share.
+    latency = table(result.run_id).set_index("id")["latency_ms"]
+    assert latency[slow["id"]] >= 600 and latency.drop(slow["id"]).max() < latency[slow["id"]]
     assert values["tokens_in_per_request"] == 12 and values["tokens_out_per_request"] == 5
     query = next(iter(answers))
     (record,) = load_agent(uri, registry).predict_records([{"query": query}])  # raygate predict

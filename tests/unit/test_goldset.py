@@ -85,18 +85,45 @@ def test_a_csv_or_a_json_array_is_named_with_how_to_convert_it(tmp_path):
     assert load_goldset(tmp_path / "gold.jsonl").rows[0].expected == ["$1.00"]
 
 
-def test_a_compressed_or_parquet_gold_set_is_named_with_how_to_convert_it(tmp_path):
+def test_a_gz_bz2_or_zst_gold_set_is_read_and_hashed_as_its_text(tmp_path):
+    import bz2
     import gzip
+
+    import pyarrow as pa
+
+    text = (json.dumps(GOOD) + "\n\n" + json.dumps(GOOD | {"id": "g2"}) + "\n").encode()
+    plain = load_goldset(write(tmp_path, text.decode()))
+    (tmp_path / "gold.jsonl.gz").write_bytes(gzip.compress(text))
+    (tmp_path / "gold.jsonl.bz2").write_bytes(bz2.compress(text))
+    with pa.output_stream(str(tmp_path / "gold.jsonl.zst"), compression="zstd") as out:
+        out.write(text)
+    for name in ("gold.jsonl.gz", "gold.jsonl.bz2", "gold.jsonl.zst"):
+        packed = load_goldset(tmp_path / name)
+        assert packed.info.name == "gold" and packed.info.content_hash == plain.info.content_hash
+    bad = (json.dumps(GOOD) + "\n{not json\n").encode()
+    (tmp_path / "bad.jsonl.gz").write_bytes(gzip.compress(bad))
+    with pytest.raises(GoldSetError, match=r"bad\.jsonl\.gz:2: not valid JSON"):
+        load_goldset(tmp_path / "bad.jsonl.gz")  # lines are named as decompressed
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(text)[:20])
+    with pytest.raises(GoldSetError, match=r"cut\.jsonl\.gz: cannot be read as gzip"):
+        load_goldset(tmp_path / "cut.jsonl.gz")
+
+
+def test_a_compressed_or_parquet_gold_set_it_cannot_read_is_named_with_how_to_convert_it(
+    tmp_path,
+):
+    import gzip
+    import lzma
     import subprocess
     import sys
 
     import pandas as pd
 
-    (tmp_path / "gold.jsonl.gz").write_bytes(gzip.compress((json.dumps(GOOD) + "\n").encode()))
+    (tmp_path / "gold.jsonl.xz").write_bytes(lzma.compress((json.dumps(GOOD) + "\n").encode()))
     pd.DataFrame([{"query": "What is the price?", "expected": "$1.00"}]).to_parquet(
         tmp_path / "tests.parquet"
     )
-    for name, kind in [("gold.jsonl.gz", "gzip-compressed"), ("tests.parquet", "Parquet")]:
+    for name, kind in [("gold.jsonl.xz", "xz-compressed"), ("tests.parquet", "Parquet")]:
         with pytest.raises(GoldSetError, match=rf"{name}: the file is {kind}, not JSON") as told:
             load_goldset(tmp_path / name)
         command = told.value.args[0].split("`")[1]  # the conversion it suggests works as told
@@ -104,6 +131,9 @@ def test_a_compressed_or_parquet_gold_set_is_named_with_how_to_convert_it(tmp_pa
                        check=True)  # fmt: skip
         assert load_goldset(tmp_path / "gold.jsonl").rows
         (tmp_path / "gold.jsonl").unlink()
+    (tmp_path / "gold.jsonl").write_bytes(gzip.compress((json.dumps(GOOD) + "\n").encode()))
+    with pytest.raises(GoldSetError, match=r"gzip-compressed.*name ending in \.gz, \.bz2 or"):
+        load_goldset(tmp_path / "gold.jsonl")  # compressed, but not named so
 
 
 def test_numbers_are_taken_as_their_text_and_booleans_are_refused(tmp_path):

@@ -71,22 +71,40 @@ class PredictAndScore:
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
         started = time.perf_counter()
+        row_ms: list[float] | None = None
         try:
-            predictions = normalize_predictions(self._predict(golds), len(golds))
+            predictions, row_ms = self._answer(golds)
         except Exception as exc:
             # The model failed this batch: each row asked alone, so one bad row fails only itself.
             failure = _failed(raised_error(exc))
             predictions = ask_each_alone(golds, self._predict_one, _raised_failure, failure)
-        # Measured here for any pyfunc: the batch's wall time, and its share per row.
+        # Measured here for any pyfunc: the batch's wall time, and each row's own time where
+        # rows were asked one by one, else its share of the batch.
         batch_ms = (time.perf_counter() - started) * 1000
-        timing = {"latency_ms_batch": batch_ms, "latency_ms_measured": batch_ms / len(golds)}
+        row_ms = row_ms or [batch_ms / len(golds)] * len(golds)
         if self._records is not None:
-            for prediction in predictions:
-                self._records.write(self._record(prediction, timing["latency_ms_measured"]))
+            for prediction, latency_ms in zip(predictions, row_ms, strict=True):
+                self._records.write(self._record(prediction, latency_ms))
         flush()
         return pd.DataFrame(
-            [score_row(g, p | timing) for g, p in zip(golds, predictions, strict=True)]
+            [
+                score_row(g, p | {"latency_ms_batch": batch_ms, "latency_ms_measured": ms})
+                for g, p, ms in zip(golds, predictions, row_ms, strict=True)
+            ]
         )
+
+    def _answer(self, golds: list[GoldRow]) -> tuple[list[dict], list[float] | None]:
+        """The batch's predictions, with each row's own time (ms) where the rows are asked one
+        by one (a chat or agent flavor's conversations); None where one predict() call
+        answered them all."""
+        if self._model.interface == "query":
+            return normalize_predictions(self._predict(golds), len(golds)), None
+        answers, row_ms = [], []
+        for gold in golds:
+            started = time.perf_counter()
+            answers += self._model.converse_each([gold.query])
+            row_ms.append((time.perf_counter() - started) * 1000)
+        return normalize_predictions(answers, len(golds)), row_ms
 
     def _predict_one(self, gold: GoldRow) -> dict:
         return normalize_predictions(self._predict([gold]), 1)[0]

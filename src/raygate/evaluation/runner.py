@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from raygate.evaluation.pipeline import ACTOR_RESTARTS, PipelineOptions, scored_
 from raygate.evaluation.report import render_report
 from raygate.evaluation.rows import EVAL_TABLE_SCHEMA
 from raygate.goldset import GoldRow, GoldSetInfo, scan_goldset
+from raygate.goldset.loader import gold_lines
 from raygate.packaging.conversation import interface_of
 from raygate.packaging.inputs import SignatureInput, signature_inputs
 from raygate.packaging.loading import model_id_config, model_info, resolve_model_uri
@@ -254,8 +257,8 @@ def _log_dataset(goldset: GoldSetInfo, logged_model_id: str | None):
     import mlflow
     from mlflow.entities import LoggedModelInput
 
-    with pd.read_json(goldset.path, lines=True, dtype=False, chunksize=SCHEMA_SAMPLE_ROWS) as rows:
-        sample = next(iter(rows))
+    first = [line for line in islice(gold_lines(goldset.path), SCHEMA_SAMPLE_ROWS) if line.strip()]
+    sample = pd.read_json(io.BytesIO(b"".join(first)), lines=True, dtype=False)
     with warnings.catch_warnings():  # a local path matches two equivalent source kinds
         warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
         sampled = mlflow.data.from_pandas(sample, source=str(goldset.path), name=goldset.name)
@@ -326,6 +329,4 @@ def _gold_dataset_class():
 
 def _first_row(path: Path) -> GoldRow:
     """The gold file's first row (already validated by scan_goldset)."""
-    with path.open(encoding="utf-8") as lines:
-        first = next(line for line in lines if line.strip())
-    return GoldRow.model_validate_json(first)
+    return GoldRow.model_validate_json(next(line for line in gold_lines(path) if line.strip()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from raygate.schemas import describe_validation_error
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 BUILTIN_GOLDSETS = ("smoke", "dev")
+# Codecs a gold file is read through, by its name's last suffix (as Ray Data reads it too).
+CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def resolve_goldset(source: str | Path) -> tuple[str, Path]:
         return str(source), DATA_DIR / f"{source}.jsonl"
     path = Path(source)
     if path.is_file():
-        return path.stem, path
+        plain = path.with_suffix("") if path.suffix in CODECS else path
+        return plain.stem, path
     raise GoldSetError(
         f"gold set '{source}' is neither a built-in name ({', '.join(BUILTIN_GOLDSETS)}) "
         "nor an existing file; pass a JSONL path with one {query, expected} object a line"
@@ -84,39 +88,58 @@ def _read(source: str | Path, keep: list[GoldRow] | None) -> GoldSetInfo:
     )
 
 
+def gold_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines as bytes; decompressed where its name ends in .gz, .bz2 or .zst."""
+    codec = CODECS.get(path.suffix)  # as Ray Data reads it: by the exact suffix
+    if codec is None:
+        with path.open("rb") as handle:
+            yield from handle
+        return
+    import pyarrow as pa
+
+    try:
+        with io.BufferedReader(pa.input_stream(str(path), compression=codec)) as handle:
+            yield from handle
+    except OSError as exc:  # pyarrow's error for a cut or mislabelled file
+        raise GoldSetError(
+            f"{path}: cannot be read as {codec} ({str(exc).splitlines()[0]}); check that the file "
+            f"is whole and {codec}-compressed, or give it the name of what it is"
+        ) from None
+
+
 def _validated_rows(path: Path) -> Iterator[GoldRow]:
     first_line_of: dict[str, int] = {}
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            line = _decoded(path, lineno, raw)
-            if not line.strip():
-                continue
-            row = _parse(path, lineno, line)
-            if row.id in first_line_of:
-                first = first_line_of[row.id]
-                raise GoldSetError(
-                    f"{path}:{lineno}: the same query and expected answers as line {first} "
-                    "(a row without an id is known by them); remove one or give each an id"
-                    if row.id.startswith(CONTENT_ID_PREFIX)
-                    else f"{path}:{lineno}: field 'id': duplicate id '{row.id}' "
-                    f"(first on line {first}); ids must be unique"
-                )
-            first_line_of[row.id] = lineno
-            yield row
+    for lineno, raw in enumerate(gold_lines(path), start=1):
+        line = _decoded(path, lineno, raw)
+        if not line.strip():
+            continue
+        row = _parse(path, lineno, line)
+        if row.id in first_line_of:
+            first = first_line_of[row.id]
+            raise GoldSetError(
+                f"{path}:{lineno}: the same query and expected answers as line {first} "
+                "(a row without an id is known by them); remove one or give each an id"
+                if row.id.startswith(CONTENT_ID_PREFIX)
+                else f"{path}:{lineno}: field 'id': duplicate id '{row.id}' "
+                f"(first on line {first}); ids must be unique"
+            )
+        first_line_of[row.id] = lineno
+        yield row
 
 
 # Files a gold set is often kept in that are not text, by their first bytes: how to convert.
 _TO_JSONL = "to_json('gold.jsonl', orient='records', lines=True)"
-_AS_CSV = "save it as CSV and run `raygate goldset show` on that"
+_AS_CSV = "convert it first: save it as CSV and run `raygate goldset show` on that"
+_RENAME = "give it a name ending in .gz, .bz2 or .zst (raygate reads those) or convert it, e.g."
 _BINARY_FORMATS = {
-    b"\x1f\x8b": ("gzip-compressed", "`gunzip -k {name}`"),
-    b"BZh": ("bzip2-compressed", "`bunzip2 -k {name}`"),
-    b"\xfd7zXZ\x00": ("xz-compressed", "`unxz -k {name}`"),
-    b"\x28\xb5\x2f\xfd": ("zstd-compressed", "`unzstd {name}`"),
-    b"PAR1": ("Parquet",
+    b"\x1f\x8b": ("gzip-compressed", f"{_RENAME} `gunzip -k {{name}}`"),
+    b"BZh": ("bzip2-compressed", f"{_RENAME} `bunzip2 -k {{name}}`"),
+    b"\xfd7zXZ\x00": ("xz-compressed", "convert it first, e.g. `unxz -k {name}`"),
+    b"\x28\xb5\x2f\xfd": ("zstd-compressed", f"{_RENAME} `unzstd {{name}}`"),
+    b"PAR1": ("Parquet", "convert it first, e.g. "
               f"`python -c \"import pandas as p; p.read_parquet('{{name}}').{_TO_JSONL}\"`"),
     b"PK\x03\x04": ("a zip archive (an Excel .xlsx workbook is one)",
-                    f"`unzip {{name}}`, or for a workbook {_AS_CSV}"),
+                    f"convert it first, e.g. `unzip {{name}}`, or for a workbook {_AS_CSV}"),
     b"\xd0\xcf\x11\xe0": ("an Excel .xls workbook", _AS_CSV),
 }  # fmt: skip
 
@@ -132,7 +155,7 @@ def _decoded(path: Path, lineno: int, raw: bytes) -> str:
         if raw.startswith(magic):
             raise GoldSetError(
                 f"{path}: the file is {kind}, not JSON Lines text; gold sets are one JSON "
-                f"object a line: convert it first, e.g. {how.format(name=path.name)}"
+                f"object a line: {how.format(name=path.name)}"
             )
     try:
         return raw.decode("utf-8")
