@@ -13,7 +13,7 @@ from raygate.loadtest.transport import (
     request_body,
     request_headers,
     request_path,
-)  # fmt: skip
+)
 
 # Other answers (5xx, 429, a timeout) are what a load test is there to measure: the load runs.
 _REFUSALS = {401, 403, 404, 405}
