@@ -173,7 +173,7 @@ def log_load_run(model_ids: list[str]) -> str:
     return run.info.run_id
 
 
-def test_a_load_run_that_never_reached_the_candidate_is_refused(champion, lenient, tmp_path):
+def test_a_load_run_the_candidate_did_not_answer_alone_is_refused(champion, lenient, tmp_path):
     name, run_id = champion.name, champion.eval_run_id
     policy = tmp_path / "with_load.yaml"
     policy.write_text(lenient.read_text() + "load:\n  latency_ms_p95_max: 800\n")
@@ -182,7 +182,11 @@ def test_a_load_run_that_never_reached_the_candidate_is_refused(champion, lenien
                   "--against", "")  # fmt: skip
     assert refused.exit_code == 2 and "was answered by someone-else@9" in refused.stderr
     assert f"not by the candidate {name}@1" in refused.stderr
-    ours = log_load_run([f"{name}@1", "someone-else@9"])
+    mixed = log_load_run([f"{name}@1", "someone-else@9"])  # a canary at 5 %: mostly another's
+    refused = run("gate", run_id, "--policy", policy, "--load-run", mixed, "--against", "")
+    assert refused.exit_code == 2, refused.output
+    assert f"answered by someone-else@9 as well as the candidate {name}@1" in refused.stderr
+    ours = log_load_run([f"{name}@1"])
     decision = run_json("gate", run_id, "--policy", policy, "--load-run", ours,
                         "--against", "")  # fmt: skip
     gates = {g["name"]: g for g in decision["gates"]}

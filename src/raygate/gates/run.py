@@ -117,7 +117,9 @@ def check_gold(policy: GatePolicy, candidate: EvalEvidence) -> None:
 def check_load_run(
     load_run_id: str, candidate: EvalEvidence, registry: ModelRegistry, name: str | None
 ) -> None:
-    """Refuse a load run that never reached the version being gated."""
+    """Refuse a load run that the version being gated did not answer alone: one that never
+    reached it, or whose figures mix in another version's answers (a canary at 5 % would be
+    gated on its champion's latency)."""
     answered = load_run_model_ids(load_run_id)
     ids = {candidate.model_id}
     if name is not None:  # an eval by logged-model URI: the versions registered from it
@@ -132,4 +134,11 @@ def check_load_run(
             f"load run {load_run_id} was answered by {seen}, not by the candidate "
             f"{' or '.join(sorted(ids))}; load-test the served candidate (`raygate loadtest … "
             "--log-mlflow`) and pass that run"
+        )
+    if others := answered - ids:
+        raise GateError(
+            f"load run {load_run_id} was answered by {', '.join(sorted(others))} as well as the "
+            f"candidate {' or '.join(sorted(answered & ids))}: its figures are not the "
+            "candidate's alone; load-test a deployment where the candidate answers every request "
+            "(e.g. a staging app after `raygate serve weight 100`) and pass that run"
         )
