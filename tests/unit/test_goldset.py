@@ -197,9 +197,14 @@ def test_empty_file_is_an_error(tmp_path):
         load_goldset(write(tmp_path, ""))
 
 
-def test_unknown_source_lists_builtin_names():
+def test_unknown_source_lists_builtin_names(tmp_path):
     with pytest.raises(GoldSetError, match=r"neither a built-in name \(smoke, dev\)"):
         scan_goldset("no-such-set")
+    write(tmp_path, json.dumps(GOOD))
+    with pytest.raises(GoldSetError, match=r"a folder; pass one JSONL file \(here: gold.jsonl\)"):
+        scan_goldset(tmp_path)
+    with pytest.raises(GoldSetError, match=r"is a remote URI; .* copy it here first"):
+        scan_goldset("s3://bucket/gold.jsonl")
 
 
 def test_a_byte_order_mark_or_bytes_that_are_not_utf8_are_named_not_a_traceback(tmp_path):

@@ -49,6 +49,17 @@ def resolve_goldset(source: str | Path) -> tuple[str, Path]:
     if path.is_file():
         plain = path.with_suffix("") if path.suffix in CODECS else path
         return plain.stem, path
+    if path.is_dir():
+        found = sorted(p.name for p in path.iterdir() if ".jsonl" in p.suffixes)[:5]
+        raise GoldSetError(
+            f"gold set '{source}' is a folder; pass one JSONL file"
+            + (f" (here: {', '.join(found)})" if found else "")
+        )
+    if "://" in str(source):
+        raise GoldSetError(
+            f"gold set '{source}' is a remote URI; gold sets are read from a local file (the "
+            "content hash is computed over it): copy it here first"
+        )
     raise GoldSetError(
         f"gold set '{source}' is neither a built-in name ({', '.join(BUILTIN_GOLDSETS)}) "
         "nor an existing file; pass a JSONL path with one {query, expected} object a line"
