@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,20 +44,48 @@ def configure_mlflow() -> str:
     # fetch a model catalog from github.com for every `gen_ai.request.model` it sees.
     os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")
     uri = tracking_uri()
-    location = None
+    location, first_use = None, contextlib.nullcontext()
     if uri.startswith("sqlite:///"):
         database = Path(uri.removeprefix("sqlite:///")).resolve()
         database.parent.mkdir(parents=True, exist_ok=True)
         location = (database.parent / "artifacts").as_uri()
+        first_use = _one_process_at_a_time(database.with_name(database.name + ".lock"))
     elif uri.startswith(("http://", "https://")):
         check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     name = os.environ.get(ENV_EXPERIMENT, DEFAULT_EXPERIMENT)
-    if mlflow.get_experiment_by_name(name) is None:
-        mlflow.create_experiment(name, artifact_location=location)
+    with first_use:  # the first touch creates or migrates the store's tables
+        if mlflow.get_experiment_by_name(name) is None:
+            _create_experiment(name, location)
     mlflow.set_experiment(name)
     return uri
+
+
+@contextlib.contextmanager
+def _one_process_at_a_time(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file`: MLflow's schema setup of a new SQLite store is
+    not safe to run from two processes at once ('table … already exists', a traceback)."""
+    import fcntl
+
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _create_experiment(name: str, location: str | None) -> None:
+    """Create the experiment, unless another process just did."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.create_experiment(name, artifact_location=location)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
 
 
 def check_reachable(uri: str, connect_timeout_s: float = 5.0) -> None:

@@ -139,3 +139,23 @@ def test_registry_list_names_every_model_with_its_newest_version_and_aliases(
     assert entry == {"name": three_versions, "latest_version": 3, "aliases": {"champion": 2}}
     table = CliRunner().invoke(app, ["registry", "list"])
     assert "champion → v2" in table.stdout
+
+
+def test_commands_started_together_on_a_new_store_all_set_it_up(tmp_path):
+    """MLflow creates a SQLite store's tables on first use; four processes doing it at once
+    raced (tracebacks: 'table … already exists', alembic's 'expected to match one row')."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    raygate = str(Path(sys.executable).parent / "raygate")
+    env = {**os.environ, "RAYGATE_HOME": str(tmp_path / "new-home")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    started = [subprocess.Popen([raygate, "registry", "list", "--json"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(4)]  # fmt: skip
+    for process in started:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr[-2000:]
+        assert stdout.strip() == "[]"

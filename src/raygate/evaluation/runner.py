@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from raygate import constants as c
 from raygate.capacity import ActorAsk, check_room, start_timed_out
@@ -266,8 +267,24 @@ def _log_dataset(goldset: GoldSetInfo, logged_model_id: str | None):
         sampled.source, goldset.name, goldset.content_hash[:36], sampled.schema, goldset.rows
     )
     model = LoggedModelInput(logged_model_id) if logged_model_id else None
-    mlflow.log_input(dataset, context="eval", model=model)
+    _log_input(dataset, model)
     return dataset
+
+
+def _already_logged(exc: BaseException) -> bool:
+    """MLflow's error for a row another process inserted first (SQLite, MySQL, PostgreSQL)."""
+    said = str(exc)
+    return any(s in said for s in ("UNIQUE constraint", "Duplicate entry", "duplicate key"))
+
+
+@retry(retry=retry_if_exception(_already_logged), stop=stop_after_attempt(3),
+       wait=wait_random(0.05, 0.5), reraise=True)  # fmt: skip
+def _log_input(dataset, model) -> None:
+    """mlflow.log_input, again when an eval of the same gold set started at the same time
+    logged the dataset between MLflow's lookup and its insert (the retry finds it)."""
+    import mlflow
+
+    mlflow.log_input(dataset, context="eval", model=model)
 
 
 def _log_results(
