@@ -106,6 +106,19 @@ def test_summary_on_a_hand_computed_case():
         "value": pytest.approx(38.5), "limit": 25, "passed": False}}}  # fmt: skip
 
 
+def test_the_printed_slos_say_a_throughput_floor_and_latency_ceilings(capsys):
+    from raygate.cli.loadtest import _print
+
+    rows = [row(10.0), row(20.0), row(30.0)]
+    slos = {"latency_ms_p95": 25, "throughput_rps": 2, "ttft_ms_p95": 100}
+    summary = summarize(table(rows), duration_s=1.0, slos=slos) | {"results": "r.parquet"}
+    _print(summary)
+    printed = capsys.readouterr().out
+    assert "SLO latency_ms_p95 ≤ 25: 29 FAIL" in printed
+    assert "SLO throughput_rps ≥ 2: 3 pass" in printed  # judged as a floor, printed as one
+    assert "SLO ttft_ms_p95 ≤ 100: missing FAIL" in printed  # not streamed: nothing measured
+
+
 def test_ttft_and_itl_percentiles_and_their_goodput():
     rows = [row(50.0, ttft=10.0, itl=[1.0, 3.0]), row(60.0, ttft=30.0, itl=[2.0])]
     summary = summarize(table(rows), 1.0, slos={"ttft_ms_p99": 20})

@@ -206,6 +206,8 @@ def _why_none(summary: dict, token_env: str, token: str | None) -> str:
 
 
 def _print(summary: dict) -> None:
+    from raygate.loadtest.metrics import SLO_METRICS
+
     console.print(
         f"{summary['requests']} requests · {summary['throughput_rps']:.1f} req/s · "
         f"goodput {summary['goodput_rps']:.1f} req/s · errors {summary['error_rate']:.2%}",
@@ -228,7 +230,9 @@ def _print(summary: dict) -> None:
         console.print(f"  errors: {summary['errors_by_type']}", highlight=False)
     for name, check in summary.get("slo", {}).get("checks", {}).items():
         verdict = "[green]pass[/]" if check["passed"] else "[red]FAIL[/]"
-        console.print(f"  SLO {name} ≤ {check['limit']:g}: {check['value']} {verdict}")
+        bound = "≤" if SLO_METRICS[name] else "≥"  # throughput is a floor, the rest ceilings
+        value = "missing" if check["value"] is None else f"{check['value']:.4g}"
+        console.print(f"  SLO {name} {bound} {check['limit']:g}: {value} {verdict}")
     if summary.get("fell_behind"):
         console.print(
             f"  [yellow]warning:[/] the load generator fell behind: its last send came "
