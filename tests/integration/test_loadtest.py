@@ -266,13 +266,18 @@ status = int(sys.argv[2])
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
-    while (await receive()).get("more_body"):
-        pass
+    body = b""
+    while True:
+        part = await receive()
+        body += part.get("body", b"")
+        if not part.get("more_body"):
+            break
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json")]})
-    message = {401: "no token", 404: "Not Found"}.get(status, "model failed")
-    await send({"type": "http.response.body",
-                "body": json.dumps({"error": {"message": message}}).encode()})
+    error = {"message": {401: "no token", 404: "Not Found"}.get(status, "model failed")}
+    if json.loads(body or b"{}").get("model") == "gone":  # as raygate and OpenAI say so
+        error = {"message": "model 'gone' is not served here", "code": "model_not_found"}
+    await send({"type": "http.response.body", "body": json.dumps({"error": error}).encode()})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 
@@ -315,11 +320,15 @@ def test_a_target_that_cannot_be_load_tested_as_asked_fails_before_the_load(loca
     with answering_server(404) as url:
         missing = _loadtest(url, "--duration", "30s")
         chat = _loadtest(url, "--protocol", "openai", "--model", "m", "--duration", "30s")
+        gone = _loadtest(url, "--protocol", "openai", "--model", "gone", "--duration", "30s")
     assert missing.exit_code == 2, missing.output
     assert "answered 404: Not Found" in missing.stderr
     assert "or pass --protocol openai" in missing.stderr
     assert chat.exit_code == 2, chat.output
     assert f"POST {url}/v1/chat/completions answered 404" in chat.stderr
+    assert "or pass --protocol predict" in chat.stderr
+    assert gone.exit_code == 2, gone.output
+    assert "model 'gone' is not served here: pass --model with a model the service" in gone.stderr
 
 
 def test_a_load_test_in_which_no_request_succeeded_fails_and_says_why(local_ray):

@@ -31,7 +31,7 @@ def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
                              timeout=(min(10.0, target.timeout_s), target.timeout_s))  # fmt: skip
         with sent as response:
             status = response.status_code
-            said = _server_message(response) if status in _REFUSALS else ""
+            code, said = _server_error(response) if status in _REFUSALS else (None, "")
     except requests.ReadTimeout:
         return  # slow, not absent: the load test measures it
     except requests.RequestException as exc:  # refused or unanswered, no such name, TLS
@@ -42,13 +42,17 @@ def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
     if status in (401, 403):
         hint = unauthorized_hint(token_env, target.token)
         raise LoadTestError(f"POST {where} was refused ({status}{said}): {hint}")
+    if target.protocol == "openai" and (code == "model_not_found" or _names_no_model(said)):
+        raise LoadTestError(
+            f"POST {where} answered {status}{said}: pass --model with a model the service "
+            f"serves (GET {target.url}/v1/models lists them), or leave --model out for the first"
+        )
     if status in _REFUSALS:
         other = "--protocol openai" if target.protocol == "predict" else "--protocol predict"
         raise LoadTestError(
             f"POST {where} answered {status}{said}: the service at {target.url} does not take "
             f"--protocol {target.protocol} requests there; check the URL (the service's base "
             f"URL, e.g. http://127.0.0.1:8000), or pass {other}"
-            + (" or --model NAME" if target.protocol == "openai" else "")
         )
 
 
@@ -62,17 +66,27 @@ def unauthorized_hint(token_env: str, token: str | None) -> str:
     return f"check the token in ${token_env}"
 
 
-def _server_message(response: Any) -> str:
-    """': <the server's own words>' from an OpenAI-shaped or FastAPI error body, if any."""
+def _server_error(response: Any) -> tuple[str | None, str]:
+    """The error's code and ': <the server's own words>' from an OpenAI-shaped or FastAPI
+    error body, where it has them."""
     try:
         body = response.json()
     except ValueError:
-        return ""
+        return None, ""
     if not isinstance(body, dict):
-        return ""
+        return None, ""
     error = body.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
     message = error.get("message") if isinstance(error, dict) else error or body.get("detail")
-    return f": {str(message)[:200]}" if message else ""
+    if not message:
+        return code, ""
+    said = str(message)
+    return code, f": {said if len(said) <= 300 else said[:300].rsplit(' ', 1)[0] + ' …'}"
+
+
+def _names_no_model(said: str) -> bool:
+    """vLLM's way of saying so: 'The model `x` does not exist.' (its code is the status)."""
+    return "model" in said and "does not exist" in said
 
 
 def _reason(exc: Exception) -> str:
