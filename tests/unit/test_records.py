@@ -119,6 +119,11 @@ def test_trace_list_finds_the_newest_the_slowest_and_the_failed_requests(tmp_pat
                                   key=KEY, caller={}, latency_ms=latency))  # fmt: skip
         time.sleep(0.01)  # distinct finish times
     (current,) = (tmp_path / "records").glob("*.jsonl")
+    for run_id in ("run-a", "run-b"):  # an eval's rows, written by another writer
+        eval_writer = RecordWriter(tmp_path / "records", prefix=f"eval-{run_id}")
+        eval_writer.write(build_record({**PREDICTION, "trace_id": f"e{run_id[-1]}".ljust(32, "0")},
+                                       source="eval", variant="eval", status=200, key=KEY,
+                                       caller={}, latency_ms=5.0, run_id=run_id))  # fmt: skip
     with current.open("a") as handle:
         handle.write('{"ts": 1, "variant": "cham')  # a writer killed mid-line
 
@@ -132,7 +137,10 @@ def test_trace_list_finds_the_newest_the_slowest_and_the_failed_requests(tmp_pat
         return [int(r["trace_id"], 16) for r in found["records"]]
 
     everything = listed()
-    assert traces(everything) == [4, 3, 2, 1, 0] and everything["matched"] == 5
+    assert everything["matched"] == 7  # five served requests, two eval rows (written last)
+    assert [r["trace_id"][:2] for r in everything["records"][:2]] == ["eb", "ea"]
+    assert traces({"records": everything["records"][2:]}) == [4, 3, 2, 1, 0]
+    assert [r["trace_id"][:2] for r in listed("--run", "run-b")["records"]] == ["eb"]
     assert everything["unreadable_lines"] == [f"{current}:6"]
     assert traces(listed("--slowest", "--limit", "2")) == [4, 1]
     assert traces(listed("--failed")) == [4, 2]  # a 502, and a 200 that hit its deadline

@@ -46,6 +46,7 @@ def list_requests(
     model: str | None = typer.Option(
         None, "--model", help="Registered name (every version) or name@version."
     ),
+    run_id: str | None = typer.Option(None, "--run", help="Only the rows of this eval run."),
     failed: bool = typer.Option(False, "--failed", help="Only requests that failed."),
     slowest: bool = typer.Option(False, "--slowest", help="Slowest first (default: newest)."),
     since: str | None = typer.Option(None, "--since", help="Only the last 30m, 12h, 2d."),
@@ -53,8 +54,8 @@ def list_requests(
     folder: Path | None = DIR_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List answered requests from the per-request records, newest first, each with the
-    trace id `raygate trace show` draws."""
+    """List answered requests (and eval rows) from the per-request records, newest first,
+    each with the trace id `raygate trace show` draws."""
     import time
 
     from raygate.telemetry.paths import telemetry_dir
@@ -62,7 +63,8 @@ def list_requests(
     from raygate.telemetry.records import RECORDS_FOLDER
 
     since_ts = time.time() - parse_age(since, "--since").total_seconds() if since else None
-    where = RecordFilter(variant=variant, model=model, failed=failed, since_ts=since_ts)
+    where = RecordFilter(variant=variant, model=model, failed=failed, since_ts=since_ts,
+                         run_id=run_id)  # fmt: skip
     root = (folder or telemetry_dir()) / RECORDS_FOLDER
     if not any(root.glob("*.jsonl")):
         raise InputError(

@@ -22,9 +22,12 @@ class RecordFilter:
     model: str | None = None  # a name matches all its versions; name@version one
     failed: bool = False
     since_ts: float | None = None
+    run_id: str | None = None  # an eval's MLflow run
 
     def matches(self, record: dict[str, Any]) -> bool:
         if self.variant is not None and record.get("variant") != self.variant:
+            return False
+        if self.run_id is not None and record.get("run_id") != self.run_id:
             return False
         if self.model is not None and not _same_model(record.get("model_id"), self.model):
             return False
