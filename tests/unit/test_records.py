@@ -124,6 +124,7 @@ def test_trace_list_finds_the_newest_the_slowest_and_the_failed_requests(tmp_pat
         eval_writer.write(build_record({**PREDICTION, "trace_id": f"e{run_id[-1]}".ljust(32, "0")},
                                        source="eval", variant="eval", status=200, key=KEY,
                                        caller={}, latency_ms=5.0, run_id=run_id))  # fmt: skip
+        time.sleep(0.01)
     with current.open("a") as handle:
         handle.write('{"ts": 1, "variant": "cham')  # a writer killed mid-line
 
