@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from raygate.canary import steps
 from raygate.canary.judge import JudgeVerdict, MetricVerdict, Verdict
 from raygate.canary.policy import RolloutPolicy, load_rollout_policy
-from raygate.canary.replay import read_observations, replay
+from raygate.canary.recordings import read_observations
+from raygate.canary.replay import replay
 from raygate.cli.main import app
 from raygate.errors import ConfigError
 
@@ -252,12 +253,15 @@ def test_replay_without_a_decision_is_inconclusive_and_exits_0(tmp_path):
         ("[1, 2]", "expected a JSON object"),
         ('{"ts": 5, "variant": "blue", "status": 200, "finish_reason": "answer"}', "variant"),
         ('{"ts": 5, "variant": "canary", "finish_reason": "answer"}', "status"),
-        ('{"ts": 0, "variant": "canary", "status": 200, "finish_reason": "answer"}', "earlier"),
+        (
+            '{"ts": 0, "variant": "canary", "status": 200, "finish_reason": "answer"}',
+            "100 s earlier",
+        ),
     ],
 )
 def test_a_malformed_line_names_its_line(tmp_path, line, says):
     path = tmp_path / "obs.jsonl"
-    good = '{"ts": 1, "variant": "champion", "status": 200, "finish_reason": "answer"}'
+    good = '{"ts": 100, "variant": "champion", "status": 200, "finish_reason": "answer"}'
     path.write_text(f"{good}\n\n{line}\n")
     result = runner.invoke(
         app, ["canary", "replay", str(path), "--policy", "policies/rollout.yaml"]
@@ -265,6 +269,31 @@ def test_a_malformed_line_names_its_line(tmp_path, line, says):
     assert result.exit_code == 2
     assert f"{path}:3:" in result.output and says in result.output
     assert "Traceback" not in result.output
+
+
+def test_records_of_several_writers_files_and_nodes_are_read_in_time_order(tmp_path):
+    """Router processes append to one hourly file (lines a little out of order), a canary of
+    hours spans files, and each node keeps its own folder: all of it is one recording."""
+
+    def line(ts: float, variant: str = "champion") -> str:
+        return json.dumps({"ts": ts, "variant": variant, "status": 200, "finish_reason": "answer"})
+
+    node_a, node_b = tmp_path / "a" / "records", tmp_path / "b" / "records"
+    node_a.mkdir(parents=True)
+    node_b.mkdir(parents=True)
+    (node_a / "requests-20261207-10.jsonl").write_text(
+        "\n".join(line(t) for t in (3600.0, 3600.5, 3600.2, 3620.0, 3601.0)) + "\n"
+    )  # two processes' appends interleaved: 3600.2 and 3601.0 came late
+    (node_a / "requests-20261207-11.jsonl").write_text(line(7200.0, "canary") + "\n")
+    (node_a / "eval-run-20261207-10.jsonl").write_text('{"ts": 1, "variant": "eval"}\n')
+    (node_b / "requests-20261207-10.jsonl").write_text(line(3600.1, "canary") + "\n")
+    merged = [o.ts for o in read_observations(node_a, node_b)]
+    assert merged == [3600.0, 3600.1, 3600.2, 3600.5, 3601.0, 3620.0, 7200.0]  # no eval rows
+    replayed = runner.invoke(app, ["canary", "replay", str(node_a), str(node_b), "--json"])
+    assert replayed.exit_code == 0, replayed.output
+    assert json.loads(replayed.output)["observations"] == 7
+    with pytest.raises(ConfigError, match="holds no serving records"):
+        list(read_observations(tmp_path))
 
 
 def test_replay_of_a_missing_file_is_a_clear_error(tmp_path):

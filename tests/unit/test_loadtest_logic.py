@@ -179,7 +179,7 @@ def test_a_stream_that_failed_after_its_200_is_a_counted_error(events, error):
 def test_observations_are_written_in_time_order_in_the_replay_format(tmp_path):
     import pyarrow.parquet as pq
 
-    from raygate.canary.replay import read_observations
+    from raygate.canary.recordings import read_observations
     from raygate.loadtest.observations import write_observations
 
     def answered(finished_at, variant, status=200, finish_reason="answer", flags=()):

@@ -1,22 +1,16 @@
 """Replay (backtest) a rollout policy over recorded per-request observations: the same judge
-and step logic as a live canary, one analysis window at a time, streaming the file."""
+and step logic as a live canary, one analysis window at a time, streaming the recording."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from raygate.canary import steps
 from raygate.canary.judge import JudgeState, JudgeVerdict, judge, observe
 from raygate.canary.observations import Observation, WindowPair
 from raygate.canary.policy import RolloutPolicy
-from raygate.errors import ConfigError
-from raygate.schemas import describe_validation_error
 
 DECISIONS = {
     steps.Action.PROMOTE: "promote",
@@ -69,36 +63,6 @@ class ReplayResult:
             "looks": self.looks,
             "steps": [s.__dict__ for s in self.steps],
         }
-
-
-def read_observations(path: str | Path) -> Iterator[Observation]:
-    """Observations one line at a time; a malformed line is a ConfigError naming its line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path} does not exist; pass a JSONL file of per-request records")
-    last_ts = float("-inf")
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                raw = json.loads(line)
-            except ValueError as exc:
-                raise ConfigError(f"{where}: not valid JSON ({exc})") from None
-            if not isinstance(raw, dict):
-                raise ConfigError(f"{where}: expected a JSON object, got {type(raw).__name__}")
-            try:
-                obs = Observation.model_validate(raw)
-            except ValidationError as exc:
-                raise ConfigError(f"{where}: {describe_validation_error(exc)}") from None
-            if obs.ts < last_ts:
-                raise ConfigError(
-                    f"{where}: ts {obs.ts} is earlier than the line before ({last_ts}); sort "
-                    "the records by ts"
-                )
-            last_ts = obs.ts
-            yield obs
 
 
 def replay(observations: Iterator[Observation], policy: RolloutPolicy) -> ReplayResult:

@@ -32,11 +32,12 @@ DECISION_COLORS = {"promote": "green", "rollback": "red", "inconclusive": "yello
 @app.command("replay")
 @handles_errors
 def replay(
-    observations: Path = typer.Argument(
+    observations: list[Path] = typer.Argument(
         ...,
-        metavar="OBSERVATIONS.jsonl",
-        help="Per-request records, one JSON object a line: ts, variant, status, finish_reason, "
-        "latency_ms, tokens_in, tokens_out, cost_usd, safety_flags.",
+        metavar="RECORDS...",
+        help="JSONL files of per-request records (one object a line: ts, variant, status, "
+        "finish_reason, latency_ms, tokens_in, tokens_out, cost_usd, safety_flags), or a "
+        "records folder (its requests-*.jsonl); merged in ts order.",
     ),
     policy: Path | None = POLICY_OPTION,
     as_json: bool = JSON_OPTION,
@@ -48,11 +49,11 @@ def replay(
     rollback, 2 on bad input.
     """
     from raygate.canary.policy import load_rollout_policy
-    from raygate.canary.replay import read_observations
+    from raygate.canary.recordings import read_observations
     from raygate.canary.replay import replay as run_replay
 
     rollout = load_rollout_policy(policy)
-    result = run_replay(read_observations(observations), rollout)
+    result = run_replay(read_observations(*observations), rollout)
     if as_json:
         emit_json(result.to_dict())
     else:
