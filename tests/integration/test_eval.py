@@ -161,10 +161,15 @@ def test_an_eval_stopped_by_ctrl_c_ends_its_run_killed_with_no_figures(
 
 
 def test_an_eval_run_reads_in_mlflow_as_mlflow_3_users_expect_and_leaves_records_and_traces(
-    local_ray, registry, built_v1, tiny_gold, raygate_home
+    local_ray, registry, built_v1, tiny_gold, tmp_path, monkeypatch
 ):
     from raygate.telemetry.records import RequestRecord
 
+    # The driver's telemetry folder is not the one the Ray workers were started with (`ray
+    # start` in one folder, `raygate eval` in a project's): the rows' records and traces
+    # still land where the driver reads them.
+    telemetry = tmp_path / "project" / ".raygate" / "telemetry"
+    monkeypatch.setenv("RAYGATE_TELEMETRY_DIR", str(telemetry))
     result = evaluate(built_v1.model_uri, tiny_gold, registry, PipelineOptions(workers=1))
     run = mlflow.get_run(result.run_id)
     (dataset,) = run.inputs.dataset_inputs
@@ -182,13 +187,13 @@ def test_an_eval_run_reads_in_mlflow_as_mlflow_3_users_expect_and_leaves_records
     )
 
     rows = table(result.run_id)
-    folder = raygate_home / "telemetry" / "records"
+    folder = telemetry / "records"
     lines = [json.loads(line) for path in folder.glob(f"eval-{result.run_id}-*.jsonl")
              for line in path.read_text().splitlines()]  # fmt: skip
     records = [RequestRecord.model_validate(line) for line in lines]
     assert len(records) == 12 and {r.source for r in records} == {"eval"}
     assert {r.trace_id for r in records} == set(rows["trace_id"])
-    spans = [json.loads(line) for path in (raygate_home / "telemetry" / "traces").glob("*.jsonl")
+    spans = [json.loads(line) for path in (telemetry / "traces").glob("*.jsonl")
              for line in path.read_text().splitlines()]  # fmt: skip
     roots = {s["trace_id"] for s in spans if s["name"].startswith("invoke_agent")}
     assert set(rows["trace_id"]) <= roots

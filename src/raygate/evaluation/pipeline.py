@@ -21,6 +21,7 @@ from raygate.goldset import GoldRow
 from raygate.packaging.loading import LoadedAgent
 from raygate.packaging.outputs import raised_error
 from raygate.packaging.row_isolation import ask_each_alone
+from raygate.telemetry.paths import adopt_telemetry_dir, telemetry_dir
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 from raygate.telemetry.tracing import configure_tracing, flush
 
@@ -55,9 +56,13 @@ class PredictAndScore:
         tracking_uri: str,
         columns: tuple[tuple[str, str], ...],
         run_id: str | None = None,
+        telemetry_folder: str | None = None,
     ) -> None:
         import mlflow
 
+        # Rows' records and traces go where the eval's driver reads them back, not under
+        # whatever RAYGATE_HOME the Ray worker was started with.
+        adopt_telemetry_dir(telemetry_folder)
         configure_tracing("raygate-eval")
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
@@ -190,6 +195,7 @@ def scored_batches(
                 "tracking_uri": tracking_uri,
                 "columns": options.columns,
                 "run_id": options.run_id,
+                "telemetry_folder": str(telemetry_dir()),
             },
             batch_size=options.batch_size,
             batch_format="pandas",
