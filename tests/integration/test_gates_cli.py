@@ -64,6 +64,7 @@ def test_candidate_gated_against_champion_then_registered(champion, lenient, tmp
     decision = run_json("gate", evaluated["run_id"], "--policy", lenient, "--name", name)
     gates = {g["name"]: g for g in decision["gates"]}
     assert decision["passed"] and gates["regression.quality"]["verdict"] == "pass"
+    assert decision["policy"] == str(lenient)  # which policy judged it is said
     assert f"vs {name}@1" in gates["regression.quality"]["detail"]
     assert gates["contract.signature"]["verdict"] == "pass"
     strict = tmp_path / "strict.yaml"
@@ -71,6 +72,7 @@ def test_candidate_gated_against_champion_then_registered(champion, lenient, tmp
     run_id = evaluated["run_id"]
     refused = run_json("register", run_id, "--name", name, "--policy", strict, exit_code=1)
     assert refused["registered"] is None and not refused["passed"]
+    assert refused["policy"] == str(strict)
     assert run_json("registry", "show", name)["aliases"] == {"champion": 1}
     registered = run_json("register", evaluated["run_id"], "--name", name, "--policy", lenient)
     assert registered["registered"] == {

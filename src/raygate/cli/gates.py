@@ -9,7 +9,7 @@ from rich.table import Table
 
 from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors
 from raygate.constants import ALIAS_CANDIDATE, ALIAS_CHAMPION
-from raygate.policy_files import default_help
+from raygate.policy_files import default_help, policy_file
 
 POLICY_OPTION = typer.Option(None, "--policy", help=f"Gate policy YAML ({default_help('gates')}).")
 AGAINST_OPTION = typer.Option(
@@ -23,7 +23,7 @@ LOAD_RUN_OPTION = typer.Option(
 )
 
 
-def _print_gates(decision) -> None:
+def _print_gates(decision, policy: Path | None = None) -> None:
     table = Table(show_header=True)
     for column in ("gate", "measured", "threshold", "verdict", "detail"):
         table.add_column(column)
@@ -33,17 +33,22 @@ def _print_gates(decision) -> None:
         verdict = f"[{colors[g.verdict]}]{g.verdict}[/]"
         table.add_row(g.name, measured, g.threshold, verdict, g.detail)
     console.print(table)
+    if policy is not None:
+        console.print(f"policy: {policy}", highlight=False, style="dim")
     console.print("[bold green]PASSED[/]" if decision.passed else "[bold red]FAILED[/]")
 
 
 def _gate(run_id: str, policy: Path | None, name: str | None, against: str, load_run: str | None):
+    """The registry and the gates' outcome, judged against the policy file named or found
+    (which `gate` and `register` say, as the default may be raygate's built-in one)."""
     from raygate.gates.policy import load_policy
     from raygate.gates.run import gate_eval_run
     from raygate.registry.mlflow_registry import MlflowRegistry
 
+    path = policy_file(policy, "gates")
     registry = MlflowRegistry()
-    outcome = gate_eval_run(run_id, load_policy(policy), registry, name, against or None, load_run)
-    return registry, outcome
+    outcome = gate_eval_run(run_id, load_policy(path), registry, name, against or None, load_run)
+    return registry, outcome, path
 
 
 @handles_errors
@@ -56,13 +61,12 @@ def gate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Judge an eval run against the policy; exit 0 when every gate passes, 1 otherwise."""
-    _, outcome = _gate(run_id, policy, name, against, load_run)
+    _, outcome, path = _gate(run_id, policy, name, against, load_run)
     if as_json:
-        emit_json(
-            {"run_id": run_id, "model_id": outcome.candidate.model_id, **outcome.decision.to_dict()}
-        )
+        emit_json({"run_id": run_id, "model_id": outcome.candidate.model_id, "policy": str(path),
+                   **outcome.decision.to_dict()})  # fmt: skip
     else:
-        _print_gates(outcome.decision)
+        _print_gates(outcome.decision, path)
     raise typer.Exit(0 if outcome.decision.passed else 1)
 
 
@@ -83,21 +87,21 @@ def register(
     from raygate.gates.evaluator import logged_run_tags
     from raygate.release import register_candidate
 
-    registry, outcome = _gate(run_id, policy, name, ALIAS_CHAMPION, load_run)
+    registry, outcome, path = _gate(run_id, policy, name, ALIAS_CHAMPION, load_run)
     if not outcome.decision.passed:
         if as_json:
-            emit_json({"registered": None, **outcome.decision.to_dict()})
+            emit_json({"registered": None, "policy": str(path), **outcome.decision.to_dict()})
         else:
-            _print_gates(outcome.decision)
+            _print_gates(outcome.decision, path)
             console.print(f"[red]not registered: {outcome.candidate.model_id} failed its gates[/]")
         raise typer.Exit(1)
     registered = register_candidate(registry, outcome, name, alias, build_tags=logged_run_tags)
     version, change = registered.version, registered.change
     if as_json:
         shown = {"model_id": version.model_id, "alias": alias, "action": change.action}
-        emit_json({"registered": shown, **outcome.decision.to_dict()})
+        emit_json({"registered": shown, "policy": str(path), **outcome.decision.to_dict()})
         return
-    _print_gates(outcome.decision)
+    _print_gates(outcome.decision, path)
     console.print(f"registered [bold]{version.model_id}[/] · {alias} → v{version.version}")
 
 
