@@ -152,5 +152,8 @@ def test_trace_list_finds_the_newest_the_slowest_and_the_failed_requests(tmp_pat
     assert f"{0:032x}" in table.stdout and "40.0" in table.stdout
     assert table.stdout.split(f"{3:032x}")[1].split()[2] == "-"  # latency: missing, not 0
     assert "1 unreadable line(s) skipped" in table.stdout
+    records_itself = listed("--dir", str(tmp_path / "records"))  # the folder named directly
+    assert records_itself["matched"] == 7
     empty = CliRunner().invoke(app, ["trace", "list", "--dir", str(tmp_path / "none")])
     assert empty.exit_code == 2 and "no request records in" in empty.output
+    assert "of the shell Ray was started in" in empty.output

@@ -66,10 +66,13 @@ def list_requests(
     where = RecordFilter(variant=variant, model=model, failed=failed, since_ts=since_ts,
                          run_id=run_id)  # fmt: skip
     root = (folder or telemetry_dir()) / RECORDS_FOLDER
+    if folder is not None and not root.is_dir():
+        root = folder  # --dir named the records folder itself
     if not any(root.glob("*.jsonl")):
         raise InputError(
-            f"no request records in {root}; serving and eval write them there unless "
-            "RAYGATE_RECORDS is off — or pass --dir"
+            f"no request records in {root}; eval writes them under the RAYGATE_HOME (or "
+            "RAYGATE_TELEMETRY_DIR) of the shell that ran it, serving under that of the shell "
+            "Ray was started in — pass that folder as --dir (RAYGATE_RECORDS=off writes none)"
         )
     found = find_records(root, where, limit, slowest)
     if as_json:
