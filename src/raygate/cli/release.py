@@ -116,7 +116,8 @@ def start(
         verb = "resuming" if state.looks else "starting"
         err_console.print(
             f"{verb} release {state.release_id}: {name} v{version} against champion "
-            f"v{state.champion_version}, a look every {rollout.analysis_interval_s:g} s",
+            f"v{state.champion_version}, a look every {rollout.analysis_interval_s:g} s "
+            f"(policy {policy_file(policy, 'rollout')})",
             highlight=False,
         )
     state = controller.run(state)
