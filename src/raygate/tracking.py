@@ -52,11 +52,21 @@ def configure_mlflow() -> str:
         first_use = _one_process_at_a_time(database.with_name(database.name + ".lock"))
     elif uri.startswith(("http://", "https://")):
         check_reachable(uri)
+    else:
+        check_database_reachable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     name = os.environ.get(ENV_EXPERIMENT, DEFAULT_EXPERIMENT)
     with first_use:  # the first touch creates or migrates the store's tables
-        if mlflow.get_experiment_by_name(name) is None:
+        try:
+            experiment = mlflow.get_experiment_by_name(name)
+        except ModuleNotFoundError as exc:  # SQLAlchemy imports the database's driver here
+            package = _DRIVER_PACKAGES.get(exc.name or "", exc.name)
+            raise TrackingError(
+                f"the store {without_credentials(uri)} needs the database driver '{exc.name}', "
+                f"which is not installed here: `pip install {package}`"
+            ) from None
+        if experiment is None:
             _create_experiment(name, location)
     mlflow.set_experiment(name)
     return uri
@@ -86,6 +96,35 @@ def _create_experiment(name: str, location: str | None) -> None:
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
+
+
+# Database stores MLflow reaches through SQLAlchemy: default port, and the pip package of each
+# driver module SQLAlchemy imports for them.
+_DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+_DRIVER_PACKAGES = {"psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary",
+                    "MySQLdb": "mysqlclient", "pymysql": "pymysql", "pyodbc": "pyodbc"}  # fmt: skip
+
+
+def check_database_reachable(uri: str, connect_timeout_s: float = 5.0) -> None:
+    """Raise TrackingError when nothing listens at a database store's address (MLflow's
+    engine retries a refused connection for minutes before its traceback)."""
+    import socket
+
+    parts = urlsplit(uri)
+    default_port = _DATABASE_PORTS.get(parts.scheme.split("+", 1)[0])
+    if default_port is None or not parts.hostname:
+        return
+    try:
+        socket.create_connection((parts.hostname, parts.port or default_port),
+                                 timeout=connect_timeout_s).close()  # fmt: skip
+    except OSError as exc:
+        timed_out = isinstance(exc, TimeoutError)
+        reason = f"no answer in {connect_timeout_s:g} s" if timed_out else exc.strerror or exc
+        raise TrackingError(
+            f"cannot reach the database of the store {without_credentials(uri)} ({reason}); "
+            "check that it is up and the URI's host and port, or unset MLFLOW_TRACKING_URI for "
+            "a SQLite store under $RAYGATE_HOME"
+        ) from None
 
 
 def check_reachable(uri: str, connect_timeout_s: float = 5.0) -> None:

@@ -204,6 +204,31 @@ def test_an_mlflow_server_nobody_answers_at_is_one_error_at_once(monkeypatch):
     assert f"cannot reach the MLflow server at {address} (connection refused)" in result.stderr
 
 
+def test_a_database_store_nobody_answers_at_or_without_its_driver_is_one_error(monkeypatch):
+    """A PostgreSQL store: MLflow's engine retried a refused connection for minutes, and a
+    missing driver was a ModuleNotFoundError traceback."""
+    import importlib.util
+    import socket
+
+    from raygate.testing import free_port
+
+    closed = f"postgresql://raygate:secret@127.0.0.1:{free_port()}/mlflow"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", closed)
+    result = runner.invoke(app, ["registry", "list"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "cannot reach the database of the store postgresql://127.0.0.1:" in result.stderr
+    assert "secret" not in result.output
+    if importlib.util.find_spec("psycopg") is not None:
+        return  # with the driver, the listener below would be asked to speak PostgreSQL
+    with socket.create_server(("127.0.0.1", 0)) as listening:  # something answers there
+        port = listening.getsockname()[1]
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"postgresql://u:p@127.0.0.1:{port}/mlflow")
+        result = runner.invoke(app, ["registry", "list"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "needs the database driver 'psycopg'" in result.stderr
+    assert "pip install 'psycopg[binary]'" in result.stderr
+
+
 def test_a_store_that_refuses_requests_is_one_error_line(monkeypatch):
     """A server (or the auth proxy in front of it) that answers 403 to everything."""
     import threading
