@@ -81,7 +81,7 @@ class PredictAndScore:
             predictions, row_ms = self._answer(golds)
         except Exception as exc:
             # The model failed this batch: each row asked alone, so one bad row fails only itself.
-            failure = _failed(raised_error(exc))
+            failure = _raised_failure(exc)
             predictions = ask_each_alone(golds, self._predict_one, _raised_failure, failure)
         # Measured here for any pyfunc: the batch's wall time, and each row's own time where
         # rows were asked one by one, else its share of the batch.
@@ -100,10 +100,11 @@ class PredictAndScore:
 
     def _answer(self, golds: list[GoldRow]) -> tuple[list[dict], list[float] | None]:
         """The batch's predictions, with each row's own time (ms) where the rows are asked one
-        by one (a chat or agent flavor's conversations); None where one predict() call
-        answered them all."""
+        by one (a chat or agent flavor answers each query as a one-turn conversation); None
+        where one predict() call answered them all (a query model)."""
         if self._model.interface == "query":
-            return normalize_predictions(self._predict(golds), len(golds)), None
+            rows = model_input(golds, self._columns, self._model.input_shape)
+            return normalize_predictions(self._model.model.predict(rows), len(golds)), None
         answers, row_ms = [], []
         for gold in golds:
             started = time.perf_counter()
@@ -112,15 +113,7 @@ class PredictAndScore:
         return normalize_predictions(answers, len(golds)), row_ms
 
     def _predict_one(self, gold: GoldRow) -> dict:
-        return normalize_predictions(self._predict([gold]), 1)[0]
-
-    def _predict(self, golds: list[GoldRow]):
-        """The model's output for the batch: query models predict it in one call, a chat or
-        agent flavor answers each row's query as a one-turn conversation."""
-        if self._model.interface == "query":
-            shape = self._model.input_shape
-            return self._model.model.predict(model_input(golds, self._columns, shape))
-        return self._model.converse_each([gold.query for gold in golds])
+        return self._answer([gold])[0][0]
 
     def _record(self, prediction: dict, latency_ms: float):
         return build_record(
@@ -130,13 +123,9 @@ class PredictAndScore:
         )  # fmt: skip
 
 
-def _failed(error: str) -> dict:
-    """The prediction of a row the model failed."""
-    return dict.fromkeys(PREDICTION_FIELDS) | {"error": error}
-
-
 def _raised_failure(exc: Exception) -> dict:
-    return _failed(raised_error(exc))
+    """The prediction of a row (or batch) the model raised on."""
+    return dict.fromkeys(PREDICTION_FIELDS) | {"error": raised_error(exc)}
 
 
 def score_generated(batch: pd.DataFrame) -> pd.DataFrame:
