@@ -31,6 +31,11 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _alias_map(model) -> dict[str, int]:
+    """A registered model's aliases → versions, by alias."""
+    return {alias: int(version) for alias, version in sorted(model.aliases.items())}
+
+
 @contextlib.contextmanager
 def _mlflow_errors(action: str) -> Iterator[None]:
     try:
@@ -77,8 +82,7 @@ class MlflowRegistry(AliasMoves):
                 found += page
                 if not (token := page.token):
                     break
-            return sorted((RegisteredModel(m.name, self._latest_version(m.name),
-                                           {a: int(v) for a, v in sorted(m.aliases.items())})
+            return sorted((RegisteredModel(m.name, self._latest_version(m.name), _alias_map(m))
                            for m in found), key=lambda m: m.name)  # fmt: skip
 
     def _latest_version(self, name: str) -> int | None:
@@ -105,8 +109,7 @@ class MlflowRegistry(AliasMoves):
                 self._client.set_model_version_tag(name, str(version), key, value)
 
     def aliases(self, name: str) -> dict[str, int]:
-        model = self._require_model(name)
-        return {alias: int(version) for alias, version in sorted(model.aliases.items())}
+        return _alias_map(self._require_model(name))
 
     def resolve(self, name: str, alias: str) -> ModelVersion:
         aliases = self.aliases(name)
