@@ -496,6 +496,10 @@ from mlflow.types.agent import ChatAgentMessage, ChatAgentResponse
 class Abstains(ChatAgent):
     def predict(self, messages, context=None, custom_inputs=None):
         assert [m.role for m in messages] == ["user"], messages
+        with open(ASKED_LOG, "a") as log:
+            log.write(messages[0].content + "\\n")
+        if "card" in messages[0].content:
+            raise ValueError("cannot parse the card number")
         return ChatAgentResponse(messages=[ChatAgentMessage(role="assistant", id="m1",
                                                             content="I don’t know.")])
 
@@ -526,9 +530,16 @@ def test_chat_and_agent_flavors_are_evaluated_on_each_query_as_a_user_message(
     with pytest.raises(EvaluationError, match=r"chat or agent flavor.*drop --input-map"):
         evaluate(uri, tiny_gold, registry, PipelineOptions(), input_map={"input": "query"})
 
-    uri = log_code_model(tmp_path, CHAT_AGENT_ABSTAINS)
-    values = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1)).metrics.values
-    assert values["error_rate"] == 0.0 and values["abstention_accuracy"] == 1.0
+    asked = tmp_path / "asked.log"
+    uri = log_code_model(tmp_path, CHAT_AGENT_ABSTAINS.replace("ASKED_LOG", repr(str(asked))))
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=16))
+    values = result.metrics.values
+    # A conversation the model raises on fails only itself; each is asked once.
+    assert values["error_rate"] == pytest.approx(1 / 12) and values["abstention_accuracy"] == 1.0
+    queries = [r["query"] for r in rows]  # (MLflow asked its input example when logging)
+    assert sorted(q for q in asked.read_text().splitlines() if q in queries) == sorted(queries)
+    (failed,) = table(result.run_id).query("error.notna()").itertuples()
+    assert "card" in failed.query and "cannot parse the card number" in failed.error
     assert values["quality.factual"] == 0.0
     assert "tokens_in_per_request" not in values  # it reports no usage: missing, not 0
 

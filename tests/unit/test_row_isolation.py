@@ -1,6 +1,6 @@
 import pytest
 
-from raygate.packaging.row_isolation import ask_each_alone
+from raygate.packaging.row_isolation import ask_each, ask_each_alone
 
 
 def _ask_counting(asked: list[str]):
@@ -39,3 +39,17 @@ def test_a_batch_of_one_is_not_asked_again():
         "batch failed"
     ]
     assert asked == []
+
+
+def test_rows_asked_in_turn_from_the_start_are_each_asked_once():
+    asked: list[str] = []
+    rows = ["a", "bad1", "c", "bad2"]
+    answers = ask_each(rows, _ask_counting(asked), _failed)
+    assert asked == rows
+    assert answers == ["answer to a", "failed: cannot answer bad1", "answer to c",
+                       "failed: cannot answer bad2"]  # fmt: skip
+    asked.clear()
+    assert ask_each(["bad1", "bad2", "c"], _ask_counting(asked), _failed) == [
+        "failed: cannot answer bad1", "failed: cannot answer bad2", "failed: cannot answer bad2"
+    ]  # fmt: skip
+    assert asked == ["bad1", "bad2"]

@@ -20,7 +20,7 @@ from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
 from raygate.packaging.loading import LoadedAgent
 from raygate.packaging.outputs import raised_error
-from raygate.packaging.row_isolation import ask_each_alone
+from raygate.packaging.row_isolation import ask_each, ask_each_alone
 from raygate.telemetry.paths import adopt_telemetry_dir, telemetry_dir
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 from raygate.telemetry.tracing import configure_tracing, flush
@@ -76,7 +76,7 @@ class PredictAndScore:
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
         started = time.perf_counter()
-        row_ms: list[float] | None = None
+        row_ms: list[float | None] | None = None
         try:
             predictions, row_ms = self._answer(golds)
         except Exception as exc:
@@ -98,18 +98,25 @@ class PredictAndScore:
             ]
         )
 
-    def _answer(self, golds: list[GoldRow]) -> tuple[list[dict], list[float] | None]:
+    def _answer(self, golds: list[GoldRow]) -> tuple[list[dict], list[float | None] | None]:
         """The batch's predictions, with each row's own time (ms) where the rows are asked one
         by one (a chat or agent flavor answers each query as a one-turn conversation); None
         where one predict() call answered them all (a query model)."""
         if self._model.interface == "query":
             rows = model_input(golds, self._columns, self._model.input_shape)
             return normalize_predictions(self._model.model.predict(rows), len(golds)), None
-        answers, row_ms = [], []
-        for gold in golds:
+        row_ms: list[float | None] = []
+
+        def converse(gold: GoldRow) -> dict:
             started = time.perf_counter()
-            answers += self._model.converse_each([gold.query])
-            row_ms.append((time.perf_counter() - started) * 1000)
+            try:
+                return self._model.converse_each([gold.query])[0]
+            finally:
+                row_ms.append((time.perf_counter() - started) * 1000)
+
+        # A conversation the model raises on fails only itself; the others are asked once.
+        answers = ask_each(golds, converse, _raised_failure)
+        row_ms += [None] * (len(golds) - len(row_ms))  # rows not asked: no latency measured
         return normalize_predictions(answers, len(golds)), row_ms
 
     def _predict_one(self, gold: GoldRow) -> dict:

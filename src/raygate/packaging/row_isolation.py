@@ -9,27 +9,38 @@ Row = TypeVar("Row")
 Answer = TypeVar("Answer")
 
 
+def ask_each(
+    rows: Sequence[Row],
+    ask: Callable[[Row], Answer],
+    failed: Callable[[Exception], Answer],
+    rest_failure: Answer | None = None,
+) -> list[Answer]:
+    """Each row's answer from `ask`, or `failed(exception)` for a row it raises on. When the
+    first two rows both fail, the failure is not one row's (an endpoint down): the rest are
+    not asked and get `rest_failure` (by default the second row's failure), so a model
+    failing as a whole costs two calls, not one per row."""
+    answers: list[Answer] = []
+    answered = False
+    for i, row in enumerate(rows):
+        if i == 2 and not answered:
+            rest = answers[-1] if rest_failure is None else rest_failure
+            return answers + [rest] * (len(rows) - 2)
+        try:
+            answers.append(ask(row))
+            answered = True
+        except Exception as exc:
+            answers.append(failed(exc))
+    return answers
+
+
 def ask_each_alone(
     rows: Sequence[Row],
     ask: Callable[[Row], Answer],
     failed: Callable[[Exception], Answer],
     batch_failure: Answer,
 ) -> list[Answer]:
-    """Each row's answer from `ask`, or `failed(exception)` for a row it raises on, for a
-    batch that failed with `batch_failure` (a batch of one is not asked again). When the
-    first two rows asked alone both fail, the failure is not one row's (an endpoint down):
-    the rest are not asked and get `batch_failure`, so a model failing as a whole costs two
-    more calls, not one per row."""
+    """`ask_each` for the rows of a batch that failed with `batch_failure` (a batch of one is
+    not asked again; rows not asked get `batch_failure`)."""
     if len(rows) == 1:
         return [batch_failure]
-    answers: list[Answer] = []
-    answered = False
-    for i, row in enumerate(rows):
-        if i == 2 and not answered:
-            break
-        try:
-            answers.append(ask(row))
-            answered = True
-        except Exception as exc:
-            answers.append(failed(exc))
-    return answers + [batch_failure] * (len(rows) - len(answers))
+    return ask_each(rows, ask, failed, rest_failure=batch_failure)
