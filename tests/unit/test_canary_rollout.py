@@ -147,6 +147,13 @@ def test_the_shipped_policy_loads():
     assert sum(m.alpha for m in policy.judged_metrics()) == pytest.approx(0.05)
 
 
+def test_a_step_weight_may_be_written_with_a_percent_sign(tmp_path):
+    path = tmp_path / "rollout.yaml"
+    path.write_text("steps:\n  - {weight_percent: 5%, min_duration_s: 1}\n"
+                    "  - {weight_percent: ' 25 %', min_duration_s: 1}\n")  # fmt: skip
+    assert [s.weight_percent for s in load_rollout_policy(path).steps] == [5.0, 25.0]
+
+
 @pytest.mark.parametrize(
     ("text", "where", "says"),
     [
@@ -158,6 +165,8 @@ def test_the_shipped_policy_loads():
          "min_duration_s: 1}\n", "weights must increase", "steps"),
         ("steps: [\n", ":2:", "not valid YAML"),
         ("timeout_s: 5\n", ":1:", "steps"),
+        ("steps:\n  - {weight_percent: 5 percent, min_duration_s: 1}\n", ":2:", "weight_percent"),
+        ("steps:\n  - {weight_percent: 150%, min_duration_s: 1}\n", ":2:", "weight_percent"),
     ],
 )  # fmt: skip
 def test_policy_errors_name_file_line_and_field(tmp_path, text, where, says):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from raygate.errors import ConfigError
 from raygate.policy_files import policy_file
@@ -97,6 +97,12 @@ class Step(StrictModel):
         description="Move to the next step when no metric failed (no_fail) or only when every "
         "metric passed (pass). Promotion after the last step always needs every metric to pass.",
     )
+
+    @field_validator("weight_percent", mode="before")
+    @classmethod
+    def _percent_sign(cls, value: object) -> object:
+        """`5%` reads as 5, as the command line's shares do."""
+        return value.strip().removesuffix("%").strip() if isinstance(value, str) else value
 
 
 class Limits(StrictModel):
