@@ -78,3 +78,29 @@ def test_an_answer_left_empty_is_empty_text_as_the_api_schema_says():
     frame = pd.DataFrame({"answer": [None, float("nan"), "a"], "tokens_out": [1, 2, 3]})
     assert [r["answer"] for r in normalize_predictions(frame, 3)] == ["", "", "a"]
     assert normalize_predictions([None], 1)[0]["answer"] == ""
+
+
+def test_an_openai_reply_returned_as_it_came_gives_its_text_and_token_counts():
+    completion = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+                  "choices": [{"index": 0, "finish_reason": "stop",
+                               "message": {"role": "assistant", "content": "It costs $49."}}],
+                  "usage": {"prompt_tokens": 12, "completion_tokens": 5,
+                            "total_tokens": 17}}  # fmt: skip
+    response = {"id": "resp_1", "object": "response", "status": "incomplete",
+                "incomplete_details": {"reason": "max_output_tokens"},
+                "output": [{"type": "message", "role": "assistant",
+                            "content": [{"type": "output_text", "text": "It costs"}]}],
+                "usage": {"input_tokens": 4, "output_tokens": 2}}  # fmt: skip
+    chat, cut = normalize_predictions([completion, response], 2)
+    assert (chat["answer"], chat["tokens_in"], chat["tokens_out"]) == ("It costs $49.", 12, 5)
+    assert (cut["answer"], cut["finish_reason"], cut["tokens_out"]) == ("It costs", "length", 2)
+
+
+def test_a_records_usage_counts_its_tokens_unless_it_counts_them_itself():
+    rows = [{"answer": "a", "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
+            {"answer": "b", "tokens_in": 7, "usage": {"input_tokens": 3, "output_tokens": 1}},
+            {"answer": "c", "usage": "n/a"}]  # fmt: skip
+    first, second, third = normalize_predictions(rows, 3)
+    assert (first["tokens_in"], first["tokens_out"]) == (3, 2)
+    assert (second["tokens_in"], second["tokens_out"]) == (7, 1)
+    assert third["tokens_in"] is None and third["tokens_out"] is None

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from raygate.errors import ModelOutputError
+from raygate.packaging.conversation import reply_ending, reply_record
 
 ERROR_CHARS = 500  # of a raised exception's message kept in a failed row
 
@@ -26,7 +27,17 @@ def prediction_records(raw: Any) -> list[dict[str, Any]]:
     for record in records:
         if record.get("answer") is None:
             record["answer"] = ""
+        _count_usage(record)
     return records
+
+
+def _count_usage(record: dict[str, Any]) -> None:
+    """Token counts from an OpenAI-style `usage` ({prompt,completion}_tokens or
+    {input,output}_tokens) where the record does not give them itself."""
+    if isinstance(record.get("usage"), dict):
+        for field, count in reply_ending({"usage": record["usage"]}).items():
+            if record.get(field) is None:
+                record[field] = count
 
 
 def _records(raw: Any) -> list[Mapping[str, Any]]:
@@ -70,11 +81,14 @@ def _one_value(item: Any, row: int) -> str:
 
 
 def _record(item: Mapping[str, Any]) -> Mapping[str, Any]:
-    """An output record (a pydantic model's fields too): one with an `answer`, or one field
-    taken as the answer (as a one-column frame is), or its only text field (the others kept
-    beside it); anything else is an error naming its fields, not an empty answer."""
+    """An output record (a pydantic model's fields too): one with an `answer`, an OpenAI chat
+    completion or response (its text and usage), or one field taken as the answer (as a
+    one-column frame is), or its only text field (the others kept beside it); anything else
+    is an error naming its fields, not an empty answer."""
     if "answer" in item:
         return dict(item)
+    if _is_openai_reply(item):  # a pyfunc handing back its OpenAI client's reply as it came
+        return reply_record(dict(item))
     if len(item) == 1:
         return {"answer": _as_text(next(iter(item.values())))}
     texts = [key for key, value in item.items() if isinstance(value, str)]
@@ -84,6 +98,14 @@ def _record(item: Mapping[str, Any]) -> Mapping[str, Any]:
         f"the model's output records have fields {', '.join(map(str, item)) or '(none)'}: no "
         "'answer' and not one text field to take as it; return strings, or records with an "
         "'answer' field"
+    )
+
+
+def _is_openai_reply(item: Mapping[str, Any]) -> bool:
+    """A chat completion (`choices`) or a Responses API response (`object: response`)."""
+    choices, output = item.get("choices"), item.get("output")
+    return (isinstance(choices, list) and bool(choices) and isinstance(choices[0], Mapping)) or (
+        item.get("object") == "response" and isinstance(output, list)
     )
 
 
