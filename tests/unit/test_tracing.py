@@ -101,6 +101,12 @@ def test_an_unknown_exporter_is_a_config_error():
 
     with pytest.raises(ConfigError, match="RAYGATE_TRACES='zipkin' is not an exporter"):
         tracing.configure_tracing(exporter="zipkin")
+    with pytest.raises(ConfigError, match=r"'jsonl,zipkin' is not an exporter.*jsonl,otlp"):
+        tracing.configure_tracing(exporter="jsonl,zipkin")
+    with pytest.raises(ConfigError, match="`none` turns tracing off; give it alone"):
+        tracing.configure_tracing(exporter="none,jsonl")
+    assert tracing.exporter_kinds(" JSONL , otlp ") == ["jsonl", "otlp"]
+    assert tracing.exporter_kinds("none") == []
 
 
 def test_the_jsonl_exporter_appends_one_line_per_span(tmp_path, spans):

@@ -24,6 +24,7 @@ from raygate.serving.settings import (
     checked_canary_percent,
     default_variant_config,
 )
+from raygate.telemetry.tracing import EXPORT_SETTINGS
 from raygate.tracking import tracking_uri
 
 APP_IMPORT_PATH = "raygate.serving.app:build_app"
@@ -107,9 +108,11 @@ def raygate_app(config: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def with_runtime_env(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy whose raygate app tells replicas where MLflow is and where the tokens are (a
-    file path, a Vault reference and address: tokens and VAULT_TOKEN never go into a config,
-    replicas read VAULT_TOKEN from their own environment)."""
+    """A copy whose raygate app tells replicas where MLflow is, where the tokens are (a file
+    path, a Vault reference and address: tokens and VAULT_TOKEN never go into a config,
+    replicas read VAULT_TOKEN from their own environment) and where their traces go (the
+    exporters and collector endpoint set here; the collector's credentials in
+    OTEL_EXPORTER_OTLP_HEADERS stay in the environment Ray was started with)."""
     config = copy.deepcopy(config)
     app = raygate_app(config, "config")
     env_vars = app.setdefault("runtime_env", {}).setdefault("env_vars", {})
@@ -119,6 +122,9 @@ def with_runtime_env(config: dict[str, Any]) -> dict[str, Any]:
     if os.environ.get(ENV_TOKENS_VAULT):
         for reference in (ENV_TOKENS_VAULT, "VAULT_ADDR"):
             env_vars.setdefault(reference, os.environ.get(reference, ""))
+    for setting in EXPORT_SETTINGS:
+        if os.environ.get(setting):
+            env_vars.setdefault(setting, os.environ[setting])
     return config
 
 

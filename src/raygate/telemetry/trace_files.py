@@ -37,8 +37,8 @@ def read_trace(folder: Path, trace_id: str) -> list[dict[str, Any]]:
         )
     if not any(folder.glob("spans-*.jsonl")):
         raise InputError(
-            f"no trace files in {folder}; traces are written there when RAYGATE_TRACES is "
-            "jsonl (the default) — or pass --dir"
+            f"no trace files in {folder}; traces are written there when RAYGATE_TRACES has "
+            "jsonl (the default; jsonl,otlp also sends them to a collector) — or pass --dir"
         )
     found = _scan(folder, lambda tid: tid.startswith(wanted), wanted[:MIN_PREFIX])
     if not found:

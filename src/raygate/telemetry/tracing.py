@@ -43,6 +43,13 @@ ENV_TRACES = "RAYGATE_TRACES"
 FASTAPI_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False,
                          "operation_spans": False}  # fmt: skip
 EXPORTERS = ("jsonl", "console", "otlp", "none")
+# Where spans go and which are kept, as `raygate serve up` hands them to the replicas
+# (OTEL_EXPORTER_OTLP_HEADERS is not among them: it carries a collector's credentials).
+EXPORT_SETTINGS = (
+    ENV_TRACES, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+)  # fmt: skip
 TRACES_FOLDER = "traces"
 _COMPACT = (",", ":")
 
@@ -129,18 +136,29 @@ def _ensure_provider(service: str) -> TracerProvider:
 
 
 def configure_tracing(service: str = "raygate", exporter: str | None = None) -> None:
-    """Export this process's spans with `exporter` (default: $RAYGATE_TRACES or jsonl);
-    calling it again adds nothing twice; `none` leaves spans as no-ops."""
-    kind = (exporter or os.environ.get(ENV_TRACES) or "jsonl").strip().lower()
-    if kind not in EXPORTERS:
-        raise ConfigError(f"{ENV_TRACES}={kind!r} is not an exporter; use one of {EXPORTERS}")
-    if kind == "none":
-        return
+    """Export this process's spans with `exporter` (default: $RAYGATE_TRACES or jsonl; several
+    comma-separated, `jsonl,otlp`); calling it again adds nothing twice; `none` leaves spans as
+    no-ops."""
+    kinds = exporter_kinds(exporter or os.environ.get(ENV_TRACES) or "jsonl")
     with _lock:
-        if kind in _exporters:
-            return
-        _ensure_provider(service).add_span_processor(_processor(kind))
-        _exporters.add(kind)
+        for kind in kinds:
+            if kind not in _exporters:
+                _ensure_provider(service).add_span_processor(_processor(kind))
+                _exporters.add(kind)
+
+
+def exporter_kinds(text: str) -> list[str]:
+    """The exporters a RAYGATE_TRACES value names (`none`: no exporter)."""
+    kinds = [kind.strip().lower() for kind in text.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in EXPORTERS]
+    if unknown or not kinds:
+        raise ConfigError(
+            f"{ENV_TRACES}={text!r} is not an exporter; use one or more of jsonl, console, "
+            "otlp (comma-separated: jsonl,otlp), or none"
+        )
+    if "none" in kinds and len(kinds) > 1:
+        raise ConfigError(f"{ENV_TRACES}={text!r}: `none` turns tracing off; give it alone")
+    return [kind for kind in kinds if kind != "none"]
 
 
 def capture_spans() -> InMemorySpanExporter:
