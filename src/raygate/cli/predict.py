@@ -40,18 +40,22 @@ def predict(
         records = loaded.predict_records(rows)
     except Exception as exc:  # the model's own code: say what it raised, not where
         raise ModelFailedError(f"the model failed: {type(exc).__name__}: {exc}") from None
-    flush()
     model_id = loaded.version.model_id if loaded.version else model_uri
     records = [{"model_id": model_id, **record} for record in records]  # any pyfunc's rows
     if as_json:
         emit_json({"model_uri": model_uri, "predictions": records})
-        return
-    for query, record in zip(queries, records, strict=True):
-        console.print(f"[bold]Q:[/] {escape(query)}", highlight=False)
-        error = record.get("error")
-        answer = f"[red]{escape(str(error))}[/]" if error else escape(str(record.get("answer", "")))
-        console.print(f"[bold]A:[/] {answer}", highlight=False)
-        console.print(f"   [dim]{escape(_details(record))}[/]", highlight=False)
+    else:
+        for query, record in zip(queries, records, strict=True):
+            _print_answer(query, record)
+    flush()  # after the answers: a slow or unreachable collector delays the exit, not them
+
+
+def _print_answer(query: str, record: dict) -> None:
+    console.print(f"[bold]Q:[/] {escape(query)}", highlight=False)
+    error = record.get("error")
+    answer = f"[red]{escape(str(error))}[/]" if error else escape(str(record.get("answer", "")))
+    console.print(f"[bold]A:[/] {answer}", highlight=False)
+    console.print(f"   [dim]{escape(_details(record))}[/]", highlight=False)
 
 
 def _details(record: dict) -> str:
