@@ -97,6 +97,21 @@ def test_a_significantly_worse_candidate_fails_the_paired_gate(champion, lenient
     assert gates["regression.quality"]["measured"] < 0
 
 
+def test_quality_per_gold_category_is_gated_on_the_runs_own_categories(champion, tmp_path):
+    policy = tmp_path / "categories.yaml"
+    policy.write_text(yaml.safe_dump({"relative": None, "absolute": {
+        "quality_min": None, "refusal_accuracy_min": None, "cost_usd_per_request_max": None,
+        "category_quality_min": {"factual": 0.01, "billing": 0.5},
+    }}))  # fmt: skip
+    result = run("gate", champion.eval_run_id, "--policy", policy, "--json")
+    assert result.exit_code == 1, result.output
+    gates = {g["name"]: g for g in json.loads(result.stdout)["gates"]}
+    assert gates["quality.factual"]["verdict"] == "pass"
+    assert 0 < gates["quality.factual"]["measured"] <= 1
+    assert gates["quality.billing"]["verdict"] == "fail"
+    assert "no rows of category 'billing'" in gates["quality.billing"]["detail"]
+
+
 def test_check_runs_the_contract_alone(champion):
     built = run_json("agent", "build", AGENTS / "v2.yaml")
     decision = run_json("check", built["model_uri"], "--name", champion.name)

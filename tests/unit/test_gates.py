@@ -74,6 +74,28 @@ def test_a_null_threshold_switches_the_gate_off():
     assert decide(policy, metrics, None).passed
 
 
+def test_each_category_named_gets_its_own_quality_gate(tmp_path):
+    path = tmp_path / "gates.yaml"
+    path.write_text("relative: null\nabsolute:\n  category_quality_min:\n"
+                    "    factual: 0.9\n    billing: 0.5\n")  # fmt: skip
+    policy = load_policy(path)
+    metrics = {**GOOD, "quality.factual": 0.95, "quality.billing": 0.4}
+    gates = {g.name: g for g in decide(policy, metrics, None).gates}
+    assert gates["quality.factual"].verdict == "pass"
+    assert gates["quality.billing"].verdict == "fail"
+    assert gates["quality.billing"].threshold == "quality.billing ≥ 0.5"
+    missing = decide(policy, {**GOOD, "quality.factual": 0.95}, None)
+    (gate,) = [g for g in missing.gates if g.name == "quality.billing"]
+    assert not missing.passed and gate.verdict == "fail" and gate.measured is None
+    assert "no rows of category 'billing'" in gate.detail
+    path.write_text("absolute:\n  category_quality_min:\n    Billing: 0.5\n")
+    with pytest.raises(GateError, match="category_quality_min"):
+        load_policy(path)
+    path.write_text("absolute:\n  category_quality_min:\n    billing: 50\n")
+    with pytest.raises(GateError, match=r"category_quality_min\.billing"):
+        load_policy(path)
+
+
 def test_relative_gate_is_skipped_without_a_champion():
     decision = decide(GatePolicy(), GOOD, None)
     assert decision.passed and verdicts(decision)["regression.quality"] == "skipped"

@@ -85,6 +85,8 @@ def decide(
 ) -> GateDecision:
     """Every gate of the policy, in a fixed order, judged on the evidence given."""
     gates = [_absolute(policy.absolute, metrics, *spec) for spec in _ABSOLUTE]
+    for category, minimum in (policy.absolute.category_quality_min or {}).items():
+        gates.append(_category_quality(category, minimum, metrics))
     if policy.relative is not None:
         gates.append(_relative(policy, paired, seed))
     if policy.load is not None:
@@ -112,6 +114,19 @@ def _absolute(thresholds, metrics, name, field, metric, compare, symbol) -> Gate
         )  # fmt: skip
     measured = metrics[metric]
     return GateResult(name, measured, wanted, "pass" if compare(measured, threshold) else "fail")
+
+
+def _category_quality(category: str, minimum: float, metrics: Mapping[str, float]) -> GateResult:
+    name, metric = f"quality.{category}", f"{c.QUALITY}.{category}"
+    wanted = f"{metric} ≥ {minimum:g}"
+    if metric not in metrics:
+        return GateResult(
+            name, None, wanted, "fail",
+            f"the eval has no rows of category {category!r}; no evidence is no pass (check the "
+            "gold set's categories, or drop it from category_quality_min)",
+        )  # fmt: skip
+    measured = metrics[metric]
+    return GateResult(name, measured, wanted, "pass" if measured >= minimum else "fail")
 
 
 def _relative(policy: GatePolicy, paired: PairedScores | None, seed: int) -> GateResult:

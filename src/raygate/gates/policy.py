@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from raygate.errors import GateError
 from raygate.policy_files import policy_file
 from raygate.schemas import StrictModel, load_yaml_model
+
+
+def _category(label: str) -> str:
+    """A gold category as gold lines write it (see raygate.goldset.schema.GoldRow)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", label):
+        raise ValueError(
+            f"{label!r} is not a gold category: categories are lower case (letters, digits, _), "
+            "as gold lines write them"
+        )
+    return label
+
+
+CategoryLabel = Annotated[str, AfterValidator(_category)]
 
 
 class AbsoluteGates(StrictModel):
@@ -25,6 +39,11 @@ class AbsoluteGates(StrictModel):
         0.01, ge=0, description="Budget in USD per request."
     )
     error_rate_max: float | None = Field(0.01, ge=0, le=1, description="Most rows failing.")
+    category_quality_min: dict[CategoryLabel, Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        None,
+        description="Minimum share correct per gold category ({factual: 0.9, billing: 0.8}; "
+        "rows without one are `uncategorized`); a category the eval has no rows of fails.",
+    )
 
 
 class RelativeGate(StrictModel):
