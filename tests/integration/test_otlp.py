@@ -2,7 +2,8 @@
 an OTLP/HTTP endpoint through OpenTelemetry's own exporter (received on 127.0.0.1 by a server
 that decodes the OTLP protobuf, standing in for a collector: none is packaged here), with the
 headers OTEL_EXPORTER_OTLP_HEADERS names, and the same trace stays in the local files that
-`raygate trace show` reads."""
+`raygate trace show` reads; an eval's actors, in Ray workers started without those settings,
+export where the eval's driver was told to."""
 
 from __future__ import annotations
 
@@ -56,6 +57,17 @@ def collector() -> Iterator[tuple[str, list]]:
     server.server_close()
 
 
+def _spans(received: list) -> tuple[list, set[str]]:
+    """The spans received, and the services that sent them."""
+    spans, services = [], set()
+    for _, _, request in received:
+        for resource_spans in request.resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            services.add(attributes.get("service.name"))
+            spans += [s for scope in resource_spans.scope_spans for s in scope.spans]
+    return spans, services
+
+
 def _raygate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "raygate.cli.main", *args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -82,12 +94,7 @@ def test_a_requests_spans_reach_the_collector_and_the_local_trace_files(
     assert received, "the collector received nothing"
     assert {path for path, _, _ in received} == {"/v1/traces"}
     assert {headers.get("authorization") for _, headers, _ in received} == {f"Bearer {SECRET}"}
-    spans, services = [], set()
-    for _, _, request in received:
-        for resource_spans in request.resource_spans:
-            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-            services.add(attributes.get("service.name"))
-            spans += [s for scope in resource_spans.scope_spans for s in scope.spans]
+    spans, services = _spans(received)
     assert services == {"raygate-cli"}
     names = {span.name for span in spans if span.trace_id.hex() == trace_id}
     assert {"preproc", "postproc", "safety"} <= names
@@ -96,3 +103,19 @@ def test_a_requests_spans_reach_the_collector_and_the_local_trace_files(
     shown = json.loads(_raygate("trace", "show", trace_id, "--json", env=env).stdout)
     assert {span["name"] for span in shown} == names  # the same trace, both places
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_an_evals_actors_export_where_its_driver_was_told(
+    local_ray, registry, built_v1, tiny_gold, collector, monkeypatch
+):
+    from raygate.evaluation.pipeline import PipelineOptions
+    from raygate.evaluation.runner import evaluate
+
+    url, received = collector
+    monkeypatch.setenv("RAYGATE_TRACES", "jsonl,otlp")  # the driver's; Ray's workers lack it
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
+    evaluate(built_v1.model_uri, tiny_gold, registry, PipelineOptions(workers=1))
+    spans, services = _spans(received)
+    assert "raygate-eval" in services
+    roots = [span for span in spans if span.name.startswith("invoke_agent")]
+    assert len(roots) == len(tiny_gold.read_text().splitlines())  # one trace per gold row

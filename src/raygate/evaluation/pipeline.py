@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from raygate.packaging.outputs import raised_error
 from raygate.packaging.row_isolation import ask_each, ask_each_alone
 from raygate.telemetry.paths import adopt_telemetry_dir, telemetry_dir
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
-from raygate.telemetry.tracing import configure_tracing, flush
+from raygate.telemetry.tracing import configure_tracing, export_settings, flush
 
 ACTOR_RESTARTS = 2  # times an eval actor whose process died is restarted, its batch retried
 
@@ -57,12 +58,15 @@ class PredictAndScore:
         columns: tuple[tuple[str, str], ...],
         run_id: str | None = None,
         telemetry_folder: str | None = None,
+        trace_settings: dict[str, str] | None = None,
     ) -> None:
         import mlflow
 
         # Rows' records and traces go where the eval's driver reads them back, not under
-        # whatever RAYGATE_HOME the Ray worker was started with.
+        # whatever RAYGATE_HOME the Ray worker was started with, and its spans to the
+        # exporters the driver was given.
         adopt_telemetry_dir(telemetry_folder)
+        os.environ.update(trace_settings or {})
         configure_tracing("raygate-eval")
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
@@ -192,6 +196,7 @@ def scored_batches(
                 "columns": options.columns,
                 "run_id": options.run_id,
                 "telemetry_folder": str(telemetry_dir()),
+                "trace_settings": export_settings(),
             },
             batch_size=options.batch_size,
             batch_format="pandas",

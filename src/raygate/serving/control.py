@@ -24,7 +24,7 @@ from raygate.serving.settings import (
     checked_canary_percent,
     default_variant_config,
 )
-from raygate.telemetry.tracing import EXPORT_SETTINGS
+from raygate.telemetry.tracing import export_settings
 from raygate.tracking import tracking_uri
 
 APP_IMPORT_PATH = "raygate.serving.app:build_app"
@@ -122,9 +122,8 @@ def with_runtime_env(config: dict[str, Any]) -> dict[str, Any]:
     if os.environ.get(ENV_TOKENS_VAULT):
         for reference in (ENV_TOKENS_VAULT, "VAULT_ADDR"):
             env_vars.setdefault(reference, os.environ.get(reference, ""))
-    for setting in EXPORT_SETTINGS:
-        if os.environ.get(setting):
-            env_vars.setdefault(setting, os.environ[setting])
+    for setting, value in export_settings().items():
+        env_vars.setdefault(setting, value)
     return config
 
 

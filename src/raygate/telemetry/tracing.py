@@ -43,7 +43,7 @@ ENV_TRACES = "RAYGATE_TRACES"
 FASTAPI_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False,
                          "operation_spans": False}  # fmt: skip
 EXPORTERS = ("jsonl", "console", "otlp", "none")
-# Where spans go and which are kept, as `raygate serve up` hands them to the replicas
+# Where spans go and which are kept, as raygate hands them to replicas and eval actors
 # (OTEL_EXPORTER_OTLP_HEADERS is not among them: it carries a collector's credentials).
 EXPORT_SETTINGS = (
     ENV_TRACES, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -133,6 +133,12 @@ def _ensure_provider(service: str) -> TracerProvider:
         _provider = TracerProvider(resource=Resource.create({"service.name": service}))
         _tracer = _provider.get_tracer("raygate")
     return _provider
+
+
+def export_settings() -> dict[str, str]:
+    """This process's EXPORT_SETTINGS that are set: what the processes it starts elsewhere
+    (Serve replicas, eval actors on a cluster started by `ray start`) should trace with."""
+    return {name: os.environ[name] for name in EXPORT_SETTINGS if os.environ.get(name)}
 
 
 def configure_tracing(service: str = "raygate", exporter: str | None = None) -> None:
