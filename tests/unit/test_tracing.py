@@ -109,6 +109,14 @@ def test_an_unknown_exporter_is_a_config_error():
     assert tracing.exporter_kinds("none") == []
 
 
+def test_an_otlp_protocol_other_than_http_protobuf_is_a_config_error(monkeypatch):
+    from raygate.errors import ConfigError
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    with pytest.raises(ConfigError, match=r"OTEL_EXPORTER_OTLP_PROTOCOL='grpc'.*port \(4318\)"):
+        tracing.configure_tracing(exporter="otlp")
+
+
 def test_the_jsonl_exporter_appends_one_line_per_span(tmp_path, spans):
     _, finished, _ = _one_request(spans, PredictInput(query="kettle"))
     exporter = tracing.JsonlSpanExporter(tmp_path)

@@ -124,6 +124,13 @@ def _processor(kind: str) -> SpanProcessor:
             f"{ENV_TRACES}=otlp needs the OTLP exporter: pip install 'raygate[otlp]' "
             "(endpoint from OTEL_EXPORTER_OTLP_ENDPOINT)"
         ) from None
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        protocol = os.environ.get(name, "").strip()
+        if protocol and protocol != "http/protobuf":
+            raise ConfigError(
+                f"{name}={protocol!r}: raygate sends OTLP over HTTP (http/protobuf); unset it "
+                "and point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's HTTP port (4318)"
+            )
     return BatchSpanProcessor(OTLPSpanExporter())
 
 
