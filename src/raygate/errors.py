@@ -95,3 +95,11 @@ class MetricsError(RaygateError):
 
 class TrackingError(RaygateError):
     """MLflow's tracking store could not be reached or refused a request."""
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost cause's name and words: ConnectionRefusedError, not urllib3's wrappers."""
+    root = exc
+    while (inner := root.__cause__ or root.__context__) is not None:
+        root = inner
+    return f"{type(root).__name__}: {root}"

@@ -71,9 +71,11 @@ def controller(
             "Prometheus that scrapes both (--prometheus URL or $RAYGATE_PROMETHEUS_URL)"
         )
     if prometheus_url:
-        from raygate.canary.prometheus import PrometheusProvider
+        from raygate.canary.prometheus import ENV_PROMETHEUS_TOKEN, PrometheusProvider
+        from raygate.secrets import get_secret
 
-        provider = PrometheusProvider(prometheus_url, model_name)
+        token = get_secret(ENV_PROMETHEUS_TOKEN)
+        provider = PrometheusProvider(prometheus_url, model_name, token=token)
         provider.check()
     else:
         from raygate.canary.aggregator import InClusterProvider

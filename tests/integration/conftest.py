@@ -126,20 +126,29 @@ def prometheus(local_ray: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @contextlib.contextmanager
-def prometheus_server(folder: Path, config: str) -> Iterator[str]:
+def prometheus_server(folder: Path, config: str, password: str | None = None) -> Iterator[str]:
     """Debian's Prometheus with this config, its data in `folder`, until the block ends;
-    yields its URL."""
+    yields its URL. With a password, it asks for basic auth (user `raygate`)."""
     import shutil
+    from urllib.parse import quote
 
     binary = shutil.which("prometheus")
     assert binary, "prometheus is missing: run `make test` (it installs Debian's package)"
     (folder / "prometheus.yml").write_text(config)
-    url = f"http://127.0.0.1:{free_port()}"
+    host = f"127.0.0.1:{free_port()}"
     command = [binary, f"--config.file={folder / 'prometheus.yml'}",
                f"--storage.tsdb.path={folder / 'data'}",
-               f"--web.listen-address={url.removeprefix('http://')}"]  # fmt: skip
-    with running_server(command, folder / "prometheus.log", f"{url}/-/ready", 60):
-        yield url
+               f"--web.listen-address={host}"]  # fmt: skip
+    ready = f"http://{host}/-/ready"
+    if password is not None:
+        import bcrypt
+
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        (folder / "web.yml").write_text(f"basic_auth_users:\n  raygate: '{hashed}'\n")
+        command.append(f"--web.config.file={folder / 'web.yml'}")
+        ready = f"http://raygate:{quote(password, safe='')}@{host}/-/ready"
+    with running_server(command, folder / "prometheus.log", ready, 60):
+        yield f"http://{host}"
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import math
 import time
 from collections import defaultdict
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
 import requests
@@ -22,10 +23,12 @@ from raygate.canary.observations import (
     WindowPair,
 )
 from raygate.constants import FAILED_FINISH_REASONS
-from raygate.errors import ConfigError, MetricsError
+from raygate.errors import ConfigError, MetricsError, root_cause
+from raygate.secrets import secret_sources
 from raygate.sketch import LogHistogram, bucket_index
 from raygate.telemetry.metrics import MODEL_TAG
 
+ENV_PROMETHEUS_TOKEN = "RAYGATE_PROMETHEUS_TOKEN"  # a secret: also _FILE or _VAULT
 VARIANTS = ("champion", "canary")
 LOOKBACK_S = 300  # as Prometheus's own for instant queries: a series seen this recently counts
 
@@ -44,8 +47,15 @@ class PrometheusProvider:
         application: str | None = None,
         lag_s: float = 20.0,
         timeout_s: float = 10.0,
+        token: str | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        # Credentials in the URL (https://USER:PASSWORD@host) are sent, never shown: self.url,
+        # which every message names, is the URL without them.
+        self.url, auth = without_credentials(url.rstrip("/"))
+        self._session = requests.Session()
+        self._session.auth = auth
+        if token:  # a bearer token, for a Prometheus behind an authenticating proxy
+            self._session.headers["Authorization"] = f"Bearer {token}"
         self._selector = selector(application, model_name)
         self.lag_s, self._timeout_s = lag_s, timeout_s
 
@@ -121,11 +131,18 @@ class PrometheusProvider:
 
     def _query(self, query: str, at: float) -> dict[frozenset, float]:
         try:
-            response = requests.get(f"{self.url}/api/v1/query",
-                                    params={"query": query, "time": f"{at:.3f}"},
-                                    timeout=self._timeout_s)  # fmt: skip
+            response = self._session.get(f"{self.url}/api/v1/query",
+                                         params={"query": query, "time": f"{at:.3f}"},
+                                         timeout=self._timeout_s)  # fmt: skip
         except requests.RequestException as exc:
-            raise MetricsError(f"Prometheus at {self.url} did not answer: {exc}") from None
+            reason = root_cause(exc)
+            raise MetricsError(f"Prometheus at {self.url} did not answer ({reason})") from None
+        if response.status_code in (401, 403):
+            raise MetricsError(
+                f"Prometheus at {self.url} refused raygate (HTTP {response.status_code}): give "
+                "its credentials as https://USER:PASSWORD@host in the URL, or a bearer token "
+                f"in {secret_sources(ENV_PROMETHEUS_TOKEN)}"
+            )
         try:
             body: dict[str, Any] = response.json()
         except ValueError:
@@ -157,6 +174,16 @@ def increase_by(
             value - start if value >= start else value
         )
     return dict(totals)
+
+
+def without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """The URL without its user and password, and those two (decoded) when it had them."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    auth = (unquote(parts.username), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=host)), auth
 
 
 def selector(application: str | None, model_name: str | None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raygate.errors import LoadTestError
+from raygate.errors import LoadTestError, root_cause
 from raygate.loadtest.transport import (
     Prompt,
     Target,
@@ -36,7 +36,7 @@ def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
         return  # slow, not absent: the load test measures it
     except requests.RequestException as exc:  # refused or unanswered, no such name, TLS
         raise LoadTestError(
-            f"nothing answers at {target.url} ({_reason(exc)}); check the URL and that the "
+            f"nothing answers at {target.url} ({root_cause(exc)}); check the URL and that the "
             "service is up (`raygate serve status` for a raygate deployment)"
         ) from None
     if status in (401, 403):
@@ -87,11 +87,3 @@ def _server_error(response: Any) -> tuple[str | None, str]:
 def _names_no_model(said: str) -> bool:
     """vLLM's way of saying so: 'The model `x` does not exist.' (its code is the status)."""
     return "model" in said and "does not exist" in said
-
-
-def _reason(exc: Exception) -> str:
-    """The innermost cause's name and words: ConnectionRefusedError, not urllib3's wrappers."""
-    root: BaseException = exc
-    while (inner := root.__cause__ or root.__context__) is not None:
-        root = inner
-    return f"{type(root).__name__}: {root}"
