@@ -11,7 +11,7 @@ import math
 import time
 from collections import defaultdict
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import requests
@@ -27,6 +27,7 @@ from raygate.errors import ConfigError, MetricsError, root_cause
 from raygate.secrets import secret_sources
 from raygate.sketch import LogHistogram, bucket_index
 from raygate.telemetry.metrics import MODEL_TAG
+from raygate.tracking import without_credentials
 
 ENV_PROMETHEUS_TOKEN = "RAYGATE_PROMETHEUS_TOKEN"  # a secret: also _FILE or _VAULT
 VARIANTS = ("champion", "canary")
@@ -51,9 +52,9 @@ class PrometheusProvider:
     ) -> None:
         # Credentials in the URL (https://USER:PASSWORD@host) are sent, never shown: self.url,
         # which every message names, is the URL without them.
-        self.url, auth = without_credentials(url.rstrip("/"))
+        self.url = without_credentials(url.rstrip("/"))
         self._session = requests.Session()
-        self._session.auth = auth
+        self._session.auth = url_credentials(url)
         if token:  # a bearer token, for a Prometheus behind an authenticating proxy
             self._session.headers["Authorization"] = f"Bearer {token}"
         self._selector = selector(application, model_name)
@@ -176,14 +177,12 @@ def increase_by(
     return dict(totals)
 
 
-def without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    """The URL without its user and password, and those two (decoded) when it had them."""
+def url_credentials(url: str) -> tuple[str, str] | None:
+    """The user and password (decoded) of https://USER:PASSWORD@host, if it has them."""
     parts = urlsplit(url)
     if parts.username is None:
-        return url, None
-    host = parts.netloc.rpartition("@")[2]
-    auth = (unquote(parts.username), unquote(parts.password or ""))
-    return urlunsplit(parts._replace(netloc=host)), auth
+        return None
+    return unquote(parts.username), unquote(parts.password or "")
 
 
 def selector(application: str | None, model_name: str | None) -> str:
