@@ -102,3 +102,67 @@ def test_a_model_with_a_release_file_is_released_by_it_with_the_delivered_versio
     assert arguments("other", 3) == ["release", "--name", "other", "--model-uri",
                                      "models:/other/3", "--gold", "smoke", "--gates", "g.yaml",
                                      "--rollout", "r.yaml"]  # fmt: skip
+
+
+# Outgoing: the controller's notifications
+
+
+HOOK_PATH = "/services/T000/B000/hook-token-7f3a"  # a Slack-style hook: the path is its secret
+
+
+@pytest.fixture
+def hook_receiver():
+    """An HTTP receiver on 127.0.0.1 that keeps what it got; answers `status` (a list: set
+    its one item to change it)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got, status = [], [200]
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            got.append((self.path, dict(self.headers), body))
+            self.send_response(status[0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", got, status
+    server.shutdown()
+    server.server_close()
+
+
+def _state():
+    from raygate.canary.release_state import ReleaseState
+
+    return ReleaseState(release_id="r1", model_name="agent", candidate_version=2,
+                        champion_version=1, started_at=0, judged_until=0, rollout={})  # fmt: skip
+
+
+def test_a_notification_is_delivered_signed_and_a_failed_one_is_logged_without_the_path(
+    hook_receiver, caplog
+):
+    from raygate.canary.webhooks import WebhookNotifier
+
+    url, got, status = hook_receiver
+    notifier = WebhookNotifier(url + HOOK_PATH, SECRET, timeout_s=2)
+    assert notifier(event="release.promoted", state=_state()) and notifier.delivered == 1
+    ((path, headers, body),) = got
+    assert path == HOOK_PATH and json.loads(body)["release"]["model_name"] == "agent"
+    assert verify(SECRET, headers["X-Raygate-Delivery-Id"], headers["X-Raygate-Timestamp"],
+                  body, headers["X-Raygate-Signature"]) is None  # fmt: skip
+    status[0] = 404
+    with caplog.at_level("WARNING", logger="raygate.webhooks"):
+        assert not notifier(event="release.promoted", state=_state())
+    closed = WebhookNotifier(f"http://127.0.0.1:1{HOOK_PATH}", SECRET, timeout_s=2)
+    with caplog.at_level("WARNING", logger="raygate.webhooks"):
+        assert not closed(event="release.rolled_back", state=_state())
+    assert notifier.failed == closed.failed == 1
+    logged = caplog.text
+    assert f"to {url}/… failed: HTTP 404" in logged and "ConnectionRefusedError" in logged
+    assert "hook-token" not in logged

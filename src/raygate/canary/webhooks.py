@@ -12,11 +12,13 @@ import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from raygate.canary.release_state import ReleaseState
+from raygate.errors import root_cause
 
 SIGNATURE_VERSION = "v1"
 MAX_AGE_S = 300  # older deliveries are refused (replay protection)
@@ -57,6 +59,10 @@ class WebhookNotifier:
     def __init__(self, url: str, secret: str, timeout_s: float = 5.0) -> None:
         self.url, self._secret, self._timeout_s = url, secret, timeout_s
         self.delivered = self.failed = 0
+        # What logs name: the host, not the path (a Slack-style hook's path is its secret).
+        parts = urlsplit(url)
+        path = "/…" if parts.path.strip("/") or parts.query else ""
+        self.shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{path}"
 
     def __call__(self, event: str, state: ReleaseState, **detail: Any) -> bool:
         body = json.dumps({"event": event, "at": time.time(), "release": state.model_dump(),
@@ -65,7 +71,9 @@ class WebhookNotifier:
             self._post(body, event)
         except requests.RequestException as exc:
             self.failed += 1
-            log.warning("webhook %s to %s failed: %s", event, self.url, exc)
+            answered = exc.response is not None  # the text of an HTTPError names the whole URL
+            reason = f"HTTP {exc.response.status_code}" if answered else root_cause(exc)
+            log.warning("webhook %s to %s failed: %s", event, self.shown, reason)
             return False
         self.delivered += 1
         return True
