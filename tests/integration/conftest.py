@@ -86,9 +86,14 @@ def tiny_gold(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def log_code_model(
-    tmp_path: Path, source: str, artifacts: dict[str, str] | None = None, signature=None
+    tmp_path: Path,
+    source: str,
+    artifacts: dict[str, str] | None = None,
+    signature=None,
+    metadata: dict | None = None,
 ) -> str:
-    """Log a user-written pyfunc (models-from-code), with optional artifacts; its URI."""
+    """Log a user-written pyfunc (models-from-code), with optional artifacts, signature and
+    MLmodel metadata; its URI."""
     import mlflow
 
     from raygate.tracking import configure_mlflow
@@ -99,7 +104,7 @@ def log_code_model(
     with mlflow.start_run(run_name="user-model"):
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(entry), pip_requirements=["mlflow"],
-            artifacts=artifacts, signature=signature,
+            artifacts=artifacts, signature=signature, metadata=metadata,
         )  # fmt: skip
     return info.model_uri
 

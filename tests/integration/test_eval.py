@@ -258,6 +258,49 @@ def test_any_pyfunc_is_evaluated_and_unreported_figures_are_missing(
     assert "was not measured" in gates["cost.per_request"].detail
 
 
+WRAPS_A_CLIENT = """
+import mlflow
+from mlflow.models import set_model
+
+class WrapsAClient(mlflow.pyfunc.PythonModel):  # hands back its OpenAI client's replies
+    def predict(self, context, model_input, params=None):
+        return [{"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+                 "choices": [{"index": 0, "finish_reason": "stop",
+                              "message": {"role": "assistant", "content": "I don't know."}}],
+                 "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}}
+                for _ in model_input["query"]]
+
+set_model(WrapsAClient())
+"""
+
+
+def test_a_pyfunc_logged_with_prices_is_priced_by_its_token_counts(
+    local_ray, registry, tiny_gold, tmp_path
+):
+    from raygate.errors import ModelLoadError
+    from raygate.packaging.loading import load_agent
+
+    pricing = {"input_cost_per_token": 1e-6, "output_cost_per_token": 4e-6}
+    uri = log_code_model(tmp_path, WRAPS_A_CLIENT, metadata={"raygate": {"pricing": pricing}})
+    values = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1)).metrics.values
+    assert values["tokens_in_per_request"] == 1000 and values["tokens_out_per_request"] == 100
+    assert values["cost_usd_per_request"] == pytest.approx(1000 * 1e-6 + 100 * 4e-6)
+    (record,) = load_agent(uri, registry).predict_records([{"query": "hi"}])  # predict, serving
+    assert record["cost_usd"] == pytest.approx(0.0014) and record["answer"] == "I don't know."
+
+    (tmp_path / "unpriced").mkdir()
+    (tmp_path / "bad").mkdir()
+    unpriced = log_code_model(tmp_path / "unpriced", WRAPS_A_CLIENT)
+    (record,) = load_agent(unpriced, registry).predict_records([{"query": "hi"}])
+    assert record.get("cost_usd") is None and record["tokens_in"] == 1000  # missing, never 0
+    bad = {"raygate": {"pricing": {"model": "no-such-model"}}}
+    mispriced = log_code_model(tmp_path / "bad", WRAPS_A_CLIENT, metadata=bad)
+    with pytest.raises(ModelLoadError, match=r"metadata raygate.pricing.*'no-such-model' is not"):
+        load_agent(mispriced, registry)
+    with pytest.raises(ModelLoadError, match=r"metadata raygate.pricing"):  # before any run
+        evaluate(mispriced, tiny_gold, registry, PipelineOptions(workers=1))
+
+
 def test_a_failing_model_is_recorded_row_by_row(local_ray, registry, tiny_gold, tmp_path):
     uri = log_code_model(tmp_path, BROKEN)
     result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=6))

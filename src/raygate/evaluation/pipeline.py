@@ -91,6 +91,8 @@ class PredictAndScore:
         # rows were asked one by one, else its share of the batch.
         batch_ms = (time.perf_counter() - started) * 1000
         row_ms = row_ms or [batch_ms / len(golds)] * len(golds)
+        predictions = [self._model.priced(p, None if ms is None else ms / 1000)
+                       for p, ms in zip(predictions, row_ms, strict=True)]  # fmt: skip
         if self._records is not None:
             for prediction, latency_ms in zip(predictions, row_ms, strict=True):
                 self._records.write(self._record(prediction, latency_ms))

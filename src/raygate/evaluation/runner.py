@@ -34,6 +34,7 @@ from raygate.goldset.loader import gold_lines
 from raygate.packaging.conversation import interface_of
 from raygate.packaging.inputs import SignatureInput, signature_inputs
 from raygate.packaging.loading import model_id_config, model_info, resolve_model_uri
+from raygate.packaging.pricing import logged_prices
 from raygate.registry.protocol import ModelRegistry
 from raygate.telemetry.pii import redact
 from raygate.tracking import configure_mlflow
@@ -86,6 +87,9 @@ def evaluate(
         model_id = version.model_id if version else (info.model_id or pinned)
         logged_model_id = info.model_id
         model_config = model_id_config(info, version)
+        logged_prices(
+            info.metadata
+        )  # prices it was logged with that do not validate: before any run
         model_params = _agent_params(info.run_id)
         columns = _model_columns(signature_inputs(info.signature), input_map or {}, goldset)
         renamed = sorted(f"{name}={field}" for name, field in columns.items() if name != field)

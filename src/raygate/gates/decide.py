@@ -64,7 +64,9 @@ _ABSOLUTE: tuple[tuple[str, str, str, Callable[[float, float], bool], str], ...]
 # Why an offline metric can be missing, and what would measure it.
 _UNMEASURED = {
     c.REFUSAL_ACCURACY: "the gold set has no rows of category 'disallowed'; add some, or ",
-    c.COST_USD_PER_REQUEST: "the model reports no cost_usd; have its output rows carry one, or ",
+    c.COST_USD_PER_REQUEST: "the model reports no cost_usd; have its output rows carry one, "
+    "log it with its prices (metadata={'raygate': {'pricing': {'model': …}}}) and token "
+    "counts, or ",
 }
 
 # (gate name, load policy field, load-run metric, comparison, symbol)

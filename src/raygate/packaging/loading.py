@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -29,6 +30,7 @@ from raygate.packaging.inputs import (
     unfilled_inputs,
 )
 from raygate.packaging.outputs import prediction_records
+from raygate.packaging.pricing import logged_prices, priced
 from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
 from raygate.packaging.streaming import StreamReader, final_record
 from raygate.registry.protocol import ModelRegistry, ModelVersion
@@ -75,12 +77,27 @@ class LoadedAgent:
     def predict_records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """predict() as one JSON-ready record per row; raygate's own agent is called
         directly (no DataFrame round trip, no second schema pass: the rows are validated).
-        A chat or agent flavor gets each row's query as a one-turn conversation."""
+        A chat or agent flavor gets each row's query as a one-turn conversation. A row
+        without its own cost is priced by what the model was logged with (each its share
+        of the batch's time, for compute per hour)."""
         if self.interface != "query":
             return self.converse_each([r.query for r in parse_predict_input(rows)])
         if self.reference_agent is None:
-            return prediction_records(self.predict(rows))
+            started = time.perf_counter()
+            records = prediction_records(self.predict(rows))
+            share_s = (time.perf_counter() - started) / max(len(records), 1)
+            return [self.priced(record, share_s) for record in records]
         return [o.model_dump() for o in self.reference_agent.predict(parse_predict_input(rows))]
+
+    @cached_property
+    def prices(self) -> dict[str, float] | None:
+        """What the model was logged as costing (see raygate.packaging.pricing); None: the
+        rows' own cost_usd, or none."""
+        return logged_prices(self.model.metadata.metadata)
+
+    def priced(self, record: dict[str, Any], compute_s: float | None) -> dict[str, Any]:
+        """The record, with its cost_usd from the model's logged prices where it has none."""
+        return priced(record, self.prices, compute_s)
 
     @cached_property
     def reference_agent(self) -> Any:
@@ -113,9 +130,12 @@ class LoadedAgent:
         """A chat or agent flavor's answer to a whole conversation, as a prediction record (a
         type-hinted model typed `list[Request]` gets a list of one, and answers as any)."""
         request = conversation_request(self.interface, messages)
+        started = time.perf_counter()
         if self.input_shape == "objects":
-            return prediction_records(self.model.predict([request]))[0]
-        return reply_record(self.model.predict(request))
+            record = prediction_records(self.model.predict([request]))[0]
+        else:
+            record = reply_record(self.model.predict(request))
+        return self.priced(record, time.perf_counter() - started)
 
     def converse_each(self, queries: Sequence[str]) -> list[dict[str, Any]]:
         """A chat or agent flavor's answer to each query, asked as a one-turn conversation."""
@@ -125,8 +145,8 @@ class LoadedAgent:
         """The same, as text pieces while the model streams."""
         request = conversation_request(self.interface, messages)
         if self.input_shape == "objects":  # MLflow hands a typed model's stream one element
-            return _texts(self.model.predict_stream([request]))
-        return _texts(self.model.predict_stream(request))
+            return self._priced_stream(self.model.predict_stream([request]))
+        return self._priced_stream(self.model.predict_stream(request))
 
     @cached_property
     def streams(self) -> bool:
@@ -149,8 +169,16 @@ class LoadedAgent:
         (parsed,) = parse_predict_input([row])
         request = self._model_request(parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD}))
         if self.input_shape != "columns":  # a type-hinted model: its typed list
-            return _texts(self.model.predict_stream(shaped([request], self.input_shape)))
-        return _texts(self.model.predict_stream(request))
+            request = shaped([request], self.input_shape)
+        return self._priced_stream(self.model.predict_stream(request))
+
+    def _priced_stream(self, chunks: Iterator[Any]) -> Iterator[str | dict[str, Any]]:
+        """_texts of the model's stream, its output row priced at the end."""
+        started = time.perf_counter()
+        return (
+            self.priced(piece, time.perf_counter() - started) if isinstance(piece, dict) else piece
+            for piece in _texts(chunks)
+        )
 
 
 def _texts(chunks: Iterator[Any]) -> Iterator[str | dict[str, Any]]:
@@ -271,4 +299,8 @@ def load_agent(
     except (MlflowException, OSError) as exc:
         message = getattr(exc, "message", str(exc))
         raise ModelLoadError(f"cannot load model {model_uri}: {message}; {_URI_HELP}") from None
-    return LoadedAgent(model=model, version=version, input_map=checked_input_map(model, input_map))
+    loaded = LoadedAgent(
+        model=model, version=version, input_map=checked_input_map(model, input_map)
+    )
+    _ = loaded.prices  # logged prices that do not validate are a load error, not a row's
+    return loaded
