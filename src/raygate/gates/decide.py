@@ -101,34 +101,35 @@ def _absolute(thresholds, metrics, name, field, metric, compare, symbol) -> Gate
     threshold = getattr(thresholds, field)
     if threshold is None:
         return GateResult(name, metrics.get(metric), "off", "skipped", f"{field} is null")
-    wanted = f"{metric} {symbol} {threshold:g}"
-    if metric not in metrics:
-        how = (
-            "load-test the served candidate (`raygate loadtest … --log-mlflow`) and pass "
-            "--load-run RUN_ID, or "
-            if metric.startswith("load.")
-            else _UNMEASURED.get(metric, "")
-        )
-        return GateResult(
-            name, None, wanted, "fail",
-            f"{metric} was not measured; no evidence is no pass ({how}set {field}: null if it "
-            "does not apply)",
-        )  # fmt: skip
-    measured = metrics[metric]
-    return GateResult(name, measured, wanted, "pass" if compare(measured, threshold) else "fail")
+    how = (
+        "load-test the served candidate (`raygate loadtest … --log-mlflow`) and pass "
+        "--load-run RUN_ID, or "
+        if metric.startswith("load.")
+        else _UNMEASURED.get(metric, "")
+    )
+    unmeasured = (
+        f"{metric} was not measured; no evidence is no pass ({how}set {field}: null if it "
+        "does not apply)"
+    )
+    return _judged(name, metrics, metric, compare, symbol, threshold, unmeasured)
 
 
 def _category_quality(category: str, minimum: float, metrics: Mapping[str, float]) -> GateResult:
-    name, metric = f"quality.{category}", f"{c.QUALITY}.{category}"
-    wanted = f"{metric} ≥ {minimum:g}"
+    unmeasured = (
+        f"the eval has no rows of category {category!r}; no evidence is no pass (check the "
+        "gold set's categories, or drop it from category_quality_min)"
+    )
+    return _judged(f"quality.{category}", metrics, f"{c.QUALITY}.{category}", operator.ge, "≥",
+                   minimum, unmeasured)  # fmt: skip
+
+
+def _judged(name, metrics, metric, compare, symbol, threshold, unmeasured: str) -> GateResult:
+    """`metric` against `threshold`; a metric not measured fails, saying `unmeasured`."""
+    wanted = f"{metric} {symbol} {threshold:g}"
     if metric not in metrics:
-        return GateResult(
-            name, None, wanted, "fail",
-            f"the eval has no rows of category {category!r}; no evidence is no pass (check the "
-            "gold set's categories, or drop it from category_quality_min)",
-        )  # fmt: skip
+        return GateResult(name, None, wanted, "fail", unmeasured)
     measured = metrics[metric]
-    return GateResult(name, measured, wanted, "pass" if measured >= minimum else "fail")
+    return GateResult(name, measured, wanted, "pass" if compare(measured, threshold) else "fail")
 
 
 def _relative(policy: GatePolicy, paired: PairedScores | None, seed: int) -> GateResult:
