@@ -12,11 +12,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from raygate.testing import http_server
 
 SECRET = "collector-secret-7f3a"
 
@@ -49,12 +50,8 @@ def collector() -> Iterator[tuple[str, list]]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", received
-    server.shutdown()
-    server.server_close()
+    with http_server(Receiver) as url:
+        yield url, received
 
 
 def _spans(received: list) -> tuple[list, set[str]]:

@@ -5,15 +5,15 @@ provider sends them, says which were refused, and never shows them."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import quote
 
 import pytest
 
 from raygate.canary.prometheus import PrometheusProvider
 from raygate.errors import ConfigError
+from raygate.testing import http_server
 from tests.integration.conftest import prometheus_server, wait_for
 
 PASSWORD = "pa:ss@w0rd/7f3a"  # characters a URL must escape
@@ -71,11 +71,8 @@ def token_proxy() -> Iterator[str]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with http_server(Proxy) as url:
+        yield url
 
 
 def test_a_bearer_token_is_sent_and_a_refused_one_is_named_not_shown(token_proxy):

@@ -114,8 +114,9 @@ HOOK_PATH = "/services/T000/B000/hook-token-7f3a"  # a Slack-style hook: the pat
 def hook_receiver():
     """An HTTP receiver on 127.0.0.1 that keeps what it got; answers `status` (a list: set
     its one item to change it)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
+
+    from raygate.testing import http_server
 
     got, status = [], [200]
 
@@ -130,11 +131,8 @@ def hook_receiver():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", got, status
-    server.shutdown()
-    server.server_close()
+    with http_server(Hook) as url:
+        yield url, got, status
 
 
 def _state():
