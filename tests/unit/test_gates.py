@@ -88,8 +88,10 @@ def test_each_category_named_gets_its_own_quality_gate(tmp_path):
     (gate,) = [g for g in missing.gates if g.name == "quality.billing"]
     assert not missing.passed and gate.verdict == "fail" and gate.measured is None
     assert "no rows of category 'billing'" in gate.detail
-    path.write_text("absolute:\n  category_quality_min:\n    Billing: 0.5\n")
-    with pytest.raises(GateError, match="category_quality_min"):
+    path.write_text("absolute:\n  category_quality_min:\n    Tech Support: 0.5\n")
+    assert load_policy(path).absolute.category_quality_min == {"tech_support": 0.5}  # as gold
+    path.write_text("absolute:\n  category_quality_min:\n    '2024': 0.5\n")
+    with pytest.raises(GateError, match=r"category_quality_min.*'2024' is not a category"):
         load_policy(path)
     path.write_text("absolute:\n  category_quality_min:\n    billing: 50\n")
     with pytest.raises(GateError, match=r"category_quality_min\.billing"):

@@ -178,7 +178,10 @@ def test_hash_ignores_formatting_but_not_content(tmp_path):
             r":2: field 'expected': expected is an answer \(text or a number\) or a list of them "
             r"\(got True\)",
         ),
-        ('{"id": "x", "query": "q", "expected": "a", "category": "Bad"}', r":2: field 'category'"),
+        (
+            '{"id": "x", "query": "q", "expected": "a", "category": "2024"}',
+            r":2: field 'category': '2024' is not a category: name it with a word",
+        ),
         ('{"id": "g1", "query": "q", "expected": "a"}', r":2: field 'id': duplicate id 'g1'"),
         (
             '{"id": "x", "query": "q", "expected": "a", "match": "fuzzy"}',
@@ -190,6 +193,16 @@ def test_malformed_line_names_file_line_and_field(tmp_path, line, message):
     path = write(tmp_path, json.dumps(GOOD), line)
     with pytest.raises(GoldSetError, match=message):
         load_goldset(path)
+
+
+def test_categories_are_read_as_metrics_name_them(tmp_path):
+    lines = [dict(GOOD, id=f"g{i}", category=c) for i, c in
+             enumerate(["Tech Support", "tech-support", "Multi-Hop", "Facturación"])]  # fmt: skip
+    loaded = load_goldset(write(tmp_path, *map(json.dumps, lines)))
+    assert [row.category for row in loaded.rows] == [
+        "tech_support", "tech_support", "multi_hop", "facturación"
+    ]  # fmt: skip
+    assert loaded.info.categories == {"facturación": 1, "multi_hop": 1, "tech_support": 2}
 
 
 def test_empty_file_is_an_error(tmp_path):

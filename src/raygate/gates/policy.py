@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from raygate.errors import GateError
+from raygate.goldset.schema import category_label
 from raygate.policy_files import policy_file
 from raygate.schemas import StrictModel, load_yaml_model
 
-
-def _category(label: str) -> str:
-    """A gold category as gold lines write it (see raygate.goldset.schema.GoldRow)."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", label):
-        raise ValueError(
-            f"{label!r} is not a gold category: categories are lower case (letters, digits, _), "
-            "as gold lines write them"
-        )
-    return label
-
-
-CategoryLabel = Annotated[str, AfterValidator(_category)]
+# A gold category, read as gold lines' are (`Tech Support` is tech_support).
+CategoryLabel = Annotated[str, AfterValidator(category_label)]
 
 
 class AbsoluteGates(StrictModel):

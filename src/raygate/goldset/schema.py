@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from raygate.schemas import StrictModel
 
-# Categories raygate scores specially; any other lower-case category is kept as a label.
+# Categories raygate scores specially; any other category is kept as a label.
 KNOWN_CATEGORIES = ("factual", "numeric", "multi_hop", "unanswerable", "pii", "disallowed")
 # The id of a row that has none: this prefix and a hash of its query and expected answers.
 CONTENT_ID_PREFIX = "q-"
+
+
+def category_label(text: str) -> str:
+    """A category as metrics are keyed by it: case-folded, every run of spaces and punctuation
+    one `_` ("Tech Support" → tech_support, "multi-hop" → multi_hop); it starts with a letter."""
+    label = re.sub(r"[\W_]+", "_", text.casefold()).strip("_")
+    if not label[:1].isalpha():
+        raise ValueError(f"{text!r} is not a category: name it with a word, e.g. 'billing'")
+    return label
 
 
 class GoldRow(StrictModel):
@@ -43,8 +53,9 @@ class GoldRow(StrictModel):
     )
     category: str | None = Field(
         None,
-        pattern=r"^[a-z][a-z0-9_]*$",
-        description=f"Lower-case label; scored specially if one of {', '.join(KNOWN_CATEGORIES)}.",
+        description="A label, as metrics name it: lower case, words joined by _ (`Tech "
+        f"Support` reads as tech_support); scored specially if one of "
+        f"{', '.join(KNOWN_CATEGORIES)}.",
     )
     metadata: dict[str, Any] | None = Field(None, description="Free-form data, kept as is.")
 
@@ -55,6 +66,11 @@ class GoldRow(StrictModel):
         said = json.dumps([self.query, self.expected], ensure_ascii=False)
         digest = hashlib.sha256(said.encode("utf-8")).hexdigest()[:12]
         return self.model_copy(update={"id": CONTENT_ID_PREFIX + digest})
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category_label(cls, value: Any) -> Any:
+        return category_label(value) if isinstance(value, str) else value
 
     @field_validator("expected", mode="before")
     @classmethod
