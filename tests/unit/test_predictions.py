@@ -43,8 +43,10 @@ def test_records_without_answer_are_an_error_unless_one_field_or_one_text_answer
     assert normalize_predictions([Reply(text="60 days", confidence=1)], 1)[0]["answer"] == (
         "60 days"
     )
-    with pytest.raises(ModelOutputError, match="fields response, summary: no 'answer' and not"):
-        normalize_predictions([{"response": "30 days", "summary": "a month"}], 1)
+    with pytest.raises(ModelOutputError, match="fields title, summary: no 'answer', no text"):
+        normalize_predictions([{"title": "Returns", "summary": "a month"}], 1)
+    picked = normalize_predictions([{"response": "30 days", "summary": "a month"}], 1)[0]
+    assert picked["answer"] == "30 days"  # of two texts, the one named as answers are
     with pytest.raises(ModelOutputError, match=r"fields \(none\)"):
         normalize_predictions([{}], 1)
 
@@ -104,3 +106,14 @@ def test_a_records_usage_counts_its_tokens_unless_it_counts_them_itself():
     assert (first["tokens_in"], first["tokens_out"]) == (3, 2)
     assert (second["tokens_in"], second["tokens_out"]) == (7, 1)
     assert third["tokens_in"] is None and third["tokens_out"] is None
+
+
+def test_of_several_text_fields_the_one_frameworks_name_the_answer_is_taken():
+    agent = {"input": "What is the fee?", "output": "$5.", "intermediate_steps": []}  # LangChain
+    message = {"content": "$5.", "type": "ai", "id": "run-1",
+               "usage_metadata": {"input_tokens": 9, "output_tokens": 2}}  # fmt: skip
+    first, second = normalize_predictions([agent, message], 2)
+    assert first["answer"] == second["answer"] == "$5."
+    assert (second["tokens_in"], second["tokens_out"]) == (9, 2)
+    with pytest.raises(ModelOutputError, match="no text field named output, output_text"):
+        normalize_predictions([{"a": "x", "b": "y"}], 1)

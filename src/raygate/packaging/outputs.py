@@ -13,6 +13,11 @@ from raygate.errors import ModelOutputError
 from raygate.packaging.conversation import reply_ending, reply_record
 
 ERROR_CHARS = 500  # of a raised exception's message kept in a failed row
+# The answer of a record with several text fields and no `answer`, by the names frameworks
+# give it (LangChain's agents {input, output}, its messages {content, type, id}, ...), first
+# found first.
+ANSWER_NAMES = ("output", "output_text", "content", "response", "result", "generated_text",
+                "text", "completion")  # fmt: skip
 
 
 def raised_error(exc: Exception) -> str:
@@ -33,9 +38,11 @@ def prediction_records(raw: Any) -> list[dict[str, Any]]:
 
 def _count_usage(record: dict[str, Any]) -> None:
     """Token counts from an OpenAI-style `usage` ({prompt,completion}_tokens or
-    {input,output}_tokens) where the record does not give them itself."""
-    if isinstance(record.get("usage"), dict):
-        for field, count in reply_ending({"usage": record["usage"]}).items():
+    {input,output}_tokens; LangChain's `usage_metadata`) where the record does not give them
+    itself."""
+    usage = record.get("usage", record.get("usage_metadata"))
+    if isinstance(usage, dict):
+        for field, count in reply_ending({"usage": usage}).items():
             if record.get(field) is None:
                 record[field] = count
 
@@ -83,8 +90,9 @@ def _one_value(item: Any, row: int) -> str:
 def _record(item: Mapping[str, Any]) -> Mapping[str, Any]:
     """An output record (a pydantic model's fields too): one with an `answer`, an OpenAI chat
     completion or response (its text and usage), or one field taken as the answer (as a
-    one-column frame is), or its only text field (the others kept beside it); anything else
-    is an error naming its fields, not an empty answer."""
+    one-column frame is), or its only text field, or of several the one ANSWER_NAMES names
+    first (the others kept beside it); anything else is an error naming its fields, not an
+    empty answer."""
     if "answer" in item:
         return dict(item)
     if _is_openai_reply(item):  # a pyfunc handing back its OpenAI client's reply as it came
@@ -92,12 +100,13 @@ def _record(item: Mapping[str, Any]) -> Mapping[str, Any]:
     if len(item) == 1:
         return {"answer": _as_text(next(iter(item.values())))}
     texts = [key for key, value in item.items() if isinstance(value, str)]
-    if len(texts) == 1:
-        return {**item, "answer": item[texts[0]]}
+    named = [key for key in ANSWER_NAMES if key in texts]
+    if len(texts) == 1 or named:
+        return {**item, "answer": item[(named or texts)[0]]}
     raise ModelOutputError(
         f"the model's output records have fields {', '.join(map(str, item)) or '(none)'}: no "
-        "'answer' and not one text field to take as it; return strings, or records with an "
-        "'answer' field"
+        f"'answer', no text field named {', '.join(ANSWER_NAMES)}, and not one text field to "
+        "take as it; return strings, or records with an 'answer' field"
     )
 
 
