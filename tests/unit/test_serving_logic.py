@@ -170,6 +170,8 @@ def test_stream_chunks_carry_the_answer_then_the_reason_then_usage():
         ({"delta": {"content": "d", "role": "assistant"}}, "d"),  # ChatAgent
         ({"type": "response.output_text.delta", "delta": "r"}, "r"),  # ResponsesAgent
         ({"type": "response.output_item.done", "item": {}}, ""),
+        ({"output": "o", "messages": []}, "o"),  # LangChain agent's last chunk
+        ({"content": "m", "type": "AIMessageChunk"}, "m"),
         (42, ""),
     ],
 )

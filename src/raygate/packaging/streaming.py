@@ -9,6 +9,7 @@ from typing import Any
 
 from raygate.errors import ModelFailedError
 from raygate.packaging.conversation import answer_text, reply_ending
+from raygate.packaging.outputs import ANSWER_NAMES
 
 # The last chunk of a raygate agent's stream: {STREAM_FINAL_KEY: the request's output row}.
 STREAM_FINAL_KEY = "raygate_final"
@@ -34,7 +35,7 @@ def chunk_text(chunk: Any) -> str:
         return str(delta.get("content") or "")
     if isinstance(chunk.get("delta"), dict):  # ChatAgent: {"delta": {"content": …}}
         return str(chunk["delta"].get("content") or "")
-    for key in ("answer", "content", "text"):
+    for key in ("answer", *ANSWER_NAMES):  # a piece named as a whole answer's text would be
         if isinstance(chunk.get(key), str):
             return chunk[key]
     return ""
