@@ -335,11 +335,12 @@ def test_plan_warns_when_the_last_step_cannot_pass(tmp_path):
     )
     result = runner.invoke(
         app,
-        ["canary", "plan", "--rps", "10", "--share", "5", "--policy", str(path),
-         "--simulations", "10", "--json"],
+        ["canary", "plan", "--rps", "10", "--policy", str(path), "--simulations", "10", "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert any("inconclusive" in w for w in json.loads(result.output)["warnings"])
+    document = json.loads(result.output)
+    assert document["share_percent"] == 5  # no --share: the last step's weight
+    assert any("inconclusive" in w for w in document["warnings"])
 
 
 @pytest.mark.parametrize(

@@ -98,12 +98,13 @@ def _print_replay(result) -> None:
 @handles_errors
 def plan(
     rps: float = typer.Option(..., "--rps", help="Requests per second over both variants."),
-    share: float = typer.Option(
-        ...,
+    share: float | None = typer.Option(
+        None,
         "--share",
         parser=percent,
         metavar="PERCENT",
-        help="The canary's share of traffic: 0-100, as 5 or 5%.",
+        help="The canary's share of traffic: 0-100, as 5 or 5%  [default: the policy's last "
+        "step's weight, where promotion is decided].",
     ),
     policy: Path | None = POLICY_OPTION,
     error_rate: float = typer.Option(0.01, help="Champion's error rate (0.01 = 1 %)."),
@@ -129,6 +130,8 @@ def plan(
     from raygate.schemas import validate_mapping
 
     rollout = load_rollout_policy(policy)
+    if share is None:
+        share = rollout.steps[-1].weight_percent
     request = validate_mapping(
         {
             "rps": rps, "share_percent": share, "error_rate": error_rate,
