@@ -50,7 +50,9 @@ def test_corrupt_history_is_reported():
         decode_history("{not json")
 
 
-@pytest.mark.parametrize("alias", ["latest", "LATEST", "v2", "V10", "has space", "", "a/b"])
+@pytest.mark.parametrize(
+    "alias", ["latest", "LATEST", "v2", "V10", "has space", "", "a/b", "Champion", "CANDIDATE"]
+)
 def test_reserved_or_invalid_aliases_are_refused(alias):
     from raygate.errors import RegistryError
     from raygate.registry.protocol import check_alias
@@ -59,7 +61,7 @@ def test_reserved_or_invalid_aliases_are_refused(alias):
         check_alias(alias)
 
 
-@pytest.mark.parametrize("alias", ["champion", "candidate", "canary-2", "v2_rc"])
+@pytest.mark.parametrize("alias", ["champion", "candidate", "canary-2", "v2_rc", "Staging"])
 def test_ordinary_aliases_pass(alias):
     from raygate.registry.protocol import check_alias
 

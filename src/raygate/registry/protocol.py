@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from raygate.constants import ALIAS_CANDIDATE, ALIAS_CHAMPION
 from raygate.errors import RegistryError
 from raygate.registry.history import HistoryEntry, rollback_target
 
@@ -26,6 +27,12 @@ def check_alias(alias: str) -> str:
         )
     if not _ALIAS.match(alias):
         raise RegistryError(f"alias {alias!r} is not valid: use 1-255 letters, digits, '_' or '-'")
+    if alias != alias.lower() and alias.lower() in (ALIAS_CHAMPION, ALIAS_CANDIDATE):
+        raise RegistryError(
+            f"alias {alias!r} is not {alias.lower()!r}: MLflow's aliases are case-sensitive, so "
+            "it would be a new alias that no serve config or release reads; write "
+            f"{alias.lower()}"
+        )
     return alias
 
 
