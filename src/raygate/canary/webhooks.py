@@ -19,6 +19,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from raygate.canary.release_state import ReleaseState
 from raygate.errors import root_cause
+from raygate.tracking import without_credentials
 
 SIGNATURE_VERSION = "v1"
 MAX_AGE_S = 300  # older deliveries are refused (replay protection)
@@ -60,9 +61,9 @@ class WebhookNotifier:
         self.url, self._secret, self._timeout_s = url, secret, timeout_s
         self.delivered = self.failed = 0
         # What logs name: the host, not the path (a Slack-style hook's path is its secret).
-        parts = urlsplit(url)
+        parts = urlsplit(without_credentials(url))
         path = "/…" if parts.path.strip("/") or parts.query else ""
-        self.shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{path}"
+        self.shown = f"{parts.scheme}://{parts.netloc}{path}"
 
     def __call__(self, event: str, state: ReleaseState, **detail: Any) -> bool:
         body = json.dumps({"event": event, "at": time.time(), "release": state.model_dump(),
