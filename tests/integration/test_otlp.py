@@ -10,14 +10,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from raygate.testing import http_server
+from tests.integration.cli_driver import raygate
 
 SECRET = "collector-secret-7f3a"
 
@@ -65,13 +64,6 @@ def _spans(received: list) -> tuple[list, set[str]]:
     return spans, services
 
 
-def _raygate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "raygate.cli.main", *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
-
-
 def test_a_requests_spans_reach_the_collector_and_the_local_trace_files(
     raygate_home, registry, built_v1, model_name, collector
 ):
@@ -84,7 +76,7 @@ def test_a_requests_spans_reach_the_collector_and_the_local_trace_files(
         "OTEL_EXPORTER_OTLP_HEADERS": f"authorization=Bearer {SECRET}",
     }
     query = "What is the return window for Kitchen products?"
-    done = _raygate("predict", f"models:/{model_name}@champion", query, "--json", env=env)
+    done = raygate("predict", f"models:/{model_name}@champion", query, "--json", env=env)
     (prediction,) = json.loads(done.stdout)["predictions"]
     trace_id = prediction["trace_id"]
 
@@ -97,7 +89,7 @@ def test_a_requests_spans_reach_the_collector_and_the_local_trace_files(
     assert {"preproc", "postproc", "safety"} <= names
     assert {name.split()[0] for name in names} >= {"invoke_agent", "retrieval", "chat"}
 
-    shown = json.loads(_raygate("trace", "show", trace_id, "--json", env=env).stdout)
+    shown = json.loads(raygate("trace", "show", trace_id, "--json", env=env).stdout)
     assert {span["name"] for span in shown} == names  # the same trace, both places
     assert SECRET not in done.stdout + done.stderr
 
