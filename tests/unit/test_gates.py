@@ -96,6 +96,9 @@ def test_each_category_named_gets_its_own_quality_gate(tmp_path):
     path.write_text("absolute:\n  category_quality_min:\n    billing: 50\n")
     with pytest.raises(GateError, match=r"category_quality_min\.billing"):
         load_policy(path)
+    path.write_text("absolute:\n  category_quality_min:\n    Billing: 0.9\n    billing: 0.5\n")
+    with pytest.raises(GateError, match=r"'Billing' and 'billing' are the same category"):
+        load_policy(path)  # not the last one silently
 
 
 def test_relative_gate_is_skipped_without_a_champion():

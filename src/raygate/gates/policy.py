@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from raygate.errors import GateError
 from raygate.goldset.schema import category_label
@@ -34,6 +34,22 @@ class AbsoluteGates(StrictModel):
         description="Minimum share correct per gold category ({factual: 0.9, billing: 0.8}; "
         "rows without one are `uncategorized`); a category the eval has no rows of fails.",
     )
+
+    @field_validator("category_quality_min", mode="before")
+    @classmethod
+    def _one_key_per_category(cls, minimums: Any) -> Any:
+        seen: dict[str, str] = {}
+        for key in minimums if isinstance(minimums, dict) else ():
+            try:
+                label = category_label(key) if isinstance(key, str) else None
+            except ValueError:
+                continue  # the key's own validation says what is wrong with it
+            if label in seen:
+                raise ValueError(
+                    f"{seen[label]!r} and {key!r} are the same category ({label}); keep one"
+                )
+            seen[label] = key
+        return minimums
 
 
 class RelativeGate(StrictModel):
