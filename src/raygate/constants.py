@@ -47,7 +47,8 @@ TOKENS_IN_PER_REQUEST: Final = "tokens_in_per_request"
 TOKENS_OUT_PER_REQUEST: Final = "tokens_out_per_request"
 COST_USD_PER_REQUEST: Final = "cost_usd_per_request"
 COST_USD_TOTAL: Final = "cost_usd_total"
-# Headline metrics get a bootstrap confidence interval: "<name>_ci_low" / "<name>_ci_high".
+# Headline metrics get a 95 % interval (Wilson for 0/1 scores, else a bootstrap):
+# "<name>_ci_low" / "<name>_ci_high".
 CI_METRICS: Final = (QUALITY, EXACT_MATCH, TOKEN_F1)
 
 # Model-version tags written by raygate (MLflow tag keys).

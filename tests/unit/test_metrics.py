@@ -68,6 +68,16 @@ def test_bootstrap_interval_is_seeded_and_covers_the_mean():
     assert 0.45 < low < 0.6 < high < 0.75
 
 
+def test_a_share_gets_wilsons_interval_which_is_not_certain_of_a_few_rows():
+    perfect = compute_metrics(frame(correct=[1.0] * 4, exact_match=[1.0] * 4), seed=0).values
+    # 4 of 4 correct: a bootstrap said [1, 1]; Wilson's 95 % interval starts at 0.51.
+    assert perfect["quality_ci_low"] == pytest.approx(0.5101, abs=1e-4)
+    assert perfect["quality_ci_high"] == 1.0 and perfect["exact_match_ci_low"] < 0.52
+    values = compute_metrics(frame(), seed=0).values  # 2 of 4
+    assert values["quality_ci_low"] == pytest.approx(0.1500, abs=1e-4)
+    assert values["quality_ci_high"] == pytest.approx(0.8500, abs=1e-4)
+
+
 def test_the_binned_bootstrap_agrees_with_resampling_the_rows():
     rng = np.random.default_rng(3)
     scores = rng.beta(2, 5, size=400)  # token_f1-like scores in [0, 1]
