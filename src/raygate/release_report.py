@@ -6,17 +6,16 @@ steps on a timeline (images inlined, no CDN)."""
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from raygate import constants as c
 from raygate.canary.observations import WindowPair
 from raygate.canary.release_state import ReleaseState
+from raygate.evaluation.metrics import wilson_ci
 from raygate.evaluation.report import png_data_uri
 from raygate.gates.decide import GateDecision
 from raygate.sketch import bucket_edges
@@ -38,17 +37,6 @@ class ReportInputs:
     champion_metrics: dict[str, float] | None = None
 
 
-def wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion."""
-    if n <= 0:
-        return 0.0, 1.0
-    z = norm.ppf(0.5 + confidence / 2)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def category_rows(candidate: dict[str, float], champion: dict[str, float]) -> list[dict]:
     """Per category: each model's quality, rows and 95 % Wilson interval."""
     prefix = f"{c.QUALITY}."
@@ -62,7 +50,7 @@ def category_rows(candidate: dict[str, float], champion: dict[str, float]) -> li
             if quality is None or not n:
                 row[label] = None
                 continue
-            row[label] = (quality, int(n), *wilson(quality * n, n))
+            row[label] = (quality, int(n), *wilson_ci(round(quality * n), int(n)))
         rows.append(row)
     return rows
 
