@@ -156,4 +156,4 @@ def test_trace_list_finds_the_newest_the_slowest_and_the_failed_requests(tmp_pat
     assert records_itself["matched"] == 7
     empty = CliRunner().invoke(app, ["trace", "list", "--dir", str(tmp_path / "none")])
     assert empty.exit_code == 2 and "no request records in" in empty.output
-    assert "of the shell Ray was started in" in empty.output
+    assert "the shell that ran `raygate serve up`" in " ".join(empty.output.split())

@@ -356,6 +356,21 @@ def test_runtime_env_carries_where_traces_go_but_not_the_collectors_credentials(
     assert "OTEL_EXPORTER_OTLP_HEADERS" not in env
 
 
+def test_a_local_cluster_writes_serving_telemetry_where_this_shell_reads_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYGATE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RAYGATE_TELEMETRY_DIR", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////tmp/x.db")
+
+    def env(app, local):
+        return with_runtime_env({"applications": [app]}, local)["applications"][0][
+            "runtime_env"]["env_vars"]  # fmt: skip
+
+    assert env(APP, local=True)["RAYGATE_TELEMETRY_DIR"] == str(tmp_path / "home" / "telemetry")
+    assert "RAYGATE_TELEMETRY_DIR" not in env(APP, local=False)  # another machine's paths
+    own = APP | {"runtime_env": {"env_vars": {"RAYGATE_TELEMETRY_DIR": "/shared/telemetry"}}}
+    assert env(own, local=True)["RAYGATE_TELEMETRY_DIR"] == "/shared/telemetry"
+
+
 @pytest.mark.parametrize(
     ("prediction", "status", "reason"),
     [
@@ -477,7 +492,7 @@ def test_a_config_that_leaves_settings_to_the_defaults_still_carries_the_change(
     monkeypatch.setenv("RAYGATE_HOME", str(tmp_path))
     control = ServeControl.__new__(ServeControl)
     sent = []
-    control._deploy = sent.append
+    control._deploy, control.address = sent.append, "http://127.0.0.1:8265"
     app = {"name": "myapp", "import_path": APP_IMPORT_PATH, "args": {"model_name": "m"}}
     change = control.up({"applications": [app]})
     (deployed,) = sent[0]["applications"]

@@ -71,8 +71,10 @@ def list_requests(
     if not any(root.glob("*.jsonl")):
         raise InputError(
             f"no request records in {root}; eval writes them under the RAYGATE_HOME (or "
-            "RAYGATE_TELEMETRY_DIR) of the shell that ran it, serving under that of the shell "
-            "Ray was started in — pass that folder as --dir (RAYGATE_RECORDS=off writes none)"
+            "RAYGATE_TELEMETRY_DIR) of the shell that ran it, serving on a local Ray under "
+            "that of the shell that ran `raygate serve up` (else of the one Ray was started "
+            "in, e.g. after Ray's own `serve deploy`) — pass that folder as --dir "
+            "(RAYGATE_RECORDS=off writes none)"
         )
     found = find_records(root, where, limit, slowest)
     if as_json:

@@ -24,6 +24,7 @@ from raygate.serving.settings import (
     checked_canary_percent,
     default_variant_config,
 )
+from raygate.telemetry.paths import ENV_TELEMETRY_DIR, telemetry_dir
 from raygate.telemetry.tracing import export_settings
 from raygate.tracking import tracking_uri
 
@@ -107,16 +108,20 @@ def raygate_app(config: dict[str, Any], where: str) -> dict[str, Any]:
     return apps[0]
 
 
-def with_runtime_env(config: dict[str, Any]) -> dict[str, Any]:
+def with_runtime_env(config: dict[str, Any], local: bool = False) -> dict[str, Any]:
     """A copy whose raygate app tells replicas where MLflow is, where the tokens are (a file
     path, a Vault reference and address: tokens and VAULT_TOKEN never go into a config,
     replicas read VAULT_TOKEN from their own environment) and where their traces go (the
     exporters and collector endpoint set here; the collector's credentials in
-    OTEL_EXPORTER_OTLP_HEADERS stay in the environment Ray was started with)."""
+    OTEL_EXPORTER_OTLP_HEADERS stay in the environment Ray was started with). On a `local`
+    cluster, replicas also write records and traces into this shell's telemetry folder, where
+    `raygate trace list|show` here reads them (on a remote one each node keeps its own)."""
     config = copy.deepcopy(config)
     app = raygate_app(config, "config")
     env_vars = app.setdefault("runtime_env", {}).setdefault("env_vars", {})
     env_vars.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
+    if local:
+        env_vars.setdefault(ENV_TELEMETRY_DIR, str(telemetry_dir()))
     if os.environ.get(ENV_TOKENS_FILE):
         env_vars.setdefault(ENV_TOKENS_FILE, str(Path(os.environ[ENV_TOKENS_FILE]).resolve()))
     if os.environ.get(ENV_TOKENS_VAULT):
@@ -154,7 +159,7 @@ class ServeControl:
     def up(self, config: dict[str, Any]) -> str:
         """Deploy (or update in place) every application of the config; returns the change
         id each of raygate's deployments with a user_config carries (see wait_applied)."""
-        config = with_runtime_env(config)
+        config = with_runtime_env(config, local=_is_local(self.address))
         change_id = _new_change_id()
         app = raygate_app(config, "config")
         # every deployment carries it, also one the config leaves to the code's defaults
