@@ -38,6 +38,27 @@ class PredictInput(StrictModel):
     )
 
 
+# The request field holding a model's other inputs by name (see PredictRequest).
+INPUTS_FIELD = "inputs"
+
+
+class PredictRequest(PredictInput):
+    """POST /v1/predict: one request row and, for a user's pyfunc that takes more than the
+    query, its other inputs."""
+
+    inputs: dict[str, Any] | None = Field(
+        None,
+        description='The model\'s other inputs by name, e.g. {"context": "…"} for a pyfunc '
+        "that also takes a context, as a gold row's metadata fills them in eval; names its "
+        "signature does not take are not sent (raygate's own agent takes none).",
+    )
+
+
+def without_inputs(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A request row without its other inputs: what the predict() schema validates."""
+    return {key: value for key, value in row.items() if key != INPUTS_FIELD}
+
+
 class PredictOutput(StrictModel):
     """One answer row. Field names and types are a contract: add fields, never remove or retype."""
 

@@ -24,7 +24,9 @@ class AnswersQuestion(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         if any("boom" in q for q in model_input["question"]):
             raise ValueError("cannot answer that")
-        return [f"answer to: {q}" for q in model_input["question"]]
+        given = model_input.get("context", [None] * len(model_input))
+        return [f"answer to: {q}" + (f" ({c})" if isinstance(c, str) else "")
+                for q, c in zip(model_input["question"], given)]
 
 set_model(AnswersQuestion())
 """
@@ -41,20 +43,21 @@ set_model(AnswersWithContext())
 """
 
 
-def _signature(*inputs: str) -> ModelSignature:
-    return ModelSignature(Schema([ColSpec("string", name) for name in inputs]),
-                          Schema([ColSpec("string")]))  # fmt: skip
+def _signature(*inputs: str, optional: tuple[str, ...] = ()) -> ModelSignature:
+    specs = [ColSpec("string", name) for name in inputs]
+    specs += [ColSpec("string", name, required=False) for name in optional]
+    return ModelSignature(Schema(specs), Schema([ColSpec("string")]))
 
 
 @pytest.fixture(scope="module")
 def plain(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
-    """One version of a text-in, text-out pyfunc as both champion and candidate (as right
-    after a promotion)."""
+    """One version of a text-in, text-out pyfunc (a question, and an optional context) as
+    both champion and candidate (as right after a promotion)."""
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     registry, name = MlflowRegistry(), "plain-app"
     uri = log_code_model(tmp_path_factory.mktemp("plain"), ANSWERS_QUESTION,
-                         signature=_signature("question"))  # fmt: skip
+                         signature=_signature("question", optional=("context",)))  # fmt: skip
     version = registry.register(name, uri, {}).version
     for alias in ("champion", "candidate"):
         registry.set_alias(name, alias, version)
@@ -87,6 +90,22 @@ def test_a_lone_text_input_gets_the_query_and_no_figure_is_made_up(plain):
         client.models.retrieve("other-app")
 
 
+def test_a_request_sends_the_models_other_inputs_in_inputs(plain):
+    def answer(body):
+        response = requests.post(f"{plain.url}/v1/predict", json=body, headers=plain.headers,
+                                 timeout=30)  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.json()["answer"]
+
+    assert answer({"query": "why?", "inputs": {"context": "the manual"}}) == (
+        "answer to: why? (the manual)"
+    )
+    assert answer({"query": "why?", "inputs": {"colour": "red"}}) == "answer to: why?"
+    refused = requests.post(f"{plain.url}/v1/predict", json={"query": "x", "inputs": ["c"]},
+                            headers=plain.headers, timeout=30)  # fmt: skip
+    assert refused.status_code == 422 and "inputs" in refused.json()["error"]["message"]
+
+
 def test_the_command_line_asks_a_plain_pyfunc_and_names_its_version(plain):
     answer = run_json("predict", "models:/plain-app@champion", "what?")
     assert answer["predictions"] == [{"model_id": "plain-app@1", "answer": "answer to: what?"}]
@@ -94,7 +113,7 @@ def test_the_command_line_asks_a_plain_pyfunc_and_names_its_version(plain):
     assert shown.exit_code == 0 and "A: answer to: what?" in shown.stdout
     assert_one_line_error(
         run("predict", "models:/plain-app@champion", "x", "--input-map", "prompt=query"),
-        "prompt", "does not accept (it takes question)",
+        "prompt", "does not accept (it takes context, question)",
     )  # fmt: skip
 
 
@@ -111,6 +130,26 @@ def test_other_required_inputs_need_an_input_map_and_then_answer(raygate_home, t
     loaded = load_agent(uri, registry, {"question": "query", "context": "session_id"})
     (record,) = loaded.predict_records([{"query": "q1", "session_id": "s1", "user_id": "u"}])
     assert record == {"answer": "q1 | s1"}
+
+
+def test_a_served_model_takes_its_other_inputs_from_each_request(raygate_home, tmp_path):
+    """Serving loads a model whose required `context` no request field fills: each request
+    sends it in `inputs`, and one that leaves it empty is the caller's 422, never asked."""
+    from raygate.registry.mlflow_registry import MlflowRegistry
+    from raygate.serving.model import _answer_whole
+    from raygate.serving.outcomes import failure_of
+
+    uri = log_code_model(tmp_path, ANSWERS_WITH_CONTEXT,
+                         signature=_signature("question", "context"))  # fmt: skip
+    loaded = load_agent(uri, MlflowRegistry(), {"question": "query"}, request_inputs=True)
+    rows = [{"query": "q1", "inputs": {"context": "c1"}}, {"query": "q2"},
+            {"query": "q3", "inputs": {"context": "c3", "colour": "red"}}]  # fmt: skip
+    answered, empty, third = _answer_whole(loaded, rows, [[]] * 3)
+    assert answered == {"answer": "q1 | c1"} and third == {"answer": "q3 | c3"}  # colour: unsent
+    assert empty["finish_reason"] == "invalid_request"
+    assert "the model needs context, which this request leaves empty" in empty["error"]
+    assert '{"inputs": {"context": …}}' in empty["error"]
+    assert failure_of(empty, "canary").status == 422
 
 
 def test_a_model_that_raises_is_a_502_naming_who_failed_whole_or_streamed(plain):

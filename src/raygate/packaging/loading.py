@@ -23,6 +23,7 @@ from raygate.packaging.conversation import (
 )
 from raygate.packaging.inputs import (
     InputShape,
+    SignatureInput,
     effective_input_map,
     input_shape,
     shaped,
@@ -34,7 +35,7 @@ from raygate.packaging.pricing import logged_prices, priced
 from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
 from raygate.packaging.streaming import StreamReader, final_record
 from raygate.registry.protocol import ModelRegistry, ModelVersion
-from raygate.schemas import PredictInput, parse_predict_input
+from raygate.schemas import INPUTS_FIELD, PredictInput, parse_predict_input, without_inputs
 
 TRACE_FIELD = "traceparent"
 # The predict_stream methods MLflow's base classes define only to raise.
@@ -57,10 +58,32 @@ class LoadedAgent:
 
     def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """Validate rows against the predict() schema, then predict in one batch."""
-        requests = [self._model_request(r.model_dump()) for r in parse_predict_input(rows)]
+        requests = [self._model_request(row) for row in self._validated(rows)]
         if self.input_shape != "columns":  # a type-hinted model: its typed list
             return self.model.predict(shaped(requests, self.input_shape))
         return self.model.predict(pd.DataFrame(requests).dropna(axis="columns", how="all"))
+
+    @staticmethod
+    def _validated(rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Request rows validated against the predict() schema, each with its set fields over
+        its other `inputs` (see PredictRequest)."""
+        if isinstance(rows, pd.DataFrame):
+            return [r.model_dump(exclude_none=True) for r in parse_predict_input(rows)]
+        others = [row.get(INPUTS_FIELD) or {} for row in rows]
+        parsed = parse_predict_input([without_inputs(row) for row in rows])
+        return [{**other, **r.model_dump(exclude_none=True)}
+                for r, other in zip(parsed, others, strict=True)]  # fmt: skip
+
+    def unfilled(self, row: Mapping[str, Any]) -> list[str]:
+        """What this request row would have to send (a field or `inputs` entry: the input map
+        names it) for the model's required inputs it leaves empty; none for raygate's agent or
+        a chat or agent flavor."""
+        if self.interface != "query" or self.reference_agent is not None:
+            return []
+        given = {**(row.get(INPUTS_FIELD) or {}), **row}
+        present = [name for name, value in given.items() if value is not None]
+        missing = unfilled_inputs(self.accepted_inputs, self.input_map, present)
+        return [self.input_map.get(name, name) for name in missing]
 
     def _model_request(self, row: dict[str, Any]) -> dict[str, Any]:
         """A request row as the model takes it: inputs named otherwise filled through the
@@ -70,9 +93,11 @@ class LoadedAgent:
             return row
         return {key: value for key, value in row.items() if key in self.input_names}
 
-    def with_input_map(self, input_map: Mapping[str, str]) -> LoadedAgent:
+    def with_input_map(
+        self, input_map: Mapping[str, str], request_inputs: bool = False
+    ) -> LoadedAgent:
         """The same model asked through another input map (checked against its signature)."""
-        return replace(self, input_map=checked_input_map(self.model, input_map))
+        return replace(self, input_map=checked_input_map(self.model, input_map, request_inputs))
 
     def predict_records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """predict() as one JSON-ready record per row; raygate's own agent is called
@@ -81,13 +106,15 @@ class LoadedAgent:
         without its own cost is priced by what the model was logged with (each its share
         of the batch's time, for compute per hour)."""
         if self.interface != "query":
-            return self.converse_each([r.query for r in parse_predict_input(rows)])
+            parsed = parse_predict_input([without_inputs(row) for row in rows])
+            return self.converse_each([r.query for r in parsed])
         if self.reference_agent is None:
             started = time.perf_counter()
             records = prediction_records(self.predict(rows))
             share_s = (time.perf_counter() - started) / max(len(records), 1)
             return [self.priced(record, share_s) for record in records]
-        return [o.model_dump() for o in self.reference_agent.predict(parse_predict_input(rows))]
+        parsed = parse_predict_input([without_inputs(row) for row in rows])
+        return [o.model_dump() for o in self.reference_agent.predict(parsed)]
 
     @cached_property
     def prices(self) -> dict[str, float] | None:
@@ -111,9 +138,14 @@ class LoadedAgent:
         return python_model.agent if isinstance(python_model, AgentPyfunc) else None
 
     @cached_property
-    def input_names(self) -> frozenset[str] | None:
+    def accepted_inputs(self) -> list[SignatureInput] | None:
         """The inputs the model's signature names (read once); None without a signature."""
-        accepted = signature_inputs(self.model.metadata.signature)
+        return signature_inputs(self.model.metadata.signature)
+
+    @cached_property
+    def input_names(self) -> frozenset[str] | None:
+        """The names of accepted_inputs; None without a signature."""
+        accepted = self.accepted_inputs
         return frozenset(a.name for a in accepted) if accepted is not None else None
 
     @cached_property
@@ -166,8 +198,8 @@ class LoadedAgent:
     def predict_stream(self, row: Mapping[str, Any]) -> Iterator[str | dict[str, Any]]:
         """One validated request row's answer as text pieces, as the model yields them (and
         its output row last, from a raygate agent)."""
-        (parsed,) = parse_predict_input([row])
-        request = self._model_request(parsed.model_dump(exclude_none=True, exclude={TRACE_FIELD}))
+        (validated,) = self._validated([row])
+        request = self._model_request({k: v for k, v in validated.items() if k != TRACE_FIELD})
         if self.input_shape != "columns":  # a type-hinted model: its typed list
             request = shaped([request], self.input_shape)
         return self._priced_stream(self.model.predict_stream(request))
@@ -258,17 +290,20 @@ def _registered_name_help(model_uri: str) -> str | None:
     )
 
 
-def checked_input_map(model: Any, input_map: Mapping[str, str] | None = None) -> dict[str, str]:
+def checked_input_map(
+    model: Any, input_map: Mapping[str, str] | None = None, request_inputs: bool = False
+) -> dict[str, str]:
     """The input map a loaded pyfunc is asked through: the caller's over the default (a lone
     text input gets the query); refused, naming the inputs, when a required input is left
-    that no request field fills. Chat and agent flavors take the conversation: no map."""
+    that no request field fills, unless each request may send it in its `inputs` (serving).
+    Chat and agent flavors take the conversation: no map."""
     accepted = signature_inputs(model.metadata.signature)
     if interface_of(a.name for a in accepted or ()) != "query":
         return {}
     mapping = effective_input_map(accepted, input_map or {})
     fields = sorted(PredictInput.model_fields)
     missing = unfilled_inputs(accepted, mapping, fields)
-    if missing:
+    if missing and not request_inputs:
         raise ModelLoadError(
             f"the model requires input(s) {', '.join(missing)} that no request field fills; "
             + _MAP_HELP.format(fields=", ".join(fields))
@@ -284,10 +319,14 @@ def model_id_config(info, version: ModelVersion | None) -> dict[str, str] | None
 
 
 def load_agent(
-    model_uri: str, registry: ModelRegistry, input_map: Mapping[str, str] | None = None
+    model_uri: str,
+    registry: ModelRegistry,
+    input_map: Mapping[str, str] | None = None,
+    request_inputs: bool = False,
 ) -> LoadedAgent:
     """Load by URI; registry URIs are pinned to a version and report model_id name@version.
-    `input_map` ({INPUT: FIELD}) fills model inputs named otherwise than the request's fields."""
+    `input_map` ({INPUT: FIELD}) fills model inputs named otherwise than the request's fields;
+    with `request_inputs`, a required input may come in each request's `inputs` instead."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -300,7 +339,8 @@ def load_agent(
         message = getattr(exc, "message", str(exc))
         raise ModelLoadError(f"cannot load model {model_uri}: {message}; {_URI_HELP}") from None
     loaded = LoadedAgent(
-        model=model, version=version, input_map=checked_input_map(model, input_map)
-    )
+        model=model, version=version,
+        input_map=checked_input_map(model, input_map, request_inputs),
+    )  # fmt: skip
     _ = loaded.prices  # logged prices that do not validate are a load error, not a row's
     return loaded

@@ -91,10 +91,10 @@ class ModelVariant:
         version = resolve_model_uri(settings.model_uri, registry)  # alias → a fixed version
         current = self._loaded.version if self._loaded else None
         if version and current and version.model_id == current.model_id:
-            self._loaded = self._loaded.with_input_map(settings.input_map)  # no reload
+            self._loaded = self._loaded.with_input_map(settings.input_map, request_inputs=True)
             return
         uri = version.uri if version else settings.model_uri
-        self._loaded = load_agent(uri, registry, settings.input_map)
+        self._loaded = load_agent(uri, registry, settings.input_map, request_inputs=True)
 
     @property
     def model_id(self) -> str:
@@ -167,6 +167,9 @@ class ModelVariant:
                     span.set_status(StatusCode.ERROR, "the model raised")
                 yield {"final": {"trace_id": trace_id, **record, "model_id": model_id}}
                 return
+            if (invalid := _unfilled_failure(loaded, row)) is not None:
+                yield {"final": {"trace_id": trace_id, **invalid, "model_id": model_id}}
+                return
             if loaded.interface == "query":
                 pieces = functools.partial(loaded.predict_stream, row)
             else:
@@ -192,11 +195,33 @@ def _answer_whole(
     requests batched with it), a chat or agent flavor answers one conversation per call."""
     if loaded.interface != "query":
         return [_answer_or_failure(loaded.converse, c) for c in conversations]
+    invalid = [_unfilled_failure(loaded, row) for row in rows]
+    asked = [row for row, failure in zip(rows, invalid, strict=True) if failure is None]
+    answers = iter(_predict_rows(loaded, asked) if asked else ())
+    return [failure or next(answers) for failure in invalid]
+
+
+def _predict_rows(loaded, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     try:
         return loaded.predict_records(rows)
     except Exception as exc:
         ask = functools.partial(_predict_one, loaded)
         return ask_each_alone(rows, ask, _raised, _raised(exc))
+
+
+def _unfilled_failure(loaded, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The failure of a request that leaves a required input of the model empty (a 422:
+    the caller's mistake, never sent to the model); None when it fills them all."""
+    missing = loaded.unfilled(row)
+    if not missing:
+        return None
+    example = ", ".join(f'"{name}": …' for name in missing)
+    error = (
+        f"the model needs {', '.join(missing)}, which this request leaves empty; send "
+        f"{'it' if len(missing) == 1 else 'them'} in the request's inputs "
+        f'({{"inputs": {{{example}}}}})'
+    )
+    return {"answer": "", "error": error, "finish_reason": "invalid_request"}
 
 
 def _predict_one(loaded, row: dict[str, Any]) -> dict[str, Any]:

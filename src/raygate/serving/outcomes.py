@@ -11,6 +11,9 @@ from typing import Any
 
 # A status for each of constants.FAILED_FINISH_REASONS (a test holds the two together).
 FAILURE_STATUS = {"error": 502, "step_timeout": 504, "deadline": 504, "rate_limited": 429}
+# The caller's mistakes a replica finds (a required model input left empty): 4xx, which the
+# canary judge leaves out, as it does the router's own 422s.
+CALLER_ERROR_STATUS = {"invalid_request": 422}
 _RETRY_AFTER = re.compile(r"retry after (?P<seconds>\d+(?:\.\d+)?)\s*s")
 
 
@@ -29,8 +32,8 @@ def failure_of(prediction: dict[str, Any], variant: str) -> Failure | None:
     finish reason (a user's own pyfunc) fails when it carries an error."""
     reason = prediction.get("finish_reason")
     error = prediction.get("error")
-    if reason in FAILURE_STATUS:
-        status = FAILURE_STATUS[reason]
+    if reason in FAILURE_STATUS or reason in CALLER_ERROR_STATUS:
+        status = FAILURE_STATUS.get(reason) or CALLER_ERROR_STATUS[reason]
     elif reason is None and error:
         reason, status = "error", 502
     else:

@@ -24,7 +24,7 @@ from ray.serve.handle import DeploymentHandle
 from raygate.errors import ConfigError
 from raygate.limits import RateLimiter
 from raygate.packaging.loading import registry_name
-from raygate.schemas import PredictInput, validate_mapping
+from raygate.schemas import PredictRequest, validate_mapping
 from raygate.secrets import secret_sources
 from raygate.serving.api_errors import (
     ApiError,
@@ -392,9 +392,10 @@ class Router:
         responses=error_responses(401, 413, 415, 422, 429, 502, 503, 504),
     )
     async def predict(
-        self, body: PredictInput, credentials: Credentials, traceparent: TraceParent = None
+        self, body: PredictRequest, credentials: Credentials, traceparent: TraceParent = None
     ) -> JSONResponse:
-        """One request row of the stable predict() schema; sticky by user_id or session_id."""
+        """One request row of the stable predict() schema (with a user's pyfunc's other
+        inputs in `inputs`); sticky by user_id or session_id."""
         self._admit(credentials)
         row = body.model_dump(exclude_none=True, exclude={"traceparent"})
         prediction, served = await self._answer(

@@ -41,7 +41,7 @@ EXPORTED_NAMES = frozenset(
 )
 KNOWN_FINISH_REASONS = frozenset(
     {"answer", "abstain", "refused", "content_filter", "stop", "length", "tool_calls",
-     "max_steps", "loop_detected", "unavailable"} | FAILED_FINISH_REASONS
+     "max_steps", "loop_detected", "unavailable", "invalid_request"} | FAILED_FINISH_REASONS
 )  # fmt: skip
 INFORMATIONAL_FLAGS = ("pii_redacted_input",)  # changes nothing the user sees
 _RULE_SHAPE = re.compile(r"^[a-z][a-z0-9_]{0,31}(?::[a-z0-9_,]{1,64})?$")
