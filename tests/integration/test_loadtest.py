@@ -213,6 +213,36 @@ def test_a_workload_file_that_cannot_be_read_is_one_clear_error(local_ray, tmp_p
         load_workload(str(no_user), None, users=1, seed=0)
 
 
+def test_a_workloads_inputs_or_gold_metadata_are_sent_as_the_models_other_inputs(
+    local_ray, tmp_path
+):
+    from raygate.errors import LoadTestError
+    from raygate.loadtest.transport import Target, request_body
+    from raygate.loadtest.workload import load_workload
+
+    gold = tmp_path / "gold.jsonl"  # a gold set's metadata, as eval sends it
+    gold.write_text('{"query": "a?", "expected": ["x"], "metadata": {"context": "c1"}}\n'
+                    '{"query": "b?", "expected": ["y"], "metadata": {"tier": "gold"}}\n'
+                    '{"query": "c?", "expected": ["z"]}\n')  # fmt: skip
+    prompts = {p.query: p for p in load_workload(str(gold), None, users=0, seed=0)}
+    assert prompts["a?"].inputs == {"context": "c1"}  # not tier: null, which Arrow filled in
+    assert prompts["b?"].inputs == {"tier": "gold"} and prompts["c?"].inputs is None
+    target = Target(url="http://127.0.0.1:1", protocol="predict")
+    assert request_body(target, prompts["a?"]) == {"query": "a?", "inputs": {"context": "c1"}}
+    assert request_body(target, prompts["c?"]) == {"query": "c?"}
+    array = tmp_path / "prompts.json"
+    array.write_text('[{"prompt": "d?", "inputs": {"context": "c4"}}]')
+    (prompt,) = load_workload(str(array), None, users=0, seed=0)
+    assert prompt.inputs == {"context": "c4"}
+    notes = tmp_path / "notes.csv"  # a 'metadata' column of text is a file's notes: not sent
+    notes.write_text("prompt,metadata\nf?,from the 2024 survey\n")
+    assert [p.inputs for p in load_workload(str(notes), None, users=0, seed=0)] == [None]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "e?", "inputs": "c5"}\n')
+    with pytest.raises(LoadTestError, match=r"bad.jsonl: an 'inputs' value is not an object"):
+        load_workload(str(bad), None, users=0, seed=0)
+
+
 def test_a_workload_of_csv_rows_or_text_lines_is_read_as_prompts(local_ray, tmp_path):
     import gzip
 

@@ -57,7 +57,8 @@ def loadtest(
         help="Gold set (smoke, dev), a JSONL/Parquet/CSV file or a JSON array with a 'query' "
         "(or 'prompt') column, OpenAI chat 'messages' or ShareGPT 'conversations' (replayed "
         "up to their last user turn by --protocol openai), a .txt file of one prompt a line, "
-        "or 'synthetic'.",
+        "or 'synthetic'. A row's 'inputs' (else a gold row's 'metadata') go with its query as "
+        "the model's other inputs (--protocol predict).",
     ),
     size: int | None = typer.Option(None, "--size", min=1, help="Prompts to use (cycled)."),
     users: int = typer.Option(1000, "--users", min=0, help="Distinct user ids; 0: anonymous."),

@@ -53,12 +53,14 @@ Conversation = tuple[dict[str, str], ...]  # OpenAI chat messages: role and cont
 
 @dataclass
 class Prompt:
-    """One request of the workload: a query (the last user turn of a conversation), and the
-    whole conversation where the workload gave one (sent as is by the openai protocol)."""
+    """One request of the workload: a query (the last user turn of a conversation), the
+    whole conversation where the workload gave one (sent as is by the openai protocol), and
+    the model's other inputs where it gave them (sent as `inputs` by the predict protocol)."""
 
     query: str
     user_id: str | None = None
     messages: Conversation | None = None
+    inputs: dict[str, Any] | None = None
 
 
 class RequestResult(NamedTuple):
@@ -102,6 +104,8 @@ def request_body(target: Target, prompt: Prompt) -> dict[str, Any]:
         body: dict[str, Any] = {"query": prompt.query}
         if prompt.user_id:
             body["user_id"] = prompt.user_id
+        if prompt.inputs:
+            body["inputs"] = prompt.inputs
         return body
     messages = prompt.messages or ({"role": "user", "content": prompt.query},)
     body = {"model": target.model, "messages": list(messages)}

@@ -4,6 +4,7 @@ Data where it can stream them, seeded, frozen before the run starts."""
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ from raygate.loadtest.transport import Conversation, Prompt
 # the first a file has is read (`text`: a .txt file's lines; `conversations`: ShareGPT's)
 PROMPT_COLUMNS = ("query", "prompt", "messages", "conversations", "text")
 CONVERSATION_COLUMNS = ("messages", "conversations")
+# the model's other inputs, by name: the first a file has (a gold set's are its metadata)
+INPUT_COLUMNS = ("inputs", "metadata")
+# a prompt (a text or a conversation) and the model's other inputs that go with it
+Item = tuple[str | Conversation, dict[str, Any] | None]
 # ShareGPT's speakers (`from`) as OpenAI's roles
 _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant",
                    "bing": "assistant", "bard": "assistant", "assistant": "assistant",
@@ -59,9 +64,9 @@ def load_workload(
 ) -> tuple[Prompt, ...]:
     """Prompts for the run, shuffled with `seed`; `users` > 0 assigns that many user ids in
     turn (sticky routing behaves as with real users), 0 sends anonymous requests."""
-    prompts: list[str | Conversation]
+    prompts: list[Item]
     if source == "synthetic":
-        prompts = list(synthetic_prompts(size or 1000, synthetic_words, seed))
+        prompts = [(text, None) for text in synthetic_prompts(size or 1000, synthetic_words, seed)]
     else:
         prompts = _read_prompts(source, seed)
         if size is not None:
@@ -72,14 +77,15 @@ def load_workload(
                  for i, item in enumerate(prompts))  # fmt: skip
 
 
-def _prompt(item: str | Conversation, user_id: str | None) -> Prompt:
-    if isinstance(item, str):
-        return Prompt(item, user_id)
-    last_user = next(m["content"] for m in reversed(item) if m["role"] == "user")
-    return Prompt(last_user, user_id, item)
+def _prompt(item: Item, user_id: str | None) -> Prompt:
+    value, inputs = item
+    if isinstance(value, str):
+        return Prompt(value, user_id, inputs=inputs)
+    last_user = next(m["content"] for m in reversed(value) if m["role"] == "user")
+    return Prompt(last_user, user_id, value, inputs)
 
 
-def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
+def _read_prompts(source: str, seed: int) -> list[Item]:
     path = _path(source)
     prompts = _array_prompts(path) if _is_json_array(path) else _streamed_prompts(path)
     # Shuffled here, where the prompts are anyway: Ray Data's shuffle would start a task per
@@ -88,7 +94,7 @@ def _read_prompts(source: str, seed: int) -> list[str | Conversation]:
     return prompts
 
 
-def _streamed_prompts(path: Path) -> list[str | Conversation]:
+def _streamed_prompts(path: Path) -> list[Item]:
     """The prompts of a file Ray Data reads as it streams (JSON lines, Parquet, CSV, text,
     the text formats gzip-, bzip2-, zstd-, lz4- or brotli-compressed)."""
     import ray
@@ -109,7 +115,7 @@ def _streamed_prompts(path: Path) -> list[str | Conversation]:
             dataset = ray.data.read_text(str(path), drop_empty_lines=True, **light)
         else:
             dataset = ray.data.read_json(str(path), lines=True, **light)
-        prompts: list[str | Conversation] = []
+        prompts: list[Item] = []
         # Arrow batches, read once (asking the schema first would read the file twice); only
         # the prompt column becomes Python strings, no dict per row in the driver.
         for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=65_536):
@@ -139,9 +145,10 @@ def _format_suffix(path: Path) -> str:
     return path.suffix
 
 
-def _prompt_values(batch, path: Path) -> list[str | Conversation]:
-    """The batch's 'query' (else 'prompt') texts, or its 'messages' conversations; an error
-    naming the columns it has when it has none of them."""
+def _prompt_values(batch, path: Path) -> list[Item]:
+    """The batch's 'query' (else 'prompt') texts, or its 'messages' conversations, each with
+    its 'inputs' (else a gold row's 'metadata'); an error naming the columns it has when it
+    has no prompt column."""
     columns = batch.column_names
     column = _prompt_column(columns)
     if column is None:
@@ -150,7 +157,18 @@ def _prompt_values(batch, path: Path) -> list[str | Conversation]:
             f"{', '.join(columns)}); write one JSON object per line with a 'query' (a CSV "
             "header naming one), or a .txt file of one prompt a line"
         )
-    return _prompts_of(batch.column(column).to_pylist(), column, path)
+    inputs = next((c for c in INPUT_COLUMNS if c in columns), None)
+    given = _given_inputs(batch.column(inputs).to_pylist(), inputs) if inputs else None
+    values = batch.column(column).to_pylist()
+    return _prompts_of(values, column, path, given or [None] * len(values))
+
+
+def _given_inputs(values: list[Any], column: str) -> list[Any]:
+    """An input column's values; a `metadata` column that is not a gold row's (objects) is
+    another file's notes, not inputs."""
+    if column == "metadata":
+        return [value if isinstance(value, dict) else None for value in values]
+    return values
 
 
 def _prompt_column(names) -> str | None:
@@ -159,13 +177,30 @@ def _prompt_column(names) -> str | None:
     return next((c for c in PROMPT_COLUMNS if c in names), None)
 
 
-def _prompts_of(values: list[Any], column: str, path: Path) -> list[str | Conversation]:
-    """A prompt column's values as texts or conversations; empty ones are left out, and so
-    are ShareGPT conversations without a user turn (its files have a few)."""
+def _prompts_of(values: list[Any], column: str, path: Path, inputs: list[Any]) -> list[Item]:
+    """A prompt column's values as texts or conversations, each with its inputs; empty ones
+    are left out, and so are ShareGPT conversations without a user turn (its files have a
+    few)."""
+    items = [(value, _inputs(given, path)) for value, given in zip(values, inputs, strict=True)
+             if value]  # fmt: skip
     if column not in CONVERSATION_COLUMNS:
-        return [str(value) for value in values if value]
-    conversations = (_conversation(value, path, column) for value in values if value)
-    return [turns for turns in conversations if turns]
+        return [(str(value), given) for value, given in items]
+    conversations = ((_conversation(value, path, column), given) for value, given in items)
+    return [(turns, given) for turns, given in conversations if turns]
+
+
+def _inputs(given: Any, path: Path) -> dict[str, Any] | None:
+    """One prompt's other inputs: an object of input names (keys another row has and this
+    one lacks, which Arrow fills with null, are left out; a row without any reads as NaN
+    where Ray Data keeps the column as Python objects)."""
+    if given is None or (isinstance(given, float) and math.isnan(given)):
+        return None
+    if not isinstance(given, dict):
+        raise LoadTestError(
+            f"{path}: an 'inputs' value is not an object of the model's input names; write "
+            f'e.g. "inputs": {{"context": "…"}}'
+        )
+    return {name: value for name, value in given.items() if value is not None} or None
 
 
 def _conversation(messages: Any, path: Path, column: str = "messages") -> Conversation:
@@ -207,7 +242,7 @@ def _is_json_array(path: Path) -> bool:
     return start.startswith(b"[")
 
 
-def _array_prompts(path: Path) -> list[str | Conversation]:
+def _array_prompts(path: Path) -> list[Item]:
     """The prompts of a JSON array file (ShareGPT's files are one array), read here: Arrow
     cannot stream an array, and its items' nested fields need not share one type."""
     import json
@@ -218,7 +253,7 @@ def _array_prompts(path: Path) -> list[str | Conversation]:
         raise LoadTestError(
             f"{path}: not valid JSON ({exc}); fix it, or write JSON lines"
         ) from None
-    prompts: list[str | Conversation] = []
+    prompts: list[Item] = []
     for i, item in enumerate(items):
         column = _prompt_column(item) if isinstance(item, dict) else None
         if column is None:
@@ -226,7 +261,9 @@ def _array_prompts(path: Path) -> list[str | Conversation]:
                 f"{path}: item {i} of the array has no 'query', 'prompt', 'messages' or "
                 "'conversations' field; give each item one"
             )
-        prompts.extend(_prompts_of([item[column]], column, path))
+        inputs = next((c for c in INPUT_COLUMNS if c in item), None)
+        given = _given_inputs([item[inputs]], inputs) if inputs else [None]
+        prompts.extend(_prompts_of([item[column]], column, path, given))
     return prompts
 
 
