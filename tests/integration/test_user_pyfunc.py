@@ -115,6 +115,10 @@ def test_the_command_line_asks_a_plain_pyfunc_and_names_its_version(plain):
         run("predict", "models:/plain-app@champion", "x", "--input-map", "prompt=query"),
         "prompt", "does not accept (it takes context, question)",
     )  # fmt: skip
+    given = run_json("predict", "models:/plain-app@champion", "what?", "--input", "context=c1")
+    assert given["predictions"][0]["answer"] == "answer to: what? (c1)"
+    assert_one_line_error(run("predict", "models:/plain-app@champion", "x", "--input", "c1"),
+                          "--input wants NAME=VALUE")  # fmt: skip
 
 
 def test_other_required_inputs_need_an_input_map_and_then_answer(raygate_home, tmp_path):
@@ -150,6 +154,11 @@ def test_a_served_model_takes_its_other_inputs_from_each_request(raygate_home, t
     assert "the model needs context, which this request leaves empty" in empty["error"]
     assert '{"inputs": {"context": …}}' in empty["error"]
     assert failure_of(empty, "canary").status == 422
+    assert_one_line_error(run("predict", uri, "q", "--input-map", "question=query"),
+                          "the model needs context, which no option fills: pass --input "
+                          "context=VALUE")  # fmt: skip
+    asked = run_json("predict", uri, "q", "--input-map", "question=query", "--input", "context=c")
+    assert asked["predictions"][0]["answer"] == "q | c"
 
 
 def test_a_model_that_raises_is_a_502_naming_who_failed_whole_or_streamed(plain):

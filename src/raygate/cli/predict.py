@@ -23,19 +23,37 @@ def predict(
         help="Fill the model's input INPUT from request field FIELD (repeatable), e.g. "
         "question=query; a model whose one text input has another name gets the query anyway.",
     ),
+    inputs: list[str] = typer.Option(
+        [],
+        "--input",
+        metavar="NAME=VALUE",
+        help="The model's other input NAME, sent with every query (repeatable), e.g. "
+        "context='Returns are accepted for 30 days.'; as `inputs` on POST /v1/predict.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Answer QUERY... with the model at MODEL_URI (aliases resolve to a version first)."""
-    from raygate.errors import ModelFailedError
+    from raygate.errors import InputError, ModelFailedError
     from raygate.packaging.inputs import parse_input_map
     from raygate.packaging.loading import load_agent
     from raygate.registry.mlflow_registry import MlflowRegistry
     from raygate.telemetry.tracing import configure_tracing, flush
 
+    given = _inputs(inputs)
     configure_tracing("raygate-cli")  # each answer's trace: `raygate trace show TRACE_ID`
     with working(f"loading {model_uri}", as_json):
-        loaded = load_agent(model_uri, MlflowRegistry(), parse_input_map(input_map))
-    rows = [{"query": q, "user_id": user_id, "session_id": session_id} for q in queries]
+        loaded = load_agent(
+            model_uri, MlflowRegistry(), parse_input_map(input_map), request_inputs=True
+        )
+    rows = [{"query": q, "user_id": user_id, "session_id": session_id, "inputs": given}
+            for q in queries]  # fmt: skip
+    missing = loaded.unfilled(rows[0])
+    if missing:
+        raise InputError(
+            f"the model needs {', '.join(missing)}, which no option fills: pass "
+            + " ".join(f"--input {name}=VALUE" for name in missing)
+            + " (or --input-map INPUT=FIELD to fill an input from query, user_id or session_id)"
+        )
     try:
         records = loaded.predict_records(rows)
     except Exception as exc:  # the model's own code: say what it raised, not where
@@ -48,6 +66,19 @@ def predict(
         for query, record in zip(queries, records, strict=True):
             _print_answer(query, record)
     flush()  # after the answers: a slow or unreachable collector delays the exit, not them
+
+
+def _inputs(items: list[str]) -> dict[str, str] | None:
+    """--input NAME=VALUE pairs as the model's other inputs; None without any."""
+    from raygate.errors import InputError
+
+    given = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--input wants NAME=VALUE (e.g. context='…'), got '{item}'")
+        given[name.strip()] = value
+    return given or None
 
 
 def _print_answer(query: str, record: dict) -> None:
