@@ -38,20 +38,21 @@ class PredictInput(StrictModel):
     )
 
 
-# The request field holding a model's other inputs by name (see PredictRequest).
+# The request field holding a model's other inputs by name (see PredictRequest); the OpenAI
+# endpoints take it too, as the openai SDK sends it: `extra_body={"inputs": {…}}`.
 INPUTS_FIELD = "inputs"
+INPUTS_HELP = (
+    'The model\'s other inputs by name, e.g. {"context": "…"} for a pyfunc that also takes a '
+    "context, as a gold row's metadata fills them in eval; names its signature does not take "
+    "are not sent (raygate's own agent takes none)."
+)
 
 
 class PredictRequest(PredictInput):
     """POST /v1/predict: one request row and, for a user's pyfunc that takes more than the
     query, its other inputs."""
 
-    inputs: dict[str, Any] | None = Field(
-        None,
-        description='The model\'s other inputs by name, e.g. {"context": "…"} for a pyfunc '
-        "that also takes a context, as a gold row's metadata fills them in eval; names its "
-        "signature does not take are not sent (raygate's own agent takes none).",
-    )
+    inputs: dict[str, Any] | None = Field(None, description=INPUTS_HELP)
 
 
 def without_inputs(row: Mapping[str, Any]) -> dict[str, Any]:

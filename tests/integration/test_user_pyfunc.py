@@ -105,6 +105,21 @@ def test_a_request_sends_the_models_other_inputs_in_inputs(plain):
                             headers=plain.headers, timeout=30)  # fmt: skip
     assert refused.status_code == 422 and "inputs" in refused.json()["error"]["message"]
 
+    import openai
+
+    client = openai.OpenAI(base_url=f"{plain.url}/v1", api_key=TOKEN, max_retries=0)
+    extra = {"inputs": {"context": "c2"}}  # how the openai SDK sends a server's own fields
+    reply = client.chat.completions.create(
+        model="plain-app", messages=[{"role": "user", "content": "how?"}], extra_body=extra
+    )
+    assert reply.choices[0].message.content == "answer to: how? (c2)"
+    said = client.responses.create(model="plain-app", input="when?", extra_body=extra)
+    assert said.output_text == "answer to: when? (c2)"
+    streamed = client.completions.create(
+        model="plain-app", prompt="who?", stream=True, extra_body=extra
+    )
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == "answer to: who? (c2)"
+
 
 def test_the_command_line_asks_a_plain_pyfunc_and_names_its_version(plain):
     answer = run_json("predict", "models:/plain-app@champion", "what?")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from raygate.schemas import INPUTS_HELP
 from raygate.serving.openai_schema import (
     Served,
     StreamOptions,
@@ -37,6 +38,7 @@ class CompletionRequest(BaseModel):
     echo: Literal[False] | None = Field(None, description="The prompt is not repeated.")
     suffix: Literal[""] | None = Field(None, description="No text after the completion.")
     logprobs: Literal[0] | None = Field(None, description="Not available from the model.")
+    inputs: dict[str, Any] | None = Field(None, description=INPUTS_HELP)
 
     @field_validator("prompt", mode="before")
     @classmethod

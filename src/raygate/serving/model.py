@@ -218,8 +218,8 @@ def _unfilled_failure(loaded, row: dict[str, Any]) -> dict[str, Any] | None:
     example = ", ".join(f'"{name}": …' for name in missing)
     error = (
         f"the model needs {', '.join(missing)}, which this request leaves empty; send "
-        f"{'it' if len(missing) == 1 else 'them'} in the inputs of POST /v1/predict "
-        f'({{"inputs": {{{example}}}}})'
+        f"{'it' if len(missing) == 1 else 'them'} in the request's inputs "
+        f'({{"inputs": {{{example}}}}}; the openai SDK: extra_body={{"inputs": {{…}}}})'
     )
     return {"answer": "", "error": error, "finish_reason": "invalid_request"}
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from raygate.schemas import INPUTS_HELP
+
 
 class TextPart(BaseModel):
     """One text part of a message's content list (other keys a client adds are ignored)."""
@@ -108,6 +110,7 @@ class ChatCompletionRequest(BaseModel):
     tool_choice: ToolChoice | None = Field(
         None, description="auto or none: client-defined `tools` are accepted but never called."
     )
+    inputs: dict[str, Any] | None = Field(None, description=INPUTS_HELP)
 
     def conversation(self) -> list[dict[str, str]]:
         """The messages as role/content pairs."""

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from raygate.schemas import INPUTS_HELP
 from raygate.serving.openai_schema import (
     Served,
     TextFormat,
@@ -64,6 +65,7 @@ class ResponsesRequest(BaseModel):
     tool_choice: ToolChoice | None = Field(
         None, description="auto or none: client-defined `tools` are accepted but never called."
     )
+    inputs: dict[str, Any] | None = Field(None, description=INPUTS_HELP)
 
     def conversation(self) -> list[dict[str, str]]:
         """The input as role/content messages, instructions first."""

@@ -482,7 +482,7 @@ class Router:
         said = [m["content"] for m in conversation if m["role"] == "user" and m["content"].strip()]
         if not said:
             raise ApiError(422, f"{param}: no user message with text; add one", param)
-        row = {"query": said[-1], "user_id": user, "messages": conversation}
+        row = {"query": said[-1], "user_id": user, "messages": conversation, "inputs": body.inputs}
         if body.stream:
             return await self._streamed(row, user, caller_trace, route, events)
         prediction, served = await self._answer(row, user, route, caller_trace)
