@@ -304,7 +304,8 @@ async def app(scope, receive, send):
             break
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json")]})
-    error = {"message": {401: "no token", 404: "Not Found"}.get(status, "model failed")}
+    error = {"message": {401: "no token", 404: "Not Found",
+                         422: "the model needs context"}.get(status, "model failed")}
     if json.loads(body or b"{}").get("model") == "gone":  # as raygate and OpenAI say so
         error = {"message": "model 'gone' is not served here", "code": "model_not_found"}
     await send({"type": "http.response.body", "body": json.dumps({"error": error}).encode()})
@@ -334,9 +335,9 @@ def _loadtest(url: str, *options: str):
 
 
 def test_a_target_that_cannot_be_load_tested_as_asked_fails_before_the_load(local_ray, monkeypatch):
-    """Nothing listening, a refused token, a path the service lacks: one request of the
-    workload says so before the load starts (exit 2, what to fix), not after --duration of
-    identical failures."""
+    """Nothing listening, a refused token, a path the service lacks, a request it finds
+    invalid: one request of the workload says so before the load starts (exit 2, what to
+    fix), not after --duration of identical failures."""
     unreachable = _loadtest(f"http://127.0.0.1:{free_port()}", "--duration", "30s")
     assert unreachable.exit_code == 2, unreachable.output
     assert "nothing answers at http://127.0.0.1:" in unreachable.stderr
@@ -359,6 +360,12 @@ def test_a_target_that_cannot_be_load_tested_as_asked_fails_before_the_load(loca
     assert "or pass --protocol predict" in chat.stderr
     assert gone.exit_code == 2, gone.output
     assert "model 'gone' is not served here: pass --model with a model the service" in gone.stderr
+    with answering_server(422) as url:
+        invalid = _loadtest(url, "--duration", "30s")
+    assert invalid.exit_code == 2, invalid.output
+    assert "answered 422: the model needs context: the service refuses the workload's" in (
+        " ".join(invalid.stderr.split())
+    )
 
 
 def test_a_load_test_in_which_no_request_succeeded_fails_and_says_why(local_ray):

@@ -1,6 +1,7 @@
 """One request of the workload before the load starts: a URL nothing answers at, a token the
-service refuses or a path it does not have (the wrong --protocol) fails the load test at once,
-instead of after --duration of identical failures."""
+service refuses, a path it does not have (the wrong --protocol) or a request it finds invalid
+(a 422: a model input the workload does not give) fails the load test at once, instead of
+after --duration of identical failures."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from raygate.loadtest.transport import (
 )
 
 # Other answers (5xx, 429, a timeout) are what a load test is there to measure: the load runs.
-_REFUSALS = {401, 403, 404, 405}
+_REFUSALS = {401, 403, 404, 405, 422}
 
 
 def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
@@ -46,6 +47,12 @@ def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
         raise LoadTestError(
             f"POST {where} answered {status}{said}: pass --model with a model the service "
             f"serves (GET {target.url}/v1/models lists them), or leave --model out for the first"
+        )
+    if status == 422:
+        raise LoadTestError(
+            f"POST {where} answered 422{said}: the service refuses the workload's first request "
+            "as sent; fix the workload (a model that takes other inputs gets them from each "
+            "row's 'inputs', or a gold row's 'metadata')"
         )
     if status in _REFUSALS:
         other = "--protocol openai" if target.protocol == "predict" else "--protocol predict"
