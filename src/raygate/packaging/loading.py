@@ -61,18 +61,21 @@ class LoadedAgent:
         requests = [self._model_request(row) for row in self._validated(rows)]
         if self.input_shape != "columns":  # a type-hinted model: its typed list
             return self.model.predict(shaped(requests, self.input_shape))
-        return self.model.predict(pd.DataFrame(requests).dropna(axis="columns", how="all"))
+        # every row names every column (None, not pandas' NaN, where a row's inputs lack one)
+        names = dict.fromkeys(name for request in requests for name in request)
+        frame = pd.DataFrame([{name: r.get(name) for name in names} for r in requests])
+        return self.model.predict(frame.dropna(axis="columns", how="all"))
 
     @staticmethod
     def _validated(rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Request rows validated against the predict() schema, each with its set fields over
         its other `inputs` (see PredictRequest)."""
         if isinstance(rows, pd.DataFrame):
-            return [r.model_dump(exclude_none=True) for r in parse_predict_input(rows)]
+            return [r.model_dump() for r in parse_predict_input(rows)]
         others = [row.get(INPUTS_FIELD) or {} for row in rows]
-        parsed = parse_predict_input([without_inputs(row) for row in rows])
-        return [{**other, **r.model_dump(exclude_none=True)}
-                for r, other in zip(parsed, others, strict=True)]  # fmt: skip
+        validated = [r.model_dump() for r in parse_predict_input([without_inputs(r) for r in rows])]
+        return [fields | {name: value for name, value in other.items() if fields.get(name) is None}
+                for fields, other in zip(validated, others, strict=True)]  # fmt: skip
 
     def unfilled(self, row: Mapping[str, Any]) -> list[str]:
         """What this request row would have to send (a field or `inputs` entry: the input map
@@ -199,7 +202,8 @@ class LoadedAgent:
         """One validated request row's answer as text pieces, as the model yields them (and
         its output row last, from a raygate agent)."""
         (validated,) = self._validated([row])
-        request = self._model_request({k: v for k, v in validated.items() if k != TRACE_FIELD})
+        given = {k: v for k, v in validated.items() if k != TRACE_FIELD and v is not None}
+        request = self._model_request(given)
         if self.input_shape != "columns":  # a type-hinted model: its typed list
             request = shaped([request], self.input_shape)
         return self._priced_stream(self.model.predict_stream(request))
