@@ -11,11 +11,13 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from raygate.testing import http_server, send_json
 
 PATH = re.compile(r"^/apis/gateway\.networking\.k8s\.io/v1/namespaces/([^/]+)/httproutes/([^/?]+)")
 TOKEN = "stand-in-token"
@@ -104,32 +106,20 @@ def serving(api: KubeApi, folder: Path) -> Iterator[Path]:
             length = int(self.headers.get("Content-Length") or 0)
             code, body = api.handle(self.command, self.path, self.headers.get("Authorization"),
                                     self.rfile.read(length))  # fmt: skip
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, body)
 
         do_GET = do_PUT = _answer
 
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    kubeconfig = folder / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "stand-in",
-        "clusters": [{"name": "stand-in",
-                      "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
-        "users": [{"name": "controller", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "stand-in",
-                      "context": {"cluster": "stand-in", "user": "controller"}}],
-    }))  # fmt: skip
-    try:
+    with http_server(Handler) as url:
+        kubeconfig = folder / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "stand-in",
+            "clusters": [{"name": "stand-in", "cluster": {"server": url}}],
+            "users": [{"name": "controller", "user": {"token": TOKEN}}],
+            "contexts": [{"name": "stand-in",
+                          "context": {"cluster": "stand-in", "user": "controller"}}],
+        }))  # fmt: skip
         yield kubeconfig
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -6,7 +6,7 @@ import pytest
 from raygate.evaluation.engines import LlmEngineOptions
 from raygate.evaluation.pipeline import PipelineOptions
 from raygate.evaluation.runner import evaluate
-from raygate.testing import http_server
+from raygate.testing import http_server, send_json
 
 
 class ChatCompletions(BaseHTTPRequestHandler):
@@ -16,7 +16,7 @@ class ChatCompletions(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         assert body["messages"][0]["role"] == "system"
         if self.headers.get("Authorization") == "Bearer wrong":
-            return self._send(401, {"error": {"message": "Incorrect API key provided"}})
+            return send_json(self, 401, {"error": {"message": "Incorrect API key provided"}})
         if "HTML" in body["messages"][1]["content"]:  # a proxy's page in place of an answer
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
@@ -24,7 +24,9 @@ class ChatCompletions(BaseHTTPRequestHandler):
             self.end_headers()
             return self.wfile.write(b"<html>no</html>")
         if "LONG" in body["messages"][1]["content"]:
-            return self._send(400, {"object": "error", "message": "maximum context length is 8"})
+            return send_json(
+                self, 400, {"object": "error", "message": "maximum context length is 8"}
+            )
         reply = {
             "choices": [{"message": {"role": "assistant", "content": "I don't know."}}],
             "usage": {
@@ -32,15 +34,7 @@ class ChatCompletions(BaseHTTPRequestHandler):
                 "completion_tokens": 3,
             },
         }
-        self._send(200, reply)
-
-    def _send(self, status: int, reply: dict) -> None:
-        data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, reply)
 
     def log_message(self, *args):
         pass

@@ -4,7 +4,6 @@ provider sends them, says which were refused, and never shows them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import quote
@@ -13,7 +12,7 @@ import pytest
 
 from raygate.canary.prometheus import PrometheusProvider
 from raygate.errors import ConfigError
-from raygate.testing import http_server
+from raygate.testing import http_server, send_json
 from tests.integration.conftest import prometheus_server, wait_for
 
 PASSWORD = "pa:ss@w0rd/7f3a"  # characters a URL must escape
@@ -61,12 +60,7 @@ def token_proxy() -> Iterator[str]:
                 sample = {"metric": {}, "value": [0, "1"]}
                 status = 200
                 body = {"status": "success", "data": {"resultType": "vector", "result": [sample]}}
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, status, body)
 
         def log_message(self, *args) -> None:
             pass

@@ -312,35 +312,27 @@ def test_requests_due_in_the_window_count_even_sent_late_and_falling_behind_is_s
 
 def test_without_model_the_openai_protocol_asks_the_server_which_it_serves():
     import http.server
-    import threading
 
     from raygate.errors import LoadTestError
     from raygate.loadtest.transport import served_model
+    from raygate.testing import http_server, send_json
 
     seen = []
 
     class Models(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             seen.append((self.path, self.headers.get("Authorization")))
-            body = b'{"object": "list", "data": [{"id": "my-model"}, {"id": "my-model@3"}]}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_json(self, 200, {"object": "list", "data": [{"id": "my-model"},
+                                                              {"id": "my-model@3"}]})  # fmt: skip
 
         def log_message(self, *args):
             pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Models)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        assert served_model(f"http://127.0.0.1:{server.server_port}/", "tok") == "my-model"
+    with http_server(Models) as url:
+        assert served_model(f"{url}/", "tok") == "my-model"
         assert seen == [("/v1/models", "Bearer tok")]
-    finally:
-        server.shutdown()
-        server.server_close()
     with pytest.raises(LoadTestError, match="server is up, or pass --model NAME"):
-        served_model(f"http://127.0.0.1:{server.server_port}", None, timeout_s=2)
+        served_model(url, None, timeout_s=2)  # nothing listens there any more
 
 
 def test_the_openai_protocol_sends_a_workload_s_conversation_and_predict_its_last_query():

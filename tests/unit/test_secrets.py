@@ -7,7 +7,6 @@ way Vault's API documents them, token check included."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
@@ -16,7 +15,7 @@ import pytest
 from raygate.errors import ConfigError
 from raygate.secrets import get_secret
 from raygate.serving.auth import load_tokens
-from raygate.testing import http_server
+from raygate.testing import http_server, send_json
 
 VAULT_TOKEN = "hvs.stand-in-token"
 STORED = {
@@ -30,19 +29,11 @@ STORED = {
 class _VaultStandIn(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.headers.get("X-Vault-Token") != VAULT_TOKEN:
-            return self._send(403, {"errors": ["permission denied"]})
+            return send_json(self, 403, {"errors": ["permission denied"]})
         path = self.path.split("?")[0]
         if path in STORED:
-            return self._send(200, STORED[path])
-        return self._send(404, {"errors": []})
-
-    def _send(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+            return send_json(self, 200, STORED[path])
+        return send_json(self, 404, {"errors": []})
 
     def log_message(self, *args) -> None:
         return

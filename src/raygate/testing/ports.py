@@ -1,8 +1,9 @@
-"""A free TCP port on 127.0.0.1, and an HTTP server on one in a thread, for local servers
-started by tests, benchmarks and the demo."""
+"""A free TCP port on 127.0.0.1, an HTTP server on one in a thread, and a JSON answer for its
+handlers: for local servers started by tests, benchmarks and the demo."""
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import threading
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 # Ports a local Ray takes by default (GCS, Serve HTTP and gRPC, dashboard, client, the
 # dashboard agent's HTTP port): one of them handed out here made ray.init fail once.
@@ -74,3 +76,13 @@ def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+    """Answer the handler's request with `status` and `body` as JSON."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
