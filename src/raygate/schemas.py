@@ -55,9 +55,9 @@ class PredictRequest(PredictInput):
     inputs: dict[str, Any] | None = Field(None, description=INPUTS_HELP)
 
 
-def without_inputs(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A request row without its other inputs: what the predict() schema validates."""
-    return {key: value for key, value in row.items() if key != INPUTS_FIELD}
+def parse_request_rows(rows: Sequence[Mapping[str, Any]]) -> list[PredictInput]:
+    """Request rows validated against the predict() schema, their other `inputs` left out."""
+    return parse_predict_input([{k: v for k, v in r.items() if k != INPUTS_FIELD} for r in rows])
 
 
 class PredictOutput(StrictModel):

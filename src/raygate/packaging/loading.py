@@ -35,7 +35,7 @@ from raygate.packaging.pricing import logged_prices, priced
 from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
 from raygate.packaging.streaming import StreamReader, final_record
 from raygate.registry.protocol import ModelRegistry, ModelVersion
-from raygate.schemas import INPUTS_FIELD, PredictInput, parse_predict_input, without_inputs
+from raygate.schemas import INPUTS_FIELD, PredictInput, parse_predict_input, parse_request_rows
 
 TRACE_FIELD = "traceparent"
 # The predict_stream methods MLflow's base classes define only to raise.
@@ -73,7 +73,7 @@ class LoadedAgent:
         if isinstance(rows, pd.DataFrame):
             return [r.model_dump() for r in parse_predict_input(rows)]
         others = [row.get(INPUTS_FIELD) or {} for row in rows]
-        validated = [r.model_dump() for r in parse_predict_input([without_inputs(r) for r in rows])]
+        validated = [r.model_dump() for r in parse_request_rows(rows)]
         return [fields | {name: value for name, value in other.items() if fields.get(name) is None}
                 for fields, other in zip(validated, others, strict=True)]  # fmt: skip
 
@@ -109,15 +109,13 @@ class LoadedAgent:
         without its own cost is priced by what the model was logged with (each its share
         of the batch's time, for compute per hour)."""
         if self.interface != "query":
-            parsed = parse_predict_input([without_inputs(row) for row in rows])
-            return self.converse_each([r.query for r in parsed])
+            return self.converse_each([r.query for r in parse_request_rows(rows)])
         if self.reference_agent is None:
             started = time.perf_counter()
             records = prediction_records(self.predict(rows))
             share_s = (time.perf_counter() - started) / max(len(records), 1)
             return [self.priced(record, share_s) for record in records]
-        parsed = parse_predict_input([without_inputs(row) for row in rows])
-        return [o.model_dump() for o in self.reference_agent.predict(parsed)]
+        return [o.model_dump() for o in self.reference_agent.predict(parse_request_rows(rows))]
 
     @cached_property
     def prices(self) -> dict[str, float] | None:

@@ -14,6 +14,7 @@ FAILURE_STATUS = {"error": 502, "step_timeout": 504, "deadline": 504, "rate_limi
 # The caller's mistakes a replica finds (a required model input left empty): 4xx, which the
 # canary judge leaves out, as it does the router's own 422s.
 CALLER_ERROR_STATUS = {"invalid_request": 422}
+_STATUS = FAILURE_STATUS | CALLER_ERROR_STATUS
 _RETRY_AFTER = re.compile(r"retry after (?P<seconds>\d+(?:\.\d+)?)\s*s")
 
 
@@ -32,8 +33,8 @@ def failure_of(prediction: dict[str, Any], variant: str) -> Failure | None:
     finish reason (a user's own pyfunc) fails when it carries an error."""
     reason = prediction.get("finish_reason")
     error = prediction.get("error")
-    if reason in FAILURE_STATUS or reason in CALLER_ERROR_STATUS:
-        status = FAILURE_STATUS.get(reason) or CALLER_ERROR_STATUS[reason]
+    if reason in _STATUS:
+        status = _STATUS[reason]
     elif reason is None and error:
         reason, status = "error", 502
     else:
