@@ -157,10 +157,15 @@ def _prompt_values(batch, path: Path) -> list[Item]:
             f"{', '.join(columns)}); write one JSON object per line with a 'query' (a CSV "
             "header naming one), or a .txt file of one prompt a line"
         )
-    inputs = next((c for c in INPUT_COLUMNS if c in columns), None)
+    inputs = _input_column(columns)
     given = _given_inputs(batch.column(inputs).to_pylist(), inputs) if inputs else None
     values = batch.column(column).to_pylist()
     return _prompts_of(values, column, path, given or [None] * len(values))
+
+
+def _input_column(names) -> str | None:
+    """The column of the model's other inputs among `names`: the first of INPUT_COLUMNS."""
+    return next((c for c in INPUT_COLUMNS if c in names), None)
 
 
 def _given_inputs(values: list[Any], column: str) -> list[Any]:
@@ -261,7 +266,7 @@ def _array_prompts(path: Path) -> list[Item]:
                 f"{path}: item {i} of the array has no 'query', 'prompt', 'messages' or "
                 "'conversations' field; give each item one"
             )
-        inputs = next((c for c in INPUT_COLUMNS if c in item), None)
+        inputs = _input_column(item)
         given = _given_inputs([item[inputs]], inputs) if inputs else [None]
         prompts.extend(_prompts_of([item[column]], column, path, given))
     return prompts
