@@ -418,3 +418,42 @@ def test_ctrl_c_stops_the_load_with_a_summary_of_what_was_answered_and_never_a_p
     configure_mlflow()
     logged = f"tags.`raygate.run_kind` = 'loadtest' and params.url = '{stalling_server}'"
     assert mlflow.search_runs(search_all_experiments=True, filter_string=logged).empty
+
+
+def test_an_https_target_is_load_tested_with_the_ca_the_user_names(
+    local_ray, monkeypatch, tmp_path
+):
+    """A server with a self-signed certificate (Serve's own HTTPS, a staging endpoint): the
+    probe and every worker trust what --ca-cert (or $SSL_CERT_FILE) names and nothing less;
+    without it the run stops at once saying what to pass, not 'nothing answers'."""
+    import http.server
+
+    from raygate.testing import http_server, send_json
+    from raygate.testing.certificates import self_signed_certificate
+
+    class Answers(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            send_json(self, 200, {"answer": "ok", "finish_reason": "stop"})
+
+        def log_message(self, *args):
+            pass
+
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with http_server(Answers, tls=(cert, key)) as url:
+        untrusted = _loadtest(url, "--duration", "30s")
+        trusted = _loadtest(url, "--ca-cert", str(cert), "--json")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        from_env = _loadtest(url, "--json")
+        not_a_certificate = _loadtest(url, "--ca-cert", str(key))
+    assert untrusted.exit_code == 2, untrusted.output
+    said = " ".join(untrusted.stderr.split())
+    assert "TLS certificate is not trusted here; pass --ca-cert" in said
+    assert "nothing answers" not in said
+    for run in (trusted, from_env):
+        assert run.exit_code == 0, run.output
+        summary = json.loads(run.stdout)
+        assert summary["requests"] >= 5 and summary["failed"] == 0, summary
+    assert not_a_certificate.exit_code == 2, not_a_certificate.output
+    assert "not a PEM file of certificates" in " ".join(not_a_certificate.stderr.split())

@@ -314,7 +314,7 @@ def test_without_model_the_openai_protocol_asks_the_server_which_it_serves():
     import http.server
 
     from raygate.errors import LoadTestError
-    from raygate.loadtest.transport import served_model
+    from raygate.loadtest.transport import Target, served_model
     from raygate.testing import http_server, send_json
 
     seen = []
@@ -329,10 +329,10 @@ def test_without_model_the_openai_protocol_asks_the_server_which_it_serves():
             pass
 
     with http_server(Models) as url:
-        assert served_model(f"{url}/", "tok") == "my-model"
+        assert served_model(Target(f"{url}/", token="tok")) == "my-model"
         assert seen == [("/v1/models", "Bearer tok")]
     with pytest.raises(LoadTestError, match="server is up, or pass --model NAME"):
-        served_model(url, None, timeout_s=2)  # nothing listens there any more
+        served_model(Target(url), timeout_s=2)  # nothing listens there any more
 
 
 def test_the_openai_protocol_sends_a_workload_s_conversation_and_predict_its_last_query():

@@ -80,6 +80,14 @@ def loadtest(
     ),
     connections: int = typer.Option(256, "--connections", min=1, help="Per worker, at most."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per request."),
+    ca_cert: Path | None = typer.Option(
+        None,
+        "--ca-cert",
+        envvar="SSL_CERT_FILE",
+        help="https: a PEM file of the CA certificates the server's certificate must be signed "
+        "by (a self-signed server: its own certificate); read here and handed to every worker. "
+        "Default: the system's trust store.",
+    ),
     out: Path | None = typer.Option(None, "--out", help="Folder for results.parquet and summary."),
     log_mlflow: bool = typer.Option(False, "--log-mlflow", help="Log the run to MLflow."),
     observations: Path | None = typer.Option(
@@ -103,6 +111,7 @@ def loadtest(
     from raygate.loadtest.probe import probe_target
     from raygate.loadtest.runner import run_load
     from raygate.loadtest.spec import load_test_spec
+    from raygate.loadtest.tls import read_ca_certs
     from raygate.loadtest.transport import Target, served_model
     from raygate.loadtest.workload import load_workload
     from raygate.secrets import get_secret
@@ -120,9 +129,10 @@ def loadtest(
     )  # fmt: skip
     plan, slos = spec.arrival, spec.slos
     token = get_secret(token_env)
+    ca_pem = read_ca_certs(ca_cert) if ca_cert and spec.url.startswith("https://") else None
+    target = Target(spec.url, spec.protocol, token, spec.model, spec.stream, spec.timeout_s, ca_pem)
     if spec.protocol == "openai" and model is None:
-        spec = spec.model_copy(update={"model": served_model(spec.url, token)})
-    target = Target(spec.url, spec.protocol, token, spec.model, spec.stream, spec.timeout_s)
+        target.model = served_model(target)
     ensure_ray()
     prompts = load_workload(workload, size, users, seed)
     probe_target(target, prompts[0], token_env)

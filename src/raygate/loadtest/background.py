@@ -54,7 +54,7 @@ class BackgroundLoad:
         asyncio.run(self._send_all())
 
     async def _send_all(self) -> None:
-        client = HttpClient(self.target.url, self.connections)
+        client = HttpClient(self.target.url, self.connections, self.target.ca_pem)
         sender = Sender(self.target, client)
         payloads = [sender.prepare(p) for p in self.prompts]
         tasks: set[asyncio.Task] = set()

@@ -9,12 +9,13 @@ chunk arrives, which is what time-to-first-token and inter-token latency need.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httptools
+
+from raygate.loadtest.tls import tls_context
 
 
 @dataclass
@@ -100,14 +101,14 @@ def _expire(waiter: asyncio.Future) -> None:
 class HttpClient:
     """Up to `connections` keep-alive connections to one origin; requests wait for a free one."""
 
-    def __init__(self, base_url: str, connections: int) -> None:
+    def __init__(self, base_url: str, connections: int, ca_pem: str | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an http(s):// URL, got {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
-        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self._ssl = tls_context(ca_pem) if parts.scheme == "https" else None
         self._authority = f"{self.host}:{self.port}".encode()
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(connections)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from raygate.errors import LoadTestError, root_cause
+from raygate.loadtest.tls import https_session, untrusted_hint
 from raygate.loadtest.transport import (
     Prompt,
     Target,
@@ -26,16 +27,19 @@ def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
     import requests
 
     where = f"{target.url}{request_path(target)}"
+    timeout = (min(10.0, target.timeout_s), target.timeout_s)
     try:
-        sent = requests.post(where, json=request_body(target, prompt), stream=True,
-                             headers=request_headers(target),
-                             timeout=(min(10.0, target.timeout_s), target.timeout_s))  # fmt: skip
-        with sent as response:
-            status = response.status_code
-            code, said = _server_error(response) if status in _REFUSALS else (None, "")
+        with https_session(target.ca_pem) as session:
+            sent = session.post(where, json=request_body(target, prompt), stream=True,
+                                headers=request_headers(target), timeout=timeout)  # fmt: skip
+            with sent as response:
+                status = response.status_code
+                code, said = _server_error(response) if status in _REFUSALS else (None, "")
     except requests.ReadTimeout:
         return  # slow, not absent: the load test measures it
     except requests.RequestException as exc:  # refused or unanswered, no such name, TLS
+        if hint := untrusted_hint(exc):
+            raise LoadTestError(f"{target.url}: {hint} ({root_cause(exc)})") from None
         raise LoadTestError(
             f"nothing answers at {target.url} ({root_cause(exc)}); check the URL and that the "
             "service is up (`raygate serve status` for a raygate deployment)"

@@ -89,7 +89,7 @@ class LoadSession:
         return results
 
     async def main(self, plan: WorkerPlan) -> None:
-        client = HttpClient(self._target.url, self._connections)
+        client = HttpClient(self._target.url, self._connections, self._target.ca_pem)
         sender = Sender(self._target, client)
         payloads = [sender.prepare(p) for p in self._prompts]
         start = time.perf_counter() + (plan.start_wall - time.time())

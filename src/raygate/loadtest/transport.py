@@ -25,26 +25,31 @@ class Target:
     model: str = "reference-agent"
     stream: bool = False
     timeout_s: float = 60.0
+    ca_pem: str | None = None  # https: the CA certificates to trust (None: the system's)
 
 
-def served_model(url: str, token: str | None, timeout_s: float = 10.0) -> str:
+def served_model(target: Target, timeout_s: float = 10.0) -> str:
     """The first model GET /v1/models lists (raygate: the registered name; vLLM and other
     OpenAI-compatible servers: their one model), for `--protocol openai` without `--model`."""
     import requests
 
     from raygate.errors import LoadTestError
+    from raygate.loadtest.tls import https_session, untrusted_hint
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    where = f"{url.rstrip('/')}/v1/models"
+    headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
+    where = f"{target.url.rstrip('/')}/v1/models"
     try:
-        response = requests.get(where, headers=headers, timeout=timeout_s)
+        with https_session(target.ca_pem) as session:
+            response = session.get(where, headers=headers, timeout=timeout_s)
         response.raise_for_status()
         return str(response.json()["data"][0]["id"])
     except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as exc:
+        fix = untrusted_hint(exc) or (
+            "check the URL, the token and that the server is up, or pass --model NAME"
+        )
         raise LoadTestError(
             f"cannot read the served model's name from {where} ({type(exc).__name__}: "
-            f"{str(exc)[:200]}); check the URL, the token and that the server is up, or pass "
-            "--model NAME"
+            f"{str(exc)[:200]}); {fix}"
         ) from None
 
 
