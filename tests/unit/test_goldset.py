@@ -172,6 +172,10 @@ def test_hash_ignores_formatting_but_not_content(tmp_path):
             r":2: field 'answer': Extra.*under metadata, e\.g\. \"metadata\": \{\"answer\": …\}",
         ),
         ('{"id": "x", "query": "", "expected": "a"}', r":2: field 'query'"),
+        (
+            '{"id": "x", "query": " \\n\\t", "expected": "a"}',
+            r":2: field 'query': the query is blank; write the question",
+        ),
         ('{"id": "x", "query": "q", "expected": []}', r":2: field 'expected'"),
         (
             '{"id": "x", "query": "q", "expected": true}',

@@ -67,6 +67,13 @@ class GoldRow(StrictModel):
         digest = hashlib.sha256(said.encode("utf-8")).hexdigest()[:12]
         return self.model_copy(update={"id": CONTENT_ID_PREFIX + digest})
 
+    @field_validator("query")
+    @classmethod
+    def _query_says_something(cls, query: str) -> str:
+        if not query.strip():
+            raise ValueError("the query is blank; write the question the model is asked")
+        return query
+
     @field_validator("category", mode="before")
     @classmethod
     def _category_label(cls, value: Any) -> Any:
