@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,13 +69,17 @@ def _guidellm(served: Served, prompts: Path, tokenizer: Path, out: Path, stream:
 
 
 def _raygate_loadtest(served: Served, prompts: Path, out: Path, stream: bool) -> dict:
-    command = [str(Path(sys.executable).parent / "raygate"), "loadtest", served.url,
+    """raygate's own command, in this process (on the session's Ray)."""
+    from typer.testing import CliRunner
+
+    from raygate.cli.main import app
+
+    command = ["loadtest", served.url,
                "--rate", str(RATE), "--duration", str(SECONDS), "--arrival", "constant",
                "--protocol", "openai", "--model", served.model_name, "--workload", str(prompts),
                "--out", str(out), "--json", *(["--stream"] if stream else [])]  # fmt: skip
-    env = {**os.environ, "RAYGATE_API_TOKEN": TOKEN}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = CliRunner().invoke(app, command, env={"RAYGATE_API_TOKEN": TOKEN})
+    assert done.exit_code == 0, done.output[-3000:]
     return json.loads(done.stdout)
 
 
