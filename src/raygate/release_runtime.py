@@ -35,11 +35,16 @@ class Runtime:
 
 
 def runtime(
-    address: str | None = None, note=None, wait_s: float = 300.0, split: Path | None = None
+    address: str | None = None,
+    note=None,
+    wait_s: float = 300.0,
+    split: Path | None = None,
+    model_name: str | None = None,
 ) -> Runtime:
     """Registry, store, executor and the split's control: raygate's router at `address`, or
     the HTTPRoute of a `split` file (without joining Ray: commands that only read or send
-    commands need none of it)."""
+    commands need none of it). With `model_name`, raygate's app at `address` must serve that
+    model by its release aliases, checked here, before anything is changed."""
     registry = MlflowRegistry()
     control = None
     if split is not None:
@@ -47,7 +52,9 @@ def runtime(
 
         serving = GatewaySplitControl(load_split(split), wait_s)
     else:
-        control = ServeControl(address)
+        control = ServeControl(address, model_name)
+        if model_name is not None:
+            control.status()  # ServeError: no raygate app, or one serving another model
         serving = ServeControlAdapter(control, wait_s)
     actions = Actions(registry, serving, note) if note else Actions(registry, serving)
     return Runtime(registry, MlflowReleaseStore(), actions, control)

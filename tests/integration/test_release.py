@@ -213,3 +213,26 @@ def test_raygate_release_takes_a_logged_model_from_eval_to_a_decided_canary(
     assert version.tags["raygate.release.outcome"] == outcome["outcome"]
     state = MlflowReleaseStore().load(outcome["release_id"])
     assert state.phase == outcome["outcome"] and Path(outcome["report"]).is_file()
+
+
+def test_a_release_of_a_model_the_app_does_not_serve_moves_nothing(
+    release_served, local_ray, built_v1
+):
+    """promote, rollback and canary start of a model that raygate's app at --address does not
+    serve: one error naming both models, and neither its aliases nor the app change."""
+    from raygate.registry.mlflow_registry import MlflowRegistry
+    from tests.integration.test_cli import assert_one_line_error, run
+
+    registry, other = MlflowRegistry(), "not-served-agent"
+    version = registry.register(other, built_v1.model_uri, built_v1.tags)
+    registry.set_alias(other, "candidate", version.version)
+    before = release_served.control.status()
+    for command in (["promote", other], ["rollback", other], ["canary", "start", other]):
+        refused = run(*command, "--address", local_ray)
+        assert_one_line_error(refused, f"serves {NAME}, not {other}: {other}'s aliases")
+    assert registry.aliases(other) == {"candidate": version.version}
+    after = release_served.control.status()
+    assert after["canary_percent"] == before["canary_percent"]
+    assert {n: d["user_config"] for n, d in after["deployments"].items()} == {
+        n: d["user_config"] for n, d in before["deployments"].items()
+    }

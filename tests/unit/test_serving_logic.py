@@ -12,7 +12,7 @@ from raygate.errors import ConfigError
 from raygate.schemas import validate_mapping
 from raygate.serving.api_errors import describe_request_error
 from raygate.serving.auth import authenticate, load_tokens, token_id
-from raygate.serving.control import load_serve_config, with_runtime_env
+from raygate.serving.control import check_serves, load_serve_config, with_runtime_env
 from raygate.serving.openai_schema import (
     ChatCompletionRequest,
     ChunkStream,
@@ -705,3 +705,22 @@ def test_a_legacy_completion_reads_as_the_openai_sdk_types_it_whole_and_streamed
     assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == "60 days"
     last, usage_chunk = (Completion.model_validate(c) for c in chunks[-2:])  # typed in full
     assert last.choices[0].finish_reason == "length" and usage_chunk.usage.total_tokens == 11
+
+
+def test_a_release_acts_only_on_an_app_that_serves_its_model_by_its_aliases():
+    """promote, rollback and canary start of one model must not move another model's app."""
+    from raygate.errors import ServeError
+
+    (app,) = load_serve_config("serve_configs/canary.yaml")["applications"]
+    check_serves(app, "reference-agent", "the app")  # the shipped config serves its model
+    with pytest.raises(ServeError, match=r"the app serves reference-agent, not my-app: my-app's"):
+        check_serves(app, "my-app", "the app")
+    pinned = {**app, "deployments": [
+        {**d, "user_config": {**d["user_config"], "model_uri": "models:/reference-agent/3"}}
+        if d["name"] == "canary" else d for d in app["deployments"]
+    ]}  # fmt: skip
+    with pytest.raises(ServeError, match=r"'canary' deployment loads models:/reference-agent/3, "
+                       r"not models:/reference-agent@candidate"):  # fmt: skip
+        check_serves(pinned, "reference-agent", "the app")
+    defaults = {**app, "deployments": [{"name": "router"}]}  # build_app's own model URIs
+    check_serves(defaults, "reference-agent", "the app")

@@ -68,7 +68,8 @@ class Actions:
         """champion → the candidate (a no-op if it already is), the champion deployment rolls
         to it, the canary gets no traffic; the versions are tagged."""
         change = self.registry.set_alias(name, ALIAS_CHAMPION, candidate, reason)
-        self._note(f"champion → v{candidate} ({change.action}; was v{change.previous})")
+        before = f"was v{change.previous}" if change.previous is not None else "no champion before"
+        self._note(f"champion → v{candidate} ({change.action}; {before})")
         self.serving.refresh("champion")
         self.serving.set_weight(0.0)
         self.registry.tag_version(name, candidate, {TAG_OUTCOME: "promoted", TAG_REASON: reason})

@@ -105,7 +105,7 @@ def start(
     from raygate.constants import ALIAS_CANDIDATE
 
     rollout = _policy(policy)
-    parts = rt.runtime(address, _note_to(err_console), split=split)
+    parts = rt.runtime(address, _note_to(err_console), split=split, model_name=name)
     if version is None:
         active = parts.store.active(name)
         version = (active.candidate_version if active else
@@ -243,7 +243,9 @@ def _decide(name: str, command: str, version: int | None, reason: str, address, 
     from raygate.constants import ALIAS_CANDIDATE
     from raygate.errors import ReleaseError
 
-    parts = rt.runtime(address, lambda text: console.print(text, highlight=False), split=split)
+    parts = rt.runtime(
+        address, lambda text: console.print(text, highlight=False), split=split, model_name=name
+    )
     active = parts.store.active(name)
     if active is not None:
         if version is not None and version != active.candidate_version:
@@ -313,7 +315,7 @@ def release(
              "rollout": rollout, "input_map": parse_input_map(input_map) or None}  # fmt: skip
     spec = release_config(config, flags)
     gate_policy, rollout_policy = _policies(spec.gates, spec.rollout)
-    parts = rt.runtime(address, _note_to(err_console), split=split)
+    parts = rt.runtime(address, _note_to(err_console), split=split, model_name=spec.name)
     controller = rt.controller(
         parts, rollout_policy, spec.name, None if as_json else print_look, prometheus
     )

@@ -17,6 +17,7 @@ from raygate.registry.protocol import ModelRegistry
 from raygate.schemas import read_yaml, validate_mapping
 from raygate.serving.auth import ENV_TOKENS_FILE, ENV_TOKENS_VAULT
 from raygate.serving.settings import (
+    DEFAULT_ALIASES,
     ROUTER_DEPLOYMENT,
     AppArgs,
     RouterSettings,
@@ -132,14 +133,44 @@ def with_runtime_env(config: dict[str, Any], local: bool = False) -> dict[str, A
     return config
 
 
-class ServeControl:
-    """up / status / weight / refresh / down against one Ray cluster's dashboard."""
+def check_serves(config: dict[str, Any], model_name: str, where: str) -> None:
+    """Refuse a raygate app (its deployed config) whose replicas would never load what a
+    release of `model_name` moves: champion and canary must load that model's `champion` and
+    `candidate` aliases (build_app's default), and its router count its traffic as that model's."""
+    served = (config.get("args") or {}).get("model_name")
+    fix = (
+        f"serve {model_name} first (`raygate serve up CONFIG`, its app's args.model_name "
+        f"{model_name}, its variants loading models:/{model_name}@champion and "
+        f"models:/{model_name}@candidate), or name the model it serves"
+    )
+    if served != model_name:
+        raise ServeError(
+            f"{where} serves {served}, not {model_name}: {model_name}'s aliases would move "
+            f"while it went on serving {served}; {fix}"
+        )
+    for deployment in config.get("deployments", []):
+        variant = deployment.get("name")
+        if variant not in DEFAULT_ALIASES:
+            continue
+        wanted = default_variant_config(model_name, variant)["model_uri"]
+        uri = (deployment.get("user_config") or {}).get("model_uri", wanted)
+        if uri != wanted:
+            raise ServeError(
+                f"{where}: its '{variant}' deployment loads {uri}, not {wanted}, which a "
+                f"release of {model_name} moves; {fix}"
+            )
 
-    def __init__(self, address: str | None = None) -> None:
+
+class ServeControl:
+    """up / status / weight / refresh / down against one Ray cluster's dashboard; with a
+    `model_name`, only on a raygate app that serves that model by its release aliases."""
+
+    def __init__(self, address: str | None = None, model_name: str | None = None) -> None:
         from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
         from ray.exceptions import AuthenticationError
 
         self.address = dashboard_address(address)
+        self.model_name = model_name
         if _is_local(self.address):
             _use_local_ray_token()
         try:
@@ -350,8 +381,15 @@ class ServeControl:
         except Exception as exc:
             raise ServeError(f"Serve refused the config: {_refusal(str(exc))}") from None
 
+    def _raygate_app_details(self, details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        name, app = self._find_raygate_app(details)
+        if self.model_name is not None:
+            where = f"the raygate application '{name}' at {self.address}"
+            check_serves(app.get("deployed_app_config") or {}, self.model_name, where)
+        return name, app
+
     @staticmethod
-    def _raygate_app_details(details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _find_raygate_app(details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         for name, app in details.get("applications", {}).items():
             if (app.get("deployed_app_config") or {}).get("import_path") == APP_IMPORT_PATH:
                 return name, app
