@@ -103,10 +103,33 @@ def quiet_token_auth_notice() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _published_errors_to_debug_log() -> None:
+    """Ray's driver prints every error its tasks and actors publish (a retried actor's whole
+    traceback, each time) on stdout, whatever log_to_driver says. stdout is the command's own,
+    and raygate ends on such a failure itself in one line saying what to fix, so each goes to
+    the `raygate.ray` debug log instead (Ray's session logs keep the tracebacks)."""
+    from ray._private import worker
+
+    print_to_stdstream = worker.print_to_stdstream
+    if getattr(print_to_stdstream, "raygate_quiet", False):
+        return
+
+    def published_errors_logged(data: dict, ignore_prefix: bool) -> None:
+        if data.get("pid") != "raylet":  # what its error listener publishes
+            print_to_stdstream(data, ignore_prefix)
+            return
+        for line in data.get("lines", []):
+            logging.getLogger("raygate.ray").debug("%s", str(line).split("\n", 1)[0])
+
+    published_errors_logged.raygate_quiet = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = published_errors_logged
+
+
 def _init(address: str | None, hint: str, **options) -> None:
     """ray.init unless Ray is already up; a failure is one ClusterError ending in `hint`."""
     import ray
 
+    _published_errors_to_debug_log()
     if ray.is_initialized():
         return
     if address not in (None, "auto", "local"):

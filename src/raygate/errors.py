@@ -97,6 +97,14 @@ class TrackingError(RaygateError):
     """MLflow's tracking store could not be reached or refused a request."""
 
 
+def traceback_cause(text: str) -> str:
+    """The exception a traceback's text ends in (raygate's own errors by their message alone),
+    for errors Ray hands over as text (a replica or actor that failed)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    cause = lines[-1] if lines else text
+    return cause.split(": ", 1)[-1] if cause.startswith("raygate.errors.") else cause
+
+
 def root_cause(exc: BaseException) -> str:
     """The innermost cause's name and words: ConnectionRefusedError, not urllib3's wrappers."""
     root = exc

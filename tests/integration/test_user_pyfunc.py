@@ -222,3 +222,47 @@ def test_a_body_not_sent_as_json_is_told_the_header_to_send(plain):
     )  # fmt: skip
     assert response.status_code == 415
     assert "'Content-Type: application/json'" in response.json()["error"]["message"]
+
+
+FAILS_TO_LOAD = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+class FailsToLoad(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        raise RuntimeError("the weights are gone")
+
+    def predict(self, context, model_input, params=None):
+        return ["never"] * len(model_input)
+
+set_model(FailsToLoad())
+"""
+
+
+def test_a_model_that_cannot_load_is_one_error_naming_why_wherever_it_is_asked(
+    local_ray, raygate_home, tmp_path, tiny_gold
+):
+    """The model's own load_context raising, or a URL given where a model goes: predict and
+    eval say so in one line (eval: not as a crash on some row), never a traceback; the
+    tracebacks of the actors Ray retried stay out of the command's output."""
+    import os
+    import subprocess
+    import sys
+
+    import ray
+
+    uri = log_code_model(tmp_path, FAILS_TO_LOAD, signature=_signature("query"))
+    said = "its loading code raised RuntimeError: the weights are gone"
+    assert_one_line_error(run("predict", uri, "hello"), f"cannot load model {uri}: {said}")
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "raygate.cli.main", "eval", uri, "--gold", str(tiny_gold)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert evaluated.returncode == 2 and evaluated.stdout == "", evaluated.stdout[-2000:]
+    assert "Traceback" not in evaluated.stderr, evaluated.stderr[-3000:]
+    last = evaluated.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "failed to start:" in last and said in last, last
+    assert_one_line_error(run("predict", uri, "hello", " "), "QUERY 2 is blank")
+    url = run("predict", "http://127.0.0.1:8000", "hello")
+    assert_one_line_error(url, "cannot read model http://127.0.0.1:8000", "pass models:/")

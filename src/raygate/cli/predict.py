@@ -39,6 +39,9 @@ def predict(
     from raygate.registry.mlflow_registry import MlflowRegistry
     from raygate.telemetry.tracing import configure_tracing, flush
 
+    blank = [str(i) for i, query in enumerate(queries, 1) if not query.strip()]
+    if blank:
+        raise InputError(f"QUERY {', '.join(blank)} is blank: pass the question to ask")
     given = _inputs(inputs)
     configure_tracing("raygate-cli")  # each answer's trace: `raygate trace show TRACE_ID`
     with working(f"loading {model_uri}", as_json):

@@ -19,7 +19,7 @@ from raygate.evaluation.inputs import model_input
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
-from raygate.packaging.loading import LoadedAgent
+from raygate.packaging.loading import LoadedAgent, load_pyfunc
 from raygate.packaging.outputs import raised_error
 from raygate.packaging.row_isolation import ask_each, ask_each_alone
 from raygate.telemetry.paths import adopt_telemetry_dir, telemetry_dir
@@ -70,8 +70,7 @@ class PredictAndScore:
         configure_tracing("raygate-eval")
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
-        self._model = LoadedAgent(mlflow.pyfunc.load_model(model_uri, model_config=model_config),
-                                  version=None)  # fmt: skip
+        self._model = LoadedAgent(load_pyfunc(model_uri, model_config), version=None)
         self._columns = dict(columns)
         self._run_id = run_id
         self._records = RecordWriter(prefix=f"eval-{run_id}") if records_enabled() else None

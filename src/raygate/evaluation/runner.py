@@ -22,7 +22,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 from raygate import constants as c
 from raygate.capacity import ActorAsk, check_room, start_timed_out
 from raygate.cluster import ensure_ray
-from raygate.errors import EvaluationError
+from raygate.errors import EvaluationError, traceback_cause
 from raygate.evaluation.engines import LlmEngineOptions, check_http_endpoint
 from raygate.evaluation.inputs import check_required, input_columns
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
@@ -156,7 +156,12 @@ def evaluate(
                         on_rows(len(batch))
             except GetTimeoutError:  # Ray Data's wait for the actor pool to start ran out
                 raise start_timed_out(actors, options.start_timeout_s, hint) from None
-            except ActorDiedError:  # its process died on a batch, and on every retry of it
+            except ActorDiedError as exc:  # failed to start, or died on a batch and its retries
+                if exc.actor_init_failed:  # the model did not load: a clean cause, not a crash
+                    raise EvaluationError(
+                        f"{actors} failed to start: {traceback_cause(str(exc))}; the MLflow run "
+                        "is marked FAILED"
+                    ) from None
                 if engine is not None:
                     raise EvaluationError(
                         f"{actors} died, and again each time Ray restarted them: see the "

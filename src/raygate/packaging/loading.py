@@ -30,7 +30,7 @@ from raygate.packaging.inputs import (
     signature_inputs,
     unfilled_inputs,
 )
-from raygate.packaging.outputs import prediction_records
+from raygate.packaging.outputs import prediction_records, raised_error
 from raygate.packaging.pricing import logged_prices, priced
 from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
 from raygate.packaging.streaming import StreamReader, final_record
@@ -273,6 +273,10 @@ def model_info(model_uri: str):
         message = getattr(exc, "message", str(exc))
         help_ = _registered_name_help(model_uri) or _URI_HELP
         raise ModelLoadError(f"cannot read model {model_uri}: {message}; {help_}") from None
+    except Exception as exc:  # a URI no artifact store of MLflow's can read (http://…)
+        raise ModelLoadError(
+            f"cannot read model {model_uri}: {raised_error(exc)}; {_URI_HELP}"
+        ) from None
 
 
 def _registered_name_help(model_uri: str) -> str | None:
@@ -320,6 +324,24 @@ def model_id_config(info, version: ModelVersion | None) -> dict[str, str] | None
     return {MODEL_ID_KEY: version.model_id} if version and MODEL_ID_KEY in accepted else None
 
 
+def load_pyfunc(uri: str, model_config: dict[str, str] | None, shown_as: str | None = None):
+    """mlflow.pyfunc.load_model, or a ModelLoadError saying why: a URI MLflow cannot read, or
+    the model's own loading code (its load_context, its imports) raising."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    shown = shown_as or uri
+    try:
+        return mlflow.pyfunc.load_model(uri, model_config=model_config)
+    except (MlflowException, OSError) as exc:
+        message = getattr(exc, "message", str(exc))
+        raise ModelLoadError(f"cannot load model {shown}: {message}; {_URI_HELP}") from None
+    except Exception as exc:
+        raise ModelLoadError(
+            f"cannot load model {shown}: its loading code raised {raised_error(exc)}"
+        ) from None
+
+
 def load_agent(
     model_uri: str,
     registry: ModelRegistry,
@@ -329,17 +351,9 @@ def load_agent(
     """Load by URI; registry URIs are pinned to a version and report model_id name@version.
     `input_map` ({INPUT: FIELD}) fills model inputs named otherwise than the request's fields;
     with `request_inputs`, a required input may come in each request's `inputs` instead."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     version = resolve_model_uri(model_uri, registry)
     uri = version.uri if version else model_uri
-    config = model_id_config(model_info(uri), version)
-    try:
-        model = mlflow.pyfunc.load_model(uri, model_config=config)
-    except (MlflowException, OSError) as exc:
-        message = getattr(exc, "message", str(exc))
-        raise ModelLoadError(f"cannot load model {model_uri}: {message}; {_URI_HELP}") from None
+    model = load_pyfunc(uri, model_id_config(model_info(uri), version), model_uri)
     loaded = LoadedAgent(
         model=model, version=version,
         input_map=checked_input_map(model, input_map, request_inputs),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from raygate.cluster import quiet_token_auth_notice
-from raygate.errors import ConfigError, RegistryError, ServeError
+from raygate.errors import ConfigError, RegistryError, ServeError, traceback_cause
 from raygate.registry.protocol import ModelRegistry
 from raygate.schemas import read_yaml, validate_mapping
 from raygate.serving.auth import ENV_TOKENS_FILE, ENV_TOKENS_VAULT
@@ -491,9 +491,6 @@ def without_traceback(message: str) -> str:
     sentence, then the exception the traceback ends in (raygate's errors by their message)."""
     if "Traceback (most recent call last)" not in message:
         return message
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    said = lines[0].removesuffix("Error:").strip()
-    cause = lines[-1]
-    if cause.startswith("raygate.errors."):
-        cause = cause.split(": ", 1)[-1]
+    said = message.strip().splitlines()[0].removesuffix("Error:").strip()
+    cause = traceback_cause(message)
     return f"{said} The replica failed with: {cause} (its traceback is in Serve's logs)"
