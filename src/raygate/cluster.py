@@ -110,8 +110,8 @@ def _published_errors_to_debug_log() -> None:
     the `raygate.ray` debug log instead (Ray's session logs keep the tracebacks)."""
     from ray._private import worker
 
-    print_to_stdstream = worker.print_to_stdstream
-    if getattr(print_to_stdstream, "raygate_quiet", False):
+    print_to_stdstream = getattr(worker, "print_to_stdstream", None)  # Ray's private API
+    if print_to_stdstream is None or getattr(print_to_stdstream, "raygate_quiet", False):
         return
 
     def published_errors_logged(data: dict, ignore_prefix: bool) -> None:

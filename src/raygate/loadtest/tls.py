@@ -23,17 +23,17 @@ def read_ca_certs(path: Path) -> str:
             f"--ca-cert {path}: cannot read it ({type(exc).__name__}); pass a PEM file of the "
             "CA certificates the server's certificate is signed by"
         ) from None
-    try:
-        if PEM_CERTIFICATE not in text:
-            raise ssl.SSLError("no certificate")
-        ssl.create_default_context(cadata=text)
-    except ssl.SSLError:
-        raise ConfigError(
-            f"--ca-cert {path}: not a PEM file of certificates (no valid '{PEM_CERTIFICATE}' "
-            "block); pass the CA's certificate (for a self-signed server, its own certificate), "
-            "not its key"
-        ) from None
-    return text
+    if PEM_CERTIFICATE in text:
+        try:
+            ssl.create_default_context(cadata=text)
+            return text
+        except ssl.SSLError:
+            pass
+    raise ConfigError(
+        f"--ca-cert {path}: not a PEM file of certificates (no valid '{PEM_CERTIFICATE}' "
+        "block); pass the CA's certificate (for a self-signed server, its own certificate), not "
+        "its key"
+    )
 
 
 def tls_context(ca_pem: str | None) -> ssl.SSLContext:
@@ -42,7 +42,8 @@ def tls_context(ca_pem: str | None) -> ssl.SSLContext:
 
 
 def https_session(ca_pem: str | None) -> Any:
-    """A requests session whose https connections trust what the workers trust."""
+    """A requests session whose https connections trust `ca_pem` as the workers do (without
+    it, requests' own bundle of the public CAs)."""
     import requests
     from requests.adapters import HTTPAdapter
 
@@ -61,9 +62,8 @@ def untrusted_hint(exc: BaseException) -> str | None:
     """What to do when `exc` (or what caused it) is a certificate the client did not trust."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            seen
-        ):
+        untrusted = isinstance(seen, ssl.SSLCertVerificationError)
+        if untrusted or "CERTIFICATE_VERIFY_FAILED" in str(seen):  # urllib3 says it in words
             return (
                 "the server's TLS certificate is not trusted here; pass --ca-cert with the PEM "
                 "file of the CA that signed it (for a self-signed certificate, the certificate "

@@ -165,6 +165,8 @@ class ServeControl:
     """up / status / weight / refresh / down against one Ray cluster's dashboard; with a
     `model_name`, only on a raygate app that serves that model by its release aliases."""
 
+    model_name: str | None = None
+
     def __init__(self, address: str | None = None, model_name: str | None = None) -> None:
         from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
         from ray.exceptions import AuthenticationError
