@@ -401,7 +401,7 @@ def test_limits_that_still_answer_stay_200(reason):
     assert failure_of({"finish_reason": reason, "answer": "", "error": None}, "champion") is None
 
 
-def test_weight_on_an_app_without_a_canary_is_an_error():
+def test_a_weight_on_an_app_without_a_canary_is_an_error_and_zero_is_none():
     from raygate.serving.control import APP_IMPORT_PATH, ServeControl
 
     control = ServeControl.__new__(ServeControl)
@@ -410,6 +410,11 @@ def test_weight_on_an_app_without_a_canary_is_an_error():
     control.details = lambda: {"applications": {"raygate": app}}
     with pytest.raises(ConfigError, match="serves no canary"):
         control.set_weight(10)
+    deployed = []  # 0 %, which promote and rollback ask for, is what it has: no error
+    control._deploy = deployed.append
+    control.set_weight(0)
+    (router,) = deployed[0]["applications"][0]["deployments"]
+    assert router["name"] == "router" and router["user_config"]["canary_percent"] == 0
 
 
 def test_an_app_started_by_serve_run_with_an_import_path_is_told_to_deploy_a_config():

@@ -327,7 +327,8 @@ class ServeControl:
 
         def change(app: dict[str, Any]) -> None:
             variants = _variants(app)
-            if "canary_percent" in changes and "canary" not in variants:
+            # no canary: 0 % is what it already gets (promote and rollback ask for it)
+            if changes.get("canary_percent", 0) > 0 and "canary" not in variants:
                 raise ConfigError(
                     f"this app serves no canary (args.variants is {variants}); deploy a config "
                     "with a canary, e.g. serve_configs/canary.yaml"
