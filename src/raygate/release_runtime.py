@@ -13,6 +13,7 @@ from raygate.canary.controller import Controller, OnLook
 from raygate.canary.policy import RolloutPolicy
 from raygate.canary.store import MlflowReleaseStore
 from raygate.cluster import join_running_cluster, require_serve
+from raygate.errors import ServeError
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.secrets import get_secret, secret_sources
 from raygate.serving.control import ServeControl
@@ -40,11 +41,13 @@ def runtime(
     wait_s: float = 300.0,
     split: Path | None = None,
     model_name: str | None = None,
+    needs_canary: bool = False,
 ) -> Runtime:
     """Registry, store, executor and the split's control: raygate's router at `address`, or
     the HTTPRoute of a `split` file (without joining Ray: commands that only read or send
     commands need none of it). With `model_name`, raygate's app at `address` must serve that
-    model by its release aliases, checked here, before anything is changed."""
+    model by its release aliases (and, `needs_canary`, have a canary), checked here, before
+    anything is changed."""
     registry = MlflowRegistry()
     control = None
     if split is not None:
@@ -54,7 +57,13 @@ def runtime(
     else:
         control = ServeControl(address, model_name)
         if model_name is not None:
-            control.status()  # ServeError: no raygate app, or one serving another model
+            status = control.status()  # ServeError: no raygate app, or one serving another model
+            if needs_canary and "canary" not in status["deployments"]:
+                raise ServeError(
+                    f"the raygate application '{status['application']}' at {control.address} "
+                    f"serves {model_name} without a canary, which a release needs: deploy a "
+                    "config with one (serve_configs/canary.yaml; weight 0 is fine)"
+                )
         serving = ServeControlAdapter(control, wait_s)
     actions = Actions(registry, serving, note) if note else Actions(registry, serving)
     return Runtime(registry, MlflowReleaseStore(), actions, control)

@@ -729,3 +729,22 @@ def test_a_release_acts_only_on_an_app_that_serves_its_model_by_its_aliases():
         check_serves(pinned, "reference-agent", "the app")
     defaults = {**app, "deployments": [{"name": "router"}]}  # build_app's own model URIs
     check_serves(defaults, "reference-agent", "the app")
+
+
+def test_a_release_needs_a_canary_to_ramp_and_promote_or_rollback_does_not(monkeypatch):
+    from raygate import release_runtime
+    from raygate.errors import ServeError
+
+    class ChampionOnly:  # serve_configs/local.yaml, as the dashboard reports it
+        def __init__(self, address, model_name):
+            self.address = address
+
+        def status(self):
+            return {"application": "raygate", "deployments": {"router": {}, "champion": {}}}
+
+    monkeypatch.setattr(release_runtime, "ServeControl", ChampionOnly)
+    monkeypatch.setattr(release_runtime, "MlflowRegistry", lambda: None)
+    monkeypatch.setattr(release_runtime, "MlflowReleaseStore", lambda: None)
+    release_runtime.runtime("http://ray:8265", model_name="m")  # promote, rollback
+    with pytest.raises(ServeError, match="serves m without a canary, which a release needs"):
+        release_runtime.runtime("http://ray:8265", model_name="m", needs_canary=True)

@@ -105,7 +105,9 @@ def start(
     from raygate.constants import ALIAS_CANDIDATE
 
     rollout = _policy(policy)
-    parts = rt.runtime(address, _note_to(err_console), split=split, model_name=name)
+    parts = rt.runtime(
+        address, _note_to(err_console), split=split, model_name=name, needs_canary=True
+    )
     if version is None:
         active = parts.store.active(name)
         version = (active.candidate_version if active else
@@ -315,7 +317,9 @@ def release(
              "rollout": rollout, "input_map": parse_input_map(input_map) or None}  # fmt: skip
     spec = release_config(config, flags)
     gate_policy, rollout_policy = _policies(spec.gates, spec.rollout)
-    parts = rt.runtime(address, _note_to(err_console), split=split, model_name=spec.name)
+    parts = rt.runtime(
+        address, _note_to(err_console), split=split, model_name=spec.name, needs_canary=True
+    )
     controller = rt.controller(
         parts, rollout_policy, spec.name, None if as_json else print_look, prometheus
     )
