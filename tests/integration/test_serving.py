@@ -694,3 +694,43 @@ def test_pii_and_the_api_token_sent_through_eval_and_serving_are_written_nowhere
     assert _hits(written, PII_VALUES) == []
     # The bearer token went with every request: no log, record, trace or MLflow file has it.
     assert _hits(written, [TOKEN]) == []
+
+
+HELLO_APP = """
+from ray import serve
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
+class Hello:
+    def __call__(self, request):
+        return "hello from another app"
+
+app = Hello.bind()
+"""
+
+
+def test_serve_up_and_down_leave_the_cluster_s_other_applications_running(served, tmp_path):
+    """A cluster that serves more than raygate: Serve's own deploy deletes every application
+    its config does not name; raygate's up (and down) keep the others."""
+    from raygate.serving.control import APP_IMPORT_PATH
+    from tests.integration.conftest import wait_for
+
+    (tmp_path / "hello_app.py").write_text(HELLO_APP)
+    control = served.control
+    details = control.details()
+    http = {"http_options": details["http_options"]}
+    ours = next(a["deployed_app_config"] for a in details["applications"].values()
+                if a["deployed_app_config"]["import_path"] == APP_IMPORT_PATH)  # fmt: skip
+    other = {"name": "other", "route_prefix": "/other", "import_path": "hello_app:app",
+             "runtime_env": {"working_dir": f"local://{tmp_path}"}}  # fmt: skip
+    control._deploy({**http, "applications": [ours, other]})
+
+    def answered() -> bool:
+        return requests.get(f"{served.url}/other", timeout=10).text == "hello from another app"
+
+    try:
+        wait_for(answered, 120, "the other application")
+        control.wait_applied(control.up({**http, "applications": [ours]}), timeout_s=120)
+        assert answered()
+        assert set(control.details()["applications"]) == {ours["name"], "other"}
+    finally:
+        control._deploy({**http, "applications": [ours]})

@@ -190,8 +190,10 @@ class ServeControl:
             ) from None
 
     def up(self, config: dict[str, Any]) -> str:
-        """Deploy (or update in place) every application of the config; returns the change
-        id each of raygate's deployments with a user_config carries (see wait_applied)."""
+        """Deploy (or update in place) every application of the config, keeping the cluster's
+        other applications (Serve's deploy alone would delete them) but any raygate app it
+        replaces; returns the change id each of raygate's deployments with a user_config
+        carries (see wait_applied)."""
         config = with_runtime_env(config, local=_is_local(self.address))
         change_id = _new_change_id()
         app = raygate_app(config, "config")
@@ -201,7 +203,15 @@ class ServeControl:
             if not isinstance(deployment.get("user_config"), dict):
                 deployment["user_config"] = _default_user_config(app, name)
             deployment["user_config"]["change_id"] = change_id
-        self._deploy(config)
+        named = {a.get("name", "default") for a in config.get("applications", [])}
+        others = [
+            a["deployed_app_config"]
+            for name, a in self.details().get("applications", {}).items()
+            if name not in named
+            and a.get("deployed_app_config")
+            and a["deployed_app_config"].get("import_path") != APP_IMPORT_PATH
+        ]
+        self._deploy({**config, "applications": [*config.get("applications", []), *others]})
         return change_id
 
     def wait_applied(
