@@ -45,15 +45,17 @@ def runtime(
 ) -> Runtime:
     """Registry, store, executor and the split's control: raygate's router at `address`, or
     the HTTPRoute of a `split` file (without joining Ray: commands that only read or send
-    commands need none of it). With `model_name`, raygate's app at `address` must serve that
-    model by its release aliases (and, `needs_canary`, have a canary), checked here, before
-    anything is changed."""
+    commands need none of it). With `model_name`, raygate's app at `address` (each split
+    cluster's) must serve that model by its release aliases (and, `needs_canary`, have a
+    canary), checked here, before anything is changed."""
     registry = MlflowRegistry()
     control = None
     if split is not None:
         from raygate.serving.gateway import GatewaySplitControl, load_split
 
-        serving = GatewaySplitControl(load_split(split), wait_s)
+        serving = GatewaySplitControl(load_split(split), wait_s, model_name)
+        if model_name is not None:
+            serving.check_serves()  # ServeError: a cluster serving another model, or none
     else:
         control = ServeControl(address, model_name)
         if model_name is not None:

@@ -109,6 +109,19 @@ def test_promote_and_rollback_on_the_command_line_move_the_route_and_the_champio
     assert split.answered_by("u-4") == ("champion", f"{NAME}@{split.versions['v1']}")
 
 
+def test_a_model_the_split_s_clusters_do_not_serve_is_refused_before_anything_moves(
+    split, registry, built_v1
+):
+    other = "not-served-here"
+    version = registry.register(other, built_v1.model_uri, built_v1.tags).version
+    registry.set_alias(other, "candidate", version)
+    puts = split.api.puts
+    done = raygate("promote", other, "--split", str(split.file))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"serves {NAME}, not {other}" in done.stderr
+    assert split.api.puts == puts and registry.aliases(other) == {"candidate": version}
+
+
 def test_a_gateway_split_without_prometheus_is_refused_before_anything_moves(split):
     puts = split.api.puts
     done = raygate("canary", "start", NAME, "--split", str(split.file))

@@ -127,10 +127,17 @@ def _is_conflict(exc: BaseException) -> bool:
 class GatewaySplitControl:
     """ServingControl on a Gateway API HTTPRoute (and each variant's own Serve app)."""
 
-    def __init__(self, split: GatewaySplit, timeout_s: float = 300.0) -> None:
-        self.split, self._timeout_s = split, timeout_s
+    def __init__(
+        self, split: GatewaySplit, timeout_s: float = 300.0, model_name: str | None = None
+    ) -> None:
+        self.split, self._timeout_s, self.model_name = split, timeout_s, model_name
         self._api = _custom_objects_api(split.kube_context)
         self._controls: dict[str, Any] = {}
+
+    def check_serves(self) -> None:
+        """Each variant's cluster runs a raygate app that serves `model_name` (ServeError)."""
+        for variant in ("champion", "canary"):
+            self._control(variant).status()
 
     def set_weight(self, percent: float, wait: bool = True) -> dict[str, Any]:
         """Write the weights (a repeat writes nothing) and wait until the route's Gateways
@@ -155,12 +162,16 @@ class GatewaySplitControl:
 
     def refresh(self, variant: str) -> None:
         """The variant's cluster re-resolves its alias (its own raygate app, one variant)."""
+        control = self._control(variant)
+        control.wait_applied(control.refresh(variant), self._timeout_s)
+
+    def _control(self, variant: str) -> Any:
         from raygate.serving.control import ServeControl
 
         if variant not in self._controls:
-            self._controls[variant] = ServeControl(getattr(self.split, variant).dashboard)
-        control = self._controls[variant]
-        control.wait_applied(control.refresh(variant), self._timeout_s)
+            dashboard = getattr(self.split, variant).dashboard
+            self._controls[variant] = ServeControl(dashboard, self.model_name)
+        return self._controls[variant]
 
     @retry(retry=retry_if_exception(_is_conflict), stop=stop_after_attempt(CONFLICT_ATTEMPTS),
            wait=wait_exponential(multiplier=0.2, max=2), reraise=True)  # fmt: skip
