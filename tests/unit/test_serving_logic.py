@@ -498,6 +498,7 @@ def test_a_config_that_leaves_settings_to_the_defaults_still_carries_the_change(
     control = ServeControl.__new__(ServeControl)
     sent = []
     control._deploy, control.address = sent.append, "http://127.0.0.1:8265"
+    control.details = lambda: {"applications": {}}  # a cluster that serves nothing yet
     app = {"name": "myapp", "import_path": APP_IMPORT_PATH, "args": {"model_name": "m"}}
     change = control.up({"applications": [app]})
     (deployed,) = sent[0]["applications"]
