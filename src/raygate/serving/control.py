@@ -205,11 +205,9 @@ class ServeControl:
             deployment["user_config"]["change_id"] = change_id
         named = {a.get("name", "default") for a in config.get("applications", [])}
         others = [
-            a["deployed_app_config"]
-            for name, a in self.details().get("applications", {}).items()
-            if name not in named
-            and a.get("deployed_app_config")
-            and a["deployed_app_config"].get("import_path") != APP_IMPORT_PATH
+            deployed
+            for name, deployed in _deployed_apps(self.details()).items()
+            if name not in named and deployed.get("import_path") != APP_IMPORT_PATH
         ]
         self._deploy({**config, "applications": [*config.get("applications", []), *others]})
         return change_id
@@ -360,11 +358,7 @@ class ServeControl:
         """Delete raygate's app; other applications on the cluster keep running."""
         details = self.details()
         app_name, _ = self._raygate_app_details(details)
-        others = [
-            a["deployed_app_config"]
-            for name, a in details.get("applications", {}).items()
-            if name != app_name and a.get("deployed_app_config")
-        ]
+        others = [app for name, app in _deployed_apps(details).items() if name != app_name]
         if not others:
             try:
                 self._client.delete_applications()
@@ -378,15 +372,9 @@ class ServeControl:
     def _update(self, change) -> dict[str, Any]:
         details = self.details()
         app_name, _ = self._raygate_app_details(details)
-        apps = []
-        for name, app in details.get("applications", {}).items():
-            config = copy.deepcopy(app.get("deployed_app_config"))
-            if config is None:
-                continue
-            if name == app_name:
-                change(config)
-            apps.append(config)
-        self._deploy({**_cluster_settings(details), "applications": apps})
+        apps = copy.deepcopy(_deployed_apps(details))
+        change(apps[app_name])
+        self._deploy({**_cluster_settings(details), "applications": list(apps.values())})
 
     def _deploy(self, config: dict[str, Any]) -> None:
         try:
@@ -467,6 +455,16 @@ def _deployment(app: dict[str, Any], name: str) -> dict[str, Any]:
         raise ConfigError(f"the app has no '{name}' deployment (variants: {', '.join(variants)})")
     deployments.append({"name": name})
     return deployments[-1]
+
+
+def _deployed_apps(details: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each application Serve runs from a config, by name: that config (one `serve.run`
+    started has none, and cannot be sent back)."""
+    return {
+        name: app["deployed_app_config"]
+        for name, app in details.get("applications", {}).items()
+        if app.get("deployed_app_config")
+    }
 
 
 def _cluster_settings(details: dict[str, Any]) -> dict[str, Any]:
