@@ -331,3 +331,16 @@ def test_a_canary_that_cannot_be_started_ends_aborted_instead_of_blocking_the_ne
         world.release(2)
     assert world.store.active(NAME) is None
     assert "could not be started" in world.store.latest(NAME).reason
+
+
+def test_a_release_without_traffic_says_so_at_every_look_and_halts_at_its_timeout(capsys):
+    from raygate.cli.release import print_look
+
+    world = World(rps=0)
+    short = POLICY.model_copy(update={"timeout_s": 60})
+    controller = world.controller(policy=short)
+    controller._on_look = print_look
+    state = controller.run(controller.begin(NAME, 2))
+    assert state.phase == "halted" and "no requests have reached either variant" in state.reason
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 5 and all("no traffic reaches the app yet" in line for line in lines)

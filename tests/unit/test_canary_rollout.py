@@ -131,9 +131,26 @@ def test_a_metric_neither_variant_reports_halts_at_once_saying_how_to_fix_it():
     )
 
 
-def test_the_timeout_halts_without_a_decision():
+def test_the_timeout_halts_without_a_decision_and_says_the_traffic_it_saw():
     _, decision = look(steps.start(0), Verdict.INCONCLUSIVE, POLICY.timeout_s, 1)
     assert decision.action is steps.Action.HALT and "timed out" in decision.reason
+    assert "step 1 of 2 (1 canary and 10 champion requests)" in decision.reason
+
+
+def test_a_release_nobody_sends_traffic_to_says_so_while_waiting_and_at_its_timeout():
+    state = steps.start(0)
+    _, waiting = look(state, Verdict.INCONCLUSIVE, 30, canary_requests=0)
+    assert waiting.action is steps.Action.WAIT
+    assert waiting.reason == "step 1: no requests have reached either variant"
+    _, halted = look(state, Verdict.INCONCLUSIVE, POLICY.timeout_s, canary_requests=0)
+    assert halted.action is steps.Action.HALT
+    assert "no requests have reached either variant" in halted.reason
+    assert "raygate loadtest" in halted.reason
+
+
+def test_collecting_data_says_how_far_the_step_is():
+    _, decision = look(steps.start(0), Verdict.PASS, 30, canary_requests=4)
+    assert decision.reason == "step 1: collecting data (4 of 10 canary requests, 30 of 60 s)"
 
 
 # Policy file

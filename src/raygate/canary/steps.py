@@ -21,6 +21,7 @@ class Action(StrEnum):
 
 
 FINAL_ACTIONS = frozenset({Action.PROMOTE, Action.ROLLBACK, Action.HALT})
+NO_TRAFFIC = "no requests have reached either variant"
 UNMEASURED_AFTER = 50  # requests of each variant without a value before a metric is unmeasured
 
 
@@ -96,15 +97,20 @@ def next_decision(
             None,
         )
     if now - state.started_at >= policy.timeout_s:
-        return state, Decision(
-            Action.HALT, f"timed out after {policy.timeout_s:g} s without a decision", None
-        )
+        return state, Decision(Action.HALT, _timed_out(policy, state, verdict), None)
     step = policy.steps[state.step]
     step_requests = verdict.canary_requests - state.step_start_canary_requests
-    if now - state.step_started_at < step.min_duration_s or (
-        step_requests < step.min_canary_requests
-    ):
-        return state, Decision(Action.WAIT, f"step {state.step + 1}: collecting data", look)
+    step_s = now - state.step_started_at
+    if step_s < step.min_duration_s or step_requests < step.min_canary_requests:
+        if verdict.canary_requests == verdict.champion_requests == 0:
+            return state, Decision(Action.WAIT, f"step {state.step + 1}: {NO_TRAFFIC}", look)
+        return state, Decision(
+            Action.WAIT,
+            f"step {state.step + 1}: collecting data ({step_requests} of "
+            f"{step.min_canary_requests} canary requests, {step_s:.0f} of "
+            f"{step.min_duration_s:g} s)",
+            look,
+        )
     last = state.step == len(policy.steps) - 1
     needs_pass = last or step.advance_when == "pass"
     if verdict.verdict is Verdict.PASS or (not needs_pass and verdict.verdict is not Verdict.FAIL):
@@ -134,6 +140,22 @@ def next_decision(
             None,
         )
     return state, Decision(Action.WAIT, f"step {state.step + 1}: inconclusive, extending", look)
+
+
+def _timed_out(policy: RolloutPolicy, state: RolloutState, verdict: JudgeVerdict) -> str:
+    """Why the rollout ran out of time, with the traffic it saw: a release nobody sent
+    requests to says so rather than looking undecided."""
+    said = f"timed out after {policy.timeout_s:g} s without a decision"
+    if verdict.canary_requests == verdict.champion_requests == 0:
+        return (
+            f"{said}: {NO_TRAFFIC}; send the app traffic (your clients, or `raygate loadtest`) "
+            "while a release runs"
+        )
+    return (
+        f"{said} at step {state.step + 1} of {len(policy.steps)} ({verdict.canary_requests} "
+        f"canary and {verdict.champion_requests} champion requests); `raygate canary plan` "
+        "says how long the policy needs at your traffic"
+    )
 
 
 def _unmeasured(verdict: JudgeVerdict) -> list[str]:

@@ -59,6 +59,8 @@ def print_look(state, look: dict[str, Any]) -> None:
         if "canary_requests" in look
         else f"[yellow]measurement error[/]: {look.get('error')}"
     )
+    if look.get("canary_requests") == look.get("champion_requests") == 0:
+        counts += " [yellow](no traffic reaches the app yet)[/]"
     err_console.print(
         f"look {look['look']:>3} · step {look['step']} at {look['weight_percent']:g} % · "
         f"{counts} · {verdicts} → [bold]{look['decision']}[/]",
