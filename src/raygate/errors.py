@@ -81,6 +81,11 @@ class ServeError(RaygateError):
     """The Ray cluster or its Serve API refused or could not be reached."""
 
 
+class UnservableVersionError(ServeError):
+    """A variant's replicas could not load the version they were asked to serve (they keep
+    serving the one they had)."""
+
+
 class LoadTestError(RaygateError):
     """A load test could not be set up (workload, target) or run."""
 

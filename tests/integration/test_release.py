@@ -236,3 +236,52 @@ def test_a_release_of_a_model_the_app_does_not_serve_moves_nothing(
     assert {n: d["user_config"] for n, d in after["deployments"].items()} == {
         n: d["user_config"] for n, d in before["deployments"].items()
     }
+
+
+def test_a_version_serving_cannot_load_is_neither_canaried_nor_promoted(
+    release_served, local_ray, policy_file, tmp_path
+):
+    """A version whose loading code raises in the replicas: `canary start` ends aborted before
+    any traffic moves (the canary would have judged the version it kept serving), and
+    `promote` leaves `champion` on the version that serves, saying why."""
+    from raygate.canary.store import MlflowReleaseStore
+    from raygate.registry.mlflow_registry import MlflowRegistry
+    from tests.integration.conftest import log_code_model
+    from tests.integration.test_cli import assert_one_line_error, run
+    from tests.integration.test_user_pyfunc import FAILS_TO_LOAD
+
+    registry = MlflowRegistry()
+    broken = registry.register(NAME, log_code_model(tmp_path, FAILS_TO_LOAD), {}).version
+    aliases = registry.aliases(NAME)
+    said = "its loading code raised RuntimeError: the weights are gone"
+    started = run("canary", "start", NAME, "--version", str(broken), "--address", local_ray,
+                  "--policy", str(policy_file))  # fmt: skip
+    assert started.exit_code == 2 and "Traceback" not in started.stderr
+    last = started.stderr.strip().splitlines()[-1]
+    assert "aborted: the canary could not be started: the canary deployment could not" in last
+    assert said in last
+    assert MlflowReleaseStore().latest(NAME).phase == "aborted"
+    assert release_served.control.status()["canary_percent"] == 0
+    promoted = run("promote", NAME, "--version", str(broken), "--address", local_ray)
+    champion = aliases["champion"]
+    assert promoted.exit_code == 2 and "Traceback" not in promoted.stderr
+    error = promoted.stderr.strip()
+    assert error.startswith(f"error: v{broken} is not champion: the champion deployment could")
+    assert said in error and error.endswith(f"champion stays v{champion}"), error
+    assert f"champion → v{champion} again: v{broken} cannot serve" in promoted.stdout
+    assert registry.aliases(NAME)["champion"] == champion
+    answer = release_served.predict({"query": "hi", "user_id": "u-broken"}).json()
+    assert answer["model_id"].endswith(f"@{champion}"), answer
+    # the alias moved by hand: `serve refresh` says the replicas kept what they had, and so
+    # does `serve status`
+    registry.set_alias(NAME, "champion", broken)
+    try:
+        refreshed = run("serve", "refresh", "champion", "--address", local_ray)
+        assert_one_line_error(refreshed, "the champion deployment could not load", said)
+        status = json.loads(run("serve", "status", "--address", local_ray, "--json").stdout)
+        kept = status["deployments"]["champion"]["replica_versions"].values()
+        assert all(said in e["load_error"] and e["model_id"].endswith(f"@{champion}") for e in kept)
+    finally:
+        registry.set_alias(NAME, "champion", champion)
+        control = release_served.control
+        control.wait_applied(control.refresh("champion"), 120)

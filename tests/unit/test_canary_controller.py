@@ -7,7 +7,7 @@ from raygate.canary.actions import TAG_OUTCOME, Actions
 from raygate.canary.controller import Controller, decide_halted
 from raygate.canary.policy import RolloutPolicy
 from raygate.canary.simulate import Traffic
-from raygate.errors import ReleaseError
+from raygate.errors import ReleaseError, UnservableVersionError
 from raygate.release import run_release
 from raygate.testing.fakes import (
     FakeClock,
@@ -327,7 +327,7 @@ def test_a_canary_that_cannot_be_started_ends_aborted_instead_of_blocking_the_ne
             super().refresh(variant)
 
     world.serving.__class__ = NoCanary
-    with pytest.raises(ConfigError, match="no canary"):
+    with pytest.raises(ReleaseError, match="aborted: the canary could not be started: this app"):
         world.release(2)
     assert world.store.active(NAME) is None
     assert "could not be started" in world.store.latest(NAME).reason
@@ -344,3 +344,39 @@ def test_a_release_without_traffic_says_so_at_every_look_and_halts_at_its_timeou
     assert state.phase == "halted" and "no requests have reached either variant" in state.reason
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) >= 5 and all("no traffic reaches the app yet" in line for line in lines)
+
+
+def test_a_canary_that_cannot_load_its_version_aborts_before_any_traffic_moves():
+    world = World()
+    world.serving.unservable.add(2)
+    with pytest.raises(ReleaseError, match="aborted: the canary could not be started"):
+        world.release(2)
+    (state,) = world.store.states.values()
+    assert state.phase == "aborted" and "could not load v2" in state.reason
+    assert world.serving.weight_percent == 0 and world.registry.aliases(NAME)["champion"] == 1
+
+
+def test_a_promotion_the_champion_deployment_cannot_load_halts_with_champion_unmoved():
+    world = World()
+    world.serving.unservable.add(2)
+    world.serving.serves["canary"] = 2  # the canary's replicas could load it; the champion's not
+    controller = world.controller()
+    state = controller.begin(NAME, 2)
+    state = controller._promote(state, "every metric passed")
+    assert state.phase == "halted" and "champion stays v1" in state.reason
+    assert world.registry.aliases(NAME)["champion"] == 1 and world.serving.serves["champion"] == 1
+    assert world.champion_sets() == [1, 2] and world.serving.weight_percent == state.weight_percent
+
+
+def test_promote_and_rollback_outside_a_release_never_leave_champion_on_what_cannot_serve():
+    world = World()
+    actions = Actions(world.registry, world.serving, world.notes.append)
+    world.serving.unservable.add(3)
+    with pytest.raises(UnservableVersionError, match=r"v3 is not champion.*champion stays v1"):
+        actions.promote(NAME, 3, "by hand")
+    assert world.registry.aliases(NAME)["champion"] == 1 and world.serving.serves["champion"] == 1
+    actions.promote(NAME, 2, "by hand")
+    world.serving.unservable.add(1)  # the version before is gone now
+    with pytest.raises(UnservableVersionError, match=r"v1 is not champion.*champion stays v2"):
+        actions.rollback_champion(NAME, "by hand")
+    assert world.registry.aliases(NAME)["champion"] == 2 and world.serving.serves["champion"] == 2

@@ -4,11 +4,14 @@ controller that died half-way through one simply runs it again."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from raygate.constants import ALIAS_CANDIDATE, ALIAS_CHAMPION
+from raygate.errors import RaygateError, UnservableVersionError
 from raygate.registry.protocol import ModelRegistry
 
 TAG_OUTCOME = "raygate.release.outcome"  # promoted | rolled_back | aborted
@@ -38,7 +41,11 @@ class ServeControlAdapter:
         self._control.wait_applied(self._control.set_weight(percent), self._timeout_s)
 
     def refresh(self, variant: str) -> None:
-        self._control.wait_applied(self._control.refresh(variant), self._timeout_s)
+        change_id = self._control.refresh(variant)
+        self._control.wait_applied(change_id, self._timeout_s)
+        unchecked = self._control.check_loaded(variant, change_id)
+        if unchecked:
+            log.warning(unchecked)
 
 
 class Actions:
@@ -70,7 +77,9 @@ class Actions:
         change = self.registry.set_alias(name, ALIAS_CHAMPION, candidate, reason)
         before = f"was v{change.previous}" if change.previous is not None else "no champion before"
         self._note(f"champion → v{candidate} ({change.action}; {before})")
-        self.serving.refresh("champion")
+        self._refresh_champion_or_undo(
+            change, partial(self.registry.rollback, name, ALIAS_CHAMPION)
+        )
         self.serving.set_weight(0.0)
         self.registry.tag_version(name, candidate, {TAG_OUTCOME: "promoted", TAG_REASON: reason})
         if change.previous is not None and change.previous != candidate:
@@ -102,6 +111,24 @@ class Actions:
         self.serving.set_weight(0.0)
         change = self.registry.rollback(name, ALIAS_CHAMPION, reason)
         if change.action != "noop":
-            self.serving.refresh("champion")
+            undo = partial(self.registry.set_alias, name, ALIAS_CHAMPION, change.previous)
+            self._refresh_champion_or_undo(change, undo)
         self._note(f"champion → v{change.version} ({change.action})")
         return change
+
+    def _refresh_champion_or_undo(self, change, undo: Callable[[str], object]) -> None:
+        """The champion deployment rolls to the alias's new version; if its replicas cannot
+        load it (they keep serving the one before), `undo(reason)` moves the alias back to
+        that version, so that `champion` always names what serves."""
+        try:
+            self.serving.refresh("champion")
+        except UnservableVersionError as exc:
+            if change.action == "noop" or change.previous is None:
+                raise
+            undo(f"v{change.version} could not be served: {exc}")
+            with contextlib.suppress(RaygateError):  # clears the replicas' load error
+                self.serving.refresh("champion")
+            self._note(f"champion → v{change.previous} again: v{change.version} cannot serve")
+            raise UnservableVersionError(
+                f"v{change.version} is not champion: {exc}; champion stays v{change.previous}"
+            ) from None

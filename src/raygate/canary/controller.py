@@ -19,7 +19,7 @@ from raygate.canary.provider import MetricsProvider
 from raygate.canary.release_state import Command, ReleaseState
 from raygate.canary.store import ReleaseStore
 from raygate.constants import ALIAS_CHAMPION
-from raygate.errors import MetricsError, RaygateError, ReleaseError
+from raygate.errors import MetricsError, RaygateError, ReleaseError, UnservableVersionError
 
 OnLook = Callable[[ReleaseState, dict[str, Any]], None]
 Notify = Callable[[str, ReleaseState], Any]  # e.g. canary.webhooks.WebhookNotifier
@@ -96,8 +96,9 @@ class Controller:
             try:
                 state = self._start_traffic(state)
             except RaygateError as exc:  # no canary deployment, serving down, unknown alias
-                self._end(state, "aborted", f"the canary could not be started: {exc}")
-                raise
+                reason = f"the canary could not be started: {exc}"
+                self._end(state, "aborted", reason)
+                raise ReleaseError(f"release {state.release_id} aborted: {reason}") from exc
         judge_state = self._rebuild(state)
         self.totals = judge_state.totals
         try:
@@ -233,7 +234,14 @@ class Controller:
     def _promote(self, state: ReleaseState, reason: str) -> ReleaseState:
         state = state.model_copy(update={"phase": "promoting", "reason": reason})
         self.store.save(state)
-        self.actions.promote(state.model_name, state.candidate_version, reason)
+        try:
+            self.actions.promote(state.model_name, state.candidate_version, reason)
+        except UnservableVersionError as exc:  # champion is back on the version that serves
+            return self._end(state, "halted", (
+                f"{reason}, but the promotion failed: {exc}; the canary keeps "
+                f"{state.weight_percent:g} % until a person runs `raygate promote "
+                f"{state.model_name}` (once the champion deployment can load it) or `raygate "
+                f"rollback {state.model_name}`"))  # fmt: skip
         return self._end(state.model_copy(update={"weight_percent": 0.0}), "promoted", reason)
 
     def _rollback(self, state: ReleaseState, reason: str, outcome: str = "rolled_back"):

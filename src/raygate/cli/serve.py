@@ -8,7 +8,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from raygate.cli.output import JSON_OPTION, console, emit_json, handles_errors, working
+from raygate.cli.output import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    err_console,
+    handles_errors,
+    working,
+)
 from raygate.cli.percents import percent as parse_percent
 
 app = typer.Typer(
@@ -115,9 +122,14 @@ def refresh(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Make VARIANT re-resolve its alias after `registry alias` or `registry rollback`;
-    requests keep being answered while the new version loads."""
+    requests keep being answered while the new version loads. A version its replicas cannot
+    load is an error (they keep serving the one they had)."""
     control = _control(address)
-    _report(_settled(control, control.refresh(variant), wait_s, as_json), as_json)
+    change_id = control.refresh(variant)
+    status = _settled(control, change_id, wait_s, as_json)
+    if wait_s > 0 and (unchecked := control.check_loaded(variant, change_id)):
+        err_console.print(f"warning: {unchecked}", highlight=False)
+    _report(status, as_json)
 
 
 @app.command("down")
@@ -186,6 +198,8 @@ def _report(status: dict, as_json: bool) -> None:
                 f"{entry['model_id']} (revision {entry.get('revision')})"
                 if entry else "[yellow]no model loaded yet[/]"
             )  # fmt: skip
+            if entry and entry.get("load_error"):
+                served += f" [red](the version asked failed: {escape(entry['load_error'])})[/]"
             table.add_row(f"  └ {replica_id}", "", "", served)
     console.print(table)
     for name, deployment in status["deployments"].items():

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from raygate.cluster import quiet_token_auth_notice
-from raygate.errors import ConfigError, RegistryError, ServeError, traceback_cause
+from raygate.errors import (
+    ClusterError,
+    ConfigError,
+    RegistryError,
+    ServeError,
+    UnservableVersionError,
+    traceback_cause,
+)
 from raygate.registry.protocol import ModelRegistry
 from raygate.schemas import read_yaml, validate_mapping
 from raygate.serving.auth import ENV_TOKENS_FILE, ENV_TOKENS_VAULT
@@ -323,6 +330,32 @@ class ServeControl:
         return self.update_settings(
             ROUTER_DEPLOYMENT, canary_percent=checked_canary_percent(percent)
         )
+
+    def check_loaded(self, deployment: str, change_id: str) -> str | None:
+        """After `change_id` applied: UnservableVersionError when a replica of `deployment`
+        could not load the model it names (a replica keeps serving the model it had, so Serve
+        reports the change applied). Replicas say what they serve in the cluster's key-value
+        store, so this process joins the cluster; why it could not check, else None."""
+        from raygate.cluster import join_running_cluster
+        from raygate.serving import replica_versions
+
+        status = self.status()
+        ids = status["deployments"].get(deployment, {}).get("replica_ids", [])
+        try:
+            join_running_cluster()
+            entries = replica_versions.read(status["application"], {deployment: ids})
+        except ClusterError as exc:
+            return f"could not check that {deployment}'s replicas loaded it: {exc}"
+        failed = [e for e in entries.values()
+                  if e and e.get("change_id") == change_id and e.get("load_error")]  # fmt: skip
+        if failed:
+            raise UnservableVersionError(
+                f"the {deployment} deployment could not load the version asked of it "
+                f"({failed[0]['load_error']}); its replicas keep serving {failed[0]['model_id']}"
+            )
+        if ids and not any(entries.values()):
+            return f"could not check that {deployment}'s replicas loaded it: none has said"
+        return None
 
     def refresh(self, variant: str) -> str:
         """Make a variant re-resolve its alias (after a flip): its revision goes up by one."""

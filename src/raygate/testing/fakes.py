@@ -13,7 +13,13 @@ import numpy as np
 from raygate.canary.observations import WindowPair
 from raygate.canary.release_state import Command, ReleaseState
 from raygate.canary.simulate import Traffic, window_pair
-from raygate.errors import MetricsError, UnknownAliasError, UnknownModelError, UnknownVersionError
+from raygate.errors import (
+    MetricsError,
+    UnknownAliasError,
+    UnknownModelError,
+    UnknownVersionError,
+    UnservableVersionError,
+)
 from raygate.gates.decide import GateDecision, GateResult
 from raygate.gates.evidence import EvalEvidence
 from raygate.gates.run import GateOutcome
@@ -91,13 +97,15 @@ class FakeRegistry(AliasMoves):
 @dataclass
 class FakeServing:
     """ServingControl in memory: the canary's weight, and which version each variant serves
-    (resolved from the registry's aliases on refresh, as replicas do)."""
+    (resolved from the registry's aliases on refresh, as replicas do; a version in
+    `unservable` fails to load and the variant keeps what it served, as replicas do)."""
 
     registry: FakeRegistry
     model_name: str
     weight_percent: float = 0.0
     serves: dict[str, int | None] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    unservable: set[int] = field(default_factory=set)
 
     def set_weight(self, percent: float) -> None:
         self.calls.append(("set_weight", percent))
@@ -106,7 +114,13 @@ class FakeServing:
     def refresh(self, variant: str) -> None:
         self.calls.append(("refresh", variant))
         alias = {"champion": "champion", "canary": "candidate"}[variant]
-        self.serves[variant] = self.registry.aliases(self.model_name).get(alias)
+        version = self.registry.aliases(self.model_name).get(alias)
+        if version in self.unservable:
+            raise UnservableVersionError(
+                f"the {variant} deployment could not load v{version}; its replicas keep "
+                f"serving v{self.serves.get(variant)}"
+            )
+        self.serves[variant] = version
 
 
 class SimulatedProvider:
