@@ -130,7 +130,8 @@ def describe_error(first: Mapping[str, Any]) -> str:
         return f"{first['msg'].lower()} (got {type(first['input']).__name__})"
     field = ".".join(str(p) for p in first["loc"])
     got = ""
-    if first["type"] not in ("missing", "extra_forbidden"):
+    rule_of_a_section = first["type"] == "value_error" and isinstance(first.get("input"), dict)
+    if first["type"] not in ("missing", "extra_forbidden") and not rule_of_a_section:
         got = f" (got {repr(first.get('input'))[:80]})"
     hint = {"extra_forbidden": "; remove it or check its spelling", "missing": ""}.get(
         first["type"], ""

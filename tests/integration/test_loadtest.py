@@ -334,6 +334,21 @@ def _loadtest(url: str, *options: str):
     return CliRunner().invoke(app, [*command, *options])
 
 
+def test_a_url_nothing_answers_at_is_said_before_ray_is_joined(tmp_path):
+    """No Ray at RAY_ADDRESS either: the URL is what the error names, in seconds."""
+    import os
+    import subprocess
+    import sys
+
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{free_port()}", "RAYGATE_HOME": str(tmp_path)}
+    command = ["loadtest", url, "--rate", "5", "--duration", "5s"]
+    done = subprocess.run([sys.executable, "-m", "raygate.cli.main", *command], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip().startswith(f"error: nothing answers at {url}"), done.stderr
+
+
 def test_a_target_that_cannot_be_load_tested_as_asked_fails_before_the_load(local_ray, monkeypatch):
     """Nothing listening, a refused token, a path the service lacks, a request it finds
     invalid: one request of the workload says so before the load starts (exit 2, what to

@@ -452,7 +452,7 @@ def test_loadtest_cli_reports_json_judges_slos_and_logs_to_mlflow(served, tmp_pa
                          text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "bad SLO 'p95<800'" in bad.stderr
     neither = subprocess.run(command[:5], env=env, capture_output=True, text=True, timeout=60)
-    assert "give exactly one of rate (open loop) or concurrency" in neither.stderr
+    assert "give exactly one of rate (--rate, open loop) or concurrency" in neither.stderr
     odd = subprocess.run([*command[:7], "--arrival", "bursty"], env=env, capture_output=True,
                          text=True, timeout=60)  # fmt: skip
     assert odd.returncode == 2 and "--arrival: Input should be" in odd.stderr

@@ -108,7 +108,7 @@ def loadtest(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from raygate.cluster import ensure_ray
-    from raygate.loadtest.probe import probe_target
+    from raygate.loadtest.probe import check_reachable, probe_target
     from raygate.loadtest.runner import run_load
     from raygate.loadtest.spec import load_test_spec
     from raygate.loadtest.tls import read_ca_certs
@@ -131,6 +131,7 @@ def loadtest(
     token = get_secret(token_env)
     ca_pem = read_ca_certs(ca_cert) if ca_cert and spec.url.startswith("https://") else None
     target = Target(spec.url, spec.protocol, token, spec.model, spec.stream, spec.timeout_s, ca_pem)
+    check_reachable(target)  # before Ray starts: a wrong URL is said in seconds
     if spec.protocol == "openai" and model is None:
         target.model = served_model(target)
     ensure_ray()

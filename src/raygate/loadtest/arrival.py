@@ -29,7 +29,10 @@ class ArrivalConfig(StrictModel):
     @model_validator(mode="after")
     def _one_mode(self) -> ArrivalConfig:
         if (self.rate is None) == (self.concurrency is None):
-            raise ValueError("give exactly one of rate (open loop) or concurrency (closed loop)")
+            raise ValueError(
+                "give exactly one of rate (--rate, open loop) or concurrency (--concurrency, "
+                "closed loop)"
+            )
         if self.ramp_up_s > self.duration_s:
             raise ValueError("ramp_up_s must not exceed duration_s")
         if self.ramp_up_s and self.concurrency is not None:

@@ -38,12 +38,7 @@ def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
     except requests.ReadTimeout:
         return  # slow, not absent: the load test measures it
     except requests.RequestException as exc:  # refused or unanswered, no such name, TLS
-        if hint := untrusted_hint(exc):
-            raise LoadTestError(f"{target.url}: {hint} ({root_cause(exc)})") from None
-        raise LoadTestError(
-            f"nothing answers at {target.url} ({root_cause(exc)}); check the URL and that the "
-            "service is up (`raygate serve status` for a raygate deployment)"
-        ) from None
+        raise _unreachable(target, exc) from None
     if status in (401, 403):
         hint = unauthorized_hint(token_env, target.token)
         raise LoadTestError(f"POST {where} was refused ({status}{said}): {hint}")
@@ -65,6 +60,30 @@ def probe_target(target: Target, prompt: Prompt, token_env: str) -> None:
             f"--protocol {target.protocol} requests there; check the URL (the service's base "
             f"URL, e.g. http://127.0.0.1:8000), or pass {other}"
         )
+
+
+def check_reachable(target: Target) -> None:
+    """Any answer at the target's base URL, in seconds, before Ray starts and the workload is
+    read (`probe_target` then sends a real request); LoadTestError when nothing answers."""
+    import requests
+
+    timeout = (min(10.0, target.timeout_s), min(2.0, target.timeout_s))
+    try:
+        with https_session(target.ca_pem) as session:
+            session.get(target.url, timeout=timeout, stream=True).close()
+    except requests.ReadTimeout:
+        return  # connected, slow to answer: the load test measures it
+    except requests.RequestException as exc:
+        raise _unreachable(target, exc) from None
+
+
+def _unreachable(target: Target, exc: Exception) -> LoadTestError:
+    if hint := untrusted_hint(exc):
+        return LoadTestError(f"{target.url}: {hint} ({root_cause(exc)})")
+    return LoadTestError(
+        f"nothing answers at {target.url} ({root_cause(exc)}); check the URL and that the "
+        "service is up (`raygate serve status` for a raygate deployment)"
+    )
 
 
 def unauthorized_hint(token_env: str, token: str | None) -> str:
