@@ -587,6 +587,41 @@ def test_chat_and_agent_flavors_are_evaluated_on_each_query_as_a_user_message(
     assert "tokens_in_per_request" not in values  # it reports no usage: missing, not 0
 
 
+TAKES_MESSAGES = """
+import mlflow
+import pandas as pd
+from mlflow.models import set_model
+
+ANSWERS = {answers!r}
+
+class TakesMessages(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        asked = [messages[-1]["content"] for messages in model_input["messages"]]
+        return pd.DataFrame([{{"answer": ANSWERS.get(q, "no idea"), "confidence": 0.5}}
+                             for q in asked])
+
+set_model(TakesMessages())
+"""
+
+
+def test_a_plain_pyfunc_that_takes_messages_is_read_like_any_pyfunc(
+    local_ray, registry, tiny_gold, tmp_path
+):
+    """Not a chat flavor: a PythonModel whose signature input is `messages` and which answers
+    with a frame is asked each query as a user turn and read for its `answer` (it used to
+    score 0 on empty answers, with no error)."""
+    from mlflow.models import infer_signature
+
+    rows = [json.loads(line) for line in tiny_gold.read_text().splitlines()]
+    answers = {row["query"]: row["expected"][0] for row in rows if row["category"] == "factual"}
+    example = pd.DataFrame({"messages": [[{"role": "user", "content": "hi"}]]})
+    signature = infer_signature(example, pd.DataFrame([{"answer": "x", "confidence": 0.5}]))
+    uri = log_code_model(tmp_path, TAKES_MESSAGES.format(answers=answers), signature=signature)
+    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=16))
+    assert result.metrics.values["quality.factual"] == 1.0
+    assert result.metrics.values["error_rate"] == 0.0
+
+
 KILLS_ITS_PROCESS = """
 import os
 

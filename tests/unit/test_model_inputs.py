@@ -1,6 +1,7 @@
 """Which field fills each input of a user's pyfunc: its own name, an input map, or the query
 for a model whose one text input is named otherwise."""
 
+import pandas as pd
 import pytest
 
 from raygate.errors import ConfigError
@@ -85,6 +86,37 @@ def test_a_chat_flavor_s_reply_says_how_it_ended_and_openai_clients_read_it(
     assert record["finish_reason"] == finish
     assert finish_reason(record) == openai_finish
     assert record.get("refused", False) == (finish == "content_filter")
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        pd.DataFrame([{"answer": "6", "confidence": 0.5}]),
+        ["6"],
+        pd.Series(["6"]),
+        [{"output": "6"}],
+        "6",
+        {"choices": [{"message": {"role": "assistant", "content": "6"}}]},
+        {"messages": [{"role": "assistant", "content": "6"}]},
+        {"output": [{"type": "message", "content": [{"type": "output_text", "text": "6"}]}]},
+    ],
+)  # fmt: skip
+def test_any_model_that_takes_messages_is_read_for_its_answer(output):
+    """A plain pyfunc with a `messages` input answers as any pyfunc does (a frame, a list),
+    chat and agent flavors as they do; never an empty answer for a shape not understood."""
+    from raygate.packaging.outputs import conversation_record
+
+    assert conversation_record(output)["answer"] == "6"
+
+
+def test_a_conversation_answered_with_several_rows_is_an_error():
+    from raygate.errors import ModelOutputError
+    from raygate.packaging.outputs import conversation_record
+
+    with pytest.raises(ModelOutputError, match="one conversation with 2 rows"):
+        conversation_record(["6", "7"])
+    with pytest.raises(ModelOutputError, match="output records have fields score"):
+        conversation_record(pd.DataFrame([{"score": 1.0, "n": 2}]))
 
 
 def _signature(*specs):

@@ -18,7 +18,6 @@ from raygate.packaging.conversation import (
     Interface,
     conversation_request,
     interface_of,
-    reply_record,
     user_turn,
 )
 from raygate.packaging.inputs import (
@@ -30,7 +29,7 @@ from raygate.packaging.inputs import (
     signature_inputs,
     unfilled_inputs,
 )
-from raygate.packaging.outputs import prediction_records, raised_error
+from raygate.packaging.outputs import conversation_record, prediction_records, raised_error
 from raygate.packaging.pricing import logged_prices, priced
 from raygate.packaging.pyfunc import MODEL_ID_KEY, AgentPyfunc
 from raygate.packaging.streaming import StreamReader, final_record
@@ -167,7 +166,7 @@ class LoadedAgent:
         if self.input_shape == "objects":
             record = prediction_records(self.model.predict([request]))[0]
         else:
-            record = reply_record(self.model.predict(request))
+            record = conversation_record(self.model.predict(request))
         return self.priced(record, time.perf_counter() - started)
 
     def converse_each(self, queries: Sequence[str]) -> list[dict[str, Any]]:

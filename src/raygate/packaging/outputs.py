@@ -36,6 +36,26 @@ def prediction_records(raw: Any) -> list[dict[str, Any]]:
     return records
 
 
+def conversation_record(raw: Any) -> dict[str, Any]:
+    """A model's answer to one conversation as a prediction record: a chat or agent flavor's
+    reply (ChatModel `choices`, ChatAgent `messages`, ResponsesAgent `output`), or what any
+    other pyfunc that takes `messages` returns for its one row (a frame, a list, a record)."""
+    if hasattr(raw, "model_dump"):
+        raw = raw.model_dump()
+    if isinstance(raw, str) or (
+        isinstance(raw, Mapping)
+        and any(isinstance(raw.get(key), list) for key in ("choices", "messages", "output"))
+    ):
+        return reply_record(raw)
+    records = prediction_records(raw)
+    if len(records) != 1:
+        raise ModelOutputError(
+            f"the model answered one conversation with {len(records)} rows; return one answer "
+            "(a string or a record) for it"
+        )
+    return records[0]
+
+
 def _count_usage(record: dict[str, Any]) -> None:
     """Token counts from an OpenAI-style `usage` ({prompt,completion}_tokens or
     {input,output}_tokens; LangChain's `usage_metadata`) where the record does not give them
