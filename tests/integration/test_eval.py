@@ -604,19 +604,39 @@ set_model(TakesMessages())
 """
 
 
-def test_a_plain_pyfunc_that_takes_messages_is_read_like_any_pyfunc(
-    local_ray, registry, tiny_gold, tmp_path
+TAKES_TEXT_INPUT = """
+import mlflow
+from mlflow.models import set_model
+
+ANSWERS = {answers!r}
+
+class TakesInput(mlflow.pyfunc.PythonModel):  # a LangChain chain's shape: {{"input": "..."}}
+    def predict(self, context, model_input, params=None):
+        return [ANSWERS.get(q, "no idea") for q in model_input["input"]]
+
+set_model(TakesInput())
+"""
+
+
+@pytest.mark.parametrize(
+    "source, example",
+    [(TAKES_MESSAGES, {"messages": [[{"role": "user", "content": "hi"}]]}),
+     (TAKES_TEXT_INPUT, {"input": ["hi"]})],
+    ids=["messages", "text-input"],
+)  # fmt: skip
+def test_a_plain_pyfunc_named_like_a_chat_flavor_is_asked_and_read_like_any_pyfunc(
+    source, example, local_ray, registry, tiny_gold, tmp_path
 ):
-    """Not a chat flavor: a PythonModel whose signature input is `messages` and which answers
-    with a frame is asked each query as a user turn and read for its `answer` (it used to
-    score 0 on empty answers, with no error)."""
+    """Not chat flavors: a PythonModel whose input is `messages` and which answers with a
+    frame is asked each query as a user turn and read for its `answer` (every answer was
+    empty: an eval scored 0 with no error); one whose text input is named `input` gets the
+    query itself (it got a message dict)."""
     from mlflow.models import infer_signature
 
     rows = [json.loads(line) for line in tiny_gold.read_text().splitlines()]
     answers = {row["query"]: row["expected"][0] for row in rows if row["category"] == "factual"}
-    example = pd.DataFrame({"messages": [[{"role": "user", "content": "hi"}]]})
-    signature = infer_signature(example, pd.DataFrame([{"answer": "x", "confidence": 0.5}]))
-    uri = log_code_model(tmp_path, TAKES_MESSAGES.format(answers=answers), signature=signature)
+    signature = infer_signature(pd.DataFrame(example), ["x"])
+    uri = log_code_model(tmp_path, source.format(answers=answers), signature=signature)
     result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=16))
     assert result.metrics.values["quality.factual"] == 1.0
     assert result.metrics.values["error_rate"] == 0.0

@@ -84,9 +84,10 @@ def test_the_reference_agents_tool_schemas_are_valid():
 
 
 def test_models_raygate_asks_differently_break_callers_only_where_no_request_field_fills_them():
-    from mlflow.types.schema import DataType, Object, Property
+    from mlflow.types.schema import Array, DataType, Object, Property
 
-    chat = sig([ColSpec("string", "messages")], [ColSpec("string", "choices")])  # a ChatModel
+    message = Object([Property("role", DataType.string), Property("content", DataType.string)])
+    chat = sig([ColSpec(Array(message), "messages")], [ColSpec("string", "choices")])  # ChatModel
     texts = sig([ColSpec(DataType.string)], [ColSpec(DataType.string)])  # typed list[str]
     ticket = Object([Property("question", DataType.string), Property("tenant", DataType.string)])
     typed = sig([ColSpec(ticket)], [ColSpec(DataType.string)])  # list[Ticket]: two required

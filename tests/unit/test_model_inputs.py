@@ -10,6 +10,7 @@ from raygate.packaging.inputs import (
     default_input_map,
     effective_input_map,
     parse_input_map,
+    signature_inputs,
     unfilled_inputs,
 )
 
@@ -25,8 +26,9 @@ def text(name: str, required: bool = True) -> SignatureInput:
         ([text("prompt"), text("user", required=False)], {"prompt": "query"}),  # one required
         ([text("text", required=False)], {"text": "query"}),  # its only input
         ([text("query"), text("question")], {}),  # takes the query by name already
-        ([text("messages")], {}),  # a chat flavor: asked with the conversation
-        ([text("input")], {}),  # a ResponsesAgent
+        ([SignatureInput("messages", True, False)], {}),  # a chat flavor: the conversation
+        ([SignatureInput("input", True, False)], {}),  # a ResponsesAgent
+        ([text("input")], {"input": "query"}),  # a LangChain chain's question
         ([text("question"), text("context")], {}),  # two required: ambiguous, ask for a map
         ([SignatureInput("x", True, False)], {}),  # not text
         (None, {}),  # no signature: the query goes as `query`
@@ -117,6 +119,26 @@ def test_a_conversation_answered_with_several_rows_is_an_error():
         conversation_record(["6", "7"])
     with pytest.raises(ModelOutputError, match="output records have fields score"):
         conversation_record(pd.DataFrame([{"score": 1.0, "n": 2}]))
+
+
+@pytest.mark.parametrize(
+    "example, interface, default_map",
+    [
+        ({"input": ["hi"]}, "query", {"input": "query"}),  # LangChain's chains: a text input
+        ({"messages": ["hi"]}, "query", {"messages": "query"}),
+        ({"messages": [[{"role": "user", "content": "hi"}]]}, "messages", {}),
+        ({"input": [[{"role": "user", "content": "hi"}]]}, "responses", {}),
+        ({"query": ["hi"], "messages": [[{"role": "user", "content": "hi"}]]}, "query", {}),
+    ],
+)  # fmt: skip
+def test_only_a_list_of_messages_makes_a_model_conversational(example, interface, default_map):
+    from mlflow.models import infer_signature
+
+    from raygate.packaging.conversation import interface_of
+
+    accepted = signature_inputs(infer_signature(pd.DataFrame(example), ["x"]))
+    assert interface_of(accepted) == interface
+    assert default_input_map(accepted) == default_map
 
 
 def _signature(*specs):

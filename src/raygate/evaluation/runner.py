@@ -235,7 +235,7 @@ def _model_columns(
 ) -> dict[str, str]:
     """Model input → gold field, checked against the first gold row. A chat or agent flavor
     gets each query as a conversation's user message, and nothing else."""
-    if interface_of(a.name for a in accepted or ()) != "query":
+    if interface_of(accepted) != "query":
         if input_map:
             raise EvaluationError(
                 "the model is a chat or agent flavor: each gold query reaches it as the "

@@ -44,7 +44,7 @@ def asked_as(signature) -> str:
     shape = input_shape(signature)
     if shape != "columns":
         return shape
-    return interface_of(a.name for a in signature_inputs(signature) or ())
+    return interface_of(signature_inputs(signature))
 
 
 def signature_problems(candidate, champion) -> list[str]:

@@ -7,17 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from raygate.packaging.inputs import SignatureInput, conversation_inputs
+
 Interface = Literal["query", "messages", "responses"]
 
 
-def interface_of(input_names: Iterable[str]) -> Interface:
-    """How a model with these signature inputs is asked."""
-    names = set(input_names)
-    if "query" in names or not names:
+def interface_of(accepted: Iterable[SignatureInput] | None) -> Interface:
+    """How a model with these signature inputs is asked: by query rows, unless it takes a
+    conversation (a `messages` or `input` list, not text)."""
+    accepted = list(accepted or ())
+    conversation = conversation_inputs(accepted)
+    if "query" in {a.name for a in accepted} or not conversation:
         return "query"
-    if "messages" in names:
-        return "messages"  # ChatModel, ChatAgent
-    return "responses" if "input" in names else "query"  # ResponsesAgent
+    return "messages" if "messages" in conversation else "responses"  # ChatAgent; Responses
 
 
 def conversation_request(interface: Interface, messages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -61,6 +61,13 @@ def signature_inputs(signature) -> list[SignatureInput] | None:
     return named or None
 
 
+def conversation_inputs(accepted: Iterable[SignatureInput]) -> set[str]:
+    """The inputs that carry a whole conversation: `messages` or `input` typed as a list of
+    messages (chat and agent flavors), not as text (LangChain's chains, for one, take their
+    question as a text `input`)."""
+    return {a.name for a in accepted if a.name in CONVERSATION_INPUTS and not a.text}
+
+
 def _is_text(kind) -> bool:
     return getattr(kind, "name", None) == "string"
 
@@ -79,7 +86,7 @@ def default_input_map(accepted: Sequence[SignatureInput] | None) -> dict[str, st
     if accepted is None:
         return {}
     names = {a.name for a in accepted}
-    if QUERY in names or names & CONVERSATION_INPUTS:
+    if QUERY in names or conversation_inputs(accepted):
         return {}
     candidates = [a for a in accepted if a.required] or list(accepted)
     if len(candidates) == 1 and candidates[0].text:

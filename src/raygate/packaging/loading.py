@@ -156,7 +156,7 @@ class LoadedAgent:
     @cached_property
     def interface(self) -> Interface:
         """How the model is asked: query rows, or a conversation (chat and agent flavors)."""
-        return interface_of(self.input_names or ())
+        return interface_of(self.accepted_inputs)
 
     def converse(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """A chat or agent flavor's answer to a whole conversation, as a prediction record (a
@@ -303,7 +303,7 @@ def checked_input_map(
     that no request field fills, unless each request may send it in its `inputs` (serving).
     Chat and agent flavors take the conversation: no map."""
     accepted = signature_inputs(model.metadata.signature)
-    if interface_of(a.name for a in accepted or ()) != "query":
+    if interface_of(accepted) != "query":
         return {}
     mapping = effective_input_map(accepted, input_map or {})
     fields = sorted(PredictInput.model_fields)
