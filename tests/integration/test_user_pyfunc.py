@@ -176,6 +176,42 @@ def test_a_served_model_takes_its_other_inputs_from_each_request(raygate_home, t
     assert asked["predictions"][0]["answer"] == "q | c"
 
 
+ANSWERS_WITH_TOP_K = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+class AnswersWithTopK(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return [f"{q} (top {k + 0})" for q, k in zip(model_input["question"], model_input["top_k"])]
+
+set_model(AnswersWithTopK())
+"""
+
+
+def test_a_typed_input_beside_the_question_is_given_as_a_value(local_ray, raygate_home, tmp_path):
+    """Required `question` (text) and `top_k` (a number): the query goes to the one text
+    input; `--input top_k=5` is the number 5 (MLflow refused the text "5"), and a gold set
+    fills top_k from each row's metadata (the error says so when it does not)."""
+    import json
+
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(pd.DataFrame({"question": ["hi"], "top_k": [3]}), ["x"])
+    uri = log_code_model(tmp_path, ANSWERS_WITH_TOP_K, signature=signature)
+    asked = run_json("predict", uri, "q", "--input", "top_k=5")
+    assert asked["predictions"][0]["answer"] == "q (top 5)"
+    assert_one_line_error(run("predict", uri, "q", "--input", "top_k=five"),
+                          "--input top_k=five: the model takes top_k as a value")  # fmt: skip
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"query": "2+2?", "expected": "4"}) + "\n")
+    assert_one_line_error(run("eval", uri, "--gold", str(gold)),
+                          "requires input(s) top_k", '{"metadata": {"top_k": …}}')  # fmt: skip
+    gold.write_text(json.dumps({"query": "2+2?", "expected": "2+2? (top 4)", "match": "exact",
+                                "metadata": {"top_k": 4}}) + "\n")  # fmt: skip
+    assert run_json("eval", uri, "--gold", str(gold))["metrics"]["quality"] == 1.0
+
+
 def test_a_model_that_raises_is_a_502_naming_who_failed_whole_or_streamed(plain):
     response = requests.post(f"{plain.url}/v1/predict", json={"query": "boom"},
                              headers=plain.headers, timeout=30)  # fmt: skip

@@ -31,6 +31,7 @@ def text(name: str, required: bool = True) -> SignatureInput:
         ([text("input")], {"input": "query"}),  # a LangChain chain's question
         ([text("question"), text("context")], {}),  # two required: ambiguous, ask for a map
         ([SignatureInput("x", True, False)], {}),  # not text
+        ([text("question"), SignatureInput("top_k", True, False)], {"question": "query"}),
         (None, {}),  # no signature: the query goes as `query`
     ],
 )

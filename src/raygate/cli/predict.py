@@ -48,6 +48,7 @@ def predict(
         loaded = load_agent(
             model_uri, MlflowRegistry(), parse_input_map(input_map), request_inputs=True
         )
+    given = _typed(given, loaded.accepted_inputs)
     rows = [{"query": q, "user_id": user_id, "session_id": session_id, "inputs": given}
             for q in queries]  # fmt: skip
     missing = loaded.unfilled(rows[0])
@@ -82,6 +83,28 @@ def _inputs(items: list[str]) -> dict[str, str] | None:
             raise InputError(f"--input wants NAME=VALUE (e.g. context='…'), got '{item}'")
         given[name.strip()] = value
     return given or None
+
+
+def _typed(given: dict[str, str] | None, accepted) -> dict | None:
+    """A value for an input the model's signature does not type as text read as JSON (5, 0.2,
+    true, [1, 2]), as the API's clients send it; text stays as typed."""
+    import json
+
+    from raygate.errors import InputError
+
+    typed = {a.name for a in accepted or () if not a.text}
+    if not given or not typed:
+        return given
+    values = dict(given)
+    for name in typed & set(given):
+        try:
+            values[name] = json.loads(given[name])
+        except ValueError:
+            raise InputError(
+                f"--input {name}={given[name]}: the model takes {name} as a value, not text; "
+                "give it as JSON (e.g. 5, 0.2, true or [1, 2])"
+            ) from None
+    return values
 
 
 def _print_answer(query: str, record: dict) -> None:

@@ -89,8 +89,9 @@ def default_input_map(accepted: Sequence[SignatureInput] | None) -> dict[str, st
     if QUERY in names or conversation_inputs(accepted):
         return {}
     candidates = [a for a in accepted if a.required] or list(accepted)
-    if len(candidates) == 1 and candidates[0].text:
-        return {candidates[0].name: QUERY}
+    texts = [a for a in candidates if a.text]
+    if len(texts) == 1:
+        return {texts[0].name: QUERY}
     return {}
 
 
