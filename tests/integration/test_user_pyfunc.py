@@ -203,6 +203,18 @@ def test_a_typed_input_beside_the_question_is_given_as_a_value(local_ray, raygat
     assert asked["predictions"][0]["answer"] == "q (top 5)"
     assert_one_line_error(run("predict", uri, "q", "--input", "top_k=five"),
                           "--input top_k=five: the model takes top_k as a value")  # fmt: skip
+    # served: a request whose top_k is text is the caller's 422 (alone in its batch), never
+    # the model's failure that the canary judge would count
+    from raygate.registry.mlflow_registry import MlflowRegistry
+    from raygate.serving.model import _answer_whole
+    from raygate.serving.outcomes import failure_of
+
+    loaded = load_agent(uri, MlflowRegistry(), {}, request_inputs=True)
+    rows = [{"query": "q1", "inputs": {"top_k": 3}}, {"query": "q2", "inputs": {"top_k": "x"}}]
+    answered, refused = _answer_whole(loaded, rows, [[]] * 2)
+    assert answered == {"answer": "q1 (top 3)"} and failure_of(refused, "canary").status == 422
+    assert refused["error"].startswith("the inputs do not fit the model's signature: ")
+    assert "q2" not in refused["error"]  # MLflow's message quotes the rows: not kept
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"query": "2+2?", "expected": "4"}) + "\n")
     assert_one_line_error(run("eval", uri, "--gold", str(gold)),

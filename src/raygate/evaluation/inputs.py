@@ -55,7 +55,7 @@ def check_required(
     if missing:
         raise EvaluationError(
             f"the model requires input(s) {', '.join(missing)} that the gold rows do not fill; "
-            f"give each row's metadata a value for it ({{\"metadata\": {{\"{missing[0]}\": "
+            f'give each row\'s metadata a value for it ({{"metadata": {{"{missing[0]}": '
             "…}}), or map it to a gold field with --input-map INPUT=FIELD (e.g. question=query)"
         )
 

@@ -21,8 +21,18 @@ ANSWER_NAMES = ("output", "output_text", "content", "response", "result", "gener
 
 
 def raised_error(exc: Exception) -> str:
-    """A failed row's `error` when the model's own code raised: the exception, cut short."""
-    return f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+    """A failed row's `error` when the model's own code raised: the exception, cut short
+    (MLflow's refusal of inputs that do not fit the signature: its reason, not the data)."""
+    return schema_mismatch(exc) or f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+
+
+def schema_mismatch(exc: Exception) -> str | None:
+    """Why MLflow refused inputs that do not fit the model's signature (a value of another
+    type), without the rows it quotes; None for any other exception."""
+    if getattr(exc, "error_class", None) != "SCHEMA_ENFORCEMENT_FAILED":
+        return None
+    reason = str(exc).rsplit("Error: ", 1)[-1].strip().rstrip(".")
+    return f"the inputs do not fit the model's signature: {reason}"[:ERROR_CHARS]
 
 
 def prediction_records(raw: Any) -> list[dict[str, Any]]:

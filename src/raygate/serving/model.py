@@ -18,7 +18,7 @@ from ray import serve
 from raygate.errors import ConfigError, RaygateError
 from raygate.packaging.conversation import user_turn
 from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
-from raygate.packaging.outputs import prediction_records, raised_error
+from raygate.packaging.outputs import prediction_records, raised_error, schema_mismatch
 from raygate.packaging.row_isolation import ask_each_alone
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
@@ -183,7 +183,12 @@ class ModelVariant:
 
 
 def _raised(exc: Exception) -> dict[str, Any]:
-    """The prediction row of a request whose model raised: a failure naming the exception."""
+    """The prediction row of a request whose model raised: a failure naming the exception;
+    inputs MLflow refused as not fitting the signature are the caller's 422, not the model's
+    failure."""
+    if said := schema_mismatch(exc):
+        error = f"{said}; send each input in the type the model's signature names"
+        return {"answer": "", "error": error, "finish_reason": "invalid_request"}
     return {"answer": "", "error": raised_error(exc), "finish_reason": "error"}
 
 
