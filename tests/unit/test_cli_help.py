@@ -255,3 +255,26 @@ def test_a_store_that_refuses_requests_is_one_error_line(monkeypatch):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.stderr.startswith("error: MLflow: ") and "403" in result.stderr
     assert "MLFLOW_TRACKING_TOKEN" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["canary", "start", "m"], ["promote", "m"], ["rollback", "m"],
+     ["release", "--name", "m", "--model-uri", "models:/m/1"]],
+    ids=lambda c: c[0],
+)  # fmt: skip
+def test_a_release_s_serving_changes_wait_as_long_as_wait_says(command, monkeypatch):
+    """A model that loads slowly needs longer than the default: the error of a change not
+    applied in time says to pass a longer --wait, so each release command takes one."""
+    from raygate import release_runtime
+    from raygate.errors import ServeError
+
+    asked = {}
+
+    def runtime(address, note=None, wait_s=300.0, **kwargs):
+        asked["wait_s"] = wait_s
+        raise ServeError("stop here")
+
+    monkeypatch.setattr(release_runtime, "runtime", runtime)
+    result = runner.invoke(app, [*command, "--wait", "900"])
+    assert result.exit_code == 2 and asked == {"wait_s": 900}, result.output

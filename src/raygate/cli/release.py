@@ -34,6 +34,21 @@ ROLLOUT_OPTION = typer.Option(
 )
 
 
+APPLY_WAIT_OPTION = typer.Option(
+    300,
+    "--wait",
+    min=1,
+    help="Seconds each serving change may take to apply (a variant loading a new version "
+    "included) before the release stops; raise it for models that load slowly.",
+)
+DECIDE_WAIT_OPTION = typer.Option(
+    300,
+    "--wait",
+    min=1,
+    help="Seconds to wait for a running release to act, or for serving to apply the change.",
+)
+
+
 def _policy(path: Path | None):
     from raygate.canary.policy import load_rollout_policy
 
@@ -94,6 +109,7 @@ def start(
     address: str | None = ADDRESS_OPTION,
     prometheus: str | None = PROMETHEUS_OPTION,
     split: Path | None = SPLIT_OPTION,
+    wait_s: float = APPLY_WAIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run NAME's canary to its end: ramp the weight step by step, judge canary against
@@ -107,9 +123,8 @@ def start(
     from raygate.constants import ALIAS_CANDIDATE
 
     rollout = _policy(policy)
-    parts = rt.runtime(
-        address, _note_to(err_console), split=split, model_name=name, needs_canary=True
-    )
+    parts = rt.runtime(address, _note_to(err_console), wait_s, split=split, model_name=name,
+                       needs_canary=True)  # fmt: skip
     if version is None:
         active = parts.store.active(name)
         version = (active.candidate_version if active else
@@ -214,7 +229,7 @@ def promote(
     reason: str = typer.Option("promoted by a person", "--reason", help="Kept in the history."),
     address: str | None = ADDRESS_OPTION,
     split: Path | None = SPLIT_OPTION,
-    wait_s: float = typer.Option(120, "--wait", help="Seconds to wait for a running release."),
+    wait_s: float = DECIDE_WAIT_OPTION,
 ) -> None:
     """Make the candidate champion now: a running release is told to promote (its controller
     does it); otherwise (a halted release's candidate, or `candidate`) `champion` flips here,
@@ -228,7 +243,7 @@ def rollback(
     reason: str = typer.Option("rolled back by a person", "--reason", help="Kept in history."),
     address: str | None = ADDRESS_OPTION,
     split: Path | None = SPLIT_OPTION,
-    wait_s: float = typer.Option(120, "--wait", help="Seconds to wait for a running release."),
+    wait_s: float = DECIDE_WAIT_OPTION,
 ) -> None:
     """Undo: a running release is told to roll back; a halted one ends rolled back (its canary
     gets no traffic, champion stays); otherwise `champion` returns to the version before its
@@ -247,9 +262,8 @@ def _decide(name: str, command: str, version: int | None, reason: str, address, 
     from raygate.constants import ALIAS_CANDIDATE
     from raygate.errors import ReleaseError
 
-    parts = rt.runtime(
-        address, lambda text: console.print(text, highlight=False), split=split, model_name=name
-    )
+    parts = rt.runtime(address, lambda text: console.print(text, highlight=False), wait_s,
+                       split=split, model_name=name)  # fmt: skip
     active = parts.store.active(name)
     if active is not None:
         if version is not None and version != active.candidate_version:
@@ -296,6 +310,7 @@ def release(
     address: str | None = ADDRESS_OPTION,
     prometheus: str | None = PROMETHEUS_OPTION,
     split: Path | None = SPLIT_OPTION,
+    wait_s: float = APPLY_WAIT_OPTION,
     input_map: list[str] = typer.Option(
         [],
         "--input-map",
@@ -319,9 +334,8 @@ def release(
              "rollout": rollout, "input_map": parse_input_map(input_map) or None}  # fmt: skip
     spec = release_config(config, flags)
     gate_policy, rollout_policy = _policies(spec.gates, spec.rollout)
-    parts = rt.runtime(
-        address, _note_to(err_console), split=split, model_name=spec.name, needs_canary=True
-    )
+    parts = rt.runtime(address, _note_to(err_console), wait_s, split=split,
+                       model_name=spec.name, needs_canary=True)  # fmt: skip
     controller = rt.controller(
         parts, rollout_policy, spec.name, None if as_json else print_look, prometheus
     )
