@@ -74,7 +74,7 @@ def start_timed_out(actors: str, timeout_s: float, hint: str) -> ClusterError:
     return ClusterError(
         f"{actors} did not all start within {timeout_s:g} s: the cluster has {_amounts(free)} "
         f"free of {_amounts(total)} (see `ray status`); free resources, {hint}, or give them "
-        "longer with --start-timeout"
+        "longer with --start-timeout (in a release file: eval.start_timeout_s)"
     )
 
 
