@@ -38,6 +38,28 @@ def test_new_required_input_breaks_callers_but_optional_does_not():
     assert signature_problems(optional, BASE) == []
 
 
+def test_query_models_are_compared_by_what_raygate_s_callers_send():
+    """Each model's one text input gets the query whatever its name, and a request sends the
+    other inputs by name in `inputs`: renaming the text input, or dropping an input, breaks
+    no caller; requiring an input they do not send, or retyping one they do, does."""
+
+    def asks(*specs):
+        return sig(list(specs), BASE.outputs.inputs)
+
+    question, top_k = ColSpec("string", "question"), ColSpec("long", "top_k")
+    assert signature_problems(asks(question), asks(ColSpec("string", "input"))) == []
+    assert signature_problems(asks(question), asks(question, ColSpec("string", "context"))) == []
+    assert signature_problems(asks(question, top_k), asks(question)) == [
+        "new required input 'top_k' breaks existing callers"
+    ]
+    assert signature_problems(asks(question, ColSpec("double", "top_k")),
+                              asks(question, top_k)) == [
+        "input 'top_k' changed type long → double"
+    ]  # fmt: skip
+    optional = ColSpec("long", "top_k", required=False)
+    assert signature_problems(asks(question, optional), asks(question)) == []
+
+
 def test_added_outputs_are_compatible():
     more = sig([ColSpec("string", "query")], [*BASE.outputs.inputs, ColSpec("double", "cost_usd")])
     assert signature_problems(more, BASE) == []

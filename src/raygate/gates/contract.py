@@ -61,8 +61,8 @@ def signature_problems(candidate, champion) -> list[str]:
         unfilled = unfilled_inputs(accepted, default_input_map(accepted), PredictInput.model_fields)
         return [f"required input '{n}' is filled by no request field (unless the serving "
                 "config's input_map fills it)" for n in unfilled]  # fmt: skip
-    problems = []
-    for side in ("inputs", "outputs"):
+    problems = _query_input_problems(candidate, champion) if asked == "query" else []
+    for side in ("inputs", "outputs") if asked != "query" else ("outputs",):
         new, old = _columns(getattr(candidate, side)), _columns(getattr(champion, side))
         for name, (kind, _) in old.items():
             if name not in new:
@@ -72,6 +72,30 @@ def signature_problems(candidate, champion) -> list[str]:
         if side == "inputs":
             added = [n for n, (_, required) in new.items() if n not in old and required]
             problems += [f"new required input '{n}' breaks existing callers" for n in added]
+    return problems
+
+
+def _query_input_problems(candidate, champion) -> list[str]:
+    """Two models asked by query rows, as raygate's callers see them: each model's one text
+    input is filled from the request's `query` whatever its name (`input`, `question`), and
+    a request sends the model's other inputs by name in `inputs` (one a model does not take
+    is left unsent). The candidate breaks callers where it requires an input they do not
+    send, or takes one they send as another type."""
+    new_accepted, old_accepted = signature_inputs(candidate) or [], signature_inputs(champion) or []
+    new_types, old_types = _columns(candidate.inputs), _columns(champion.inputs)
+    from_request = set(default_input_map(new_accepted)) | set(PredictInput.model_fields)
+    old_from_query = default_input_map(old_accepted)
+    sent = {a.name for a in old_accepted if a.name not in old_from_query}
+    problems = []
+    for a in new_accepted:
+        if a.name in from_request:
+            continue
+        if a.name in sent:
+            kind, was = new_types[a.name][0], old_types[a.name][0]
+            if kind != was:
+                problems.append(f"input '{a.name}' changed type {was} → {kind}")
+        elif a.required:
+            problems.append(f"new required input '{a.name}' breaks existing callers")
     return problems
 
 
