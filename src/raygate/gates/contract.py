@@ -158,7 +158,7 @@ _NO_SIGNATURE = (
 
 
 def _signature_gate(candidate, champion, champion_uri: str | None) -> GateResult:
-    name, threshold = "contract.signature", "no field removed or retyped"
+    name, threshold = "contract.signature", "no caller broken (a field they use kept, same type)"
     if candidate.signature is None:
         return GateResult(name, None, threshold, "fail", _NO_SIGNATURE)
     if champion is None:
