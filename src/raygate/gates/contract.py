@@ -52,7 +52,8 @@ def signature_problems(candidate, champion) -> list[str]:
     Callers reach the model through raygate's API, which asks each kind of model its own way
     (a conversation for chat and agent flavors, a typed list for type-hinted models): between
     models asked differently, only a required input that no request field fills breaks them;
-    between models asked alike, a field removed or retyped does too."""
+    between models asked alike, an output removed or retyped does too, and so does an input
+    of a typed list; query models' inputs are compared by what callers send."""
     asked = asked_as(candidate)
     if asked != asked_as(champion):
         accepted = signature_inputs(candidate)
