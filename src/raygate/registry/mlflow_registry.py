@@ -82,8 +82,15 @@ class MlflowRegistry(AliasMoves):
                 found += page
                 if not (token := page.token):
                     break
-            return sorted((RegisteredModel(m.name, self._latest_version(m.name), _alias_map(m))
+            return sorted((RegisteredModel(m.name, self._newest_version(m), _alias_map(m))
                            for m in found), key=lambda m: m.name)  # fmt: skip
+
+    def _newest_version(self, model) -> int | None:
+        """The newest version of a search result: the highest of its `latest_versions` (one
+        a stage, so the newest overall is among them), else asked of the store (one query a
+        model, where a store leaves them out)."""
+        versions = [int(v.version) for v in model.latest_versions or []]
+        return max(versions) if versions else self._latest_version(model.name)
 
     def _latest_version(self, name: str) -> int | None:
         newest = self._client.search_model_versions(
