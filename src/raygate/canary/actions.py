@@ -42,8 +42,8 @@ class ServeControlAdapter:
 
     def refresh(self, variant: str) -> None:
         change_id = self._control.refresh(variant)
-        self._control.wait_applied(change_id, self._timeout_s)
-        unchecked = self._control.check_loaded(variant, change_id)
+        status = self._control.wait_applied(change_id, self._timeout_s)
+        unchecked = self._control.check_loaded(status, variant, change_id)
         if unchecked:
             log.warning(unchecked)
 

@@ -127,7 +127,7 @@ def refresh(
     control = _control(address)
     change_id = control.refresh(variant)
     status = _settled(control, change_id, wait_s, as_json)
-    if wait_s > 0 and (unchecked := control.check_loaded(variant, change_id)):
+    if wait_s > 0 and (unchecked := control.check_loaded(status, variant, change_id)):
         err_console.print(f"warning: {unchecked}", highlight=False)
     _report(status, as_json)
 

@@ -331,15 +331,16 @@ class ServeControl:
             ROUTER_DEPLOYMENT, canary_percent=checked_canary_percent(percent)
         )
 
-    def check_loaded(self, deployment: str, change_id: str) -> str | None:
-        """After `change_id` applied: UnservableVersionError when a replica of `deployment`
-        could not load the model it names (a replica keeps serving the model it had, so Serve
-        reports the change applied). Replicas say what they serve in the cluster's key-value
-        store, so this process joins the cluster; why it could not check, else None."""
+    @staticmethod
+    def check_loaded(status: dict[str, Any], deployment: str, change_id: str) -> str | None:
+        """After `change_id` applied (`status`: what wait_applied returned):
+        UnservableVersionError when a replica of `deployment` could not load the model it
+        names (a replica keeps serving the model it had, so Serve reports the change applied).
+        Replicas say what they serve in the cluster's key-value store, so this process joins
+        the cluster; why it could not check, else None."""
         from raygate.cluster import join_running_cluster
         from raygate.serving import replica_versions
 
-        status = self.status()
         ids = status["deployments"].get(deployment, {}).get("replica_ids", [])
         try:
             join_running_cluster()
