@@ -44,7 +44,8 @@ INPUTS_FIELD = "inputs"
 INPUTS_HELP = (
     'The model\'s other inputs by name, e.g. {"context": "…"} for a pyfunc that also takes a '
     "context, as a gold row's metadata fills them in eval; names its signature does not take "
-    "are not sent (raygate's own agent takes none)."
+    "are not sent (raygate's own agent takes none). A chat or agent flavor (MLflow's ChatAgent, "
+    "ResponsesAgent, ChatModel) gets them all as its custom_inputs."
 )
 
 

@@ -540,7 +540,7 @@ class Abstains(ChatAgent):
     def predict(self, messages, context=None, custom_inputs=None):
         assert [m.role for m in messages] == ["user"], messages
         with open(ASKED_LOG, "a") as log:
-            log.write(messages[0].content + "\\n")
+            log.write(f"{messages[0].content}\\t{(custom_inputs or {}).get('row')}\\n")
         if "card" in messages[0].content:
             raise ValueError("cannot parse the card number")
         return ChatAgentResponse(messages=[ChatAgentMessage(role="assistant", id="m1",
@@ -575,12 +575,15 @@ def test_chat_and_agent_flavors_are_evaluated_on_each_query_as_a_user_message(
 
     asked = tmp_path / "asked.log"
     uri = log_code_model(tmp_path, CHAT_AGENT_ABSTAINS.replace("ASKED_LOG", repr(str(asked))))
-    result = evaluate(uri, tiny_gold, registry, PipelineOptions(workers=1, batch_size=16))
+    gold = tmp_path / "with-metadata.jsonl"  # a row's metadata is its custom_inputs
+    gold.write_text("".join(json.dumps(r | {"metadata": {"row": r["id"]}}) + "\n" for r in rows))
+    result = evaluate(uri, gold, registry, PipelineOptions(workers=1, batch_size=16))
     values = result.metrics.values
     # A conversation the model raises on fails only itself; each is asked once.
     assert values["error_rate"] == pytest.approx(1 / 12) and values["abstention_accuracy"] == 1.0
-    queries = [r["query"] for r in rows]  # (MLflow asked its input example when logging)
-    assert sorted(q for q in asked.read_text().splitlines() if q in queries) == sorted(queries)
+    # (MLflow asked its input example when logging, without custom_inputs)
+    said = [line.split("\t") for line in asked.read_text().splitlines() if line[-4:] != "None"]
+    assert sorted(said) == sorted([r["query"], r["id"]] for r in rows)
     (failed,) = table(result.run_id).query("error.notna()").itertuples()
     assert "card" in failed.query and "cannot parse the card number" in failed.error
     assert values["quality.factual"] == 0.0

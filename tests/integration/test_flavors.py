@@ -18,17 +18,18 @@ from mlflow.pyfunc import ChatAgent
 from mlflow.types.agent import ChatAgentChunk, ChatAgentMessage, ChatAgentResponse
 
 
-def said(messages):
-    return f"{len(messages)} messages, last: {messages[-1].content}"
+def said(messages, custom_inputs):
+    text = f"{len(messages)} messages, last: {messages[-1].content}"
+    return text + (f", tier: {custom_inputs['tier']}" if custom_inputs else "")
 
 
 class Echo(ChatAgent):
     def predict(self, messages, context=None, custom_inputs=None):
-        reply = ChatAgentMessage(role="assistant", content=said(messages), id="m1")
+        reply = ChatAgentMessage(role="assistant", content=said(messages, custom_inputs), id="m1")
         return ChatAgentResponse(messages=[reply])
 
     def predict_stream(self, messages, context=None, custom_inputs=None):
-        for piece in said(messages).split(", "):
+        for piece in said(messages, custom_inputs).split(", "):
             yield ChatAgentChunk(delta=ChatAgentMessage(role="assistant", content=piece, id="m1"))
 
 
@@ -45,6 +46,8 @@ from mlflow.types.responses import ResponsesAgentResponse
 class Echo(ResponsesAgent):
     def predict(self, request):
         text = f"{len(request.input)} inputs"
+        if request.custom_inputs:
+            text += f", tier: {request.custom_inputs['tier']}"
         return ResponsesAgentResponse(output=[self.create_text_output_item(text=text, id="o1")])
 
 
@@ -91,6 +94,29 @@ def test_a_chat_agent_gets_the_whole_conversation_and_streams_it(flavors):
     predicted = requests.post(f"{flavors.url}/v1/predict", json={"query": "hello"},
                               headers=flavors.headers, timeout=30).json()  # fmt: skip
     assert predicted["answer"] == "1 messages, last: hello"  # a query is one user turn
+
+
+def test_a_request_s_inputs_reach_a_chat_flavor_as_its_custom_inputs(flavors):
+    set_weight(flavors, 0)  # the ChatAgent
+    client, tier = _client(flavors), {"inputs": {"tier": "gold"}}
+    reply = client.chat.completions.create(
+        model=flavors.model_name, messages=CONVERSATION, extra_body=tier
+    )
+    assert reply.choices[0].message.content == "4 messages, last: second, tier: gold"
+    stream = client.chat.completions.create(
+        model=flavors.model_name, messages=CONVERSATION, stream=True, extra_body=tier
+    )
+    pieces = [
+        c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content
+    ]
+    assert pieces == ["4 messages", "last: second", "tier: gold"]
+    predicted = requests.post(f"{flavors.url}/v1/predict", json={"query": "hello"} | tier,
+                              headers=flavors.headers, timeout=30).json()  # fmt: skip
+    assert predicted["answer"] == "1 messages, last: hello, tier: gold"
+    set_weight(flavors, 100)  # the ResponsesAgent, through the Responses API
+    response = client.responses.create(model=flavors.model_name, input="hi", extra_body=tier)
+    assert response.output_text == "1 inputs, tier: gold"
+    set_weight(flavors, 0)
 
 
 def test_a_responses_agent_gets_the_conversation_as_its_input(flavors):

@@ -19,6 +19,7 @@ from raygate.evaluation.inputs import model_input
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
+from raygate.packaging.conversation import user_turn
 from raygate.packaging.loading import LoadedAgent, load_pyfunc
 from raygate.packaging.outputs import raised_error
 from raygate.packaging.row_isolation import ask_each, ask_each_alone
@@ -105,7 +106,8 @@ class PredictAndScore:
 
     def _answer(self, golds: list[GoldRow]) -> tuple[list[dict], list[float | None] | None]:
         """The batch's predictions, with each row's own time (ms) where the rows are asked one
-        by one (a chat or agent flavor answers each query as a one-turn conversation); None
+        by one (a chat or agent flavor answers each query as a one-turn conversation, its
+        metadata as the conversation's custom_inputs); None
         where one predict() call answered them all (a query model)."""
         if self._model.interface == "query":
             rows = model_input(golds, self._columns, self._model.input_shape)
@@ -115,7 +117,7 @@ class PredictAndScore:
         def converse(gold: GoldRow) -> dict:
             started = time.perf_counter()
             try:
-                return self._model.converse_each([gold.query])[0]
+                return self._model.converse(user_turn(gold.query), gold.metadata)
             finally:
                 row_ms.append((time.perf_counter() - started) * 1000)
 

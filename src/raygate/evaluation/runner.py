@@ -234,12 +234,14 @@ def _model_columns(
     accepted: list[SignatureInput] | None, input_map: dict[str, str], goldset: GoldSetInfo
 ) -> dict[str, str]:
     """Model input → gold field, checked against the first gold row. A chat or agent flavor
-    gets each query as a conversation's user message, and nothing else."""
+    gets each query as a conversation's user message (and the row's metadata as its
+    custom_inputs), with no input map."""
     if interface_of(accepted) != "query":
         if input_map:
             raise EvaluationError(
                 "the model is a chat or agent flavor: each gold query reaches it as the "
-                "conversation's user message, and no other input; drop --input-map"
+                "conversation's user message (a gold row's metadata as its custom_inputs); "
+                "drop --input-map"
             )
         return {"query": "query"}
     columns = input_columns(accepted, input_map)

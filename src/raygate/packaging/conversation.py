@@ -22,9 +22,13 @@ def interface_of(accepted: Iterable[SignatureInput] | None) -> Interface:
     return "messages" if "messages" in conversation else "responses"  # ChatAgent; Responses
 
 
-def conversation_request(interface: Interface, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The model's input for a conversation (OpenAI-style role/content messages)."""
-    return {"input": messages} if interface == "responses" else {"messages": messages}
+def conversation_request(
+    interface: Interface, messages: list[dict[str, Any]], custom_inputs: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The model's input for a conversation (OpenAI-style role/content messages), with the
+    caller's other inputs as MLflow's `custom_inputs` where there are any."""
+    request = {"input": messages} if interface == "responses" else {"messages": messages}
+    return request | {"custom_inputs": custom_inputs} if custom_inputs else request
 
 
 def user_turn(query: str) -> list[dict[str, Any]]:

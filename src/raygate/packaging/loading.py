@@ -37,6 +37,8 @@ from raygate.registry.protocol import ModelRegistry, ModelVersion
 from raygate.schemas import INPUTS_FIELD, PredictInput, parse_predict_input, parse_request_rows
 
 TRACE_FIELD = "traceparent"
+# Where MLflow's chat and agent flavors take a caller's free-form inputs.
+CUSTOM_INPUTS = "custom_inputs"
 # The predict_stream methods MLflow's base classes define only to raise.
 _INHERITED_STREAMS = tuple(
     base.predict_stream for base in (PythonModel, ChatModel, ChatAgent, ResponsesAgent)
@@ -108,7 +110,8 @@ class LoadedAgent:
         without its own cost is priced by what the model was logged with (each its share
         of the batch's time, for compute per hour)."""
         if self.interface != "query":
-            return self.converse_each([r.query for r in parse_request_rows(rows)])
+            return [self.converse(user_turn(r.query), row.get(INPUTS_FIELD))
+                    for r, row in zip(parse_request_rows(rows), rows, strict=True)]  # fmt: skip
         if self.reference_agent is None:
             started = time.perf_counter()
             records = prediction_records(self.predict(rows))
@@ -158,10 +161,12 @@ class LoadedAgent:
         """How the model is asked: query rows, or a conversation (chat and agent flavors)."""
         return interface_of(self.accepted_inputs)
 
-    def converse(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    def converse(
+        self, messages: list[dict[str, Any]], inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """A chat or agent flavor's answer to a whole conversation, as a prediction record (a
         type-hinted model typed `list[Request]` gets a list of one, and answers as any)."""
-        request = conversation_request(self.interface, messages)
+        request = self._conversation_request(messages, inputs)
         started = time.perf_counter()
         if self.input_shape == "objects":
             record = prediction_records(self.model.predict([request]))[0]
@@ -169,16 +174,24 @@ class LoadedAgent:
             record = conversation_record(self.model.predict(request))
         return self.priced(record, time.perf_counter() - started)
 
-    def converse_each(self, queries: Sequence[str]) -> list[dict[str, Any]]:
-        """A chat or agent flavor's answer to each query, asked as a one-turn conversation."""
-        return [self.converse(user_turn(query)) for query in queries]
-
-    def converse_stream(self, messages: list[dict[str, Any]]) -> Iterator[str | dict[str, Any]]:
+    def converse_stream(
+        self, messages: list[dict[str, Any]], inputs: Mapping[str, Any] | None = None
+    ) -> Iterator[str | dict[str, Any]]:
         """The same, as text pieces while the model streams."""
-        request = conversation_request(self.interface, messages)
+        request = self._conversation_request(messages, inputs)
         if self.input_shape == "objects":  # MLflow hands a typed model's stream one element
             return self._priced_stream(self.model.predict_stream([request]))
         return self._priced_stream(self.model.predict_stream(request))
+
+    def _conversation_request(
+        self, messages: list[dict[str, Any]], inputs: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The conversation as the model takes it, the caller's other inputs (a request's
+        `inputs`, a gold row's metadata) as its `custom_inputs` where its signature takes them
+        (MLflow's ChatAgent, ResponsesAgent and ChatModel do), as other inputs a query model's
+        signature does not name are left unsent."""
+        custom = dict(inputs or {}) if CUSTOM_INPUTS in (self.input_names or ()) else None
+        return conversation_request(self.interface, messages, custom)
 
     @cached_property
     def streams(self) -> bool:

@@ -21,7 +21,7 @@ from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
 from raygate.packaging.outputs import prediction_records, raised_error, schema_mismatch
 from raygate.packaging.row_isolation import ask_each_alone
 from raygate.registry.mlflow_registry import MlflowRegistry
-from raygate.schemas import validate_mapping
+from raygate.schemas import INPUTS_FIELD, validate_mapping
 from raygate.serving import replica_versions
 from raygate.serving.settings import VariantSettings
 from raygate.telemetry import semconv
@@ -173,7 +173,8 @@ class ModelVariant:
             if loaded.interface == "query":
                 pieces = functools.partial(loaded.predict_stream, row)
             else:
-                pieces = functools.partial(loaded.converse_stream, conversation)
+                inputs = row.get(INPUTS_FIELD)
+                pieces = functools.partial(loaded.converse_stream, conversation, inputs)
             async for event in _pieces(pieces, span, trace_id):
                 if "final" in event:
                     event = {"final": {**event["final"], "model_id": model_id}}
@@ -199,7 +200,8 @@ def _answer_whole(
     raises on is asked again row by row, so one bad request fails only itself, not the
     requests batched with it), a chat or agent flavor answers one conversation per call."""
     if loaded.interface != "query":
-        return [_answer_or_failure(loaded.converse, c) for c in conversations]
+        return [_answer_or_failure(loaded.converse, conversation, row.get(INPUTS_FIELD))
+                for row, conversation in zip(rows, conversations, strict=True)]  # fmt: skip
     invalid = [_unfilled_failure(loaded, row) for row in rows]
     asked = [row for row, failure in zip(rows, invalid, strict=True) if failure is None]
     answers = iter(_predict_rows(loaded, asked) if asked else ())
@@ -233,9 +235,11 @@ def _predict_one(loaded, row: dict[str, Any]) -> dict[str, Any]:
     return loaded.predict_records([row])[0]
 
 
-def _answer_or_failure(converse, conversation: list[dict[str, Any]]) -> dict[str, Any]:
+def _answer_or_failure(
+    converse, conversation: list[dict[str, Any]], inputs: dict[str, Any] | None
+) -> dict[str, Any]:
     try:
-        return converse(conversation)
+        return converse(conversation, inputs)
     except Exception as exc:
         return _raised(exc)
 
