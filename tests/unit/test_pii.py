@@ -25,6 +25,12 @@ from raygate.telemetry.pii import find_pii, leaked_pii, redact
         ("from fe80::1", "ip"),
         ("key sk-live-abcdefghijklmnopqrstuvwx", "api_key"),
         ("aws AKIAABCDEFGHIJKLMNOP", "api_key"),
+        ("key sk-proj-Ab3dEf6hIj9lMn0pQr_sTuVwXyZ-12345", "api_key"),  # OpenAI's today
+        ("key sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx0123-AA", "api_key"),  # Anthropic's
+        ("slack xoxb-1234567890-abcdefghijkl", "api_key"),
+        ("hf hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "api_key"),
+        ("Authorization: Bearer 0a1b2c3d4e5f6a7b8c9d", "api_key"),
+        ("call me on 07700 900123", "phone"),  # a UK mobile: five digits, then six
     ],
 )
 def test_each_kind_is_detected(text, kind):
@@ -45,6 +51,7 @@ def test_a_number_named_a_phone_is_redacted_without_the_word_naming_it():
         "ordered 2024-01-15 10:30, shipped 16.01.2024 09:15:00",
         "order number 12345678, 1234567890 units",
         "std::vector and a::b, loopback ::1, at 10:30:45, mac 00:1B:44:11:3A:B7",
+        "pip install sk-learn-style-estimators, the bearer of bad news, ZIP 90210",
     ],
 )
 def test_lookalikes_are_not_pii(text):

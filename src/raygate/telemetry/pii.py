@@ -49,6 +49,14 @@ def _ip_ok(text: str) -> bool:
     return ":" not in text or (len(groups) >= 2 and any(c.isdigit() for c in text))
 
 
+def _key_ok(text: str) -> bool:
+    """An `sk-`/`pk-`/`rk-` key has a random part of 16 characters or more between its
+    dashes ("sk-learn-style-estimators" is no key)."""
+    if not re.match(r"(?:sk|pk|rk)[-_]", text):
+        return True
+    return max(len(part) for part in re.split(r"[-_]", text)) >= 16
+
+
 # A date, or a date and the hour of a time, has a phone's shape ("2024-01-15 10").
 _DATE_SHAPED = re.compile(r"\d{4}([-.])\d{2}\1\d{2}\b|\d{2}([-.])\d{2}\2\d{4}\b")
 
@@ -66,10 +74,16 @@ def _named_phone_ok(text: str) -> bool:
 # Order matters: earlier kinds win where matches overlap (a card number is not a phone).
 _DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = (
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", re.I), None),
+    # Stripe's and OpenAI's (sk-proj-…, sk-svcacct-…) and Anthropic's (sk-ant-api03-…) keys,
+    # AWS access key ids, GitHub, Slack, Google, Hugging Face and GitLab tokens, JWTs.
     ("api_key", re.compile(
-        r"\b(?:sk|pk|rk)[-_](?:live[-_]|test[-_])?[A-Za-z0-9]{16,}\b"
-        r"|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b"
-        r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"), None),
+        r"\b(?:sk|pk|rk)[-_][\w-]{16,}"
+        r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_\w{22,}"
+        r"|\bxox[abposr]-[A-Za-z0-9-]{10,}|\bAIza[\w-]{35}|\bhf_[A-Za-z0-9]{30,}\b"
+        r"|\bglpat-[\w-]{20,}"
+        r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"), _key_ok),
+    # Whatever follows "Bearer" (an Authorization header pasted into a question) is a token.
+    ("api_key", re.compile(r"(?i:\bbearer)\s+(?P<value>[\w.~+/-]{16,}=*)"), None),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.I),
      _iban_ok),
     ("card", re.compile(r"\b\d(?:[ -]?\d){12,18}\b"), _card_shaped),
@@ -78,7 +92,7 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...
     ("ip", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|(?<![\w:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}"
                       r"(?![\w:])", re.I), _ip_ok),
     # Grouped ("+49 (0)30 1234 5678", "(202) 555-0147"), or international without separators.
-    ("phone", re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(0\)[ .-]?)?\(?\d{2,4}\)?"
+    ("phone", re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(0\)[ .-]?)?\(?\d{2,5}\)?"
                          r"(?:[ .-]\d{2,8}){1,4}\b|(?<![\w+])\+\d{8,15}\b"), _phone_ok),
     # Bare or local numbers where a word before them says what they are ("call 2025550147").
     ("phone", re.compile(r"(?i:\b(?:phone|mobile|cell|tel|telephone|call|text|sms|whatsapp|fax)\b)"
