@@ -18,18 +18,23 @@ from mlflow.pyfunc import ChatAgent
 from mlflow.types.agent import ChatAgentChunk, ChatAgentMessage, ChatAgentResponse
 
 
-def said(messages, custom_inputs):
+def said(messages, context, custom_inputs):
     text = f"{len(messages)} messages, last: {messages[-1].content}"
-    return text + (f", tier: {custom_inputs['tier']}" if custom_inputs else "")
+    if custom_inputs:
+        text += f", tier: {custom_inputs['tier']}"
+    if context:
+        text += f", user: {context.user_id}, conversation: {context.conversation_id}"
+    return text
 
 
 class Echo(ChatAgent):
     def predict(self, messages, context=None, custom_inputs=None):
-        reply = ChatAgentMessage(role="assistant", content=said(messages, custom_inputs), id="m1")
+        reply = ChatAgentMessage(role="assistant", content=said(messages, context, custom_inputs),
+                                 id="m1")
         return ChatAgentResponse(messages=[reply])
 
     def predict_stream(self, messages, context=None, custom_inputs=None):
-        for piece in said(messages, custom_inputs).split(", "):
+        for piece in said(messages, context, custom_inputs).split(", "):
             yield ChatAgentChunk(delta=ChatAgentMessage(role="assistant", content=piece, id="m1"))
 
 
@@ -96,7 +101,9 @@ def test_a_chat_agent_gets_the_whole_conversation_and_streams_it(flavors):
     assert predicted["answer"] == "1 messages, last: hello"  # a query is one user turn
 
 
-def test_a_request_s_inputs_reach_a_chat_flavor_as_its_custom_inputs(flavors):
+def test_a_request_s_inputs_and_ids_reach_a_chat_flavor_as_its_custom_inputs_and_context(
+    flavors,
+):
     set_weight(flavors, 0)  # the ChatAgent
     client, tier = _client(flavors), {"inputs": {"tier": "gold"}}
     reply = client.chat.completions.create(
@@ -104,15 +111,18 @@ def test_a_request_s_inputs_reach_a_chat_flavor_as_its_custom_inputs(flavors):
     )
     assert reply.choices[0].message.content == "4 messages, last: second, tier: gold"
     stream = client.chat.completions.create(
-        model=flavors.model_name, messages=CONVERSATION, stream=True, extra_body=tier
+        model=flavors.model_name, messages=CONVERSATION, stream=True, extra_body=tier, user="u-7"
     )
     pieces = [
         c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content
     ]
-    assert pieces == ["4 messages", "last: second", "tier: gold"]
-    predicted = requests.post(f"{flavors.url}/v1/predict", json={"query": "hello"} | tier,
-                              headers=flavors.headers, timeout=30).json()  # fmt: skip
-    assert predicted["answer"] == "1 messages, last: hello, tier: gold"
+    assert pieces == ["4 messages", "last: second", "tier: gold", "user: u-7", "conversation: None"]
+    asked = {"query": "hello", "user_id": "u-7", "session_id": "s-1"} | tier
+    predicted = requests.post(f"{flavors.url}/v1/predict", json=asked, headers=flavors.headers,
+                              timeout=30).json()  # fmt: skip
+    assert predicted["answer"] == (
+        "1 messages, last: hello, tier: gold, user: u-7, conversation: s-1"
+    )
     set_weight(flavors, 100)  # the ResponsesAgent, through the Responses API
     response = client.responses.create(model=flavors.model_name, input="hi", extra_body=tier)
     assert response.output_text == "1 inputs, tier: gold"

@@ -23,6 +23,7 @@ from raygate.packaging.conversation import user_turn
 from raygate.packaging.loading import LoadedAgent, load_pyfunc
 from raygate.packaging.outputs import raised_error
 from raygate.packaging.row_isolation import ask_each, ask_each_alone
+from raygate.schemas import INPUTS_FIELD
 from raygate.telemetry.paths import adopt_telemetry_dir, telemetry_dir
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 from raygate.telemetry.tracing import configure_tracing, export_settings, flush
@@ -117,7 +118,7 @@ class PredictAndScore:
         def converse(gold: GoldRow) -> dict:
             started = time.perf_counter()
             try:
-                return self._model.converse(user_turn(gold.query), gold.metadata)
+                return self._model.converse(user_turn(gold.query), {INPUTS_FIELD: gold.metadata})
             finally:
                 row_ms.append((time.perf_counter() - started) * 1000)
 

@@ -4,12 +4,15 @@ a conversation, and the answer text in whatever shape it replies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Literal
 
 from raygate.packaging.inputs import SignatureInput, conversation_inputs
+from raygate.schemas import INPUTS_FIELD
 
 Interface = Literal["query", "messages", "responses"]
+# MLflow's ChatContext field → the request row's field that fills it.
+CONTEXT_FIELDS = {"conversation_id": "session_id", "user_id": "user_id"}
 
 
 def interface_of(accepted: Iterable[SignatureInput] | None) -> Interface:
@@ -23,12 +26,23 @@ def interface_of(accepted: Iterable[SignatureInput] | None) -> Interface:
 
 
 def conversation_request(
-    interface: Interface, messages: list[dict[str, Any]], custom_inputs: dict[str, Any] | None
+    interface: Interface,
+    messages: list[dict[str, Any]],
+    row: Mapping[str, Any] | None,
+    takes: Collection[str],
 ) -> dict[str, Any]:
-    """The model's input for a conversation (OpenAI-style role/content messages), with the
-    caller's other inputs as MLflow's `custom_inputs` where there are any."""
+    """The model's input for a conversation (OpenAI-style role/content messages), with what
+    the request row it came with says beside it where the model's signature `takes` it (as
+    MLflow's ChatAgent, ResponsesAgent and ChatModel do): the row's other `inputs` as MLflow's
+    `custom_inputs`, its user and session ids as MLflow's `context`."""
     request = {"input": messages} if interface == "responses" else {"messages": messages}
-    return request | {"custom_inputs": custom_inputs} if custom_inputs else request
+    row = row or {}
+    if "custom_inputs" in takes and row.get(INPUTS_FIELD):
+        request["custom_inputs"] = dict(row[INPUTS_FIELD])
+    context = {name: row[field] for name, field in CONTEXT_FIELDS.items() if row.get(field)}
+    if "context" in takes and context:
+        request["context"] = context
+    return request
 
 
 def user_turn(query: str) -> list[dict[str, Any]]:

@@ -37,8 +37,6 @@ from raygate.registry.protocol import ModelRegistry, ModelVersion
 from raygate.schemas import INPUTS_FIELD, PredictInput, parse_predict_input, parse_request_rows
 
 TRACE_FIELD = "traceparent"
-# Where MLflow's chat and agent flavors take a caller's free-form inputs.
-CUSTOM_INPUTS = "custom_inputs"
 # The predict_stream methods MLflow's base classes define only to raise.
 _INHERITED_STREAMS = tuple(
     base.predict_stream for base in (PythonModel, ChatModel, ChatAgent, ResponsesAgent)
@@ -110,7 +108,7 @@ class LoadedAgent:
         without its own cost is priced by what the model was logged with (each its share
         of the batch's time, for compute per hour)."""
         if self.interface != "query":
-            return [self.converse(user_turn(r.query), row.get(INPUTS_FIELD))
+            return [self.converse(user_turn(r.query), row)
                     for r, row in zip(parse_request_rows(rows), rows, strict=True)]  # fmt: skip
         if self.reference_agent is None:
             started = time.perf_counter()
@@ -162,11 +160,13 @@ class LoadedAgent:
         return interface_of(self.accepted_inputs)
 
     def converse(
-        self, messages: list[dict[str, Any]], inputs: Mapping[str, Any] | None = None
+        self, messages: list[dict[str, Any]], row: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """A chat or agent flavor's answer to a whole conversation, as a prediction record (a
-        type-hinted model typed `list[Request]` gets a list of one, and answers as any)."""
-        request = self._conversation_request(messages, inputs)
+        type-hinted model typed `list[Request]` gets a list of one, and answers as any); `row`,
+        the request row it came with, gives its custom_inputs and context (see
+        conversation_request)."""
+        request = conversation_request(self.interface, messages, row, self.input_names or ())
         started = time.perf_counter()
         if self.input_shape == "objects":
             record = prediction_records(self.model.predict([request]))[0]
@@ -175,23 +175,13 @@ class LoadedAgent:
         return self.priced(record, time.perf_counter() - started)
 
     def converse_stream(
-        self, messages: list[dict[str, Any]], inputs: Mapping[str, Any] | None = None
+        self, messages: list[dict[str, Any]], row: Mapping[str, Any] | None = None
     ) -> Iterator[str | dict[str, Any]]:
         """The same, as text pieces while the model streams."""
-        request = self._conversation_request(messages, inputs)
+        request = conversation_request(self.interface, messages, row, self.input_names or ())
         if self.input_shape == "objects":  # MLflow hands a typed model's stream one element
             return self._priced_stream(self.model.predict_stream([request]))
         return self._priced_stream(self.model.predict_stream(request))
-
-    def _conversation_request(
-        self, messages: list[dict[str, Any]], inputs: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        """The conversation as the model takes it, the caller's other inputs (a request's
-        `inputs`, a gold row's metadata) as its `custom_inputs` where its signature takes them
-        (MLflow's ChatAgent, ResponsesAgent and ChatModel do), as other inputs a query model's
-        signature does not name are left unsent."""
-        custom = dict(inputs or {}) if CUSTOM_INPUTS in (self.input_names or ()) else None
-        return conversation_request(self.interface, messages, custom)
 
     @cached_property
     def streams(self) -> bool:

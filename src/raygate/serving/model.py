@@ -21,7 +21,7 @@ from raygate.packaging.loading import LoadedAgent, load_agent, resolve_model_uri
 from raygate.packaging.outputs import prediction_records, raised_error, schema_mismatch
 from raygate.packaging.row_isolation import ask_each_alone
 from raygate.registry.mlflow_registry import MlflowRegistry
-from raygate.schemas import INPUTS_FIELD, validate_mapping
+from raygate.schemas import validate_mapping
 from raygate.serving import replica_versions
 from raygate.serving.settings import VariantSettings
 from raygate.telemetry import semconv
@@ -173,8 +173,7 @@ class ModelVariant:
             if loaded.interface == "query":
                 pieces = functools.partial(loaded.predict_stream, row)
             else:
-                inputs = row.get(INPUTS_FIELD)
-                pieces = functools.partial(loaded.converse_stream, conversation, inputs)
+                pieces = functools.partial(loaded.converse_stream, conversation, row)
             async for event in _pieces(pieces, span, trace_id):
                 if "final" in event:
                     event = {"final": {**event["final"], "model_id": model_id}}
@@ -200,7 +199,7 @@ def _answer_whole(
     raises on is asked again row by row, so one bad request fails only itself, not the
     requests batched with it), a chat or agent flavor answers one conversation per call."""
     if loaded.interface != "query":
-        return [_answer_or_failure(loaded.converse, conversation, row.get(INPUTS_FIELD))
+        return [_answer_or_failure(loaded.converse, conversation, row)
                 for row, conversation in zip(rows, conversations, strict=True)]  # fmt: skip
     invalid = [_unfilled_failure(loaded, row) for row in rows]
     asked = [row for row, failure in zip(rows, invalid, strict=True) if failure is None]
@@ -236,10 +235,10 @@ def _predict_one(loaded, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _answer_or_failure(
-    converse, conversation: list[dict[str, Any]], inputs: dict[str, Any] | None
+    converse, conversation: list[dict[str, Any]], row: dict[str, Any]
 ) -> dict[str, Any]:
     try:
-        return converse(conversation, inputs)
+        return converse(conversation, row)
     except Exception as exc:
         return _raised(exc)
 
