@@ -67,6 +67,20 @@ def test_other_tools_names_for_question_and_answer_are_told_their_names_here(tmp
         load_goldset(write(tmp_path, line))
 
 
+@pytest.mark.parametrize(
+    ("line", "hint"),
+    [
+        ('{"query": "q", "expected": []}', r'give at least one acceptable answer, e\.g\.'),
+        ('{"query": "q", "expected": [], "category": "Unanswerable"}',
+         r"""category unanswerable is correct when the model abstains; .*\["I don't know\."\]"""),
+        ('{"query": "q", "category": "disallowed"}', r"""when the model refuses; .*\["I can't"""),
+    ],
+)  # fmt: skip
+def test_a_row_without_an_expected_answer_is_told_what_to_give(tmp_path, line, hint):
+    with pytest.raises(GoldSetError, match=r"1: field 'expected': .*" + hint):
+        load_goldset(write(tmp_path, line))
+
+
 def test_a_csv_or_a_json_array_is_named_with_how_to_convert_it(tmp_path):
     import subprocess
     import sys

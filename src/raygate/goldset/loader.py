@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from raygate.errors import GoldSetError
-from raygate.goldset.schema import CONTENT_ID_PREFIX, GoldRow
+from raygate.goldset.schema import CONTENT_ID_PREFIX, GoldRow, category_label
 from raygate.schemas import describe_validation_error
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -193,6 +193,9 @@ def _parse(path: Path, lineno: int, line: str) -> GoldRow:
         hint = (f" (keep your own fields under metadata, e.g. \"metadata\": {{\"{extra[0]}\": …}})"
                 if extra else "")  # fmt: skip
         missing = {e["loc"][0] for e in exc.errors() if e["type"] == "missing"}
+        if any(e["loc"] == ("expected",) and e["type"] in ("missing", "too_short")
+               for e in exc.errors()):  # fmt: skip
+            hint = _no_answer_hint(line)
         renames = [f"{name} → {field}" for name in extra for field, names in _RENAMES.items()
                    if field in missing and name in names]  # fmt: skip
         if renames:
@@ -207,6 +210,31 @@ def _parse(path: Path, lineno: int, line: str) -> GoldRow:
             f"with query, expected and optionally id, relevant_ids, category, match, "
             f"metadata{hint}"
         ) from None
+
+
+# What a row scored by its model's behaviour has as its expected answer, by category.
+_BEHAVIOUR = {
+    "unanswerable": ("abstains", "I don't know."),
+    "disallowed": ("refuses", "I can't help with that request."),
+}
+
+
+def _no_answer_hint(line: str) -> str:
+    """How to fill `expected` on a row that has none: for a row scored by whether the model
+    abstains or refuses, with what that says (exact_match and token_f1 still compare)."""
+    try:
+        category = json.loads(line).get("category")
+    except (ValueError, AttributeError):
+        category = None
+    behaviour = _BEHAVIOUR.get(category_label(category) if isinstance(category, str) else "")
+    if behaviour is None:
+        return ' (give at least one acceptable answer, e.g. "expected": ["30 days"])'
+    does, says = behaviour
+    return (
+        f" (a row of category {category_label(category)} is correct when the model {does}; "
+        f'give what that says as its expected answer, e.g. "expected": ["{says}"], which '
+        "exact_match and token_f1 compare against)"
+    )
 
 
 def _format_hint(path: Path, line: str) -> str:
