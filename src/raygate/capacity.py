@@ -35,6 +35,12 @@ class ActorAsk:
     def describe(self) -> str:
         return f"{self.count} {self.what}(s) of {self.each()} each"
 
+    def fitting(self, resources: dict[str, float]) -> int:
+        """How many of these actors `resources` hold, at most `count`."""
+        asked = {"CPU": self.num_cpus, "GPU": self.num_gpus}
+        held = [(resources.get(name, 0.0) + 1e-9) // each for name, each in asked.items() if each]
+        return int(min([self.count, *held]))
+
     def fits(self, resources: dict[str, float], actors: int = 1) -> bool:
         """Whether `resources` hold `actors` of these actors."""
         return (
@@ -62,6 +68,25 @@ def check_room(ask: ActorAsk) -> str | None:
     return (
         f"{ask.describe()} wait for resources: the cluster has {_amounts(free)} free now, "
         "other work holds the rest"
+    )
+
+
+def starting_room(ask: ActorAsk) -> tuple[int, str | None]:
+    """For a pool that may start with fewer actors than asked and grow as resources free (an
+    eval's): how many to start with (those the free resources hold now, at least one) and a
+    note when that is not all of them; ClusterError as check_room."""
+    import ray
+
+    waiting = check_room(ask)
+    if waiting is None:
+        return ask.count, None
+    free = ray.available_resources()
+    fitting = ask.fitting(free)
+    if fitting == 0:
+        return 1, waiting
+    return fitting, (
+        f"{fitting} of {ask.describe()} start now (the cluster has {_amounts(free)} free; other "
+        "work holds the rest); the others join as resources free"
     )
 
 

@@ -83,6 +83,7 @@ AGGREGATOR_NAMESPACE: Final = "raygate"
 # MLflow wiring.
 ENV_HOME: Final = "RAYGATE_HOME"
 ENV_EXPERIMENT: Final = "RAYGATE_EXPERIMENT"
+ENV_MLFLOW_TRACING: Final = "RAYGATE_MLFLOW_TRACING"  # 1: keep MLflow's tracing of models
 DEFAULT_HOME: Final = ".raygate"
 DEFAULT_EXPERIMENT: Final = "raygate"
 MODEL_ARTIFACT_NAME: Final = "agent"

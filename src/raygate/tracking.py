@@ -8,7 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from raygate.constants import DEFAULT_EXPERIMENT, DEFAULT_HOME, ENV_EXPERIMENT, ENV_HOME
+from raygate.constants import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_HOME,
+    ENV_EXPERIMENT,
+    ENV_HOME,
+    ENV_MLFLOW_TRACING,
+)
 from raygate.errors import TrackingError
 
 
@@ -70,6 +76,21 @@ def configure_mlflow() -> str:
             _create_experiment(name, location)
     mlflow.set_experiment(name)
     return uri
+
+
+def mute_model_tracing() -> None:
+    """Turn MLflow's own tracing off in a process that answers requests or gold rows with a
+    loaded model (a serving replica, an eval worker): MLflow traces every call of a
+    ResponsesAgent or ChatAgent (and of anything `@mlflow.trace` or an autolog wraps in a
+    user's model), writing each request's raw text, unredacted, into the tracking store at a
+    few milliseconds a call. raygate traces each request itself, redacted (an eval run gets
+    those traces in MLflow). RAYGATE_MLFLOW_TRACING=1 keeps MLflow's. Called after a model
+    loads, as its loading code may switch tracing on."""
+    if os.environ.get(ENV_MLFLOW_TRACING) == "1":
+        return
+    import mlflow
+
+    mlflow.tracing.disable()
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ ResponsesAgent (canary) get the whole conversation, answer and stream through th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -127,6 +128,25 @@ def test_a_request_s_inputs_and_ids_reach_a_chat_flavor_as_its_custom_inputs_and
     response = client.responses.create(model=flavors.model_name, input="hi", extra_body=tier)
     assert response.output_text == "1 inputs, tier: gold"
     set_weight(flavors, 0)
+
+
+def test_mlflow_keeps_no_trace_of_a_served_agent_s_raw_requests(flavors):
+    """MLflow traces each call of a ResponsesAgent itself, raw text and all, into the tracking
+    store; served by raygate, a request is traced by raygate alone (redacted)."""
+    import mlflow
+
+    set_weight(flavors, 100)  # the ResponsesAgent
+    said = "my card is 4111 1111 1111 1111, what now?"
+    reply = _client(flavors).chat.completions.create(
+        model=flavors.model_name, messages=[{"role": "user", "content": said}]
+    )
+    assert reply.choices[0].message.content == "1 inputs"
+    set_weight(flavors, 0)
+    time.sleep(6)  # MLflow writes its traces from a background queue, seconds later
+    experiments = [e.experiment_id for e in mlflow.search_experiments()]
+    traces = mlflow.search_traces(locations=experiments, return_type="list", include_spans=False)
+    previews = [t.info.request_preview or "" for t in traces]
+    assert [preview for preview in previews if "4111" in preview] == []
 
 
 def test_a_responses_agent_gets_the_conversation_as_its_input(flavors):

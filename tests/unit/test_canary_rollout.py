@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -128,6 +129,14 @@ def test_a_metric_neither_variant_reports_halts_at_once_saying_how_to_fix_it():
     early = JudgeVerdict(Verdict.INCONCLUSIVE, (cost,), 10, 100)  # too few requests to say
     assert steps.next_decision(POLICY, steps.start(0), early, now=1)[1].action is not (
         steps.Action.HALT
+    )
+    # nor does the canary get more traffic until one reports it or the halt comes
+    state, decision = steps.next_decision(POLICY, steps.start(0), early, now=60)
+    assert decision.action is steps.Action.WAIT and state.step == 0
+    assert "no value of cost_usd from either variant yet; the canary keeps 1 %" in decision.reason
+    reported = JudgeVerdict(Verdict.INCONCLUSIVE, (replace(cost, canary_n=3),), 10, 100)
+    assert steps.next_decision(POLICY, steps.start(0), reported, now=60)[1].action is (
+        steps.Action.SET_WEIGHT
     )
 
 

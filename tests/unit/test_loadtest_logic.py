@@ -399,6 +399,22 @@ def test_a_sharegpt_file_is_replayed_up_to_each_conversation_s_last_human_turn(t
     assert prompts[1].messages[0] == {"role": "system", "content": "Be brief."}
 
 
+def test_every_user_sends_requests_even_from_a_workload_of_fewer_prompts(tmp_path):
+    """Sticky routing splits users, not requests: four prompts and 1000 users must be 1000
+    users (as four, a 10 % canary could get none of them), each prompt asked as often."""
+    from collections import Counter
+
+    from raygate.loadtest.workload import load_workload
+
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps([{"prompt": q} for q in ("a?", "b?", "c?", "d?")]))
+    prompts = load_workload(str(path), None, users=1000, seed=0)
+    assert len({p.user_id for p in prompts}) == 1000
+    assert set(Counter(p.query for p in prompts).values()) == {250}
+    assert len(load_workload(str(path), None, users=2, seed=0)) == 4  # enough prompts already
+    assert {p.user_id for p in load_workload(str(path), None, users=0, seed=0)} == {None}
+
+
 def test_a_json_array_of_prompts_is_read_and_an_item_without_one_is_named(tmp_path):
     from raygate.errors import LoadTestError
     from raygate.loadtest.workload import load_workload

@@ -114,6 +114,15 @@ def next_decision(
     last = state.step == len(policy.steps) - 1
     needs_pass = last or step.advance_when == "pass"
     if verdict.verdict is Verdict.PASS or (not needs_pass and verdict.verdict is not Verdict.FAIL):
+        if not last and (unreported := _unreported(verdict)):
+            # a metric may turn out unmeasured (a halt): more traffic to the canary can wait
+            return state, Decision(
+                Action.WAIT,
+                f"step {state.step + 1}: no value of {', '.join(unreported)} from either variant "
+                f"yet; the canary keeps {step.weight_percent:g} % until one reports it (or "
+                f"{UNMEASURED_AFTER} requests of each show neither does)",
+                look,
+            )
         if not last:
             nxt = state.step + 1
             state = replace(
@@ -163,6 +172,11 @@ def _unmeasured(verdict: JudgeVerdict) -> list[str]:
     model that reports no cost or tokens): missing is never 0, and waiting cannot help."""
     if min(verdict.canary_requests, verdict.champion_requests) < UNMEASURED_AFTER:
         return []
+    return _unreported(verdict)
+
+
+def _unreported(verdict: JudgeVerdict) -> list[str]:
+    """Metrics a model may not report (cost, tokens) that neither variant has reported yet."""
     return [
         m.metric
         for m in verdict.metrics

@@ -27,6 +27,7 @@ from raygate.schemas import INPUTS_FIELD
 from raygate.telemetry.paths import adopt_telemetry_dir, telemetry_dir
 from raygate.telemetry.records import RecordWriter, build_record, record_key, records_enabled
 from raygate.telemetry.tracing import configure_tracing, export_settings, flush
+from raygate.tracking import mute_model_tracing
 
 ACTOR_RESTARTS = 2  # times an eval actor whose process died is restarted, its batch retried
 
@@ -36,6 +37,9 @@ class PipelineOptions:
     """How the work is spread: actors, rows per predict() call, resources per actor."""
 
     workers: int = 2
+    # Actors to start with where the cluster has no room for all of them now (None: all);
+    # the pool grows to `workers` as resources free.
+    starting_workers: int | None = None
     batch_size: int = 16
     num_cpus: float = 1.0
     num_gpus: float = 0.0
@@ -46,6 +50,17 @@ class PipelineOptions:
     run_id: str | None = None  # the MLflow run the rows' records name
     # The options a person sets the actors' count and size with, as errors name them.
     set_by: tuple[str, str] = ("--workers", "--num-cpus or --num-gpus")
+
+
+def _actor_pool(options: PipelineOptions):
+    """`workers` actors; where fewer fit now, those that do, growing to `workers` as other
+    work frees resources (never shrinking below them: each loaded the model once)."""
+    import ray.data
+
+    starting = options.starting_workers or options.workers
+    if starting >= options.workers:
+        return ray.data.ActorPoolStrategy(size=options.workers)
+    return ray.data.ActorPoolStrategy(min_size=starting, max_size=options.workers)
 
 
 class PredictAndScore:
@@ -73,6 +88,7 @@ class PredictAndScore:
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self._model = LoadedAgent(load_pyfunc(model_uri, model_config), version=None)
+        mute_model_tracing()
         self._columns = dict(columns)
         self._run_id = run_id
         self._records = RecordWriter(prefix=f"eval-{run_id}") if records_enabled() else None
@@ -204,7 +220,7 @@ def scored_batches(
             },
             batch_size=options.batch_size,
             batch_format="pandas",
-            compute=ray.data.ActorPoolStrategy(size=options.workers),
+            compute=_actor_pool(options),
             num_cpus=options.num_cpus,
             num_gpus=options.num_gpus or None,
             # Ray Data restarts a dead actor and retries its batch forever: a model that kills

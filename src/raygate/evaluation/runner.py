@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from raygate import constants as c
-from raygate.capacity import ActorAsk, check_room, start_timed_out
+from raygate.capacity import ActorAsk, check_room, start_timed_out, starting_room
 from raygate.cluster import ensure_ray
 from raygate.errors import EvaluationError, traceback_cause
 from raygate.evaluation.engines import LlmEngineOptions, check_http_endpoint
@@ -109,7 +109,10 @@ def evaluate(
         ask = ActorAsk("eval actor", options.workers, options.num_cpus, options.num_gpus,
                        *options.set_by)  # fmt: skip
         actors, hint = f"{ask.describe()} (loading the model is part of starting)", ask.hint
-        waiting = check_room(ask)  # an actor no node can host is an error before the run
+        # an actor no node can host is an error before the run; too few free resources for
+        # them all, the eval starts with those they hold
+        starting, waiting = starting_room(ask)
+        options = replace(options, starting_workers=starting)
         if waiting and on_wait:
             on_wait(waiting)
     else:

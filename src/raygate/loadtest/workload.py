@@ -63,7 +63,8 @@ def load_workload(
     source: str, size: int | None, users: int, seed: int, synthetic_words: int = 16
 ) -> tuple[Prompt, ...]:
     """Prompts for the run, shuffled with `seed`; `users` > 0 assigns that many user ids in
-    turn (sticky routing behaves as with real users), 0 sends anonymous requests."""
+    turn (sticky routing behaves as with real users; a workload of fewer prompts is cycled
+    until each user has one), 0 sends anonymous requests."""
     prompts: list[Item]
     if source == "synthetic":
         prompts = [(text, None) for text in synthetic_prompts(size or 1000, synthetic_words, seed)]
@@ -73,6 +74,8 @@ def load_workload(
             prompts = (prompts * (size // len(prompts) + 1))[:size]
     if not prompts:
         raise LoadTestError(f"workload {source!r} has no prompts")
+    if users > len(prompts):
+        prompts = (prompts * (users // len(prompts) + 1))[:users]
     return tuple(_prompt(item, f"user-{i % users}" if users else None)
                  for i, item in enumerate(prompts))  # fmt: skip
 

@@ -32,6 +32,7 @@ from raygate.telemetry.tracing import (
     trace_id_of,
     tracer,
 )
+from raygate.tracking import mute_model_tracing
 
 logger = logging.getLogger("ray.serve")
 
@@ -95,6 +96,7 @@ class ModelVariant:
             return
         uri = version.uri if version else settings.model_uri
         self._loaded = load_agent(uri, registry, settings.input_map, request_inputs=True)
+        mute_model_tracing()
 
     @property
     def model_id(self) -> str:

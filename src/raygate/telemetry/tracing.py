@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from raygate.constants import ENV_MLFLOW_TRACING
 from raygate.errors import ConfigError
 from raygate.telemetry.paths import telemetry_dir
 
@@ -48,7 +49,7 @@ EXPORTERS = ("jsonl", "console", "otlp", "none")
 EXPORT_SETTINGS = (
     ENV_TRACES, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-    "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", ENV_MLFLOW_TRACING,
 )  # fmt: skip
 TRACES_FOLDER = "traces"
 _COMPACT = (",", ":")
