@@ -170,3 +170,22 @@ def test_a_type_hinted_model_s_typed_list_is_read_as_its_inputs():
     assert input_shape(named) == "columns" and signature_inputs(named) == [text("question")]
     assert input_shape(_signature(ColSpec(DataType.long))) == "columns"  # list[int]: not ours
     assert input_shape(None) == "columns" and signature_inputs(None) is None
+
+
+def test_a_query_input_typed_as_a_list_is_refused_before_any_work_saying_why():
+    """MLflow infers Array(string) from an input example like {"query": ["hi"]}: every gold
+    row's text query would then fail its schema check, one by one."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, Schema
+
+    from raygate.errors import EvaluationError
+    from raygate.evaluation.inputs import check_query_is_text
+
+    listed = ModelSignature(Schema([ColSpec(Array("string"), "query")]))
+    accepted = signature_inputs(listed)
+    assert accepted == [SignatureInput("query", True, False, "Array(string)")]
+    with pytest.raises(EvaluationError, match=r"input 'query' is typed Array\(string\).*"
+                       r'input_example=\{"query": "…"\} or a DataFrame'):  # fmt: skip
+        check_query_is_text(accepted, {"query": "query"})
+    check_query_is_text(accepted, {})  # a list input the query does not go to is the model's
+    check_query_is_text([text("query")], {"query": "query"})

@@ -60,6 +60,24 @@ def check_required(
         )
 
 
+def check_query_is_text(
+    accepted: Sequence[SignatureInput] | None, columns: Mapping[str, str]
+) -> None:
+    """Refuse, before any work, a model whose input for the query is typed as a list: every
+    row would fail MLflow's schema check. MLflow infers that type from an input example such
+    as {"query": ["…"]}: one row whose query is a list."""
+    for given in accepted or ():
+        if columns.get(given.name) == "query" and given.list_type:
+            example = f'{{"{given.name}": "…"}}'
+            raise EvaluationError(
+                f"the model's input '{given.name}' is typed {given.list_type}, a list per row, "
+                "but gets each gold query as text, which MLflow refuses; MLflow infers a list "
+                f'from an input example such as {{"{given.name}": ["…"]}} (one row whose '
+                f"{given.name} is a list): log the model with input_example={example} or a "
+                "DataFrame"
+            )
+
+
 def model_input(
     golds: Sequence[GoldRow], columns: Mapping[str, str], shape: InputShape
 ) -> pd.DataFrame | list[Any]:

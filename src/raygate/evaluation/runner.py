@@ -24,7 +24,7 @@ from raygate.capacity import ActorAsk, check_room, start_timed_out, starting_roo
 from raygate.cluster import ensure_ray
 from raygate.errors import EvaluationError, traceback_cause
 from raygate.evaluation.engines import LlmEngineOptions, check_http_endpoint
-from raygate.evaluation.inputs import check_required, input_columns
+from raygate.evaluation.inputs import check_query_is_text, check_required, input_columns
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
 from raygate.evaluation.pipeline import ACTOR_RESTARTS, PipelineOptions, scored_batches
 from raygate.evaluation.report import render_report
@@ -249,6 +249,7 @@ def _model_columns(
         return {"query": "query"}
     columns = input_columns(accepted, input_map)
     check_required(accepted, columns, _first_row(goldset.path))
+    check_query_is_text(accepted, columns)
     return columns
 
 

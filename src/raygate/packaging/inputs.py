@@ -28,6 +28,7 @@ class SignatureInput:
     name: str
     required: bool
     text: bool
+    list_type: str | None = None  # an MLflow Array input's type, e.g. "Array(string)"
 
 
 def input_shape(signature) -> InputShape:
@@ -54,11 +55,17 @@ def signature_inputs(signature) -> list[SignatureInput] | None:
     if shape == "texts":
         return [SignatureInput(TEXT_INPUT, required=True, text=True)]
     named = [
-        SignatureInput(spec.name, spec.required, _is_text(getattr(spec, "type", None)))
+        SignatureInput(spec.name, spec.required, _is_text(getattr(spec, "type", None)),
+                       _list_type(getattr(spec, "type", None)))
         for spec in signature.inputs.inputs
         if getattr(spec, "name", None)
-    ]
+    ]  # fmt: skip
     return named or None
+
+
+def _list_type(kind) -> str | None:
+    """An MLflow Array type as it prints ("Array(string)"); None for any other type."""
+    return str(kind) if type(kind).__name__ == "Array" else None
 
 
 def conversation_inputs(accepted: Iterable[SignatureInput]) -> set[str]:
