@@ -350,6 +350,45 @@ def test_the_openai_protocol_sends_a_workload_s_conversation_and_predict_its_las
         assert json.loads(sender.prepare(prompt).split(b"\r\n\r\n", 1)[1]) == body
 
 
+def test_a_kept_alive_connection_closed_as_it_is_reused_is_retried_not_a_failure():
+    """A server closes an idle keep-alive connection on its own timer; a request sent on it in
+    that instant gets no answer and was never processed: it goes again on a new connection.
+    A connection that closes after part of an answer is a failure."""
+    import asyncio
+
+    from raygate.loadtest.http_client import HttpClient
+
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+    requests_seen: list[int] = []
+
+    async def serve(reader, writer):  # answers a connection's first request, closes on another
+        connection = len(requests_seen)
+        requests_seen.append(0)
+        while await reader.readuntil(b"\r\n\r\n"):
+            requests_seen[connection] += 1
+            if requests_seen[connection] > 1:
+                writer.write(answer[:12] if connection == 1 else b"")  # the second: half an answer
+                writer.close()
+                return
+            writer.write(answer)
+            await writer.drain()
+
+    async def main():
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        client = HttpClient(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", 1)
+        request = client.request_bytes("GET", "/", b"", {})
+        first = await client.send(request, 5)
+        second = await client.send(request, 5)  # reused, closed unanswered: sent again
+        with pytest.raises(ConnectionError):
+            await client.send(request, 5)  # reused, closed half-answered: a failure
+        client.close()
+        server.close()
+        return first.body, second.body
+
+    assert asyncio.run(main()) == (b"ok", b"ok")
+    assert requests_seen == [2, 2]
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("90", 90.0), ("2.5", 2.5), ("90s", 90.0), ("5m", 300.0), ("1h30m", 5400.0),

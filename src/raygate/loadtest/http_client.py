@@ -34,6 +34,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.answered = False  # whether any byte of the current request's response came
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[HttpResponse] | None = None
         self._reset()
@@ -47,6 +48,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        self.answered = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -80,6 +82,7 @@ class _Connection(asyncio.Protocol):
     # client side
     def send(self, payload: bytes) -> asyncio.Future[HttpResponse]:
         self._waiter = asyncio.get_running_loop().create_future()
+        self.answered = False
         self.transport.write(payload)
         return self._waiter
 
@@ -121,27 +124,47 @@ class HttpClient:
         return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
     async def send(self, payload: bytes, timeout_s: float) -> HttpResponse:
-        """Send a prepared request; raises TimeoutError or ConnectionError (the caller records)."""
+        """Send a prepared request; raises TimeoutError or ConnectionError (the caller records).
+        A kept-alive connection the server closed as it was reused (its idle timeout), before
+        any byte of an answer, is no failure of the request: it goes once more on a new
+        connection, as browsers and Go's and Python's usual clients do."""
         async with self._slots:
-            connection = await self._connection()
-            waiter = connection.send(payload)
-            # A timer that fails the future: far cheaper per request than asyncio.wait_for.
-            timer = asyncio.get_running_loop().call_later(timeout_s, _expire, waiter)
-            try:
-                return await waiter
-            except BaseException:
-                connection.close()  # a half-read response cannot be reused
-                raise
-            finally:
-                timer.cancel()
-                if not connection.closed:
-                    self._idle.append(connection)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout_s
+            connection = self._idle_connection()
+            if connection is not None:
+                try:
+                    return await self._exchange(connection, payload, timeout_s)
+                except ConnectionError:
+                    if connection.answered:
+                        raise
+            connection = await self._new_connection()
+            return await self._exchange(connection, payload, max(deadline - loop.time(), 0.0))
 
-    async def _connection(self) -> _Connection:
+    async def _exchange(
+        self, connection: _Connection, payload: bytes, timeout_s: float
+    ) -> HttpResponse:
+        waiter = connection.send(payload)
+        # A timer that fails the future: far cheaper per request than asyncio.wait_for.
+        timer = asyncio.get_running_loop().call_later(timeout_s, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            connection.close()  # a half-read response cannot be reused
+            raise
+        finally:
+            timer.cancel()
+            if not connection.closed:
+                self._idle.append(connection)
+
+    def _idle_connection(self) -> _Connection | None:
         while self._idle:
             connection = self._idle.pop()
             if not connection.closed:
                 return connection
+        return None
+
+    async def _new_connection(self) -> _Connection:
         loop = asyncio.get_running_loop()
         _, connection = await loop.create_connection(
             _Connection, self.host, self.port, ssl=self._ssl
