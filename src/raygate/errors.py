@@ -1,5 +1,7 @@
 """The one raygate error tree; every message says what was wrong and how to fix it."""
 
+import re
+
 
 class RaygateError(Exception):
     """Base of every error raygate raises on purpose; the CLI prints it as one line."""
@@ -102,11 +104,17 @@ class TrackingError(RaygateError):
     """MLflow's tracking store could not be reached or refused a request."""
 
 
+# A traceback's exception line: `ValueError: …`, `raygate.errors.GoldSetError: …`.
+_RAISED_LINE = re.compile(r"^(?:\w+\.)*\w+(?:Error|Exception): .*$")
+
+
 def traceback_cause(text: str) -> str:
     """The exception a traceback's text ends in (raygate's own errors by their message alone),
-    for errors Ray hands over as text (a replica or actor that failed)."""
+    for errors Ray hands over as text (a replica or actor that failed); notes Ray adds after
+    it (Ray Data's retry hints) are passed over."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    cause = lines[-1] if lines else text
+    raised = [line for line in lines if _RAISED_LINE.match(line)]
+    cause = raised[-1] if raised else lines[-1] if lines else text
     return cause.split(": ", 1)[-1] if cause.startswith("raygate.errors.") else cause
 
 

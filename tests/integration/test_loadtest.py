@@ -198,6 +198,14 @@ def test_a_workload_file_that_cannot_be_read_is_one_clear_error(local_ray, tmp_p
     latin1.write_bytes('{"query": "café"}\n'.encode("latin-1"))
     with pytest.raises(LoadTestError, match=r"latin1.jsonl: UnicodeDecodeError.*write UTF-8"):
         load_workload(str(latin1), None, users=1, seed=0)
+    broken = tmp_path / "broken.jsonl"  # the cause, not the retry notes Ray Data adds after it
+    broken.write_text('{"query": "why?"\n')
+    with pytest.raises(LoadTestError, match=r"broken.jsonl: (?!To change)\w+Error: .*write UTF-8"):
+        load_workload(str(broken), None, users=1, seed=0)
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + b'{"query": "why?"}\n')
+    with pytest.raises(LoadTestError, match=r"bom.jsonl: the file starts with a byte-order mark"):
+        load_workload(str(bom), None, users=1, seed=0)
     other = tmp_path / "other.jsonl"
     other.write_text('{"question": "why?"}\n')
     with pytest.raises(

@@ -19,6 +19,7 @@ from raygate.evaluation.inputs import model_input
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
 from raygate.evaluation.rows import score_row
 from raygate.goldset import GoldRow
+from raygate.goldset.loader import gold_line
 from raygate.packaging.conversation import user_turn
 from raygate.packaging.loading import LoadedAgent, load_pyfunc
 from raygate.packaging.outputs import raised_error
@@ -95,7 +96,7 @@ class PredictAndScore:
         self._key = record_key()
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        golds = [GoldRow.model_validate_json(text) for text in batch["text"]]
+        golds = [gold_line(text) for text in batch["text"]]
         started = time.perf_counter()
         row_ms: list[float | None] | None = None
         try:
@@ -169,7 +170,7 @@ def score_generated(batch: pd.DataFrame) -> pd.DataFrame:
             "tokens_in": _count(record.get("tokens_in")),
             "tokens_out": _count(record.get("tokens_out")),
         }
-        rows.append(score_row(GoldRow.model_validate_json(record["text"]), prediction))
+        rows.append(score_row(gold_line(record["text"]), prediction))
     return pd.DataFrame(rows)
 
 

@@ -20,6 +20,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 BUILTIN_GOLDSETS = ("smoke", "dev")
 # Codecs a gold file is read through, by its name's last suffix (as Ray Data reads it too).
 CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -99,23 +100,40 @@ def _read(source: str | Path, keep: list[GoldRow] | None) -> GoldSetInfo:
     )
 
 
+def starts_with_bom(path: Path) -> bool:
+    """Whether the file begins with a UTF-8 byte-order mark (Excel's and PowerShell's)."""
+    with path.open("rb") as handle:
+        return handle.read(len(UTF8_BOM)) == UTF8_BOM
+
+
+def gold_line(text: str) -> GoldRow:
+    """One gold line parsed; a byte-order mark, which Ray Data leaves on the first, dropped."""
+    return GoldRow.model_validate_json(text.removeprefix("\ufeff"))
+
+
 def gold_lines(path: Path) -> Iterator[bytes]:
-    """The file's lines as bytes; decompressed where its name ends in .gz, .bz2 or .zst."""
+    """The file's lines as bytes, a leading byte-order mark left out; decompressed where its
+    name ends in .gz, .bz2 or .zst."""
     codec = CODECS.get(path.suffix)  # as Ray Data reads it: by the exact suffix
     if codec is None:
         with path.open("rb") as handle:
-            yield from handle
+            yield from _without_bom(handle)
         return
     import pyarrow as pa
 
     try:
         with io.BufferedReader(pa.input_stream(str(path), compression=codec)) as handle:
-            yield from handle
+            yield from _without_bom(handle)
     except OSError as exc:  # pyarrow's error for a cut or mislabelled file
         raise GoldSetError(
             f"{path}: cannot be read as {codec} ({str(exc).splitlines()[0]}); check that the file "
             f"is whole and {codec}-compressed, or give it the name of what it is"
         ) from None
+
+
+def _without_bom(lines: Iterator[bytes]) -> Iterator[bytes]:
+    for lineno, line in enumerate(lines):
+        yield line.removeprefix(UTF8_BOM) if lineno == 0 else line
 
 
 def _validated_rows(path: Path) -> Iterator[GoldRow]:
@@ -156,12 +174,7 @@ _BINARY_FORMATS = {
 
 
 def _decoded(path: Path, lineno: int, raw: bytes) -> str:
-    """One line as text; a byte-order mark, a binary file or bytes that are not UTF-8 are
-    named."""
-    if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raise GoldSetError(
-            f"{path}:1: the file starts with a byte-order mark; save it as UTF-8 without BOM"
-        )
+    """One line as text; a binary file or bytes that are not UTF-8 are named."""
     for magic, (kind, how) in _BINARY_FORMATS.items() if lineno == 1 else ():
         if raw.startswith(magic):
             raise GoldSetError(

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from raygate.cluster import quiet_ray_data
-from raygate.errors import GoldSetError, LoadTestError
-from raygate.goldset.loader import BUILTIN_GOLDSETS, resolve_goldset
+from raygate.errors import GoldSetError, LoadTestError, traceback_cause
+from raygate.goldset.loader import BUILTIN_GOLDSETS, resolve_goldset, starts_with_bom
 from raygate.loadtest.transport import Conversation, Prompt
 
 # the first a file has is read (`text`: a .txt file's lines; `conversations`: ShareGPT's)
@@ -126,8 +126,9 @@ def _streamed_prompts(path: Path) -> list[Item]:
     except LoadTestError:
         raise
     except Exception as exc:  # Ray Data wraps parse and decoding errors in its own types
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        cause = lines[-1] if lines else type(exc).__name__
+        cause = traceback_cause(str(exc)) or type(exc).__name__
+        if starts_with_bom(path):
+            cause = "the file starts with a byte-order mark; save it as UTF-8 without BOM"
         raise LoadTestError(
             f"cannot read prompts from {path}: {cause}; write UTF-8 JSON lines (or Parquet, "
             "CSV, a JSON array) with a 'query' or 'prompt' column, or OpenAI chat 'messages', "
