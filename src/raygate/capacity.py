@@ -82,6 +82,8 @@ def starting_room(ask: ActorAsk) -> tuple[int, str | None]:
         return ask.count, None
     free = ray.available_resources()
     fitting = ask.fitting(free)
+    if fitting >= ask.count:  # freed since check_room looked
+        return ask.count, None
     if fitting == 0:
         return 1, waiting
     return fitting, (

@@ -124,9 +124,9 @@ class PredictAndScore:
 
     def _answer(self, golds: list[GoldRow]) -> tuple[list[dict], list[float | None] | None]:
         """The batch's predictions, with each row's own time (ms) where the rows are asked one
-        by one (a chat or agent flavor answers each query as a one-turn conversation, its
-        metadata as the conversation's custom_inputs); None
-        where one predict() call answered them all (a query model)."""
+        by one (a chat or agent flavor answers each query as a one-turn conversation, the
+        row's metadata as its custom_inputs); None where one predict() call answered them all
+        (a query model)."""
         if self._model.interface == "query":
             rows = model_input(golds, self._columns, self._model.input_shape)
             return normalize_predictions(self._model.model.predict(rows), len(golds)), None

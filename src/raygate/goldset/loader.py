@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +131,7 @@ def gold_lines(path: Path) -> Iterator[bytes]:
         ) from None
 
 
-def _without_bom(lines: Iterator[bytes]) -> Iterator[bytes]:
+def _without_bom(lines: Iterable[bytes]) -> Iterator[bytes]:
     for lineno, line in enumerate(lines):
         yield line.removeprefix(UTF8_BOM) if lineno == 0 else line
 
