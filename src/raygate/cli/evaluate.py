@@ -71,8 +71,9 @@ def evaluate(
     from raygate.registry.mlflow_registry import MlflowRegistry
 
     options = PipelineOptions(
-        workers, batch_size, num_cpus, num_gpus, start_timeout_s=start_timeout
-    )
+        workers=workers, batch_size=batch_size, num_cpus=num_cpus, num_gpus=num_gpus,
+        start_timeout_s=start_timeout,
+    )  # fmt: skip
     mapping = parse_input_map(input_map)
     engine = load_engine_options(engine_file) if engine_file else None
     progress = Progress(

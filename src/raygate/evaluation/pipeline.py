@@ -33,14 +33,11 @@ from raygate.tracking import mute_model_tracing
 ACTOR_RESTARTS = 2  # times an eval actor whose process died is restarted, its batch retried
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PipelineOptions:
     """How the work is spread: actors, rows per predict() call, resources per actor."""
 
     workers: int = 2
-    # Actors to start with where the cluster has no room for all of them now (None: all);
-    # the pool grows to `workers` as resources free.
-    starting_workers: int | None = None
     batch_size: int = 16
     num_cpus: float = 1.0
     num_gpus: float = 0.0
@@ -51,6 +48,9 @@ class PipelineOptions:
     run_id: str | None = None  # the MLflow run the rows' records name
     # The options a person sets the actors' count and size with, as errors name them.
     set_by: tuple[str, str] = ("--workers", "--num-cpus or --num-gpus")
+    # Actors to start with where the cluster has no room for all of them now (None: all);
+    # the pool grows to `workers` as resources free.
+    starting_workers: int | None = None
 
 
 def _actor_pool(options: PipelineOptions):
