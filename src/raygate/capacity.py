@@ -53,6 +53,29 @@ def check_room(ask: ActorAsk) -> str | None:
     """ClusterError when no node of the cluster, nor a node type its autoscaler may add, could
     host one actor (Ray would wait forever); a note when the free resources cannot start them
     all now (other work holds the rest), to show before waiting; None when they fit."""
+    free = _free_for(ask)
+    return None if ask.fits(free, ask.count) else _waiting(ask, free)
+
+
+def starting_room(ask: ActorAsk) -> tuple[int, str | None]:
+    """For a pool that may start with fewer actors than asked and grow as resources free (an
+    eval's): how many to start with (those the free resources hold now, at least one) and a
+    note when that is not all of them; ClusterError as check_room."""
+    free = _free_for(ask)
+    fitting = ask.fitting(free)
+    if fitting >= ask.count or ask.fits(free, ask.count):
+        return ask.count, None
+    if fitting == 0:
+        return 1, _waiting(ask, free)
+    return fitting, (
+        f"{fitting} of {ask.describe()} start now (the cluster has {_amounts(free)} free; other "
+        "work holds the rest); the others join as resources free"
+    )
+
+
+def _free_for(ask: ActorAsk) -> dict[str, float]:
+    """The cluster's free resources now; ClusterError when no node, nor a node type its
+    autoscaler may add, could host one of the actors."""
     import ray
 
     nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
@@ -62,33 +85,13 @@ def check_room(ask: ActorAsk) -> str | None:
             f"each {ask.what} asks for {ask.each()}, but no node of the Ray cluster has that "
             f"much (nodes: {largest}); lower {ask.size_options}, or add a node that has it"
         )
-    free = ray.available_resources()
-    if ask.fits(free, ask.count):
-        return None
+    return ray.available_resources()
+
+
+def _waiting(ask: ActorAsk, free: dict[str, float]) -> str:
     return (
         f"{ask.describe()} wait for resources: the cluster has {_amounts(free)} free now, "
         "other work holds the rest"
-    )
-
-
-def starting_room(ask: ActorAsk) -> tuple[int, str | None]:
-    """For a pool that may start with fewer actors than asked and grow as resources free (an
-    eval's): how many to start with (those the free resources hold now, at least one) and a
-    note when that is not all of them; ClusterError as check_room."""
-    import ray
-
-    waiting = check_room(ask)
-    if waiting is None:
-        return ask.count, None
-    free = ray.available_resources()
-    fitting = ask.fitting(free)
-    if fitting >= ask.count:  # freed since check_room looked
-        return ask.count, None
-    if fitting == 0:
-        return 1, waiting
-    return fitting, (
-        f"{fitting} of {ask.describe()} start now (the cluster has {_amounts(free)} free; other "
-        "work holds the rest); the others join as resources free"
     )
 
 

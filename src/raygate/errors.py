@@ -104,8 +104,9 @@ class TrackingError(RaygateError):
     """MLflow's tracking store could not be reached or refused a request."""
 
 
-# A traceback's exception line: `ValueError: …`, `raygate.errors.GoldSetError: …`.
-_RAISED_LINE = re.compile(r"^(?:\w+\.)*\w+(?:Error|Exception): .*$")
+# A traceback's exception line, `ValueError: …` or `raygate.errors.GoldSetError: …`: its
+# exception's name and words.
+RAISED_LINE = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Exception)): (.*)$", re.MULTILINE)
 
 
 def traceback_cause(text: str) -> str:
@@ -113,7 +114,7 @@ def traceback_cause(text: str) -> str:
     for errors Ray hands over as text (a replica or actor that failed); notes Ray adds after
     it (Ray Data's retry hints) are passed over."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    raised = [line for line in lines if _RAISED_LINE.match(line)]
+    raised = [line for line in lines if RAISED_LINE.match(line)]
     cause = raised[-1] if raised else lines[-1] if lines else text
     return cause.split(": ", 1)[-1] if cause.startswith("raygate.errors.") else cause
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 from raygate import constants as c
 from raygate.capacity import ActorAsk, check_room, start_timed_out, starting_room
 from raygate.cluster import ensure_ray
-from raygate.errors import EvaluationError, traceback_cause
+from raygate.errors import RAISED_LINE, EvaluationError, traceback_cause
 from raygate.evaluation.engines import LlmEngineOptions, check_http_endpoint
 from raygate.evaluation.inputs import check_query_is_text, check_required, input_columns
 from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
@@ -40,7 +39,6 @@ from raygate.telemetry.pii import redact
 from raygate.tracking import configure_mlflow
 
 LOG_TABLE_MAX_ROWS = 20_000  # larger eval tables are kept as Parquet only
-_RAISED = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Exception)): (.*)$", re.MULTILINE)
 SCHEMA_SAMPLE_ROWS = 1000  # gold rows read to infer the dataset schema MLflow shows
 
 
@@ -228,7 +226,7 @@ def vllm_ask(engine: LlmEngineOptions) -> ActorAsk:
 def root_cause(exc: BaseException) -> str:
     """Where a Ray task's failure began: the first exception its remote traceback names (the
     cause itself does not cross the process boundary), as one short redacted line."""
-    found = _RAISED.search(str(exc))
+    found = RAISED_LINE.search(str(exc))
     name, said = found.groups() if found else (type(exc).__name__, str(exc))
     return f"{name}: {redact(said.split('Full Traceback')[0].strip())[:300]}"
 
