@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from raygate.constants import INPUT_OPTIONAL_FIELDS, INPUT_QUERY
 from raygate.errors import InputError, RaygateError
@@ -21,6 +22,58 @@ class StrictModel(BaseModel):
     """A boundary model: unknown fields are errors, instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# A str holding half of a UTF-16 surrogate pair: what a JSON escape without its pair ("\\ud800")
+# decodes to in Python. It is no text: encoding it (a record, a trace, a hash, a model's client)
+# raises.
+LONE_SURROGATE = "lone_surrogate"
+
+
+def lone_surrogate_at(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where in parsed JSON a string (a value or a key) holds a lone surrogate, or None."""
+    if isinstance(value, str):
+        return None if value.isascii() or _encodes(value) else path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and not _encodes(key):
+                return (*path, key)
+            found = lone_surrogate_at(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = lone_surrogate_at(item, (*path, i))
+            if found is not None:
+                return found
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class ApiRequest(BaseModel):
+    """An HTTP request body: each of its strings must be text that can be encoded."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable_text(cls, data: Any) -> Any:
+        where = lone_surrogate_at(data)
+        if where is None:
+            return data
+        field = ".".join(map(str, where)) or "body"
+        raise PydanticCustomError(
+            LONE_SURROGATE,
+            "field '{param}' is not valid Unicode: it holds half of a UTF-16 surrogate pair (a "
+            "JSON escape such as \\ud800 without its partner); send the text as UTF-8, or "
+            "escape both halves of a pair (\\ud83d\\ude00)",
+            {"param": field},
+        )
 
 
 class PredictInput(StrictModel):
@@ -49,7 +102,7 @@ INPUTS_HELP = (
 )
 
 
-class PredictRequest(PredictInput):
+class PredictRequest(PredictInput, ApiRequest):
     """POST /v1/predict: one request row and, for a user's pyfunc that takes more than the
     query, its other inputs."""
 

@@ -181,6 +181,9 @@ def test_auth_limits_and_bad_input_get_clear_4xx(served):
     not_utf8 = requests.post(f"{served.url}/v1/predict", data=b'{"query": "\xff"}',
                              headers=as_json, timeout=10)  # fmt: skip
     assert not_utf8.status_code == 400 and "not UTF-8" in not_utf8.json()["error"]["message"]
+    half_a_pair = requests.post(f"{served.url}/v1/predict", data=b'{"query": "hi", "user_id": '
+                                b'"\\ud800"}', headers=as_json, timeout=10)  # fmt: skip
+    assert half_a_pair.status_code == 422 and half_a_pair.json()["error"]["param"] == "user_id"
     chat = requests.post(
         f"{served.url}/v1/chat/completions",
         headers=served.headers,

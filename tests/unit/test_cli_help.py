@@ -144,6 +144,16 @@ def test_a_bad_input_map_is_one_error_line_before_any_work(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_question_in_another_encoding_than_utf8_is_one_error_before_any_work():
+    """Python decodes argv bytes that are not UTF-8 to lone surrogates; the model then failed
+    on them and the error blamed it."""
+    latin1 = b"caf\xe9 hours?".decode("utf-8", "surrogateescape")
+    result = runner.invoke(app, ["predict", "models:/nowhere/1", "hi", latin1, "--input",
+                                 f"ctx={latin1}"])  # fmt: skip
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "error: QUERY 2, --input ctx are not UTF-8 text" in result.stderr
+
+
 def test_a_release_file_carries_its_input_map(tmp_path):
     from raygate.errors import ConfigError
     from raygate.release import load_release_config

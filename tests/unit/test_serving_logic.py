@@ -9,9 +9,10 @@ import yaml
 from pydantic import ValidationError
 
 from raygate.errors import ConfigError
-from raygate.schemas import validate_mapping
+from raygate.schemas import PredictRequest, validate_mapping
 from raygate.serving.api_errors import describe_request_error
 from raygate.serving.auth import authenticate, load_tokens, token_id
+from raygate.serving.completions_api import CompletionRequest
 from raygate.serving.control import check_serves, load_serve_config, with_runtime_env
 from raygate.serving.openai_schema import (
     ChatCompletionRequest,
@@ -288,6 +289,50 @@ def test_a_body_that_cannot_be_read_says_why_and_one_too_large_is_413_however_se
     )
     assert error(big) == too_large  # declared by Content-Length
     assert error(iter([big[:15_000], big[15_000:]])) == too_large  # chunked: counted as it comes
+
+
+# JSON allows "\\ud800" as an escape; no text encoding takes half of a surrogate pair.
+LONE_SURROGATE_BODIES = [
+    ("/predict", PredictRequest, '{"query": "hi", "user_id": "HALF"}', "user_id"),
+    ("/predict", PredictRequest, '{"query": "hi", "inputs": {"ctx": ["HALF"]}}', "inputs.ctx.0"),
+    ("/chat", ChatCompletionRequest,
+     '{"model": "m", "messages": [{"role": "user", "content": "HALF hi"}]}', "messages.0.content"),
+    ("/responses", ResponsesRequest, '{"model": "m", "input": "HALF hi"}', "input"),
+    ("/completions", CompletionRequest, '{"model": "m", "prompt": ["HALF"]}', "prompt.0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path, model, body, param", LONE_SURROGATE_BODIES)
+@pytest.mark.parametrize("half", ["\\ud800", "\\udfff"])
+def test_text_that_is_half_a_surrogate_pair_is_a_422_naming_its_field(
+    path, model, body, param, half
+):
+    """It reached the model (a 502 counted against the variant) or the router's hash of the
+    user id (a bare 500); a whole pair is text like any other."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from raygate.serving.api_errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    def echo(body):
+        return body.model_dump()
+
+    echo.__annotations__ = {"body": model}
+    app.post(path)(echo)
+    client = TestClient(app)
+
+    def post(text: str):
+        content = body.replace("HALF", text).encode()
+        return client.post(path, content=content, headers={"content-type": "application/json"})
+
+    refused = post(half)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["param"] == param and "not valid Unicode" in error["message"]
+    assert post("\\ud83d\\ude00").status_code == 200
 
 
 def write(tmp_path, config) -> str:

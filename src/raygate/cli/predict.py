@@ -42,6 +42,14 @@ def predict(
     blank = [str(i) for i, query in enumerate(queries, 1) if not query.strip()]
     if blank:
         raise InputError(f"QUERY {', '.join(blank)} is blank: pass the question to ask")
+    undecodable = [f"QUERY {i}" for i, query in enumerate(queries, 1) if not _utf8(query)]
+    undecodable += [f"--input {given.split('=', 1)[0]}" for given in inputs if not _utf8(given)]
+    if undecodable:
+        raise InputError(
+            f"{', '.join(undecodable)} {'is' if len(undecodable) == 1 else 'are'} not UTF-8 "
+            "text; pass UTF-8 (a terminal set to another encoding sends its bytes: "
+            "LANG=C.UTF-8 sets UTF-8)"
+        )
     given = _inputs(inputs)
     configure_tracing("raygate-cli")  # each answer's trace: `raygate trace show TRACE_ID`
     with working(f"loading {model_uri}", as_json):
@@ -127,3 +135,10 @@ def _details(record: dict) -> str:
     if record.get("trace_id"):
         parts.append(f"trace {record['trace_id']}")
     return " · ".join(parts)
+
+
+def _utf8(arg: str) -> bool:
+    """Whether a command-line argument was UTF-8 (Python decodes other bytes to surrogates)."""
+    from raygate.schemas import lone_surrogate_at
+
+    return lone_surrogate_at(arg) is None

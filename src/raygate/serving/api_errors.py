@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from raygate.schemas import describe_error
+from raygate.schemas import LONE_SURROGATE, describe_error
 from raygate.serving.openai_schema import UNSUPPORTED_REASONS
 
 _TYPES = {
@@ -108,6 +108,8 @@ def describe_request_error(errors: list[dict[str, Any]]) -> tuple[str, str | Non
     loc = tuple(p for p in first.get("loc", ()) if p != "body")
     if first.get("type") == "json_invalid":
         return "request body is not valid JSON; send a JSON object", None
+    if first.get("type") == LONE_SURROGATE:
+        return first["msg"], first["ctx"]["param"]
     if not loc:
         if first.get("type") == "missing":
             return "request body is missing; send a JSON object", None

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from raygate.schemas import INPUTS_HELP
+from raygate.schemas import INPUTS_HELP, ApiRequest
 from raygate.serving.openai_schema import (
     Served,
     StreamOptions,
@@ -19,7 +19,7 @@ from raygate.serving.openai_schema import (
 )
 
 
-class CompletionRequest(BaseModel):
+class CompletionRequest(ApiRequest):
     """POST /v1/completions with one text prompt. Sampling settings (`max_tokens`,
     `temperature`, `stop`, …) are accepted and ignored, as for chat completions: the released
     config decides. What the model cannot give is refused (a 422 naming the field)."""

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from raygate.schemas import INPUTS_HELP
+from raygate.schemas import INPUTS_HELP, ApiRequest
 
 
 class TextPart(BaseModel):
@@ -82,7 +82,7 @@ class StreamOptions(BaseModel):
     include_usage: bool = Field(False, description="Send a last chunk with token usage.")
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(ApiRequest):
     """POST /v1/chat/completions. Sampling settings are accepted and ignored: the released
     model's own config decides how it generates, so that what was evaluated is what runs.
     Fields other OpenAI-compatible servers accept (vLLM's `top_k`, `repetition_penalty`, …)

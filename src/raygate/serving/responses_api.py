@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from raygate.schemas import INPUTS_HELP
+from raygate.schemas import INPUTS_HELP, ApiRequest
 from raygate.serving.openai_schema import (
     Served,
     TextFormat,
@@ -50,7 +50,7 @@ class TextConfig(BaseModel):
     format: TextFormat | None = Field(None, description="Only {type: text}.")
 
 
-class ResponsesRequest(BaseModel):
+class ResponsesRequest(ApiRequest):
     """POST /v1/responses. Sampling settings and other options are accepted and ignored: the
     released model's own config decides how it generates."""
 
