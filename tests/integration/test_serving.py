@@ -153,6 +153,8 @@ def test_a_weight_change_restarts_no_replica(served):
 def test_auth_limits_and_bad_input_get_clear_4xx(served):
     assert requests.get(f"{served.url}/healthz", timeout=10).status_code == 200
     assert requests.get(f"{served.url}/readyz", timeout=10).json()["status"] == "ready"
+    for probe in ("healthz", "health", "readyz"):  # uptime monitors and load balancers HEAD
+        assert requests.head(f"{served.url}/{probe}", timeout=10).status_code == 200
     for token in (None, "wrong-token"):
         response = served.predict({"query": QUERY}, token=token)
         assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"

@@ -331,12 +331,17 @@ class Router:
 
     # -- endpoints -------------------------------------------------------------------------
 
+    # Probes ask with GET or HEAD (uptime monitors, load balancers set to HEAD); each GET is
+    # registered first, so that a 405 names GET.
+    @api.head("/healthz", include_in_schema=False)
     @api.get("/healthz", tags=["health"])
+    @api.head("/health", include_in_schema=False)
     @api.get("/health", tags=["health"])  # what vLLM-style clients probe
     async def healthz(self) -> dict[str, str]:
         """Liveness: the router answers."""
         return {"status": "ok"}
 
+    @api.head("/readyz", include_in_schema=False)
     @api.get("/readyz", tags=["health"], responses={503: {"description": "Not ready."}})
     async def readyz(self) -> JSONResponse:
         """Readiness: every variant has a model loaded."""
