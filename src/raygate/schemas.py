@@ -177,7 +177,11 @@ def describe_error(first: Mapping[str, Any]) -> str:
     """One error dict of pydantic's `.errors()` as a sentence that names the field; the
     offending value is shown (cut to 80 characters) unless it is missing or extra."""
     if first["type"] == "json_invalid":
-        return f"not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})"
+        reason = first.get("ctx", {}).get("error", "parse error")
+        if "surrogate" in reason or "end of hex escape" in reason:  # how jiter words "\ud800"
+            reason += (": half of a UTF-16 surrogate pair; write the character as UTF-8 or "
+                       "escape both halves, e.g. \\ud83d\\ude00")  # fmt: skip
+        return f"not valid JSON ({reason})"
     if not first["loc"]:
         if first["type"] == "value_error":  # a model-level rule: its own message says it all
             return str(first.get("ctx", {}).get("error", first["msg"]))

@@ -254,3 +254,7 @@ def test_a_byte_order_mark_is_read_past_and_bytes_that_are_not_utf8_are_named(tm
         "latin-1"))  # fmt: skip
     with pytest.raises(GoldSetError, match=r"gold.jsonl:2: byte 0xe9 at column 26 is not UTF-8"):
         scan_goldset(path)
+    path.write_text(line + '{"id": "b", "query": "caf\\ud800", "expected": "x"}\n')
+    with pytest.raises(GoldSetError, match=r"gold.jsonl:2: not valid JSON \(.*: half of a UTF-16 "
+                       r"surrogate pair; write the character as UTF-8"):  # fmt: skip
+        scan_goldset(path)

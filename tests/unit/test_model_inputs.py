@@ -189,3 +189,26 @@ def test_a_query_input_typed_as_a_list_is_refused_before_any_work_saying_why():
         check_query_is_text(accepted, {"query": "query"})
     check_query_is_text(accepted, {})  # a list input the query does not go to is the model's
     check_query_is_text([text("query")], {"query": "query"})
+
+
+def test_a_lone_input_named_otherwise_and_typed_as_a_list_is_refused_saying_why_not_unfilled():
+    """{"question": ["hi"]} as the input example: predict, serving and eval said the model
+    needs a `question` that nothing fills, and to pass it with --input."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, Schema
+
+    from raygate.errors import ModelLoadError
+    from raygate.packaging.loading import checked_input_map
+
+    listed = ModelSignature(Schema([ColSpec(Array("string"), "question")]))
+    accepted = signature_inputs(listed)
+    assert default_input_map(accepted) == {"question": "query"}
+    model = type("Loaded", (), {"metadata": type("Meta", (), {"signature": listed})})()
+    for request_inputs in (False, True):  # raygate predict; a serving replica
+        with pytest.raises(ModelLoadError, match=r"^the model's input 'question' is typed "
+                           r"Array\(string\), a list per row"):  # fmt: skip
+            checked_input_map(model, request_inputs=request_inputs)
+    documents = SignatureInput("documents", True, False, "Array(string)")
+    assert default_input_map([text("question"), documents]) == {"question": "query"}
+    two_lists = [documents, SignatureInput("tags", True, False, "Array(string)")]
+    assert default_input_map(two_lists) == {}  # ambiguous: an input map says which

@@ -16,6 +16,7 @@ from raygate.packaging.inputs import (
     InputShape,
     SignatureInput,
     effective_input_map,
+    list_typed_query,
     shaped,
 )
 
@@ -64,18 +65,10 @@ def check_query_is_text(
     accepted: Sequence[SignatureInput] | None, columns: Mapping[str, str]
 ) -> None:
     """Refuse, before any work, a model whose input for the query is typed as a list: every
-    row would fail MLflow's schema check. MLflow infers that type from an input example such
-    as {"query": ["…"]}: one row whose query is a list."""
-    for given in accepted or ():
-        if columns.get(given.name) == "query" and given.list_type:
-            example = f'{{"{given.name}": "…"}}'
-            raise EvaluationError(
-                f"the model's input '{given.name}' is typed {given.list_type}, a list per row, "
-                "but gets each gold query as text, which MLflow refuses; MLflow infers a list "
-                f'from an input example such as {{"{given.name}": ["…"]}} (one row whose '
-                f"{given.name} is a list): log the model with input_example={example} or a "
-                "DataFrame"
-            )
+    row would fail MLflow's schema check."""
+    reason = list_typed_query(accepted, columns)
+    if reason:
+        raise EvaluationError(reason)
 
 
 def model_input(

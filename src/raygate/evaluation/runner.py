@@ -246,8 +246,8 @@ def _model_columns(
             )
         return {"query": "query"}
     columns = input_columns(accepted, input_map)
-    check_required(accepted, columns, _first_row(goldset.path))
     check_query_is_text(accepted, columns)
+    check_required(accepted, columns, _first_row(goldset.path))
     return columns
 
 

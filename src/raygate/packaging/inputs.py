@@ -63,6 +63,9 @@ def signature_inputs(signature) -> list[SignatureInput] | None:
     return named or None
 
 
+TEXT_LIST = "Array(string)"
+
+
 def _list_type(kind) -> str | None:
     """An MLflow Array type as it prints ("Array(string)"); None for any other type."""
     return str(kind) if type(kind).__name__ == "Array" else None
@@ -99,7 +102,31 @@ def default_input_map(accepted: Sequence[SignatureInput] | None) -> dict[str, st
     texts = [a for a in candidates if a.text]
     if len(texts) == 1:
         return {texts[0].name: QUERY}
+    # One input typed a list of text instead: what MLflow infers from an input example such
+    # as {"question": ["…"]}. It is the query's too, so that the model is refused saying so
+    # (see list_typed_query), not for an input that nothing fills.
+    listed = [a for a in candidates if a.list_type == TEXT_LIST]
+    if not texts and len(listed) == 1:
+        return {listed[0].name: QUERY}
     return {}
+
+
+def list_typed_query(
+    accepted: Sequence[SignatureInput] | None, fills: Mapping[str, str]
+) -> str | None:
+    """Why a model cannot be asked the query (None if it can): the input that gets it
+    (`fills`: input name → the request field it is filled from) is typed as a list per row,
+    so MLflow's schema check refuses every question."""
+    for given in accepted or ():
+        if fills.get(given.name) == QUERY and given.list_type:
+            return (
+                f"the model's input '{given.name}' is typed {given.list_type}, a list per row, "
+                "but gets each query as text, which MLflow refuses; MLflow infers a list from "
+                f'an input example such as {{"{given.name}": ["…"]}} (one row whose '
+                f'{given.name} is a list): log the model with input_example={{"{given.name}": '
+                '"…"} or a DataFrame'
+            )
+    return None
 
 
 def parse_input_map(items: Iterable[str], option: str = "--input-map") -> dict[str, str]:

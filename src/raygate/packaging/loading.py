@@ -25,6 +25,7 @@ from raygate.packaging.inputs import (
     SignatureInput,
     effective_input_map,
     input_shape,
+    list_typed_query,
     shaped,
     signature_inputs,
     unfilled_inputs,
@@ -309,6 +310,10 @@ def checked_input_map(
     if interface_of(accepted) != "query":
         return {}
     mapping = effective_input_map(accepted, input_map or {})
+    fills = {a.name: mapping.get(a.name, a.name) for a in accepted or ()}
+    listed = list_typed_query(accepted, fills)
+    if listed:
+        raise ModelLoadError(listed)
     fields = sorted(PredictInput.model_fields)
     missing = unfilled_inputs(accepted, mapping, fields)
     if missing and not request_inputs:
