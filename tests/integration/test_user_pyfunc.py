@@ -25,8 +25,13 @@ class AnswersQuestion(mlflow.pyfunc.PythonModel):
         if any("boom" in q for q in model_input["question"]):
             raise ValueError("cannot answer that")
         given = model_input.get("context", [None] * len(model_input))
-        return [f"answer to: {q}" + (f" ({c})" if isinstance(c, str) else "")
-                for q, c in zip(model_input["question"], given)]
+        answers = [f"answer to: {q}" + (f" ({c})" if isinstance(c, str) else "")
+                   for q, c in zip(model_input["question"], given)]
+        if any("dated" in q for q in model_input["question"]):  # values JSON has no form for
+            import pandas as pd
+            return pd.DataFrame({"answer": answers, "confidence": float("inf"),
+                                 "answered_at": pd.Timestamp("2026-12-07 10:00")})
+        return answers
 
 set_model(AnswersQuestion())
 """
@@ -88,6 +93,17 @@ def test_a_lone_text_input_gets_the_query_and_no_figure_is_made_up(plain):
     assert client.models.retrieve("plain-app").id == "plain-app"
     with pytest.raises(openai.NotFoundError, match="use one of: plain-app, plain-app@1"):
         client.models.retrieve("other-app")
+
+
+def test_values_beside_the_answer_that_json_lacks_are_sent_as_json_has_them(plain):
+    """A datetime or an infinity beside the answer was a bare 500 for the client, and a 200
+    in the request's record."""
+    response = requests.post(f"{plain.url}/v1/predict", json={"query": "dated?"},
+                             headers=plain.headers, timeout=30)  # fmt: skip
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["answer"] == "answer to: dated?" and answer["confidence"] is None
+    assert answer["answered_at"] == "2026-12-07T10:00:00"
 
 
 def test_a_request_sends_the_models_other_inputs_in_inputs(plain):

@@ -137,6 +137,14 @@ def test_json_stdout_is_one_document_whatever_else_prints_meanwhile():
     assert "loading weights" in plain.stdout and "(raylet)" in plain.stdout
 
 
+def test_json_stdout_has_no_nan_or_infinity_which_json_parsers_refuse(capsys):
+    from raygate.cli.output import emit_json
+
+    emit_json({"ratio": float("inf"), "figures": [float("nan"), 1.5], "n": {"low": -float("inf")}})
+    document = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
+    assert document == {"ratio": None, "figures": [None, 1.5], "n": {"low": None}}
+
+
 def test_a_bad_input_map_is_one_error_line_before_any_work(tmp_path):
     result = runner.invoke(app, ["release", "--name", "m", "--model-uri", "models:/m/1",
                                  "--input-map", "question"])  # fmt: skip

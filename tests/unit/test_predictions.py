@@ -24,6 +24,30 @@ def test_records_keep_reported_figures_and_nan_is_missing():
     assert row["tokens_in"] == 12 and row["cost_usd"] is None
 
 
+def test_every_value_a_model_returns_is_made_json_ready_however_deep():
+    """A datetime, an infinity or bytes beside the answer made serving's /v1/predict a bare
+    500 (Starlette refuses to encode them) and `raygate predict --json` print `Infinity`."""
+    import datetime as dt
+    import json
+    from decimal import Decimal
+
+    from raygate.packaging.outputs import prediction_records
+
+    frame = pd.DataFrame([{
+        "answer": b"text as bytes", "score": float("inf"), "low": np.float64("-inf"),
+        "when": pd.Timestamp("2026-01-01 12:30"), "day": dt.date(2026, 1, 2), "never": pd.NaT,
+        "ids": np.array([1, 2]), "nested": {"at": [dt.time(9, 5)], 3: np.bool_(True)},
+        "raw": b"\xff", "price": Decimal("1.50"),
+    }])  # fmt: skip
+    (record,) = prediction_records(frame)
+    assert record == {
+        "answer": "text as bytes", "score": None, "low": None, "when": "2026-01-01T12:30:00",
+        "day": "2026-01-02", "never": None, "ids": [1, 2],
+        "nested": {"at": ["09:05:00"], "3": True}, "raw": "\ufffd", "price": "1.50",
+    }  # fmt: skip
+    json.dumps(record, allow_nan=False)  # what Starlette's JSONResponse does
+
+
 def test_frame_without_answer_column_is_a_clear_error():
     with pytest.raises(ModelOutputError, match="fields a, b: no 'answer'"):
         normalize_predictions(pd.DataFrame({"a": [1], "b": [2]}), 1)

@@ -276,6 +276,15 @@ def test_a_body_that_cannot_be_read_says_why_and_one_too_large_is_413_however_se
         return response.status_code, response.json()["error"]["message"]
 
     assert client.post("/echo", json={"query": "hi"}).json() == {"query": "hi"}
+
+    @app.get("/broken")
+    def broken() -> dict:
+        raise RuntimeError("a bug")
+
+    crashed = TestClient(app, raise_server_exceptions=False).get("/broken")
+    assert crashed.status_code == 500 and crashed.json()["error"]["message"] == (
+        "the server failed on this request (RuntimeError); its log has the traceback"
+    )  # an OpenAI-style body the openai SDK reads, not Starlette's bare text
     assert error(b'{"query": "\xff"}') == (
         400,
         "request body is not UTF-8 (byte 0xff at position 11); send JSON encoded as UTF-8",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -93,7 +94,20 @@ def _is_mlflow_error(exc: Exception) -> bool:
 
 def emit_json(document: Any) -> None:
     """Write one JSON document to stdout."""
-    typer.echo(json.dumps(document, indent=2, default=str), file=_document_stream or sys.stdout)
+    text = json.dumps(_finite(document), indent=2, default=str, allow_nan=False)
+    typer.echo(text, file=_document_stream or sys.stdout)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity (Python writes NaN and Infinity, which parsers refuse):
+    null, as JavaScript's JSON.stringify writes them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def waiting_note(start_timeout_s: float) -> Callable[[str], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -36,8 +37,8 @@ def schema_mismatch(exc: Exception) -> str | None:
 
 
 def prediction_records(raw: Any) -> list[dict[str, Any]]:
-    """Any pyfunc output as one JSON-ready dict per row (NaN → None, numpy → Python); an
-    answer the model left empty (None, NaN) is the empty text the API's schema promises."""
+    """Any pyfunc output as one JSON-ready dict per row (see _clean); an answer the model
+    left empty (None, NaN) is the empty text the API's schema promises."""
     records = [{key: _clean(value) for key, value in record.items()} for record in _records(raw)]
     for record in records:
         if record.get("answer") is None:
@@ -153,10 +154,24 @@ def _as_text(value: Any) -> str:
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
+    """A value as JSON carries it, however deep: NaN and ±inf (which JSON lacks) → None,
+    numpy → Python, dates and times → ISO 8601, bytes → text, anything else → its str."""
+    if isinstance(value, np.generic):  # np.float64 is a float too: made plain first
+        return _clean(value.item())
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(key): _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return [_clean(item) for item in value]
+    if hasattr(value, "model_dump"):
+        return _clean(value.model_dump())
+    if value is pd.NaT:
         return None
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    if isinstance(value, dt.date | dt.time):  # a pandas Timestamp is a datetime
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)

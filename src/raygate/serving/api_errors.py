@@ -20,7 +20,7 @@ _TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
     405: "invalid_request_error", 413: "request_too_large", 415: "invalid_request_error",
     422: "invalid_request_error",
-    429: "rate_limit_error", 502: "model_error", 503: "service_unavailable",
+    429: "rate_limit_error", 500: "server_error", 502: "model_error", 503: "service_unavailable",
     504: "timeout_error",
 }  # fmt: skip
 
@@ -28,8 +28,8 @@ _TYPES = {
 _CODES = {
     400: "invalid_request", 401: "invalid_api_key", 404: "not_found",
     405: "method_not_allowed", 413: "request_too_large", 415: "unsupported_media_type",
-    422: "invalid_request",
-    429: "rate_limit_exceeded", 502: "model_error", 503: "service_unavailable", 504: "timeout",
+    422: "invalid_request", 429: "rate_limit_exceeded", 500: "internal_error",
+    502: "model_error", 503: "service_unavailable", 504: "timeout",
 }  # fmt: skip
 
 
@@ -143,6 +143,12 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(415, message)
         message, param = describe_request_error(list(exc.errors()))
         return error_response(422, message, param)
+
+    @app.exception_handler(Exception)  # a bug of raygate's: an error body all the same
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        message = (f"the server failed on this request ({type(exc).__name__}); its log has "
+                   "the traceback")  # fmt: skip
+        return error_response(500, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

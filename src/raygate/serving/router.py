@@ -46,7 +46,7 @@ from raygate.serving.openai_schema import (
     completion_body,
     words,
 )
-from raygate.serving.outcomes import failure_of
+from raygate.serving.outcomes import Failure, failure_of
 from raygate.serving.responses_api import ResponseEvents, ResponsesRequest, response_body
 from raygate.serving.routing import choose_variant
 from raygate.serving.settings import RouterSettings
@@ -198,9 +198,15 @@ class Router:
                 )
 
     async def _answer(
-        self, row: dict[str, Any], sticky_key: str | None, route: str, caller_trace: str | None
-    ) -> tuple[dict, Served]:
-        """The chosen variant's prediction; every outcome is traced, recorded and counted."""
+        self,
+        row: dict[str, Any],
+        sticky_key: str | None,
+        route: str,
+        caller_trace: str | None,
+        render: Callable[[dict, Served], dict],
+    ) -> JSONResponse:
+        """The chosen variant's prediction as `render` shapes it; every outcome is traced,
+        recorded and counted as the client gets it."""
         started = time.perf_counter()
         variant = choose_variant(
             sticky_key, self._settings.canary_percent, self._handles, self._rng
@@ -227,10 +233,17 @@ class Router:
             )
             span.set_attribute(semconv.MODEL_ID, served.model_id)
             failure = failure_of(prediction, variant)
+            if failure is None:
+                headers = _headers(served, prediction.get("finish_reason"))
+                try:
+                    response = JSONResponse(render(prediction, served), headers=headers)
+                except (TypeError, ValueError) as exc:  # rendered before it is counted a 200
+                    failure = Failure(502, "error", f"the {variant} model's answer cannot be "
+                                      f"sent as JSON: {type(exc).__name__}: {exc}")  # fmt: skip
             observe(failure.status if failure else 200, prediction)
         if failure is not None:  # a failed request is never a 200
             raise _failure_error(served, failure)
-        return prediction, served
+        return response
 
     async def _streamed(
         self,
@@ -403,12 +416,11 @@ class Router:
         inputs in `inputs`); sticky by user_id or session_id."""
         self._admit(credentials)
         row = body.model_dump(exclude_none=True, exclude={"traceparent"})
-        prediction, served = await self._answer(
+        return await self._answer(
             row, body.user_id or body.session_id, "POST /v1/predict",
             traceparent or body.traceparent,
+            lambda prediction, served: {**prediction, **served.model_dump()},
         )  # fmt: skip
-        headers = _headers(served, prediction.get("finish_reason"))  # none from a plain pyfunc
-        return JSONResponse({**prediction, **served.model_dump()}, headers=headers)
 
     @api.post(
         "/v1/chat/completions",
@@ -490,9 +502,7 @@ class Router:
         row = {"query": said[-1], "user_id": user, "messages": conversation, "inputs": body.inputs}
         if body.stream:
             return await self._streamed(row, user, caller_trace, route, events)
-        prediction, served = await self._answer(row, user, route, caller_trace)
-        headers = _headers(served, prediction.get("finish_reason"))
-        return JSONResponse(render(prediction, served), headers=headers)
+        return await self._answer(row, user, route, caller_trace, render)
 
     async def _check_model(self, requested: str) -> None:
         served = await self._served_models()
