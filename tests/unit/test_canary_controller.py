@@ -1,9 +1,15 @@
 """The canary controller and the release playbook on in-memory fakes: one test per rule,
 including a crash at every point the controller persists."""
 
+import socket
+import subprocess
+import sys
+import time
+
 import pytest
 
 from raygate.canary.actions import TAG_OUTCOME, Actions
+from raygate.canary.claim import CLAIM_TTL_S
 from raygate.canary.controller import Controller, decide_halted
 from raygate.canary.policy import RolloutPolicy
 from raygate.canary.simulate import Traffic
@@ -251,6 +257,44 @@ def test_a_second_candidate_waits_for_the_running_release():
     with pytest.raises(ReleaseError, match="has not ended"):
         world.controller().begin(NAME, 3)
     assert world.controller().begin(NAME, 2).candidate_version == 2  # resumes it
+
+
+def test_a_release_another_controller_drives_is_refused_and_left_as_it_is():
+    """Two `raygate canary start` on one release each ramped it, and a pause sent to it was
+    taken by one while the other went on to 50 %."""
+    world = World()
+    controller = world.controller()
+    state = controller.begin(NAME, 2)
+    driving = {"host": "other-host", "pid": 4321, "id": "other", "renewed_at": time.time()}
+    world.store.set_claim(state.release_id, driving)
+    saves = len(world.store.saves)
+    refused = r"driven by another controller \(pid 4321 on other-host, seen 0 s ago\); follow"
+    with pytest.raises(ReleaseError, match=refused):
+        controller.run(state)
+    assert len(world.store.saves) == saves and world.serving.weight_percent == 0
+    assert world.store.claim_of(state.release_id) == driving
+
+
+def _exited_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.parametrize("gone", ["lapsed", "exited"])
+def test_a_release_whose_controller_is_gone_is_taken_over_and_let_go_at_its_end(gone):
+    """A controller killed without stopping (kill -9, a lost pod) leaves its claim: a claim
+    not renewed within its TTL, or whose process on this host has exited, is taken over."""
+    world = World()
+    controller = world.controller()
+    state = controller.begin(NAME, 2)
+    claim = {"host": "other-host", "pid": 4321, "id": "old",
+             "renewed_at": time.time() - CLAIM_TTL_S - 1}  # fmt: skip
+    if gone == "exited":
+        claim.update(host=socket.gethostname(), pid=_exited_pid(), renewed_at=time.time())
+    world.store.set_claim(state.release_id, claim)
+    assert controller.run(state).phase == "promoted"
+    assert world.store.claim_of(state.release_id) is None  # let go at the end
 
 
 def test_the_champion_itself_cannot_be_canaried():

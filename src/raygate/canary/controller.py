@@ -12,6 +12,7 @@ from typing import Any
 
 from raygate.canary import steps
 from raygate.canary.actions import Actions
+from raygate.canary.claim import ControllerClaim
 from raygate.canary.judge import JudgeState, judge, observe
 from raygate.canary.observations import WindowPair
 from raygate.canary.policy import RolloutPolicy
@@ -88,7 +89,12 @@ class Controller:
         return state
 
     def run(self, state: ReleaseState) -> ReleaseState:
-        """Drive the release to its end: promoted, rolled back, halted or aborted."""
+        """Drive the release to its end: promoted, rolled back, halted or aborted; refused
+        while another controller drives it."""
+        with ControllerClaim(self.store, state.release_id, state.model_name):
+            return self._drive(self.store.load(state.release_id) or state)  # as last saved
+
+    def _drive(self, state: ReleaseState) -> ReleaseState:
         state = self._finish_pending(state)
         if state.final:
             return state

@@ -20,6 +20,7 @@ TAG_CANDIDATE = "raygate.release.candidate_version"
 TAG_PHASE = "raygate.release.phase"
 TAG_STATE = "raygate.release.state"
 TAG_COMMAND = "raygate.release.command"
+TAG_CLAIM = "raygate.release.controller"  # which controller drives it (see canary/claim.py)
 
 
 class ReleaseStore(Protocol):
@@ -50,6 +51,12 @@ class ReleaseStore(Protocol):
     def attach(self, release_id: str, path: Path) -> None:
         """Keep a file (the release report) with the release."""
         ...
+
+    def claim_of(self, release_id: str) -> dict[str, Any] | None:
+        """Which controller drives the release (host, pid, id, renewed_at), if one does."""
+        ...
+
+    def set_claim(self, release_id: str, claim: dict[str, Any] | None) -> None: ...
 
 
 def _mlflow_errors(method):
@@ -180,6 +187,18 @@ class MlflowReleaseStore:
     @_mlflow_errors
     def attach(self, release_id: str, path: Path) -> None:
         self._client.log_artifact(release_id, str(path))
+
+    @_mlflow_errors
+    def claim_of(self, release_id: str) -> dict[str, Any] | None:
+        raw = self._client.get_run(release_id).data.tags.get(TAG_CLAIM)
+        return json.loads(raw) if raw else None
+
+    @_mlflow_errors
+    def set_claim(self, release_id: str, claim: dict[str, Any] | None) -> None:
+        if claim is None:
+            self._client.delete_tag(release_id, TAG_CLAIM)
+        else:
+            self._client.set_tag(release_id, TAG_CLAIM, json.dumps(claim))
 
 
 def _look_metrics(look: dict[str, Any]) -> dict[str, float]:

@@ -168,6 +168,7 @@ class FakeReleaseStore:
         self.commands: dict[str, Command] = {}
         self.created: list[str] = []
         self.attached: dict[str, list[Path]] = {}
+        self.claims: dict[str, dict[str, Any]] = {}
 
     def create(self, model_name: str, candidate_version: int, params: dict[str, Any]) -> str:
         self.created.append(f"release-{len(self.created) + 1}")
@@ -202,6 +203,15 @@ class FakeReleaseStore:
 
     def attach(self, release_id: str, path: Path) -> None:
         self.attached.setdefault(release_id, []).append(path)
+
+    def claim_of(self, release_id: str) -> dict[str, Any] | None:
+        return self.claims.get(release_id)
+
+    def set_claim(self, release_id: str, claim: dict[str, Any] | None) -> None:
+        if claim is None:
+            self.claims.pop(release_id, None)
+        else:
+            self.claims[release_id] = claim
 
 
 class FakeEvaluator:
