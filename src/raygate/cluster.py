@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator
@@ -103,6 +104,18 @@ def quiet_token_auth_notice() -> Iterator[None]:
         logger.setLevel(level)
 
 
+@contextlib.contextmanager
+def commands_sigterm_kept() -> Iterator[None]:
+    """Around ray.init: Ray's driver sets SIGTERM to exit at once; a raygate command's own
+    handler (it stops as Ctrl-C does: cli.output.sigterm_as_ctrl_c) is put back."""
+    on_sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if getattr(on_sigterm, "raygate_sigterm", False):
+            signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def _published_errors_to_debug_log() -> None:
     """Ray's driver prints every error its tasks and actors publish (a retried actor's whole
     traceback, each time) on stdout, whatever log_to_driver says. stdout is the command's own,
@@ -135,7 +148,7 @@ def _init(address: str | None, hint: str, **options) -> None:
     if address not in (None, "auto", "local"):
         _check_listening(address, hint)
     try:
-        with quiet_token_auth_notice():
+        with quiet_token_auth_notice(), commands_sigterm_kept():
             ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         auth = (

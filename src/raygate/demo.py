@@ -74,11 +74,13 @@ def run_demo(
     import ray
     from ray import serve
 
+    from raygate.cluster import commands_sigterm_kept
     from raygate.testing import free_port
 
     say("starting a local Ray (4 logical CPUs) with its dashboard")
-    context = ray.init(num_cpus=4, include_dashboard=True, dashboard_port=free_port(),
-                       logging_level="ERROR", log_to_driver=False)  # fmt: skip
+    with commands_sigterm_kept():
+        context = ray.init(num_cpus=4, include_dashboard=True, dashboard_port=free_port(),
+                           logging_level="ERROR", log_to_driver=False)  # fmt: skip
     try:
         return _playbook(home, root, rate_rps, token, f"http://{context.dashboard_url}", say,
                          on_look, started)  # fmt: skip

@@ -399,11 +399,14 @@ def test_a_load_test_in_which_no_request_succeeded_fails_and_says_why(local_ray)
     assert "error: no request succeeded (http_500)" in failing.stderr
 
 
+@pytest.mark.parametrize("stop, status", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_ctrl_c_stops_the_load_with_a_summary_of_what_was_answered_and_never_a_pass(
-    local_ray, stalling_server, raygate_home, tmp_path
+    local_ray, stalling_server, raygate_home, tmp_path, stop, status
 ):
     """An hour-long run stopped by Ctrl-C: exit 130, the figures of the requests answered
-    until then (results kept), and no MLflow run a load gate could read as evidence."""
+    until then (results kept), and no MLflow run a load gate could read as evidence. SIGTERM
+    (kill, Kubernetes, systemd) stops it the same way, exit 143: it ended at once, through
+    the exit Ray's driver sets, with no figures."""
     import os
     import signal
 
@@ -425,11 +428,11 @@ def test_ctrl_c_stops_the_load_with_a_summary_of_what_was_answered_and_never_a_p
         wait_for(lambda: (out / "results.parquet").exists() or process.poll() is not None,
                  120, "the load to start")  # fmt: skip
         time.sleep(3)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(getattr(signal, stop))
         stdout, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 130, stderr[-3000:]
+    assert process.returncode == status, stderr[-3000:]
     summary = json.loads(stdout)
     assert 0 < summary["interrupted_after_s"] < 60 and summary["requests"] >= 10
     # rates over the time it ran, not the hour planned (which would read ~0.01 req/s)

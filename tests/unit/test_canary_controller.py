@@ -1,6 +1,7 @@
 """The canary controller and the release playbook on in-memory fakes: one test per rule,
 including a crash at every point the controller persists."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 from raygate.canary.actions import TAG_OUTCOME, Actions
 from raygate.canary.claim import CLAIM_TTL_S
-from raygate.canary.controller import Controller, decide_halted
+from raygate.canary.controller import Controller, decide_now
 from raygate.canary.policy import RolloutPolicy
 from raygate.canary.simulate import Traffic
 from raygate.errors import ReleaseError, UnservableVersionError
@@ -128,9 +129,9 @@ def test_a_person_s_decision_ends_a_halted_release_without_touching_anything_els
     halted = world.release(2, policy=policy)
     assert halted.phase == "halted" and world.serving.weight_percent == halted.weight_percent > 0
     actions = Actions(world.registry, world.serving, world.notes.append)
-    with pytest.raises(ReleaseError, match="halted undecided on v2, not v3"):
-        decide_halted(halted, command, actions, world.store, "a person", version=3)
-    state = decide_halted(halted, command, actions, world.store, "a person", clock=world.clock)
+    with pytest.raises(ReleaseError, match="is undecided on v2, not v3"):
+        decide_now(halted, command, actions, world.store, "a person", version=3)
+    state = decide_now(halted, command, actions, world.store, "a person", clock=world.clock)
     assert state.phase == phase and world.store.latest(NAME).phase == phase
     assert world.serving.weight_percent == 0
     # champion is the candidate only when promoted; a rollback leaves v1 where it was
@@ -295,6 +296,35 @@ def test_a_release_whose_controller_is_gone_is_taken_over_and_let_go_at_its_end(
     world.store.set_claim(state.release_id, claim)
     assert controller.run(state).phase == "promoted"
     assert world.store.claim_of(state.release_id) is None  # let go at the end
+
+
+def test_a_rollback_of_a_release_its_controller_left_ends_it_at_once(monkeypatch):
+    """After Ctrl-C the controller says "`raygate rollback` ends it"; rollback then sent the
+    command and waited 300 s for a controller nobody ran, and failed."""
+    from types import SimpleNamespace
+
+    import raygate.release_runtime as rt
+    from raygate.cli.release import _decide
+
+    world = World()
+    controller = world.controller()
+    state = controller.begin(NAME, 2)
+    world.serving.set_weight(10)  # its canary serving its share, as a controller left it
+    world.store.save(state.model_copy(update={"weight_percent": 10.0, "looks": 3}))
+    actions = Actions(world.registry, world.serving, world.notes.append)
+    parts = SimpleNamespace(store=world.store, registry=world.registry, actions=actions)
+    monkeypatch.setattr(rt, "runtime", lambda *args, **kwargs: parts)
+    world.store.set_claim(state.release_id, {"host": socket.gethostname(), "pid": os.getpid(),
+                                             "id": "live", "renewed_at": time.time()})  # fmt: skip
+    with pytest.raises(ReleaseError, match=r"has not acted on 'rollback' in 0\.5 s"):
+        _decide(NAME, "rollback", None, "a person", None, None, 0.5)  # a live one is asked
+    world.store.take_command(state.release_id)
+    world.store.set_claim(state.release_id, None)
+    _decide(NAME, "rollback", None, "a person", None, None, 300)
+    ended = world.store.load(state.release_id)
+    assert ended.phase == "rolled_back" and ended.reason == "a person"
+    assert world.serving.weight_percent == 0 and world.registry.aliases(NAME)["champion"] == 1
+    assert world.store.claim_of(state.release_id) is None
 
 
 def test_the_champion_itself_cannot_be_canaried():

@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 from typer.main import get_command
@@ -94,6 +95,36 @@ def test_ctrl_c_is_one_line_saying_what_was_left_and_exit_130():
     assert bare.exit_code == 130 and bare.stderr.strip() == (
         "interrupted: stopped before it finished"
     )
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does_with_exit_143_even_after_ray_init():
+    """Kubernetes, systemd and `kill` stop with SIGTERM; Ray's driver exits on it at once
+    (what was left unsaid, an eval's run left RUNNING, a load test's figures lost)."""
+    import os
+    import signal
+
+    import typer
+
+    from raygate.cli.output import handles_errors
+    from raygate.cluster import commands_sigterm_kept
+
+    @handles_errors
+    def long() -> None:
+        try:
+            with commands_sigterm_kept():
+                signal.signal(signal.SIGTERM, lambda *_: os._exit(15))  # as ray.init does
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt("the release stays resumable") from None
+
+    cli = typer.Typer(add_completion=False)
+    cli.command()(long)
+    before = signal.getsignal(signal.SIGTERM)
+    stopped = CliRunner().invoke(cli, [])
+    assert stopped.exit_code == 143, stopped.output
+    assert stopped.stderr.strip() == "interrupted: the release stays resumable"
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler lasts as long as the command
 
 
 def test_a_demo_stopped_by_ctrl_c_says_where_its_store_stays(monkeypatch, tmp_path):

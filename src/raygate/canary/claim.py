@@ -17,6 +17,11 @@ from typing import Any
 from raygate.canary.store import ReleaseStore
 from raygate.errors import RaygateError, ReleaseError
 
+
+class ReleaseDriven(ReleaseError):
+    """The release is being driven by another controller, which is still running."""
+
+
 CLAIM_TTL_S = 30.0  # a claim not renewed for this long is a controller that is gone
 RENEW_EVERY_S = 10.0
 
@@ -40,7 +45,7 @@ class ControllerClaim:
     def __enter__(self) -> ControllerClaim:
         held = self._store.claim_of(self._release_id)
         if held is not None and held.get("id") != self._mine["id"] and not self._gone(held):
-            raise ReleaseError(self._refusal(held))
+            raise ReleaseDriven(self._refusal(held))
         self._store.set_claim(self._release_id, {**self._mine, "renewed_at": self._clock()})
         self._renewer.start()
         return self

@@ -292,7 +292,7 @@ class Controller:
             self._sleep(min(self._poll_s, remaining))
 
 
-def decide_halted(
+def decide_now(
     state: ReleaseState,
     command: Command,
     actions: Actions,
@@ -301,12 +301,13 @@ def decide_halted(
     version: int | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ReleaseState:
-    """A person's decision on a release that halted undecided (its canary keeps its weight):
-    `promote` makes its candidate champion; `rollback` takes the canary's traffic away and
-    leaves the champion as it is. The release then ends with that outcome."""
+    """A person's decision on a release no controller drives — halted undecided, or left by
+    its controller (Ctrl-C, a lost pod) — whose canary keeps its weight: `promote` makes its
+    candidate champion; `rollback` takes the canary's traffic away and leaves the champion
+    as it is. The release then ends with that outcome."""
     if version is not None and version != state.candidate_version:
         raise ReleaseError(
-            f"release {state.release_id} halted undecided on v{state.candidate_version}, not "
+            f"release {state.release_id} is undecided on v{state.candidate_version}, not "
             f"v{version}; decide it first (`raygate promote {state.model_name}` or "
             f"`raygate rollback {state.model_name}`)"
         )
@@ -317,7 +318,7 @@ def decide_halted(
         actions.rollback(state.model_name, state.candidate_version, state.champion_version, reason)
         phase = "rolled_back"
     else:
-        raise ReleaseError(f"a halted release is decided by promote or rollback, not {command}")
+        raise ReleaseError(f"a release is decided by promote or rollback, not {command}")
     state = state.model_copy(update={"phase": phase, "reason": reason, "weight_percent": 0.0,
                                      "ended_at": clock()})  # fmt: skip
     store.save(state)

@@ -15,6 +15,7 @@ from raygate.cli.output import (
     emit_json,
     err_console,
     handles_errors,
+    interrupted_status,
     waiting_note,
 )
 from raygate.sketch import RELATIVE_ERROR
@@ -198,7 +199,7 @@ def loadtest(
             f"none{logged}",
             highlight=False,
         )
-        raise typer.Exit(130)
+        raise typer.Exit(interrupted_status())
     if summary["requests"] and not summary["succeeded"]:  # nothing measured but failures
         err_console.print(f"error: no request succeeded{_why_none(summary, token_env, token)}",
                           highlight=False)  # fmt: skip

@@ -7,7 +7,9 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from typing import Any, ParamSpec, TextIO, TypeVar
@@ -57,22 +59,54 @@ def stdout_kept_for_the_document() -> Iterator[None]:
         _document_stream = None
 
 
+_terminated = threading.Event()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    _terminated.set()
+    raise KeyboardInterrupt
+
+
+_interrupt.raygate_sigterm = True  # type: ignore[attr-defined]  # see cluster._init
+
+
+def interrupted_status() -> int:
+    """The exit status of a command stopped by Ctrl-C (130) or SIGTERM (143), as shells say."""
+    return 128 + (signal.SIGTERM if _terminated.is_set() else signal.SIGINT)
+
+
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (`kill`, Kubernetes or systemd stopping the command, `timeout`) ends a command
+    as Ctrl-C does: it says what it left (an eval's run marked KILLED, a load test's figures
+    so far, a release resumable), exit status 143."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _terminated.clear()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn a RaygateError, or an error from MLflow's client, into `error: …` on stderr and
-    exit status 2, never a traceback; Ctrl-C into `interrupted: …` (what was left, as the
-    KeyboardInterrupt re-raised by the work says) and exit status 130; keep a `--json`
-    command's stdout for its document."""
+    exit status 2, never a traceback; Ctrl-C (and SIGTERM) into `interrupted: …` (what was
+    left, as the KeyboardInterrupt re-raised by the work says) and exit status 130 (143);
+    keep a `--json` command's stdout for its document."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         as_json = bool(kwargs.get("as_json"))
         try:
-            with stdout_kept_for_the_document() if as_json else nullcontext():
+            with sigterm_as_ctrl_c(), stdout_kept_for_the_document() if as_json else nullcontext():
                 return command(*args, **kwargs)
         except KeyboardInterrupt as exc:
             left = str(exc) or "stopped before it finished"
             err_console.print(f"interrupted: {escape(left)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(interrupted_status()) from None
         except Exception as exc:
             if not isinstance(exc, RaygateError) and not _is_mlflow_error(exc):
                 raise

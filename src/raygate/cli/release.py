@@ -232,8 +232,9 @@ def promote(
     wait_s: float = DECIDE_WAIT_OPTION,
 ) -> None:
     """Make the candidate champion now: a running release is told to promote (its controller
-    does it); otherwise (a halted release's candidate, or `candidate`) `champion` flips here,
-    the champion deployment rolls to it and the canary gets no traffic."""
+    does it; one no controller drives, after Ctrl-C or a crash, is promoted here); otherwise
+    (a halted release's candidate, or `candidate`) `champion` flips here, the champion
+    deployment rolls to it and the canary gets no traffic."""
     _decide(name, "promote", version, reason, address, split, wait_s)
 
 
@@ -245,9 +246,10 @@ def rollback(
     split: Path | None = SPLIT_OPTION,
     wait_s: float = DECIDE_WAIT_OPTION,
 ) -> None:
-    """Undo: a running release is told to roll back; a halted one ends rolled back (its canary
-    gets no traffic, champion stays); otherwise `champion` returns to the version before its
-    last move (idempotent) and the canary gets no traffic."""
+    """Undo: a running release is told to roll back (one no controller drives, after Ctrl-C
+    or a crash, is rolled back here); a halted one ends rolled back (its canary gets no
+    traffic, champion stays); otherwise `champion` returns to the version before its last
+    move (idempotent) and the canary gets no traffic."""
     _decide(name, "rollback", None, reason, address, split, wait_s)
 
 
@@ -258,7 +260,8 @@ def _note_to(target):
 def _decide(name: str, command: str, version: int | None, reason: str, address, split,
             wait_s: float):  # fmt: skip
     from raygate import release_runtime as rt
-    from raygate.canary.controller import decide_halted
+    from raygate.canary.claim import ControllerClaim, ReleaseDriven
+    from raygate.canary.controller import decide_now
     from raygate.constants import ALIAS_CANDIDATE
     from raygate.errors import ReleaseError
 
@@ -271,21 +274,27 @@ def _decide(name: str, command: str, version: int | None, reason: str, address, 
                 f"release {active.release_id} is canarying v{active.candidate_version}, not "
                 f"v{version}; end it first (`raygate canary abort {name}`)"
             )
+        try:  # no controller drives it (stopped, killed): decided here
+            with ControllerClaim(parts.store, active.release_id, name):
+                state = parts.store.load(active.release_id) or active
+                _report(decide_now(state, command, parts.actions, parts.store, reason), False)
+                return
+        except ReleaseDriven:  # its controller does it
+            pass
         parts.store.send(active.release_id, command)
         deadline = time.monotonic() + wait_s
         while (state := parts.store.load(active.release_id)) is not None and not state.final:
             if time.monotonic() > deadline:
                 raise ReleaseError(
                     f"release {active.release_id} has not acted on '{command}' in {wait_s:g} s: "
-                    f"is its controller running? Resume it with `raygate canary start {name}`"
+                    f"is its controller stuck? `raygate canary status {name}` shows its last look"
                 )
             time.sleep(1)
         _report(state, False)
         return
     halted = parts.store.latest(name)
     if halted is not None and halted.phase == "halted":
-        _report(decide_halted(halted, command, parts.actions, parts.store, reason, version),
-                False)  # fmt: skip
+        _report(decide_now(halted, command, parts.actions, parts.store, reason, version), False)
         return
     if command == "promote":
         if version is None:
