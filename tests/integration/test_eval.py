@@ -226,6 +226,36 @@ def test_an_eval_run_reads_in_mlflow_as_mlflow_3_users_expect_and_leaves_records
     assert {"invoke_agent", "preproc", "retrieval", "chat", "postproc"} <= names
 
 
+def test_every_trace_said_attached_is_in_mlflow_whole(raygate_home, tmp_path, monkeypatch):
+    """MLflow queues 2,048 finished spans and drops the oldest beyond: 500 rows' traces
+    copied in one go lost a quarter (345 in MLflow), and the run's tag said 500/500."""
+    from raygate.evaluation.mlflow_traces import MAX_TRACES, attach_traces
+    from raygate.tracking import configure_mlflow
+
+    monkeypatch.setenv("RAYGATE_TELEMETRY_DIR", str(tmp_path))
+    (tmp_path / "traces").mkdir()
+    rows, lines, start = [], [], 1_796_000_000_000_000_000
+    for row in range(MAX_TRACES):  # 12 spans each: more than MLflow's queue holds
+        trace_id, root = f"{row:032x}", f"{row:08x}00000000"
+        spans = [(root, None, "invoke_agent agent")]
+        spans += [(f"{row:08x}{i:08x}", root, f"execute_tool step-{i}") for i in range(1, 12)]
+        lines += [json.dumps({"trace_id": trace_id, "span_id": span, "parent_span_id": parent,
+                              "name": name, "start_ns": start, "end_ns": start + 1_000,
+                              "status": "OK", "attributes": {}})
+                  for span, parent, name in spans]  # fmt: skip
+        rows.append({"trace_id": trace_id, "query": f"q{row}", "answer": f"a{row}"})
+    (tmp_path / "traces" / "spans-20261207.jsonl").write_text("\n".join(lines) + "\n")
+    configure_mlflow()
+    experiment = mlflow.set_experiment("attach-all")
+    with mlflow.start_run() as run:
+        assert attach_traces(rows, experiment.experiment_id, run.info.run_id) == (
+            MAX_TRACES,
+            MAX_TRACES,
+        )
+    traces = mlflow.search_traces(run_id=run.info.run_id, return_type="list")
+    assert len(traces) == MAX_TRACES and {len(t.data.spans) for t in traces} == {12}
+
+
 def test_same_outputs_and_metrics_whatever_the_workers_and_batch_size(
     local_ray, registry, built_v1, tiny_gold
 ):

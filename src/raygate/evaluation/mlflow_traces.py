@@ -12,7 +12,13 @@ from raygate.telemetry.paths import telemetry_dir
 from raygate.telemetry.trace_files import read_traces
 from raygate.telemetry.tracing import TRACES_FOLDER
 
-MAX_TRACES = 500  # larger gold sets attach their first rows only; the JSONL files keep all
+# More rows attach the first this many (a trace takes MLflow ~60 ms to store on SQLite); the
+# JSONL files keep all.
+MAX_TRACES = 200
+# MLflow queues finished spans (2,048 at most) and drops the oldest when more come than it
+# has written: 500 traces copied in one go lost a quarter of them. They are written (flushed)
+# whenever this many more have been copied.
+FLUSH_EVERY_SPANS = 1024
 _SPAN_TYPES = {
     "invoke_agent": "AGENT",
     "chat": "CHAT_MODEL",
@@ -29,10 +35,12 @@ def attach_traces(
     rows: Iterable[Mapping[str, Any]], experiment_id: str, run_id: str
 ) -> tuple[int, int]:
     """Copy the traces of `rows` (eval-table rows with trace_id, query, answer) into MLflow
-    under the run; returns (attached, rows with a trace id)."""
+    under the run; returns (traces MLflow holds for the run, rows with a trace id)."""
+    import mlflow
+
     wanted = list(islice((row for row in rows if row.get("trace_id")), MAX_TRACES))
     found = read_traces(telemetry_dir() / TRACES_FOLDER, {row["trace_id"] for row in wanted})
-    attached = 0
+    copied = pending_spans = 0
     for row in wanted:
         spans = found.get(row["trace_id"])
         roots = [s for s in spans or () if not s["parent_span_id"]]
@@ -47,12 +55,17 @@ def attach_traces(
             "inputs": {"query": row.get("query")},
             "outputs": {"answer": row.get("answer")},
         }
-        attached += _copy(roots[0], None, children, root)
-    if attached:
-        import mlflow
-
-        mlflow.flush_trace_async_logging()
-    return attached, len(wanted)
+        if pending_spans + len(spans) > FLUSH_EVERY_SPANS:
+            mlflow.flush_trace_async_logging()
+            pending_spans = 0
+        if _copy(roots[0], None, children, root):
+            copied += 1
+            pending_spans += len(spans)
+    if not copied:
+        return 0, len(wanted)
+    mlflow.flush_trace_async_logging()
+    held = mlflow.search_traces(run_id=run_id, include_spans=False, return_type="list")
+    return len(held), len(wanted)
 
 
 def _copy(span, parent, children, root: dict | None = None) -> bool:

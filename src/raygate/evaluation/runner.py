@@ -328,14 +328,25 @@ def _attach_traces(table_path: Path, experiment_id: str, run_id: str) -> None:
 
     from raygate.evaluation.mlflow_traces import attach_traces
 
-    table = pq.ParquetFile(table_path)
-    rows = (
-        row
-        for batch in table.iter_batches(batch_size=1024, columns=["trace_id", "query", "answer"])
-        for row in batch.to_pylist()
-    )  # read as needed: attach_traces stops after its first MAX_TRACES traced rows
-    attached, traced = attach_traces(rows, experiment_id, run_id)
+    attached, traced = attach_traces(_rows_to_trace(table_path), experiment_id, run_id)
     mlflow.set_tag(c.TAG_TRACES_ATTACHED, f"{attached}/{traced}")
+
+
+def _rows_to_trace(table_path: Path) -> Iterator[dict[str, Any]]:
+    """The table's rows, failed and wrong ones first (what a person opens a trace for), then
+    the others; read as needed (attach_traces stops after its first MAX_TRACES)."""
+    table = pq.ParquetFile(table_path)
+    wanted = ["trace_id", "query", "answer", "correct", "error"]
+    columns = [name for name in wanted if name in table.schema_arrow.names]
+
+    def rows(missed: bool) -> Iterator[dict[str, Any]]:
+        for batch in table.iter_batches(batch_size=1024, columns=columns):
+            for row in batch.to_pylist():
+                if (row.get("error") is not None or row.get("correct") is False) == missed:
+                    yield row
+
+    yield from rows(missed=True)
+    yield from rows(missed=False)
 
 
 def _gold_dataset_class():
