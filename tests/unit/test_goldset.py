@@ -91,6 +91,14 @@ def test_a_csv_or_a_json_array_is_named_with_how_to_convert_it(tmp_path):
     array.write_text(json.dumps([GOOD], indent=1))
     with pytest.raises(GoldSetError, match=r"tests\.json:1: .*one JSON array.*jq -c"):
         load_goldset(array)
+    array.write_text(json.dumps([GOOD]))  # on one line: valid JSON, but not an object
+    with pytest.raises(GoldSetError, match=r"tests\.json:1: .*one JSON array.*jq -c"):
+        load_goldset(array)
+    array.write_text(json.dumps(GOOD, indent=1))  # pretty-printed: one object, several lines
+    with pytest.raises(
+        GoldSetError, match=r"tests\.json:1: .*spread over several lines.*jq -c \. "
+    ):
+        load_goldset(array)
     with pytest.raises(GoldSetError, match=r"tests\.csv:1: .*looks like CSV") as told:
         load_goldset(csv)
     command = told.value.args[0].split("`")[1]  # the conversion it suggests works as told

@@ -216,7 +216,7 @@ def _parse(path: Path, lineno: int, line: str) -> GoldRow:
         if {"inputs", "expectations"} & set(extra):
             hint = (" (this line is an MLflow evaluation-dataset record: write the question of "
                     "its inputs as query, expectations.expected_response as expected)")  # fmt: skip
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
+        if any(e["type"] == "json_invalid" for e in exc.errors()) or line.lstrip()[:1] == "[":
             hint = _format_hint(path, line)
         raise GoldSetError(
             f"{path}:{lineno}: {describe_validation_error(exc)}; each line is one JSON object "
@@ -256,6 +256,9 @@ def _format_hint(path: Path, line: str) -> str:
     if start == "[":
         return (" (the file looks like one JSON array: write one object a line, e.g. "
                 f"`jq -c '.[]' {path.name} > gold.jsonl`)")  # fmt: skip
+    if start == "{" and not line.rstrip().endswith("}"):
+        return (" (an object looks spread over several lines: write each on one line, e.g. "
+                f"`jq -c . {path.name} > gold.jsonl`)")  # fmt: skip
     if start != "{" and (path.suffix.lower() in (".csv", ".tsv") or "," in line or "\t" in line):
         return (
             " (the file looks like CSV: gold sets are JSON Lines, e.g. convert it with "
