@@ -3,6 +3,7 @@ raygate's agent is: from the command line, through the served API and the openai
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -150,6 +151,13 @@ def test_the_command_line_asks_a_plain_pyfunc_and_names_its_version(plain):
     assert given["predictions"][0]["answer"] == "answer to: what? (c1)"
     assert_one_line_error(run("predict", "models:/plain-app@champion", "x", "--input", "c1"),
                           "--input wants NAME=VALUE")  # fmt: skip
+    from tests.integration.test_cli import app, runner
+
+    piped = runner.invoke(
+        app, ["predict", "models:/plain-app@champion", "-", "--json"], input="what?\n\nwhy?\r\n"
+    )  # one question a line, blank ones skipped
+    assert [p["answer"] for p in json.loads(piped.stdout)["predictions"]] == [
+        "answer to: what?", "answer to: why?"]  # fmt: skip
 
 
 def test_other_required_inputs_need_an_input_map_and_then_answer(raygate_home, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.markup import escape
 
@@ -13,7 +15,9 @@ def predict(
     model_uri: str = typer.Argument(
         ..., help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/agent or a folder."
     ),
-    queries: list[str] = typer.Argument(..., metavar="QUERY...", help="One or more questions."),
+    queries: list[str] = typer.Argument(
+        ..., metavar="QUERY...", help="One or more questions; - reads them from stdin, one a line."
+    ),
     user_id: str | None = typer.Option(None, "--user-id", help="Sent as user_id on every row."),
     session_id: str | None = typer.Option(None, "--session-id", help="Sent as session_id."),
     input_map: list[str] = typer.Option(
@@ -39,6 +43,10 @@ def predict(
     from raygate.registry.mlflow_registry import MlflowRegistry
     from raygate.telemetry.tracing import configure_tracing, flush
 
+    if queries == ["-"]:
+        queries = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        if not queries:
+            raise InputError("stdin held no question: give one a line (QUERY - reads stdin)")
     blank = [str(i) for i, query in enumerate(queries, 1) if not query.strip()]
     if blank:
         raise InputError(f"QUERY {', '.join(blank)} is blank: pass the question to ask")
