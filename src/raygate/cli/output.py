@@ -67,7 +67,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-_interrupt.raygate_sigterm = True  # type: ignore[attr-defined]  # see cluster._init
+_interrupt.raygate_sigterm = True  # type: ignore[attr-defined]  # cluster.commands_sigterm_kept
 
 
 def interrupted_status() -> int:
