@@ -13,7 +13,7 @@ from mlflow.types.schema import ColSpec, Schema
 
 from raygate.errors import ConfigError, ModelLoadError
 from raygate.packaging.loading import load_agent
-from tests.integration.conftest import log_code_model
+from tests.integration.conftest import log_code_model, wait_for
 from tests.integration.test_cli import assert_one_line_error, run, run_json
 from tests.integration.test_serving import TOKEN, Served, deploy
 
@@ -25,6 +25,9 @@ class AnswersQuestion(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         if any("boom" in q for q in model_input["question"]):
             raise ValueError("cannot answer that")
+        if any("hang" in q for q in model_input["question"]):  # an API call without a timeout
+            import time
+            time.sleep(8)
         given = model_input.get("context", [None] * len(model_input))
         answers = [f"answer to: {q}" + (f" ({c})" if isinstance(c, str) else "")
                    for q, c in zip(model_input["question"], given)]
@@ -67,7 +70,43 @@ def plain(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
     version = registry.register(name, uri, {}).version
     for alias in ("champion", "candidate"):
         registry.set_alias(name, alias, version)
-    yield from deploy(local_ray, tmp_path_factory, name, rate_limit=None)
+    yield from deploy(local_ray, tmp_path_factory, name, rate_limit=None, request_timeout_s=5)
+
+
+def test_a_model_that_hangs_is_a_504_counted_against_it_and_a_hang_up_is_recorded(
+    plain, raygate_home
+):
+    """A pyfunc stuck in predict (an API called without a timeout) held its requests, and
+    every request batched after them, until each client gave up, and none was recorded: a
+    hung canary was never judged."""
+    from raygate.telemetry.records import RequestRecord
+
+    url, user = f"{plain.url}/v1/predict", "u-hangs"
+    hung = requests.post(url, json={"query": "hang now", "user_id": user}, headers=plain.headers,
+                         timeout=30)  # fmt: skip
+    assert hung.status_code == 504, hung.text
+    error = hung.json()["error"]
+    assert error["code"] == "timeout" and "gave no answer in 5 s" in error["message"]
+    hung_up = "4bf92f3577b34da6a3ce929d0e0e4737"
+    traced = {**plain.headers, "traceparent": f"00-{hung_up}-00f067aa0ba902b7-01"}
+    with pytest.raises(requests.ReadTimeout):  # a client that gives up first
+        requests.post(url, json={"query": "hang again", "user_id": user}, timeout=1,
+                      headers=traced)  # fmt: skip
+
+    def recorded() -> dict[str, RequestRecord]:
+        folder = raygate_home / "telemetry" / "records"
+        lines = [line for path in folder.glob("requests-*.jsonl")
+                 for line in path.read_text().splitlines()]  # fmt: skip
+        records = {r.trace_id: r for r in map(RequestRecord.model_validate_json, lines)}
+        return records if {error["trace_id"], hung_up} <= set(records) else {}
+
+    records = wait_for(recorded, 30, "the two requests' records")
+    timed_out = records[error["trace_id"]]
+    assert (timed_out.status, timed_out.finish_reason) == (504, "deadline")  # judged: failed
+    assert (records[hung_up].status, records[hung_up].finish_reason) == (499, "cancelled")
+    wait_for(lambda: requests.post(url, json={"query": "back?", "user_id": user}, timeout=30,
+                                   headers=plain.headers).status_code == 200,
+             60, "the model to answer again")  # fmt: skip
 
 
 def test_a_lone_text_input_gets_the_query_and_no_figure_is_made_up(plain):

@@ -220,12 +220,21 @@ class Router:
         ) as span:
             observe = functools.partial(self._observe, span, started, variant, row)
             sent = {**row, "traceparent": traceparent_of(span) or caller_trace}
+            call = self._handles[variant].predict.remote(sent)
             try:
-                prediction = await self._handles[variant].predict.remote(sent)
+                prediction = await asyncio.wait_for(call, self._settings.request_timeout_s)
             except (RayServeException, RayActorError, RayTaskError) as exc:
                 status, error = _call_failed(variant, exc)
                 observe(status, None, "unavailable" if status == 503 else "error")
                 raise error from None
+            except TimeoutError:
+                call.cancel()
+                observe(504, None, "deadline")
+                raise self._no_answer(variant, span) from None
+            except asyncio.CancelledError:  # the client hung up: recorded, not judged
+                call.cancel()
+                observe(499, None, "cancelled")
+                raise
             served = Served(
                 variant=variant,
                 model_id=prediction.get("model_id") or "unknown",
@@ -270,13 +279,24 @@ class Router:
 
         sent = {**row, "traceparent": traceparent_of(span) or caller_trace}
         events = self._handles[variant].options(stream=True).predict_stream.remote(sent)
+
+        async def opening() -> tuple[dict, dict]:
+            return (await events.__anext__())["start"], await events.__anext__()
+
         try:
-            start = (await events.__anext__())["start"]
-            first = await events.__anext__()
+            start, first = await asyncio.wait_for(opening(), self._settings.request_timeout_s)
         except (RayServeException, RayActorError, RayTaskError) as exc:
             status, error = _call_failed(variant, exc)
             observe(status, None, "unavailable" if status == 503 else "error")
             raise error from None
+        except TimeoutError:
+            events.cancel()
+            observe(504, None, "deadline")
+            raise self._no_answer(variant, span) from None
+        except asyncio.CancelledError:  # the client hung up before the first piece
+            events.cancel()
+            observe(499, None, "cancelled")
+            raise
         served = Served(variant=variant, **start)
         failure = failure_of(first["final"], variant) if "final" in first else None
         if failure is not None:
@@ -314,6 +334,13 @@ class Router:
 
         return StreamingResponse(sse(), media_type="text/event-stream", headers=_headers(served))
 
+    def _no_answer(self, variant: str, span) -> ApiError:
+        timeout = self._settings.request_timeout_s
+        served = {"variant": variant, "trace_id": format(span.get_span_context().trace_id, "032x"),
+                  "finish_reason": "deadline"}  # fmt: skip
+        message = f"the {variant} model gave no answer in {timeout:g} s (the router's "
+        return ApiError(504, message + "request_timeout_s)", code="timeout", served=served)
+
     def _observe(
         self,
         span,
@@ -324,10 +351,16 @@ class Router:
         prediction: dict | None,
         finish_reason: str | None = None,
     ) -> None:
-        """One routed request's outcome: on its span, in its record and in the metrics."""
+        """One routed request's outcome: on its span, in its record and in the metrics (one
+        that no model answered carries the router's trace and the variant's last known
+        model)."""
         span.set_attribute(semconv.HTTP_STATUS, status)
         if status >= 500:
             span.set_status(StatusCode.ERROR)
+        if prediction is None:
+            known = {info["variant"]: info.get("model_id") for info in self._infos}
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            prediction = {"trace_id": trace_id, "model_id": known.get(variant)}
         self._observer.observe(
             variant=variant, status=status, prediction=prediction, row=row,
             latency_ms=(time.perf_counter() - started) * 1000,

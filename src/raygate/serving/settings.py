@@ -87,6 +87,14 @@ class RouterSettings(StrictModel):
     auth: bool = Field(
         True, description="Require a bearer token (from RAYGATE_API_TOKENS[_FILE]) on /v1/*."
     )
+    request_timeout_s: float | None = Field(
+        50.0,
+        gt=0,
+        description="Longest a model may take to answer (a stream: to send its first piece); "
+        "then 504, counted against its variant. Below the 60 s most clients and proxies give "
+        "up at, so that a hung canary is judged, not hung up on; above the models' own "
+        "deadlines (an agent's deadline_s). null: none.",
+    )
     change_id: str = Field("", description="Set by raygate on each change, to wait for it.")
 
 
