@@ -92,8 +92,9 @@ class RouterSettings(StrictModel):
         gt=0,
         description="Longest a model may take to answer (a stream: to send its first piece); "
         "then 504, counted against its variant. Below the 60 s most clients and proxies give "
-        "up at, so that a hung canary is judged, not hung up on; above the models' own "
-        "deadlines (an agent's deadline_s). null: none.",
+        "up at, so that a hung canary is judged, not hung up on. A model with a longer "
+        "deadline of its own (an agent's deadline_s, 60 s by default) is cut here first: raise "
+        "this above it to keep the model's own answer. null: none.",
     )
     change_id: str = Field("", description="Set by raygate on each change, to wait for it.")
 
