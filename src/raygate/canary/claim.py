@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from raygate.canary.store import ReleaseStore
@@ -30,14 +29,8 @@ class ControllerClaim:
     """A context manager holding a release's claim, renewed from a thread (serving changes
     can block the controller for minutes) and given up on exit."""
 
-    def __init__(
-        self,
-        store: ReleaseStore,
-        release_id: str,
-        name: str,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._store, self._release_id, self._name, self._clock = store, release_id, name, clock
+    def __init__(self, store: ReleaseStore, release_id: str, name: str) -> None:
+        self._store, self._release_id, self._name = store, release_id, name
         self._mine = {"host": socket.gethostname(), "pid": os.getpid(), "id": uuid.uuid4().hex}
         self._stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew, daemon=True, name="release-claim")
@@ -46,7 +39,7 @@ class ControllerClaim:
         held = self._store.claim_of(self._release_id)
         if held is not None and held.get("id") != self._mine["id"] and not self._gone(held):
             raise ReleaseDriven(self._refusal(held))
-        self._store.set_claim(self._release_id, {**self._mine, "renewed_at": self._clock()})
+        self._renew_now()
         self._renewer.start()
         return self
 
@@ -63,17 +56,20 @@ class ControllerClaim:
             # a store that fails is tried again at the next beat (the controller's own calls
             # report it)
             with contextlib.suppress(RaygateError):
-                self._store.set_claim(self._release_id, {**self._mine, "renewed_at": self._clock()})
+                self._renew_now()
+
+    def _renew_now(self) -> None:
+        self._store.set_claim(self._release_id, {**self._mine, "renewed_at": time.time()})
 
     def _gone(self, held: dict[str, Any]) -> bool:
         """Whether the claim's controller has stopped: not renewed within the TTL, or its
         process is no longer running on this host."""
-        if self._clock() - float(held.get("renewed_at", 0)) > CLAIM_TTL_S:
+        if time.time() - float(held.get("renewed_at", 0)) > CLAIM_TTL_S:
             return True
         return held.get("host") == self._mine["host"] and not _running(held.get("pid"))
 
     def _refusal(self, held: dict[str, Any]) -> str:
-        age = max(0.0, self._clock() - float(held.get("renewed_at", 0)))
+        age = max(0.0, time.time() - float(held.get("renewed_at", 0)))
         name = self._name
         return (
             f"release {self._release_id} of {name} is being driven by another controller "
