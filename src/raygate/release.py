@@ -16,6 +16,7 @@ from raygate.canary.controller import Controller
 from raygate.canary.release_state import ReleaseState
 from raygate.capacity import EVAL_START_TIMEOUT_S
 from raygate.errors import ConfigError
+from raygate.evaluation.deadlines import ROW_TIMEOUT_S
 from raygate.gates.run import GateOutcome
 from raygate.packaging.loading import registry_name
 from raygate.registry.protocol import AliasChange, ModelRegistry, ModelVersion
@@ -122,6 +123,12 @@ class EvalResources(StrictModel):
     num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per actor (a GPU agent: 1).")
     start_timeout_s: float = Field(
         EVAL_START_TIMEOUT_S, gt=0, description="Seconds the actors may take to start."
+    )
+    row_timeout_s: float = Field(
+        ROW_TIMEOUT_S,
+        gt=0,
+        description="Seconds the model may take to answer a row (a batch: this times its "
+        "rows); a row with no answer by then fails as timed out.",
     )
 
 

@@ -47,6 +47,20 @@ class FailsOnTents(mlflow.pyfunc.PythonModel):
 set_model(FailsOnTents())
 """
 
+HANGS_ON_TENTS = """
+import time
+import mlflow
+from mlflow.models import set_model
+
+class HangsOnTents(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        if any("Tent" in query for query in model_input["query"]):
+            time.sleep(3600)  # an API called without a timeout
+        return ["I don't know." for _ in model_input["query"]]
+
+set_model(HangsOnTents())
+"""
+
 CHATTY = """
 import mlflow
 from mlflow.models import set_model
@@ -369,6 +383,31 @@ def test_a_row_a_model_cannot_answer_fails_only_itself_not_its_batch(
     assert failed["error"].str.contains("cannot parse the product code").all()
     assert (rows[rows["error"].isna()]["answer"] == "I don't know.").all()
     assert result.metrics.values["error_rate"] == pytest.approx(2 / 12)
+
+
+def test_a_row_a_model_never_answers_times_out_alone_instead_of_stalling_the_eval(
+    local_ray, registry, tiny_gold, tmp_path
+):
+    """A pyfunc stuck in predict on some rows stalled the eval until someone stopped it, with
+    no figures; each such row now fails at the row timeout and the others are answered."""
+    from tests.integration.test_cli import run
+
+    uri = log_code_model(tmp_path, HANGS_ON_TENTS)
+    result = run("eval", uri, "--gold", tiny_gold, "--workers", "1", "--batch-size", "6",
+                 "--row-timeout", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run_id = result.stdout.split()[2]  # "eval run RUN_ID · …"
+    rows = table(run_id)
+    failed = rows[rows["error"].notna()]
+    assert failed["query"].str.contains("Tent").all() and len(failed) == 2
+    assert failed["error"].str.contains("no answer within 1 s, the eval's row timeout").all()
+    assert (rows[rows["error"].isna()]["answer"] == "I don't know.").all()
+    assert "error_rate                 0.1667" in result.stdout  # 2 of 12
+    assert "failed: 2 row(s), first pii-0002: ModelTimeout: the model gave no answer" in (
+        result.stdout
+    )
+    assert "give it longer with --row-timeout" in result.stdout
+    assert mlflow.get_run(run_id).data.params["row_timeout_s"] == "1.0"
 
 
 def test_bad_input_fails_before_any_run(

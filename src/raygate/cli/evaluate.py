@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -15,6 +16,7 @@ from raygate.cli.output import (
     handles_errors,
     waiting_note,
 )
+from raygate.evaluation.deadlines import ROW_TIMEOUT_S, ModelTimeout
 
 
 @handles_errors
@@ -38,6 +40,14 @@ def evaluate(
         min=1,
         help="Seconds the actors may take to get their resources on the cluster and load the "
         "model; then the eval fails, saying what the cluster has free.",
+    ),
+    row_timeout: float = typer.Option(
+        ROW_TIMEOUT_S,
+        "--row-timeout",
+        min=0.001,
+        help="Seconds the model may take to answer a row (a predict() call on a batch: this "
+        "times its rows); a row with no answer by then fails as timed out, so a model stuck in "
+        "predict (an API called without a timeout) cannot stall the eval.",
     ),
     engine_file: Path | None = typer.Option(
         None,
@@ -72,7 +82,7 @@ def evaluate(
 
     options = PipelineOptions(
         workers=workers, batch_size=batch_size, num_cpus=num_cpus, num_gpus=num_gpus,
-        start_timeout_s=start_timeout,
+        start_timeout_s=start_timeout, row_timeout_s=row_timeout,
     )  # fmt: skip
     mapping = parse_input_map(input_map)
     engine = load_engine_options(engine_file) if engine_file else None
@@ -101,6 +111,7 @@ def evaluate(
             "run_id": result.run_id, "model_id": result.model_id, "goldset": result.goldset.name,
             "goldset_hash": result.goldset.content_hash, "metrics": metrics,
             "missing": list(result.metrics.missing),
+            "failed_rows": [asdict(kind) for kind in result.failed_rows],
         })  # fmt: skip
         return
     console.print(f"eval run [bold]{result.run_id}[/] · {result.model_id} on {result.goldset.name}")
@@ -108,3 +119,8 @@ def evaluate(
         console.print(f"  {key:<26} {metrics[key]:.4g}", highlight=False)
     if result.metrics.missing:
         console.print(f"  not reported: {', '.join(result.metrics.missing)}", highlight=False)
+    for kind in result.failed_rows:
+        console.print(f"  failed: {kind.rows} row(s), first {kind.first_id}: {kind.first_error}",
+                      highlight=False, markup=False)  # fmt: skip
+    if any(kind.kind == ModelTimeout.__name__ for kind in result.failed_rows):
+        console.print("  (a model that is slow, not stuck: give it longer with --row-timeout)")

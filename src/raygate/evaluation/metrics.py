@@ -29,6 +29,23 @@ BOOTSTRAP_RESAMPLES = 1000
 CI_LEVEL = 0.95
 SCORE_STEPS = 1000  # scores in [0, 1] are binned to 1/1000 for the bootstrap
 FAILURES_KEPT = 25  # incorrect rows the report lists (smallest gold ids first)
+ERROR_KIND_CHARS = 80
+
+
+@dataclass(frozen=True)
+class FailedRows:
+    """The rows that failed with one kind of error: how many, and the first by gold id."""
+
+    kind: str
+    rows: int
+    first_id: str
+    first_error: str
+
+
+def error_kind(error: str) -> str:
+    """What a row's error is, without its details: the exception's name (`ModelTimeout`
+    of `ModelTimeout: the model gave no answer …`), or the words before its first colon."""
+    return error.split(":", 1)[0].strip()[:ERROR_KIND_CHARS]
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class MetricsAccumulator:
         self._abstained, self._refused, self._over_refused = _Mean(), _Mean(), _Mean()
         self._latency, self._reported, self._cost = Quantiles(), Quantiles(), Quantiles()
         self._failures: list[tuple[str, str, str]] = []  # (id, category, error), ids ascending
+        self._failed_rows: dict[str, FailedRows] = {}  # by error kind
 
     def add(self, batch: pd.DataFrame) -> None:
         if batch.empty:
@@ -111,12 +129,26 @@ class MetricsAccumulator:
             if column in batch:
                 sketch.add_many(pd.to_numeric(batch[column], errors="coerce").to_numpy(float))
         self._keep_failures(batch)
+        self._count_errors(batch)
 
     def _keep_failures(self, batch: pd.DataFrame) -> None:
         wrong = batch[batch["correct"] < 1]
         rows = zip(wrong["id"], wrong["category"], wrong["error"], strict=True)
         new = [(str(i), str(cat), "" if pd.isna(err) else str(err)) for i, cat, err in rows]
         self._failures = heapq.nsmallest(FAILURES_KEPT, self._failures + new)
+
+    def _count_errors(self, batch: pd.DataFrame) -> None:
+        failed = batch[batch["error"].notna()]
+        for row_id, error in zip(failed["id"].astype(str), failed["error"], strict=True):
+            kind = error_kind(error)
+            seen = self._failed_rows.get(kind) or FailedRows(kind, 0, row_id, error)
+            first = min((seen.first_id, seen.first_error), (row_id, error))
+            self._failed_rows[kind] = FailedRows(kind, seen.rows + 1, *first)
+
+    @property
+    def failed_rows(self) -> list[FailedRows]:
+        """The rows that failed, by kind of error, most first."""
+        return sorted(self._failed_rows.values(), key=lambda kind: (-kind.rows, kind.kind))
 
     @property
     def failures(self) -> list[tuple[str, str, str]]:

@@ -8,12 +8,14 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from raygate.capacity import EVAL_START_TIMEOUT_S
 from raygate.cluster import quiet_ray_data
+from raygate.evaluation.deadlines import ROW_TIMEOUT_S, Deadlines, ModelStuck
 from raygate.evaluation.engines import LlmEngineOptions, build_engine_processor
 from raygate.evaluation.inputs import model_input
 from raygate.evaluation.predictions import PREDICTION_FIELDS, normalize_predictions
@@ -41,6 +43,7 @@ class PipelineOptions:
     batch_size: int = 16
     num_cpus: float = 1.0
     num_gpus: float = 0.0
+    row_timeout_s: float = ROW_TIMEOUT_S
     # Seconds the actors may take to get their resources and load the model.
     start_timeout_s: float = EVAL_START_TIMEOUT_S
     # Model input column → gold field it is filled from (see raygate.evaluation.inputs).
@@ -77,6 +80,7 @@ class PredictAndScore:
         run_id: str | None = None,
         telemetry_folder: str | None = None,
         trace_settings: dict[str, str] | None = None,
+        row_timeout_s: float = ROW_TIMEOUT_S,
     ) -> None:
         import mlflow
 
@@ -94,6 +98,7 @@ class PredictAndScore:
         self._run_id = run_id
         self._records = RecordWriter(prefix=f"eval-{run_id}") if records_enabled() else None
         self._key = record_key()
+        self._deadlines = Deadlines(row_timeout_s)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         golds = [gold_line(text) for text in batch["text"]]
@@ -101,6 +106,8 @@ class PredictAndScore:
         row_ms: list[float | None] | None = None
         try:
             predictions, row_ms = self._answer(golds)
+        except ModelStuck as exc:  # no row asked, no time measured
+            predictions, row_ms = [_raised_failure(exc)] * len(golds), [None] * len(golds)
         except Exception as exc:
             # The model failed this batch: each row asked alone, so one bad row fails only itself.
             failure = _raised_failure(exc)
@@ -129,15 +136,22 @@ class PredictAndScore:
         (a query model)."""
         if self._model.interface == "query":
             rows = model_input(golds, self._columns, self._model.input_shape)
-            return normalize_predictions(self._model.model.predict(rows), len(golds)), None
+            answers = self._deadlines.call(partial(self._model.model.predict, rows), len(golds))
+            return normalize_predictions(answers, len(golds)), None
         row_ms: list[float | None] = []
 
         def converse(gold: GoldRow) -> dict:
-            started = time.perf_counter()
+            ask = partial(
+                self._model.converse, user_turn(gold.query), {INPUTS_FIELD: gold.metadata}
+            )
+            started: float | None = time.perf_counter()
             try:
-                return self._model.converse(user_turn(gold.query), {INPUTS_FIELD: gold.metadata})
+                return self._deadlines.call(ask, 1)
+            except ModelStuck:
+                started = None  # not asked
+                raise
             finally:
-                row_ms.append((time.perf_counter() - started) * 1000)
+                row_ms.append(None if started is None else (time.perf_counter() - started) * 1000)
 
         # A conversation the model raises on fails only itself; the others are asked once.
         answers = ask_each(golds, converse, _raised_failure)
@@ -218,6 +232,7 @@ def scored_batches(
                 "run_id": options.run_id,
                 "telemetry_folder": str(telemetry_dir()),
                 "trace_settings": export_settings(),
+                "row_timeout_s": options.row_timeout_s,
             },
             batch_size=options.batch_size,
             batch_format="pandas",

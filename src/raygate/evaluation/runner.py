@@ -24,7 +24,7 @@ from raygate.cluster import ensure_ray
 from raygate.errors import RAISED_LINE, EvaluationError, traceback_cause
 from raygate.evaluation.engines import LlmEngineOptions, check_http_endpoint
 from raygate.evaluation.inputs import check_query_is_text, check_required, input_columns
-from raygate.evaluation.metrics import EvalMetrics, MetricsAccumulator
+from raygate.evaluation.metrics import EvalMetrics, FailedRows, MetricsAccumulator
 from raygate.evaluation.pipeline import ACTOR_RESTARTS, PipelineOptions, scored_batches
 from raygate.evaluation.report import render_report
 from raygate.evaluation.rows import EVAL_TABLE_SCHEMA
@@ -51,6 +51,7 @@ class EvalResult:
     model_id: str
     goldset: GoldSetInfo
     metrics: EvalMetrics
+    failed_rows: tuple[FailedRows, ...] = ()  # by kind of error, most first
 
 
 def evaluate(
@@ -133,6 +134,7 @@ def evaluate(
             "goldset_hash": goldset.content_hash, "goldset_rows": goldset.rows, "seed": seed,
             "workers": options.workers, "batch_size": options.batch_size,
             "num_cpus_per_worker": options.num_cpus, "num_gpus_per_worker": options.num_gpus,
+            "row_timeout_s": options.row_timeout_s,
             **model_params,
         })  # fmt: skip
         dataset = _log_dataset(goldset, logged_model_id)
@@ -197,7 +199,8 @@ def evaluate(
         registry.tag_version(version.name, version.version, {
             c.TAG_EVAL_RUN_ID: run.info.run_id, c.TAG_GOLDSET_HASH: goldset.content_hash,
         })  # fmt: skip
-    return EvalResult(run.info.run_id, pinned, model_id, goldset, metrics)
+    return EvalResult(run.info.run_id, pinned, model_id, goldset, metrics,
+                      tuple(accumulator.failed_rows))  # fmt: skip
 
 
 @contextlib.contextmanager
