@@ -82,11 +82,17 @@ def test_a_model_that_hangs_is_a_504_counted_against_it_and_a_hang_up_is_recorde
     from raygate.telemetry.records import RequestRecord
 
     url, user = f"{plain.url}/v1/predict", "u-hangs"
+    answered = requests.post(url, json={"query": "hi", "user_id": user}, headers=plain.headers,
+                             timeout=30)  # fmt: skip
+    assert answered.status_code == 200, answered.text
     hung = requests.post(url, json={"query": "hang now", "user_id": user}, headers=plain.headers,
                          timeout=30)  # fmt: skip
     assert hung.status_code == 504, hung.text
     error = hung.json()["error"]
     assert error["code"] == "timeout" and "gave no answer in 5 s" in error["message"]
+    # it names the model that serves the variant, as every answer and error does
+    assert error["model_id"] == hung.headers["x-raygate-model-id"] == "plain-app@1"
+    assert hung.headers["x-raygate-trace-id"] == error["trace_id"]
     hung_up = "4bf92f3577b34da6a3ce929d0e0e4737"
     traced = {**plain.headers, "traceparent": f"00-{hung_up}-00f067aa0ba902b7-01"}
     with pytest.raises(requests.ReadTimeout):  # a client that gives up first
@@ -103,6 +109,7 @@ def test_a_model_that_hangs_is_a_504_counted_against_it_and_a_hang_up_is_recorde
     records = wait_for(recorded, 30, "the two requests' records")
     timed_out = records[error["trace_id"]]
     assert (timed_out.status, timed_out.finish_reason) == (504, "deadline")  # judged: failed
+    assert timed_out.model_id == "plain-app@1"
     assert (records[hung_up].status, records[hung_up].finish_reason) == (499, "cancelled")
     wait_for(lambda: requests.post(url, json={"query": "back?", "user_id": user}, timeout=30,
                                    headers=plain.headers).status_code == 200,

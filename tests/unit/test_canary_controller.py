@@ -298,9 +298,11 @@ def test_a_release_whose_controller_is_gone_is_taken_over_and_let_go_at_its_end(
     assert world.store.claim_of(state.release_id) is None  # let go at the end
 
 
-def test_a_rollback_of_a_release_its_controller_left_ends_it_at_once(monkeypatch):
+@pytest.mark.parametrize("command,phase", [("rollback", "rolled_back"), ("abort", "aborted")])
+def test_a_rollback_of_a_release_its_controller_left_ends_it_at_once(command, phase, monkeypatch):
     """After Ctrl-C the controller says "`raygate rollback` ends it"; rollback then sent the
-    command and waited 300 s for a controller nobody ran, and failed."""
+    command and waited 300 s for a controller nobody ran, and failed (`canary abort` only
+    queued it, its canary keeping its share)."""
     from types import SimpleNamespace
 
     import raygate.release_runtime as rt
@@ -316,15 +318,40 @@ def test_a_rollback_of_a_release_its_controller_left_ends_it_at_once(monkeypatch
     monkeypatch.setattr(rt, "runtime", lambda *args, **kwargs: parts)
     world.store.set_claim(state.release_id, {"host": socket.gethostname(), "pid": os.getpid(),
                                              "id": "live", "renewed_at": time.time()})  # fmt: skip
-    with pytest.raises(ReleaseError, match=r"has not acted on 'rollback' in 0\.5 s"):
-        _decide(NAME, "rollback", None, "a person", None, None, 0.5)  # a live one is asked
+    with pytest.raises(ReleaseError, match=rf"has not acted on '{command}' in 0\.5 s"):
+        _decide(NAME, command, None, "a person", None, None, 0.5)  # a live one is asked
     world.store.take_command(state.release_id)
     world.store.set_claim(state.release_id, None)
-    _decide(NAME, "rollback", None, "a person", None, None, 300)
+    _decide(NAME, command, None, "a person", None, None, 300)
     ended = world.store.load(state.release_id)
-    assert ended.phase == "rolled_back" and ended.reason == "a person"
+    assert ended.phase == phase and ended.reason == "a person"
     assert world.serving.weight_percent == 0 and world.registry.aliases(NAME)["champion"] == 1
     assert world.store.claim_of(state.release_id) is None
+    assert world.registry.get_version(NAME, 2).tags[TAG_OUTCOME] == phase
+    if command == "abort":
+        with pytest.raises(ReleaseError, match="has no release to abort"):
+            _decide(NAME, command, None, "a person", None, None, 300)
+
+
+def test_a_pause_sent_to_a_release_no_controller_drives_says_nothing_moves_it(monkeypatch, capsys):
+    import raygate.canary.store
+    from raygate.cli.release import _command
+
+    world = World()
+    state = world.controller().begin(NAME, 2)
+    world.store.save(state.model_copy(update={"weight_percent": 10.0}))
+    monkeypatch.setattr(raygate.canary.store, "MlflowReleaseStore", lambda: world.store)
+    _command(NAME, "pause")
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        "no controller drives it now (stopped or gone), so nothing moves its canary from "
+        "10 %: `raygate canary start agent` resumes it and takes the pause first" in said
+    )
+    world.store.set_claim(state.release_id, {"host": socket.gethostname(), "pid": os.getpid(),
+                                             "id": "live", "renewed_at": time.time()})  # fmt: skip
+    _command(NAME, "resume")
+    assert "its controller acts on it within seconds" in capsys.readouterr().out
+    assert world.store.take_command(state.release_id) == "resume"  # the latest is taken
 
 
 def test_the_champion_itself_cannot_be_canaried():

@@ -37,7 +37,7 @@ class ControllerClaim:
 
     def __enter__(self) -> ControllerClaim:
         held = self._store.claim_of(self._release_id)
-        if held is not None and held.get("id") != self._mine["id"] and not self._gone(held):
+        if held is not None and held.get("id") != self._mine["id"] and not _gone(held):
             raise ReleaseDriven(self._refusal(held))
         self._renew_now()
         self._renewer.start()
@@ -61,13 +61,6 @@ class ControllerClaim:
     def _renew_now(self) -> None:
         self._store.set_claim(self._release_id, {**self._mine, "renewed_at": time.time()})
 
-    def _gone(self, held: dict[str, Any]) -> bool:
-        """Whether the claim's controller has stopped: not renewed within the TTL, or its
-        process is no longer running on this host."""
-        if time.time() - float(held.get("renewed_at", 0)) > CLAIM_TTL_S:
-            return True
-        return held.get("host") == self._mine["host"] and not _running(held.get("pid"))
-
     def _refusal(self, held: dict[str, Any]) -> str:
         age = max(0.0, time.time() - float(held.get("renewed_at", 0)))
         name = self._name
@@ -79,6 +72,20 @@ class ControllerClaim:
             f"resumable); a controller that died without stopping lets go of the release "
             f"{CLAIM_TTL_S:.0f} s after it was last seen"
         )
+
+
+def driver_of(store: ReleaseStore, release_id: str) -> dict[str, Any] | None:
+    """The claim of the controller driving the release now; None when none does."""
+    held = store.claim_of(release_id)
+    return None if held is None or _gone(held) else held
+
+
+def _gone(held: dict[str, Any]) -> bool:
+    """Whether the claim's controller has stopped: not renewed within the TTL, or its
+    process is no longer running on this host."""
+    if time.time() - float(held.get("renewed_at", 0)) > CLAIM_TTL_S:
+        return True
+    return held.get("host") == socket.gethostname() and not _running(held.get("pid"))
 
 
 def _running(pid: Any) -> bool:

@@ -303,8 +303,8 @@ def decide_now(
 ) -> ReleaseState:
     """A person's decision on a release no controller drives — halted undecided, or left by
     its controller (Ctrl-C, a lost pod) — whose canary keeps its weight: `promote` makes its
-    candidate champion; `rollback` takes the canary's traffic away and leaves the champion
-    as it is. The release then ends with that outcome."""
+    candidate champion; `rollback` (and `abort`, tagged so) takes the canary's traffic away
+    and leaves the champion as it is. The release then ends with that outcome."""
     if version is not None and version != state.candidate_version:
         raise ReleaseError(
             f"release {state.release_id} is undecided on v{state.candidate_version}, not "
@@ -314,11 +314,12 @@ def decide_now(
     if command == "promote":
         actions.promote(state.model_name, state.candidate_version, reason)
         phase = "promoted"
-    elif command == "rollback":
-        actions.rollback(state.model_name, state.candidate_version, state.champion_version, reason)
-        phase = "rolled_back"
+    elif command in ("rollback", "abort"):
+        phase = "aborted" if command == "abort" else "rolled_back"
+        actions.rollback(state.model_name, state.candidate_version, state.champion_version,
+                         reason, phase)  # fmt: skip
     else:
-        raise ReleaseError(f"a release is decided by promote or rollback, not {command}")
+        raise ReleaseError(f"a release is decided by promote, rollback or abort, not {command}")
     state = state.model_copy(update={"phase": phase, "reason": reason, "weight_percent": 0.0,
                                      "ended_at": clock()})  # fmt: skip
     store.save(state)

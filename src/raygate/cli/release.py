@@ -185,6 +185,7 @@ def _num(value) -> str:
 
 
 def _command(name: str, command: str) -> None:
+    from raygate.canary.claim import driver_of
     from raygate.canary.store import MlflowReleaseStore
     from raygate.errors import ReleaseError
 
@@ -193,9 +194,15 @@ def _command(name: str, command: str) -> None:
     if state is None:
         raise ReleaseError(f"{name} has no release running; see `raygate canary status {name}`")
     store.send(state.release_id, command)
+    sent = f"{command} sent to release {state.release_id} ({name} v{state.candidate_version})"
+    if driver_of(store, state.release_id) is not None:
+        console.print(f"{sent}; its controller acts on it within seconds")
+        return
     console.print(
-        f"{command} sent to release {state.release_id} ({name} v{state.candidate_version}); "
-        "its controller acts on it within seconds (or when it resumes)"
+        f"{sent}; no controller drives it now (stopped or gone), so nothing moves its canary "
+        f"from {state.weight_percent:g} %: `raygate canary start {name}` resumes it and takes "
+        f"the {command} first (`raygate promote|rollback {name}` decide it here)",
+        highlight=False,
     )
 
 
@@ -215,9 +222,17 @@ def resume(name: str = NAME_ARGUMENT) -> None:
 
 @canary_app.command("abort")
 @handles_errors
-def abort(name: str = NAME_ARGUMENT) -> None:
-    """End the canary now: no traffic to it, the candidate tagged aborted."""
-    _command(name, "abort")
+def abort(
+    name: str = NAME_ARGUMENT,
+    reason: str = typer.Option("aborted by a person", "--reason", help="Kept in the history."),
+    address: str | None = ADDRESS_OPTION,
+    split: Path | None = SPLIT_OPTION,
+    wait_s: float = DECIDE_WAIT_OPTION,
+) -> None:
+    """End the canary now: no traffic to it, champion left as it is, the candidate tagged
+    aborted (its controller does it; a release no controller drives, after Ctrl-C or a
+    crash, or one halted undecided, is ended here)."""
+    _decide(name, "abort", None, reason, address, split, wait_s)
 
 
 @handles_errors
@@ -296,6 +311,8 @@ def _decide(name: str, command: str, version: int | None, reason: str, address, 
     if halted is not None and halted.phase == "halted":
         _report(decide_now(halted, command, parts.actions, parts.store, reason, version), False)
         return
+    if command == "abort":
+        raise ReleaseError(f"{name} has no release to abort; see `raygate canary status {name}`")
     if command == "promote":
         if version is None:
             version = parts.registry.resolve(name, ALIAS_CANDIDATE).version

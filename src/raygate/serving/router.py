@@ -151,6 +151,7 @@ class Router:
         self._rng = random.Random()
         self._infos: list[dict[str, Any]] = []
         self._infos_at = -math.inf
+        self._answered_by: dict[str, str] = {}  # variant → the model that last answered on it
         configure_tracing("raygate-router")
         self._observer = RequestObserver(model_name)
         gc.freeze()  # what start-up imported lives forever: full collections skip it
@@ -336,10 +337,17 @@ class Router:
 
     def _no_answer(self, variant: str, span) -> ApiError:
         timeout = self._settings.request_timeout_s
-        served = {"variant": variant, "trace_id": format(span.get_span_context().trace_id, "032x"),
-                  "finish_reason": "deadline"}  # fmt: skip
+        served = Served(variant=variant, model_id=self._last_model_id(variant) or "unknown",
+                        trace_id=format(span.get_span_context().trace_id, "032x"))  # fmt: skip
         message = f"the {variant} model gave no answer in {timeout:g} s (the router's "
-        return ApiError(504, message + "request_timeout_s)", code="timeout", served=served)
+        return ApiError(504, message + "request_timeout_s)", code="timeout",
+                        headers=_headers(served, "deadline"),
+                        served={**served.model_dump(), "finish_reason": "deadline"})  # fmt: skip
+
+    def _last_model_id(self, variant: str) -> str | None:
+        """The model that last answered on `variant`, else the one it last said it serves."""
+        served = {info["variant"]: info.get("model_id") for info in self._infos}
+        return self._answered_by.get(variant) or served.get(variant)
 
     def _observe(
         self,
@@ -352,15 +360,16 @@ class Router:
         finish_reason: str | None = None,
     ) -> None:
         """One routed request's outcome: on its span, in its record and in the metrics (one
-        that no model answered carries the router's trace and the variant's last known
-        model)."""
+        that no model answered carries the router's trace and the model last known to serve
+        its variant)."""
         span.set_attribute(semconv.HTTP_STATUS, status)
         if status >= 500:
             span.set_status(StatusCode.ERROR)
         if prediction is None:
-            known = {info["variant"]: info.get("model_id") for info in self._infos}
             trace_id = format(span.get_span_context().trace_id, "032x")
-            prediction = {"trace_id": trace_id, "model_id": known.get(variant)}
+            prediction = {"trace_id": trace_id, "model_id": self._last_model_id(variant)}
+        elif prediction.get("model_id"):
+            self._answered_by[variant] = prediction["model_id"]
         self._observer.observe(
             variant=variant, status=status, prediction=prediction, row=row,
             latency_ms=(time.perf_counter() - started) * 1000,
