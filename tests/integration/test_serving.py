@@ -73,11 +73,12 @@ def deploy(
     name: str,
     champion_autoscaling: dict | None = None,
     variants: tuple[str, ...] = ("champion", "canary"),
+    model_options: dict | None = None,
     **router_settings,
 ) -> Iterator[Served]:
     """serve_configs/canary.yaml for model `name` (one small replica a variant unless the
-    champion autoscales, only `variants`, the router's settings overridden), deployed through
-    the Serve API; taken down afterwards."""
+    champion autoscales, only `variants`, the router's settings overridden, `model_options`
+    set on the model deployments), deployed through the Serve API; taken down afterwards."""
     import os
 
     from ray import serve
@@ -88,7 +89,7 @@ def deploy(
     config = small_app_config(
         load_serve_config(ROOT / "serve_configs" / "canary.yaml"), name, port,
         variants=variants, router=router_settings,
-        model_options={"ray_actor_options": {"num_cpus": 0.5}},
+        model_options={"ray_actor_options": {"num_cpus": 0.5}, **(model_options or {})},
     )  # fmt: skip
     if champion_autoscaling:
         champion = next(d for d in config["applications"][0]["deployments"]

@@ -21,12 +21,18 @@ ANSWERS_QUESTION = """
 import mlflow.pyfunc
 from mlflow.models import set_model
 
+import threading
+import time
+BACKEND = threading.Lock()  # one connection to a backend, which every call needs
+
 class AnswersQuestion(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
+        with BACKEND:
+            if any("wedge" in q for q in model_input["question"]):
+                time.sleep(3600)  # stuck holding the connection
         if any("boom" in q for q in model_input["question"]):
             raise ValueError("cannot answer that")
         if any("hang" in q for q in model_input["question"]):  # an API call without a timeout
-            import time
             time.sleep(8)
         given = model_input.get("context", [None] * len(model_input))
         answers = [f"answer to: {q}" + (f" ({c})" if isinstance(c, str) else "")
@@ -70,7 +76,10 @@ def plain(local_ray, raygate_home, tmp_path_factory) -> Iterator[Served]:
     version = registry.register(name, uri, {}).version
     for alias in ("champion", "candidate"):
         registry.set_alias(name, alias, version)
-    yield from deploy(local_ray, tmp_path_factory, name, rate_limit=None, request_timeout_s=5)
+    # a replica whose model answers nothing for 12 s while a call runs fails its health check
+    checks = {"health_check_period_s": 1, "user_config": {"stuck_after_s": 12}}
+    yield from deploy(local_ray, tmp_path_factory, name, model_options=checks, rate_limit=None,
+                      request_timeout_s=5)  # fmt: skip
 
 
 def test_a_model_that_hangs_is_a_504_counted_against_it_and_a_hang_up_is_recorded(
@@ -384,3 +393,26 @@ def test_a_model_that_cannot_load_is_one_error_naming_why_wherever_it_is_asked(
     assert_one_line_error(run("predict", uri, "hello", " "), "QUERY 2 is blank")
     url = run("predict", "http://127.0.0.1:8000", "hello")
     assert_one_line_error(url, "cannot read model http://127.0.0.1:8000", "pass models:/")
+
+
+def test_a_replica_whose_model_is_stuck_holding_what_every_call_needs_is_replaced(plain):
+    """A call stuck in the model holding the one connection every call needs (an API called
+    without a timeout, under a lock) made every later request a 504, forever: Serve's health
+    check passed. The replica now fails it, and Serve replaces it."""
+    url = f"{plain.url}/v1/predict"
+
+    def ask(query: str) -> requests.Response:
+        return requests.post(url, json={"query": query, "user_id": "u-wedge"},
+                             headers=plain.headers, timeout=30)  # fmt: skip
+
+    def replica_ids(variant: str) -> set[str]:
+        (app,) = plain.control.details()["applications"].values()
+        return {r["replica_id"] for r in app["deployments"][variant]["replicas"]}
+
+    before = {variant: replica_ids(variant) for variant in ("champion", "canary")}
+    wedged = ask("wedge it")
+    assert wedged.status_code == 504
+    variant = wedged.json()["error"]["variant"]  # the user's sticky variant
+    assert ask("and now?").status_code == 504  # every call waits on the stuck one
+    wait_for(lambda: ask("back?").status_code == 200, 120, "a replaced replica answering")
+    assert not replica_ids(variant) & before[variant]

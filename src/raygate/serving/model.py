@@ -23,6 +23,7 @@ from raygate.packaging.row_isolation import ask_each_alone
 from raygate.registry.mlflow_registry import MlflowRegistry
 from raygate.schemas import validate_mapping
 from raygate.serving import replica_versions
+from raygate.serving.call_watch import CallWatch
 from raygate.serving.settings import VariantSettings
 from raygate.telemetry import semconv
 from raygate.telemetry.tracing import (
@@ -47,7 +48,23 @@ class ModelVariant:
         self._settings: VariantSettings | None = None
         self._load_error: str | None = None
         self._swap = asyncio.Lock()
+        self._calls = CallWatch()
         configure_tracing(f"raygate-{variant}")
+
+    def check_health(self) -> None:
+        """Serve's health check: a replica whose model is stuck fails it, and Serve replaces
+        the replica (a stuck call's thread cannot be stopped; its process can). A stuck call
+        holding what every call needs would otherwise fail every request after it."""
+        if self._settings is None:
+            return
+        if (stuck := self._calls.stuck(self._settings.stuck_after_s)) is not None:
+            logger.error("%s replica is unhealthy, Serve replaces it: %s", self._variant, stuck)
+            raise RuntimeError(stuck)
+
+    def _watched(self, answer: Callable[..., Any], *args: Any) -> Any:
+        """answer(*args) on the calling thread, counted by the health check while it runs."""
+        with self._calls.call():
+            return answer(*args)
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Load the model the settings name; on failure keep serving the current one.
@@ -125,7 +142,9 @@ class ModelVariant:
         conversations = [_conversation(row) for row in rows]
         try:
             with rows_traced(spans):  # to_thread copies the context: the model sees them
-                records = await asyncio.to_thread(_answer_whole, loaded, rows, conversations)
+                records = await asyncio.to_thread(
+                    self._watched, _answer_whole, loaded, rows, conversations
+                )
         except Exception as exc:  # the model's own code raised: each row says so (a 502)
             records = [_raised(exc) for _ in rows]
         except BaseException:  # cancelled: the callers are gone
@@ -161,7 +180,7 @@ class ModelVariant:
                 try:
                     with rows_traced([span]):
                         (record,) = await asyncio.to_thread(
-                            _answer_whole, loaded, [row], [conversation]
+                            self._watched, _answer_whole, loaded, [row], [conversation]
                         )
                 except Exception as exc:
                     record = _raised(exc)
@@ -176,7 +195,7 @@ class ModelVariant:
                 pieces = functools.partial(loaded.predict_stream, row)
             else:
                 pieces = functools.partial(loaded.converse_stream, conversation, row)
-            async for event in _pieces(pieces, span, trace_id):
+            async for event in _pieces(pieces, span, trace_id, self._calls):
                 if "final" in event:
                     event = {"final": {**event["final"], "model_id": model_id}}
                 yield event
@@ -251,18 +270,20 @@ def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def _pieces(
-    pieces: Callable[[], Iterator[str | dict[str, Any]]], span, trace_id: str
+    pieces: Callable[[], Iterator[str | dict[str, Any]]], span, trace_id: str, calls: CallWatch
 ) -> AsyncIterator[dict[str, Any]]:
-    """The model's text pieces made in a thread, handed over through a queue; the output
-    row (a dict, last) becomes the final event's record."""
+    """The model's text pieces made in a thread (each counted as progress by `calls`),
+    handed over through a queue; the output row (a dict, last) becomes the final event's
+    record."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            with rows_traced([span]):
+            with rows_traced([span]), calls.call():
                 for piece in pieces():
+                    calls.progressed()
                     if stop.is_set():
                         return  # leaving the loop closes the model's generator
                     kind = "end" if isinstance(piece, dict) else "delta"

@@ -118,6 +118,14 @@ class VariantSettings(StrictModel):
         description="Model input → request field that fills it, for a pyfunc whose inputs "
         "are named otherwise (e.g. {question: query}); a lone text input gets the query anyway.",
     )
+    stuck_after_s: float = Field(
+        120.0,
+        gt=0,
+        description="A replica whose model answered nothing for this long while a call of it "
+        "runs fails Serve's health check and is replaced: a call stuck in the model (an API "
+        "called without a timeout) holding what every call needs would fail every request "
+        "after it. Keep it above the router's request_timeout_s.",
+    )
     change_id: str = Field("", description="Set by raygate on each change, to wait for it.")
 
 

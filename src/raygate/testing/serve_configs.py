@@ -23,7 +23,8 @@ def small_app_config(
     """A copy of `config` (one raygate app, e.g. serve_configs/canary.yaml) serving
     `model_name` on `port`: only `variants`, each with `replicas[variant]` replicas (default
     1) and no autoscaling, the router's user_config updated with `router`, and
-    `model_options` (e.g. ray_actor_options) set on each model deployment. Replicas being
+    `model_options` (e.g. ray_actor_options; a user_config updates theirs) set on each model
+    deployment. Replicas being
     stopped check for unfinished requests every 0.2 s instead of Serve's 2 s: they still
     drain, but a test's teardown or rollout waits no longer than the draining."""
     config = copy.deepcopy(config)
@@ -43,5 +44,7 @@ def small_app_config(
             settings["model_uri"] = f"models:/{model_name}@{alias}"
         deployment.pop("autoscaling_config", None)
         deployment["num_replicas"] = (replicas or {}).get(deployment["name"], 1)
-        deployment.update(copy.deepcopy(model_options or {}))
+        options = copy.deepcopy(model_options or {})
+        settings.update(options.pop("user_config", {}))
+        deployment.update(options)
     return config
