@@ -4,7 +4,6 @@ import threading
 import pytest
 
 from raygate.evaluation.deadlines import STUCK_AFTER, Deadlines, ModelStuck, ModelTimeout
-from raygate.evaluation.metrics import FailedRows, MetricsAccumulator, error_kind
 
 ROW_S = 0.05
 
@@ -65,26 +64,3 @@ def test_the_model_is_called_in_the_callers_context_its_trace_context_included()
     current = contextvars.ContextVar("current", default="none")
     current.set("eval row")
     assert Deadlines(ROW_S).call(current.get, rows=1) == "eval row"
-
-
-def test_failed_rows_are_counted_by_kind_of_error_with_the_first_by_gold_id():
-    import pandas as pd
-
-    accumulator = MetricsAccumulator()
-    timeout = "ModelTimeout: the model gave no answer within 60 s, the eval's row timeout"
-    for batch in (
-        [("q-3", timeout), ("q-4", "ValueError: bad code"), ("q-5", None)],
-        [("q-1", timeout), ("q-2", "the inputs do not fit the model's signature: x")],
-    ):
-        rows = pd.DataFrame(batch, columns=["id", "error"]).assign(
-            category="factual", correct=0.0, exact_match=0.0, token_f1=0.0, pii_leaks=0,
-            refused=False,
-        )  # fmt: skip
-        accumulator.add(rows)
-    assert accumulator.failed_rows == [
-        FailedRows("ModelTimeout", 2, "q-1", timeout),
-        FailedRows("ValueError", 1, "q-4", "ValueError: bad code"),
-        FailedRows("the inputs do not fit the model's signature", 1, "q-2",
-                   "the inputs do not fit the model's signature: x"),
-    ]  # fmt: skip
-    assert error_kind("no colon at all") == "no colon at all"

@@ -3,10 +3,14 @@ import pandas as pd
 import pytest
 
 from raygate.evaluation.metrics import (
+    ERROR_KINDS_KEPT,
+    OTHER_ERRORS,
     SCORE_STEPS,
+    FailedRows,
     MetricsAccumulator,
     bootstrap_ci,
     compute_metrics,
+    error_kind,
 )
 
 
@@ -109,3 +113,37 @@ def test_percentiles_past_the_exact_range_stay_within_the_sketch_bound():
     ):
         assert abs(values[name] / truth - 1) <= RELATIVE_ERROR + 0.002
     assert len(accumulator.failures) == 25 and accumulator.failures[0][0] == "r000001"
+
+
+def test_failed_rows_are_counted_by_kind_of_error_with_the_first_by_gold_id():
+    accumulator = MetricsAccumulator()
+    timeout = "ModelTimeout: the model gave no answer within 60 s, the eval's row timeout"
+    for batch in (
+        [("q-3", timeout), ("q-4", "ValueError: bad code"), ("q-5", None)],
+        [("q-1", timeout), ("q-2", "the inputs do not fit the model's signature: x")],
+    ):
+        rows = pd.DataFrame(batch, columns=["id", "error"]).assign(
+            category="factual", correct=0.0, exact_match=0.0, token_f1=0.0, pii_leaks=0,
+            refused=False,
+        )  # fmt: skip
+        accumulator.add(rows)
+    assert accumulator.failed_rows == [
+        FailedRows("ModelTimeout", 2, "q-1", timeout),
+        FailedRows("ValueError", 1, "q-4", "ValueError: bad code"),
+        FailedRows("the inputs do not fit the model's signature", 1, "q-2",
+                   "the inputs do not fit the model's signature: x"),
+    ]  # fmt: skip
+    assert error_kind("no colon at all") == "no colon at all"
+
+
+def test_kinds_of_error_beyond_those_kept_are_counted_together():
+    accumulator = MetricsAccumulator()
+    errors = [(f"q-{i:03d}", f"backend answered 500 for request {i}") for i in range(50)]
+    accumulator.add(pd.DataFrame(errors, columns=["id", "error"]).assign(
+        category="factual", correct=0.0, exact_match=0.0, token_f1=0.0, pii_leaks=0,
+        refused=False,
+    ))  # fmt: skip
+    kinds = accumulator.failed_rows
+    assert len(kinds) == ERROR_KINDS_KEPT + 1 and sum(kind.rows for kind in kinds) == 50
+    assert kinds[0] == FailedRows(OTHER_ERRORS, 50 - ERROR_KINDS_KEPT, "q-020",
+                                  "backend answered 500 for request 20")  # fmt: skip

@@ -30,6 +30,8 @@ CI_LEVEL = 0.95
 SCORE_STEPS = 1000  # scores in [0, 1] are binned to 1/1000 for the bootstrap
 FAILURES_KEPT = 25  # incorrect rows the report lists (smallest gold ids first)
 ERROR_KIND_CHARS = 80
+ERROR_KINDS_KEPT = 20  # kinds of error counted apart; the rest count together (memory flat)
+OTHER_ERRORS = "other errors"
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class MetricsAccumulator:
         failed = batch[batch["error"].notna()]
         for row_id, error in zip(failed["id"].astype(str), failed["error"], strict=True):
             kind = error_kind(error)
+            if kind not in self._failed_rows and len(self._failed_rows) >= ERROR_KINDS_KEPT:
+                kind = OTHER_ERRORS
             seen = self._failed_rows.get(kind) or FailedRows(kind, 0, row_id, error)
             first = min((seen.first_id, seen.first_error), (row_id, error))
             self._failed_rows[kind] = FailedRows(kind, seen.rows + 1, *first)
