@@ -45,9 +45,9 @@ def evaluate(
         ROW_TIMEOUT_S,
         "--row-timeout",
         min=0.001,
-        help="Seconds the model may take to answer a row (a predict() call on a batch: this "
+        help="Seconds the pyfunc may take to answer a row (a predict() call on a batch: this "
         "times its rows); a row with no answer by then fails as timed out, so a model stuck in "
-        "predict (an API called without a timeout) cannot stall the eval.",
+        "predict (an API called without a timeout) cannot stall the eval. Not for --engine.",
     ),
     engine_file: Path | None = typer.Option(
         None,

@@ -89,7 +89,7 @@ def evaluate(
         logged_prices(
             info.metadata
         )  # prices it was logged with that do not validate: before any run
-        model_params = _agent_params(info.run_id)
+        model_params = _agent_params(info.run_id) | {"row_timeout_s": options.row_timeout_s}
         columns = _model_columns(signature_inputs(info.signature), input_map or {}, goldset)
         renamed = sorted(f"{name}={field}" for name, field in columns.items() if name != field)
         if renamed:  # how the gold rows reached the model is part of the evidence
@@ -134,7 +134,6 @@ def evaluate(
             "goldset_hash": goldset.content_hash, "goldset_rows": goldset.rows, "seed": seed,
             "workers": options.workers, "batch_size": options.batch_size,
             "num_cpus_per_worker": options.num_cpus, "num_gpus_per_worker": options.num_gpus,
-            "row_timeout_s": options.row_timeout_s,
             **model_params,
         })  # fmt: skip
         dataset = _log_dataset(goldset, logged_model_id)
