@@ -24,9 +24,9 @@ def small_app_config(
     `model_name` on `port`: only `variants`, each with `replicas[variant]` replicas (default
     1) and no autoscaling, the router's user_config updated with `router`, and
     `model_options` (e.g. ray_actor_options; a user_config updates theirs) set on each model
-    deployment. Replicas being
-    stopped check for unfinished requests every 0.2 s instead of Serve's 2 s: they still
-    drain, but a test's teardown or rollout waits no longer than the draining."""
+    deployment. Replicas being stopped check for unfinished requests every 0.2 s instead of
+    Serve's 2 s: they still drain, but a test's teardown or rollout waits no longer than the
+    draining."""
     config = copy.deepcopy(config)
     config["http_options"]["port"] = port
     (app,) = config["applications"]
